@@ -1,0 +1,1 @@
+"""A GraphQL gateway over the Zylon and Make analytics APIs."""

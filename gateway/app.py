@@ -1,0 +1,110 @@
+"""`create_app(settings)`: the gateway's Starlette app, built from explicit settings only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from cross_web import HTTPException as StrawberryHTTPException
+from prometheus_client import CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from gateway.cache import CacheNotes
+from gateway.config import ClientSettings, Settings
+from gateway.graph.context import Context
+from gateway.graph.schema import build_schema
+from gateway.graph.view import GraphQLView
+from gateway.graphiql import graphiql_static_app, render_graphiql_page
+from gateway.lifespan import Clock, GatewayState, open_state, utc_now
+from gateway.loaders import build_loaders
+
+GRAPHIQL_ASSETS = "/graphiql-static"
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return JSONResponse(body, status_code=status)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    http_clients: Mapping[str, httpx.AsyncClient] | None = None,
+    clock: Clock = utc_now,
+    graphiql_headers: Mapping[str, str] | None = None,
+) -> Starlette:
+    """The app; `http_clients` (by upstream base URL) and `clock` are for tests."""
+    schema = build_schema()
+    view = GraphQLView(schema, graphql_ide=None, allow_queries_via_get=True)
+    registry = CollectorRegistry()
+    page_headers = json.dumps(dict(graphiql_headers), indent=2) if graphiql_headers else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_state(settings, http_clients=http_clients, clock=clock) as state:
+            yield {"gateway": state}
+
+    def context_for(state: GatewayState, caller: ClientSettings) -> Context:
+        now = state.clock()
+        notes = CacheNotes()
+        loaders = build_loaders(state.upstreams, state.cache, settings.cache, notes, now.date())
+        return Context(
+            caller=caller,
+            settings=settings,
+            loaders=loaders,
+            cursors=state.cursors,
+            notes=notes,
+            now=now,
+        )
+
+    async def graphql(request: Request) -> Response:
+        state: GatewayState = request.state.gateway
+        if request.method == "GET" and _wants_html(request) and settings.graphql.graphiql:
+            page = render_graphiql_page(
+                endpoint=str(request.url.path),
+                asset_prefix=GRAPHIQL_ASSETS,
+                default_headers=page_headers,
+            )
+            return HTMLResponse(page)
+        caller = state.auth.client(request.headers.get("authorization"))
+        if caller is None:
+            return _error(
+                401,
+                "missing or unknown API key: send Authorization: Bearer <key>",
+                "UNAUTHENTICATED",
+            )
+        try:
+            return await view.run(request, context=context_for(state, caller))
+        except StrawberryHTTPException as exc:
+            return _error(exc.status_code, exc.reason, "BAD_REQUEST")
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        state: GatewayState = request.state.gateway
+        if await state.cache.ping():
+            return PlainTextResponse("ready")
+        return PlainTextResponse("cache unavailable", status_code=503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Mount(GRAPHIQL_ASSETS, app=graphiql_static_app()),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,277 @@
+"""The cache between the per-request loaders and the upstream clients.
+
+An entry is an `Envelope` kept by the backend for ttl + stale_s:
+- fresh: returned;
+- stale (past its TTL, within stale_s): returned at once, and one background
+  refresh per key is started (per process; across replicas, the refresh lock
+  lets one replica do it). When the last refresh of an entry failed, callers
+  still get the stale value, and their notes say so (`stale_on_error`);
+- absent: fetched. Concurrent fetches of one key share one future in a process;
+  across replicas the first takes a Redis lock and the others poll for its value
+  (for at most lock_timeout_s, then fetch themselves).
+Errors are never stored. A `load_many` reads with one multi_get and writes with
+one multi_set per distinct TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from gateway.cache.item import CacheItem, Envelope
+from gateway.cache.keys import lock_key
+from gateway.cache.notes import CacheNotes
+from gateway.cache.redis_store import RedisStore
+from gateway.cache.store import MemoryStore, Store
+from gateway.config import CacheSettings
+from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MAX_FAILED_REMEMBERED = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    value: object
+    token: str | None  # the lock held until the value is stored
+    stored: bool  # another replica stored it already
+
+
+def _describe(exc: BaseException) -> str:
+    # A GatewayError's message is the gateway's own; any other may carry a URL.
+    return repr(exc) if isinstance(exc, GatewayError) else type(exc).__name__
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class Cache:
+    def __init__(self, store: Store, settings: CacheSettings) -> None:
+        self._store = store
+        self._settings = settings
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._failed_refresh: OrderedDict[str, None] = OrderedDict()
+
+    # --- public --------------------------------------------------------------
+
+    async def load(self, item: CacheItem[T], *, notes: CacheNotes | None = None) -> T:
+        [result] = await self.load_many([item], notes=notes)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def load_many(
+        self, items: Sequence[CacheItem[T]], *, notes: CacheNotes | None = None
+    ) -> list[T | BaseException]:
+        notes = notes if notes is not None else CacheNotes()
+        unique: dict[str, CacheItem[T]] = {}
+        for item in items:
+            unique.setdefault(item.key, item)
+        cached = [item for item in unique.values() if self._ttl(item) > 0]
+        misses = [item for item in unique.values() if self._ttl(item) <= 0]
+        envelopes = await self._store.get_many([item.key for item in cached]) if cached else []
+        now = time.time()
+        results: dict[str, object] = {}
+        for item, envelope in zip(cached, envelopes, strict=True):
+            if envelope is None or envelope.stale_until <= now:
+                misses.append(item)
+            elif now < envelope.fresh_until:
+                notes.hits += 1
+                results[item.key] = envelope.value
+            else:
+                notes.stale += 1
+                results[item.key] = envelope.value
+                if item.key in self._failed_refresh:
+                    notes.record_stale_on_error(item.kind)
+                self._refresh(item)
+        notes.misses += len(misses)
+        if misses:
+            results.update(await self._fetch_many(misses))
+        return [cast("T | BaseException", results[item.key]) for item in items]
+
+    async def ping(self) -> bool:
+        return await self._store.ping()
+
+    async def drain(self) -> None:
+        """Wait for background work (refreshes, writes): for shutdown and tests."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._store.close()
+
+    # --- misses --------------------------------------------------------------
+
+    async def _fetch_many(self, items: Sequence[CacheItem[Any]]) -> dict[str, object]:
+        loop = asyncio.get_running_loop()
+        futures: dict[str, asyncio.Future[Any]] = {}
+        owned: list[CacheItem[Any]] = []
+        for item in items:
+            future = self._inflight.get(item.key)
+            if future is None:
+                future = loop.create_future()
+                future.add_done_callback(_retrieve)
+                self._inflight[item.key] = future
+                owned.append(item)
+            futures[item.key] = future
+        waits: list[asyncio.Future[Any]] = [asyncio.shield(f) for f in futures.values()]
+        if owned:
+            batch = self._spawn(self._fetch_batch(owned, {i.key: futures[i.key] for i in owned}))
+            waits.append(asyncio.shield(batch))  # returns once the values are stored
+        await asyncio.gather(*waits, return_exceptions=True)
+        return {key: _outcome(future) for key, future in futures.items()}
+
+    async def _fetch_batch(
+        self, items: Sequence[CacheItem[Any]], futures: dict[str, asyncio.Future[Any]]
+    ) -> None:
+        done: list[tuple[CacheItem[Any], _Fetched]] = []
+
+        async def fetch_into(item: CacheItem[Any]) -> None:
+            future = futures[item.key]
+            try:
+                fetched = await self._fetch_one(item)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except BaseException as exc:
+                future.set_exception(exc)
+                return
+            done.append((item, fetched))
+            future.set_result(fetched.value)
+
+        try:
+            await asyncio.gather(*(fetch_into(item) for item in items), return_exceptions=True)
+            await self._write([(item, f.value) for item, f in done if not f.stored])
+            for item, _ in done:
+                self._failed_refresh.pop(item.key, None)
+        finally:
+            for item in items:
+                future = futures[item.key]
+                if not future.done():
+                    future.cancel()
+                if self._inflight.get(item.key) is future:
+                    del self._inflight[item.key]
+            locks = [(lock_key(item.key), f.token) for item, f in done if f.token]
+            await self._store.release_locks(locks)
+
+    async def _fetch_one(self, item: CacheItem[Any]) -> _Fetched:
+        if self._ttl(item) <= 0:
+            return _Fetched(await item.fetch(), None, stored=True)
+        token = secrets.token_hex(16)
+        lock = lock_key(item.key)
+        held = await self._store.try_lock(lock, token, self._settings.lock_timeout_s)
+        if not held:
+            waited = await self._wait_for_replica(item.key, lock, token)
+            if isinstance(waited, Envelope):
+                return _Fetched(waited.value, None, stored=True)
+            held = waited
+        try:
+            value = await item.fetch()
+        except BaseException:
+            if held:
+                await self._store.release_locks([(lock, token)])
+            raise
+        return _Fetched(value, token if held else None, stored=False)
+
+    async def _wait_for_replica(self, key: str, lock: str, token: str) -> Envelope | bool:
+        """Another replica fetches `key`: its value, or True once its lock is ours."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.lock_timeout_s
+        delay = 0.01
+        while loop.time() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+            [envelope] = await self._store.get_many([key])
+            if envelope is not None and time.time() < envelope.fresh_until:
+                return envelope
+            if await self._store.try_lock(lock, token, self._settings.lock_timeout_s):
+                return True
+        return False
+
+    # --- stale entries -------------------------------------------------------
+
+    def _refresh(self, item: CacheItem[Any]) -> None:
+        if item.key in self._refreshing or item.key in self._inflight:
+            return
+        task = self._spawn(self._run_refresh(item))
+        self._refreshing[item.key] = task
+        task.add_done_callback(lambda t: self._forget_refresh(item.key, t))
+
+    def _forget_refresh(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._refreshing.get(key) is task:
+            del self._refreshing[key]
+
+    async def _run_refresh(self, item: CacheItem[Any]) -> None:
+        token = secrets.token_hex(16)
+        lock = lock_key(item.key)
+        if not await self._store.try_lock(lock, token, self._settings.lock_timeout_s):
+            return  # another replica refreshes it
+        try:
+            value = await item.fetch()
+            await self._write([(item, value)])
+            self._failed_refresh.pop(item.key, None)
+        except Exception as exc:
+            self._failed_refresh[item.key] = None
+            self._failed_refresh.move_to_end(item.key)
+            while len(self._failed_refresh) > _MAX_FAILED_REMEMBERED:
+                self._failed_refresh.popitem(last=False)
+            log.warning("refreshing a stale %s entry failed: %s", item.kind, _describe(exc))
+        finally:
+            await self._store.release_locks([(lock, token)])
+
+    # --- helpers -------------------------------------------------------------
+
+    def _ttl(self, item: CacheItem[Any]) -> float:
+        if item.ttl_s is not None:
+            return item.ttl_s
+        return self._settings.ttl_s.get(item.kind, self._settings.default_ttl_s)
+
+    async def _write(self, pairs: Sequence[tuple[CacheItem[Any], object]]) -> None:
+        now = time.time()
+        stale_s = self._settings.stale_s
+        groups: dict[float, list[tuple[str, Envelope]]] = {}
+        for item, value in pairs:
+            ttl = self._ttl(item)
+            if ttl > 0:
+                envelope = Envelope(value, now + ttl, now + ttl + stale_s)
+                groups.setdefault(ttl, []).append((item.key, envelope))
+        await asyncio.gather(
+            *(self._store.set_many(entries, ttl + stale_s) for ttl, entries in groups.items())
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _outcome(future: asyncio.Future[Any]) -> object:
+    if future.cancelled():
+        return asyncio.CancelledError()
+    return future.exception() or future.result()
+
+
+def open_cache(settings: CacheSettings) -> Cache:
+    store: Store
+    if settings.backend == "redis":
+        store = RedisStore(settings)
+    else:
+        store = MemoryStore(settings.max_entries)
+    return Cache(store, settings)

@@ -1,0 +1,59 @@
+"""Cache key names: tenant-scoped, canonical, and free of secrets.
+
+A key is `gw:v1:<org>:<source>:<upstream hash>:<kind>:<parts hash>`. The
+upstream hash covers the base URL and the credential, so two tenants never
+share an entry and a rotated token never reads an old one; only a truncated
+sha256 of the credential is ever part of a name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import json
+import re
+
+PREFIX = "gw:v1:"
+_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _safe(name: str) -> str:
+    """The name itself when it is short and plain, else a hash of it (never ambiguous)."""
+    if _SAFE.fullmatch(name):
+        return name
+    return "~" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def scope(organization_id: str, source: str, base_url: str, credential: str) -> str:
+    """The tenant part of a key: organization, upstream, short hash of the credential."""
+    material = json.dumps(["gw-scope", source, base_url, credential], separators=(",", ":"))
+    digest = hashlib.sha256(material.encode()).hexdigest()[:16]
+    return f"{_safe(organization_id)}:{_safe(source.lower())}:{digest}"
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=_canonical))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"cannot put a {type(value).__name__} into a cache key")
+
+
+def cache_key(scope: str, kind: str, *parts: object) -> str:
+    """A stable key for `parts` (JSON values, dates, enums, dataclasses, sets)."""
+    canonical = json.dumps(
+        list(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_canonical
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return f"{PREFIX}{scope}:{_safe(kind)}:{digest}"
+
+
+def lock_key(key: str) -> str:
+    """The name of the cross-replica fetch lock of `key`."""
+    return f"{key}:lock"

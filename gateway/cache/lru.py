@@ -1,0 +1,105 @@
+"""An aiocache memory backend bounded to `max_entries`, least recently used out first.
+
+`SimpleMemoryCache` grows without bound and keeps one timer per key; this one
+checks expiry when an entry is read and evicts in O(1) from an OrderedDict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiocache.base import BaseCache
+from aiocache.serializers import NullSerializer
+
+
+class LruMemoryCache(BaseCache):  # type: ignore[misc]
+    NAME = "lru-memory"
+
+    def __init__(self, max_entries: int, **kwargs: Any) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        kwargs.setdefault("serializer", NullSerializer())
+        super().__init__(**kwargs)
+        self.max_entries = max_entries
+        # key -> (value, monotonic deadline or None)
+        self._data: OrderedDict[str, tuple[object, float | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _lookup(self, key: str) -> object:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        value, deadline = entry
+        if deadline is not None and deadline <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    def _store(self, key: str, value: object, ttl: float | None) -> None:
+        deadline = time.monotonic() + ttl if ttl else None
+        self._data[key] = (value, deadline)
+        self._data.move_to_end(key)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+
+    async def _get(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> object:
+        return self._lookup(key)
+
+    async def _gets(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> object:
+        return self._lookup(key)
+
+    async def _multi_get(
+        self, keys: Sequence[str], encoding: str | None = "utf-8", _conn: Any = None
+    ) -> list[object]:
+        return [self._lookup(key) for key in keys]
+
+    async def _set(
+        self,
+        key: str,
+        value: object,
+        ttl: float | None = None,
+        _cas_token: object = None,
+        _conn: Any = None,
+    ) -> bool:
+        if _cas_token is not None and _cas_token != self._lookup(key):
+            return False
+        self._store(key, value, ttl)
+        return True
+
+    async def _multi_set(
+        self, pairs: Iterable[tuple[str, object]], ttl: float | None = None, _conn: Any = None
+    ) -> bool:
+        for key, value in pairs:
+            self._store(key, value, ttl)
+        return True
+
+    async def _add(
+        self, key: str, value: object, ttl: float | None = None, _conn: Any = None
+    ) -> bool:
+        if self._lookup(key) is not None:
+            raise ValueError("Key already exists, use .set to update the value")
+        self._store(key, value, ttl)
+        return True
+
+    async def _exists(self, key: str, _conn: Any = None) -> bool:
+        return self._lookup(key) is not None
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        return 1 if self._data.pop(key, None) is not None else 0
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
+        if namespace:
+            for key in [k for k in self._data if k.startswith(namespace)]:
+                del self._data[key]
+        else:
+            self._data.clear()
+        return True
+
+    async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
+        self._data.clear()

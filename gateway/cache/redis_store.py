@@ -1,0 +1,140 @@
+"""The Redis store: aiocache's RedisCache (redis-py asyncio), pickled envelopes.
+
+Every call is bounded by a short timeout and guarded: an outage turns reads
+into misses and writes into no-ops, logged at WARNING at most once a minute.
+After a failure, data calls skip Redis for `_RETRY_AFTER_S` so a dead server
+does not cost a timeout per request; `ping` always tries, and clears that.
+Only trusted infrastructure may write to this Redis: values are pickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiocache import RedisCache
+from aiocache.serializers import PickleSerializer
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from gateway.cache.item import Envelope
+from gateway.cache.store import envelopes
+from gateway.config import CacheSettings
+
+log = logging.getLogger(__name__)
+
+_RETRY_AFTER_S = 1.0
+_WARN_EVERY_S = 60.0
+_R = TypeVar("_R")
+
+# Deletes each lock whose value is still the caller's token.
+_RELEASE = """
+local n = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[i] then n = n + redis.call('del', key) end
+end
+return n
+"""
+
+
+class _RedisCache(RedisCache):  # type: ignore[misc]
+    """aiocache 0.12 closes with redis-py's deprecated `close()`; use `aclose()`."""
+
+    async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
+        await self.client.aclose()
+
+
+def _backend(settings: CacheSettings) -> _RedisCache:
+    if not settings.url:
+        raise ValueError("cache.url is required when cache.backend is 'redis'")
+    options: dict[str, Any] = dict(parse_url(settings.url))
+    ssl = options.pop("connection_class", None) is SSLConnection
+    host = options.pop("host", "127.0.0.1")
+    port = options.pop("port", 6379)
+    db = options.pop("db", 0)
+    password = options.pop("password", None)
+    options.setdefault("socket_timeout", settings.redis_timeout_s)
+    # One immediate retry on a broken connection: a pooled connection to a
+    # restarted server fails once before the pool reconnects.
+    options.setdefault("retry", Retry(NoBackoff(), 1, (RedisConnectionError,)))
+    return _RedisCache(
+        serializer=PickleSerializer(),
+        endpoint=host,
+        port=port,
+        db=db,
+        password=password,
+        ssl=ssl,
+        create_connection_timeout=options.pop("socket_connect_timeout", settings.redis_timeout_s),
+        timeout=settings.redis_timeout_s * 2,
+        connection_pool_kwargs=options,
+    )
+
+
+class RedisStore:
+    def __init__(self, settings: CacheSettings) -> None:
+        self.backend = _backend(settings)
+        self._down_until = 0.0
+        self._down = False
+        self._last_warning = -_WARN_EVERY_S
+
+    def _failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._down = True
+        self._down_until = now + _RETRY_AFTER_S
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            # The type only: a message could carry the server's address or worse.
+            log.warning("redis cache unavailable (%s); serving without it", type(exc).__name__)
+
+    def _recovered(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("redis cache reachable again")
+        self._down_until = 0.0
+
+    async def _guard(
+        self, call: Callable[[], Awaitable[_R]], fallback: _R, *, probe: bool = False
+    ) -> _R:
+        if not probe and time.monotonic() < self._down_until:
+            return fallback
+        try:
+            result = await call()
+        except Exception as exc:
+            self._failed(exc)
+            return fallback
+        self._recovered()
+        return result
+
+    async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]:
+        values = await self._guard(lambda: self.backend.multi_get(list(keys)), [None] * len(keys))
+        return envelopes(values)
+
+    async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
+        await self._guard(lambda: self.backend.multi_set(list(entries), ttl=float(ttl_s)), None)
+
+    async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
+        px = max(1, int(timeout_s * 1000))
+        taken = await self._guard(lambda: self.backend.raw("set", key, token, nx=True, px=px), True)
+        return bool(taken)
+
+    async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None:
+        if not locks:
+            return
+        keys = [key for key, _ in locks]
+        tokens = [token for _, token in locks]
+        await self._guard(
+            lambda: self.backend.raw("eval", _RELEASE, len(keys), *keys, *tokens), None
+        )
+
+    async def ping(self) -> bool:
+        return bool(await self._guard(lambda: self.backend.raw("ping"), False, probe=True))
+
+    async def close(self) -> None:
+        try:
+            await self.backend.close()
+        except Exception as exc:  # closing a dead connection is not worth an error
+            log.debug("closing the redis cache failed (%s)", type(exc).__name__)

@@ -1,0 +1,57 @@
+"""The few storage operations the cache needs, and the in-process implementation.
+
+A `Store` never raises for a backend failure: a read that fails is a miss, a
+write or unlock that fails is dropped, a lock that cannot be taken because the
+backend is down counts as taken (each replica then fetches for itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.cache.item import Envelope
+from gateway.cache.lru import LruMemoryCache
+
+
+class Store(Protocol):
+    async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]: ...
+
+    async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None: ...
+
+    async def try_lock(self, key: str, token: str, timeout_s: float) -> bool: ...
+
+    async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+def envelopes(values: Sequence[object]) -> list[Envelope | None]:
+    return [v if isinstance(v, Envelope) else None for v in values]
+
+
+class MemoryStore:
+    """One process: in-process coalescing is all the locking there is."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.backend = LruMemoryCache(max_entries=max_entries, timeout=None)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]:
+        return envelopes(await self.backend.multi_get(list(keys)))
+
+    async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
+        await self.backend.multi_set(list(entries), ttl=ttl_s)
+
+    async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
+        return True
+
+    async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None:
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        await self.backend.close()

@@ -1,0 +1,608 @@
+"""Frozen settings parsed from the TOML file of the contract.
+
+No module-level instance: `load_settings(path)` or `parse_settings(mapping)`
+build one, `create_app(settings)` takes it. Secrets are `Secret`s, whose `str`
+and `repr` never show the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from gateway.errors import ConfigError
+
+
+class Secret:
+    """A string that never prints itself; `.reveal()` is the one way in."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    default_ttl_s: float = 60.0
+    # TTL per resource kind ("zylon_totals", "zylon_ranking", "zylon_series",
+    # "make_page", "make_day"); a kind not listed takes default_ttl_s.
+    ttl_s: dict[str, float] = field(default_factory=dict)
+    # Make day buckets of days that are over: they no longer change.
+    past_day_ttl_s: float = 86400.0
+    # How long past its TTL an entry may still be served while one refresh runs.
+    stale_s: float = 300.0
+    max_entries: int = 10_000
+    # Redis only: how long a replica fetching a missing entry holds the others
+    # off (they wait for its value, then fetch themselves), and the socket
+    # timeout of every Redis call (an outage degrades to cache misses).
+    lock_timeout_s: float = 10.0
+    redis_timeout_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    timeout_s: float = 5.0
+    connect_timeout_s: float = 2.0
+    max_retries: int = 2
+    retry_base_delay_s: float = 0.2
+    retry_max_delay_s: float = 4.0
+    max_connections: int = 100
+    max_response_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamsSettings:
+    zylon: UpstreamSettings = field(default_factory=UpstreamSettings)
+    make: UpstreamSettings = field(default_factory=UpstreamSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ZylonLink:
+    base_url: str
+    org_slug: str
+    token: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class MakeLink:
+    base_url: str  # the zone's API root, e.g. https://eu1.make.com/api/v2
+    organization_id: int
+    token: Secret
+    zone: str | None = None  # derived from base_url's host when not given
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationSettings:
+    id: str
+    name: str
+    zylon: ZylonLink | None = None
+    make: MakeLink | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    name: str
+    api_key: Secret
+    organizations: tuple[str, ...]  # ("*",) for all
+
+    def may_read(self, organization_id: str) -> bool:
+        return "*" in self.organizations or organization_id in self.organizations
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    max_page_size: int = 100
+    max_series_days: int = 92  # Make series cost one call per day
+    max_range_days: int = 366
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_document_bytes: int = 20_000
+    max_cost: int = 20_000
+    max_body_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLSettings:
+    introspection: bool = True
+    graphiql: bool = True
+    field_suggestions: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    organizations: tuple[OrganizationSettings, ...]
+    clients: tuple[ClientSettings, ...]
+    server: ServerSettings = field(default_factory=ServerSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    upstreams: UpstreamsSettings = field(default_factory=UpstreamsSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
+    # Signs pagination cursors; the same on every replica. When not configured
+    # it is derived from the configured secrets (see `cursor_key`).
+    cursor_secret: Secret | None = None
+
+    def organization(self, organization_id: str) -> OrganizationSettings | None:
+        for org in self.organizations:
+            if org.id == organization_id:
+                return org
+        return None
+
+    def cursor_key(self) -> bytes:
+        """The key that signs cursors: the same on every replica with this config.
+
+        Without a configured `cursor_secret` it is derived from every configured
+        token and api key, so it stays secret as long as they do, and changes
+        (invalidating old cursors) when one of them is rotated.
+        """
+        if self.cursor_secret is not None:
+            return self.cursor_secret.reveal().encode()
+        parts: list[tuple[str, str, str]] = []
+        for org in self.organizations:
+            if org.zylon is not None:
+                parts.append(("zylon", org.id, org.zylon.token.reveal()))
+            if org.make is not None:
+                parts.append(("make", org.id, org.make.token.reveal()))
+        parts.extend(("client", c.name, c.api_key.reveal()) for c in self.clients)
+        digest = hashlib.sha256(b"analytics-gateway/cursor-key/v1\0")
+        for part in sorted(parts):
+            for item in part:
+                data = item.encode()
+                digest.update(len(data).to_bytes(8, "big") + data)
+        return digest.digest()
+
+
+# --- parsing -----------------------------------------------------------------
+
+# The resource kinds that `[cache.ttl_s]` may name.
+CACHE_KINDS = frozenset({"zylon_totals", "zylon_ranking", "zylon_series", "make_page", "make_day"})
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_T = TypeVar("_T")
+
+
+def load_settings(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the TOML file at `path`; `env` defaults to `os.environ`."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{os.fspath(path)}: cannot read the config file ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{os.fspath(path)}: not valid TOML: {exc}") from None
+    return parse_settings(data, env)
+
+
+def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Validate an already parsed TOML document; `env` defaults to `os.environ`.
+
+    Every error is a `ConfigError` whose message starts with the dotted key path
+    and never contains the value of a token, api key, secret or URL.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError("config: expected a table")
+    root = _Table(_substitute(data, "", os.environ if env is None else env), "")
+    server = _server(root.table("server"))
+    cache = _cache(root.table("cache"))
+    upstreams = _upstreams(root.table("upstreams"))
+    organizations = _organizations(root.array_of_tables("organizations"))
+    clients = _clients(root.array_of_tables("clients"), organizations)
+    limits = _limits(root.table("limits"))
+    graphql = _graphql(root.table("graphql"))
+    security = root.table("security")
+    cursor_secret = security.secret("cursor_secret", required=False, min_length=16)
+    security.done()
+    root.done()
+    return Settings(
+        organizations=organizations,
+        clients=clients,
+        server=server,
+        cache=cache,
+        upstreams=upstreams,
+        limits=limits,
+        graphql=graphql,
+        cursor_secret=cursor_secret,
+    )
+
+
+def make_zone(base_url: str) -> str | None:
+    """The Make zone of an API root: `https://eu1.make.com/api/v2` → "eu1".
+
+    The Celonis-hosted zones name their zone the same way
+    (`https://us1.make.celonis.com/api/v2` → "us1"). Any other host (a proxy,
+    the sandbox) has no known zone: None.
+    """
+    host = (urlsplit(base_url).hostname or "").lower()
+    for suffix in (".make.com", ".make.celonis.com"):
+        if host.endswith(suffix):
+            label = host[: -len(suffix)]
+            if label and "." not in label:
+                return label
+    return None
+
+
+def _substitute(value: Any, path: str, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return _substitute_string(value, path, env)
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, _join(path, str(k)), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+def _substitute_string(value: str, path: str, env: Mapping[str, str]) -> str:
+    out: list[str] = []
+    pos = 0
+    while (start := value.find("${", pos)) >= 0:
+        match = _ENV_REF.match(value, start)
+        if match is None:
+            raise ConfigError(f"{path}: malformed environment reference; write ${{NAME}}")
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+        out.append(value[pos:start])
+        out.append(env[name])
+        pos = match.end()
+    out.append(value[pos:])
+    return "".join(out)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Table:
+    """One TOML table being read: each key is taken once, the rest are unknown."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self._data = dict(data)
+        self._path = path
+
+    def path(self, key: str) -> str:
+        return _join(self._path, key)
+
+    def has(self, key: str) -> bool:
+        return key in self._data
+
+    def done(self) -> None:
+        for key in self._data:
+            raise ConfigError(f"{self.path(key)}: unknown key")
+
+    def _take(self, key: str, check: Callable[[Any], bool], expected: str) -> Any:
+        value = self._data.pop(key)
+        if not check(value):
+            raise ConfigError(f"{self.path(key)}: expected {expected}, got {_type_name(value)}")
+        return value
+
+    def table(self, key: str) -> _Table:
+        if key not in self._data:
+            return _Table({}, self.path(key))
+        return _Table(self._take(key, _is_table, "a table"), self.path(key))
+
+    def array_of_tables(self, key: str) -> list[_Table]:
+        if key not in self._data:
+            return []
+        items = self._take(key, lambda v: isinstance(v, list), "an array of tables")
+        tables = []
+        for i, item in enumerate(items):
+            item_path = f"{self.path(key)}[{i}]"
+            if not _is_table(item):
+                raise ConfigError(f"{item_path}: expected a table, got {_type_name(item)}")
+            tables.append(_Table(item, item_path))
+        return tables
+
+    def string(self, key: str, default: _T, *, non_empty: bool = True) -> str | _T:
+        if key not in self._data:
+            return default
+        value: str = self._take(key, lambda v: isinstance(v, str), "a string")
+        if non_empty and not value.strip():
+            raise ConfigError(f"{self.path(key)}: must not be empty")
+        return value
+
+    def required_string(self, key: str) -> str:
+        value = self.string(key, None)
+        if value is None:
+            raise ConfigError(f"{self.path(key)}: required")
+        return value
+
+    def secret(self, key: str, *, required: bool, min_length: int = 1) -> Secret | None:
+        if key not in self._data:
+            if required:
+                raise ConfigError(f"{self.path(key)}: required")
+            return None
+        value: str = self._take(key, lambda v: isinstance(v, str), "a string")
+        if len(value.strip()) < min_length:
+            need = "must not be empty" if min_length == 1 else f"needs {min_length}+ characters"
+            raise ConfigError(f"{self.path(key)}: {need}")
+        return Secret(value)
+
+    def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        if key not in self._data:
+            return default
+        value: int = self._take(key, _is_int, "an integer")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"{minimum}..{maximum}"
+            raise ConfigError(f"{self.path(key)}: must be {bounds}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, *, positive: bool) -> float:
+        if key not in self._data:
+            return default
+        value = float(self._take(key, _is_number, "a number"))
+        return self._check_number(key, value, positive=positive)
+
+    def _check_number(self, key: str, value: float, *, positive: bool) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{self.path(key)}: must be a finite number")
+        if positive and value <= 0:
+            raise ConfigError(f"{self.path(key)}: must be greater than 0, got {value:g}")
+        if value < 0:
+            raise ConfigError(f"{self.path(key)}: must not be negative, got {value:g}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        if key not in self._data:
+            return default
+        value: bool = self._take(key, lambda v: isinstance(v, bool), "true or false")
+        return value
+
+    def url(self, key: str, *, schemes: tuple[str, ...]) -> str:
+        value = self.required_string(key)
+        _check_url(self.path(key), value, schemes)
+        return value.rstrip("/")
+
+
+def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
+    # The value is never echoed: a URL may carry a password.
+    allowed = " or ".join(f"{s}://" for s in schemes)
+    try:
+        parts = urlsplit(value.strip())
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{path}: not a valid URL") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{path}: must be a URL starting with {allowed}")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError(f"{path}: a unix:// URL needs a socket path")
+        return
+    if not parts.hostname:
+        raise ConfigError(f"{path}: the URL has no host")
+    if value != value.strip():
+        raise ConfigError(f"{path}: the URL has surrounding whitespace")
+    if schemes == ("http", "https") and (parts.query or parts.fragment or parts.username):
+        raise ConfigError(f"{path}: a base URL takes no credentials, query or fragment")
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _server(t: _Table) -> ServerSettings:
+    d = ServerSettings()
+    host = t.string("host", d.host)
+    port = t.integer("port", d.port, minimum=0, maximum=65535)
+    workers = t.integer("workers", d.workers, minimum=1)
+    t.done()
+    return ServerSettings(host=host, port=port, workers=workers)
+
+
+def _cache(t: _Table) -> CacheSettings:
+    d = CacheSettings()
+    backend = t.string("backend", d.backend)
+    if backend not in ("memory", "redis"):
+        raise ConfigError(f'{t.path("backend")}: expected "memory" or "redis", got {backend!r}')
+    url: str | None = None
+    if t.has("url"):
+        url = t.url("url", schemes=("redis", "rediss", "unix"))
+    elif backend == "redis":
+        raise ConfigError(f'{t.path("url")}: required when backend = "redis"')
+    ttls: dict[str, float] = {}
+    if t.has("ttl_s"):
+        ttl_table = t.table("ttl_s")
+        for kind in sorted(ttl_table._data):
+            if kind not in CACHE_KINDS:
+                known = ", ".join(sorted(CACHE_KINDS))
+                raise ConfigError(f"{ttl_table.path(kind)}: unknown cache kind (known: {known})")
+            ttls[kind] = ttl_table.number(kind, 0.0, positive=True)
+        ttl_table.done()
+    settings = CacheSettings(
+        backend="redis" if backend == "redis" else "memory",
+        url=url,
+        default_ttl_s=t.number("default_ttl_s", d.default_ttl_s, positive=True),
+        ttl_s=ttls,
+        past_day_ttl_s=t.number("past_day_ttl_s", d.past_day_ttl_s, positive=True),
+        stale_s=t.number("stale_s", d.stale_s, positive=False),
+        max_entries=t.integer("max_entries", d.max_entries, minimum=1),
+    )
+    t.done()
+    return settings
+
+
+def _upstreams(t: _Table) -> UpstreamsSettings:
+    settings = UpstreamsSettings(zylon=_upstream(t.table("zylon")), make=_upstream(t.table("make")))
+    t.done()
+    return settings
+
+
+def _upstream(t: _Table) -> UpstreamSettings:
+    d = UpstreamSettings()
+    settings = UpstreamSettings(
+        timeout_s=t.number("timeout_s", d.timeout_s, positive=True),
+        connect_timeout_s=t.number("connect_timeout_s", d.connect_timeout_s, positive=True),
+        max_retries=t.integer("max_retries", d.max_retries, minimum=0),
+        retry_base_delay_s=t.number("retry_base_delay_s", d.retry_base_delay_s, positive=False),
+        retry_max_delay_s=t.number("retry_max_delay_s", d.retry_max_delay_s, positive=False),
+        max_connections=t.integer("max_connections", d.max_connections, minimum=1),
+        max_response_bytes=t.integer("max_response_bytes", d.max_response_bytes, minimum=1),
+    )
+    t.done()
+    if settings.retry_max_delay_s < settings.retry_base_delay_s:
+        raise ConfigError(
+            f"{t.path('retry_max_delay_s')}: must be at least retry_base_delay_s "
+            f"({settings.retry_base_delay_s:g})"
+        )
+    return settings
+
+
+def _organizations(tables: list[_Table]) -> tuple[OrganizationSettings, ...]:
+    seen: dict[str, str] = {}
+    organizations = []
+    for t in tables:
+        org_id = t.required_string("id")
+        if org_id == "*":
+            raise ConfigError(f'{t.path("id")}: "*" is reserved (it means all organizations)')
+        if org_id in seen:
+            raise ConfigError(f"{t.path('id')}: duplicate organization id {org_id!r}")
+        seen[org_id] = t.path("id")
+        name = t.string("name", org_id)
+        zylon = _zylon_link(t.table("zylon")) if t.has("zylon") else None
+        make = _make_link(t.table("make")) if t.has("make") else None
+        t.done()
+        organizations.append(OrganizationSettings(id=org_id, name=name, zylon=zylon, make=make))
+    return tuple(organizations)
+
+
+def _zylon_link(t: _Table) -> ZylonLink:
+    link = ZylonLink(
+        base_url=t.url("base_url", schemes=("http", "https")),
+        org_slug=t.required_string("org_slug"),
+        token=_required_secret(t, "token"),
+    )
+    t.done()
+    return link
+
+
+def _make_link(t: _Table) -> MakeLink:
+    base_url = t.url("base_url", schemes=("http", "https"))
+    if not t.has("organization_id"):
+        raise ConfigError(f"{t.path('organization_id')}: required")
+    link = MakeLink(
+        base_url=base_url,
+        organization_id=t.integer("organization_id", 0, minimum=1),
+        token=_required_secret(t, "token"),
+        zone=t.string("zone", make_zone(base_url)),
+    )
+    t.done()
+    return link
+
+
+def _required_secret(t: _Table, key: str) -> Secret:
+    secret = t.secret(key, required=True)
+    assert secret is not None
+    return secret
+
+
+def _clients(
+    tables: list[_Table], organizations: tuple[OrganizationSettings, ...]
+) -> tuple[ClientSettings, ...]:
+    known = {org.id for org in organizations}
+    names: set[str] = set()
+    keys: dict[str, str] = {}
+    clients = []
+    for t in tables:
+        name = t.required_string("name")
+        if name in names:
+            raise ConfigError(f"{t.path('name')}: duplicate client name {name!r}")
+        names.add(name)
+        api_key = _required_secret(t, "api_key")
+        if api_key.reveal() in keys:
+            raise ConfigError(
+                f"{t.path('api_key')}: the same api key as {keys[api_key.reveal()]}; "
+                "every client needs its own"
+            )
+        keys[api_key.reveal()] = t.path("api_key")
+        clients.append(ClientSettings(name, api_key, _client_organizations(t, known)))
+        t.done()
+    return tuple(clients)
+
+
+def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:
+    path = t.path("organizations")
+    if not t.has("organizations"):
+        raise ConfigError(f'{path}: required (a list of organization ids, or ["*"])')
+    ids = t._take("organizations", lambda v: isinstance(v, list), "an array of strings")
+    if not ids:
+        raise ConfigError(f'{path}: must name at least one organization id, or "*"')
+    for i, org_id in enumerate(ids):
+        if not isinstance(org_id, str):
+            raise ConfigError(f"{path}[{i}]: expected a string, got {_type_name(org_id)}")
+        if org_id != "*" and org_id not in known:
+            raise ConfigError(f"{path}[{i}]: unknown organization {org_id!r}")
+    return tuple(dict.fromkeys(ids))
+
+
+def _limits(t: _Table) -> LimitsSettings:
+    d = LimitsSettings()
+    values = {
+        name: t.integer(name, getattr(d, name), minimum=1)
+        for name in LimitsSettings.__dataclass_fields__
+    }
+    t.done()
+    return LimitsSettings(**values)
+
+
+def _graphql(t: _Table) -> GraphQLSettings:
+    d = GraphQLSettings()
+    values = {
+        name: t.boolean(name, getattr(d, name)) for name in GraphQLSettings.__dataclass_fields__
+    }
+    t.done()
+    return GraphQLSettings(**values)

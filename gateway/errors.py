@@ -1,0 +1,145 @@
+"""The gateway's one error tree, and the GraphQL codes the contract gives them.
+
+    GatewayError                      code              cause
+    ├── BadUserInput                  BAD_USER_INPUT    a bad argument; raised before any upstream call
+    ├── Unauthenticated               UNAUTHENTICATED   no or unknown API key
+    ├── NotFound                      NOT_FOUND         unknown, or not the caller's
+    ├── NotLinked                     NOT_LINKED        the organization has no such upstream
+    ├── QueryTooComplex               QUERY_TOO_COMPLEX over an operation limit
+    ├── UpstreamError                 (abstract)        an upstream answered badly or not at all
+    │   ├── UpstreamUnauthorized      UPSTREAM_UNAUTHORIZED   401 / 403
+    │   ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, and other 4xx
+    │   ├── UpstreamNotFound          NOT_FOUND               404
+    │   ├── UpstreamRateLimited       UPSTREAM_RATE_LIMITED   429 after the retry budget
+    │   ├── UpstreamTimeout           UPSTREAM_TIMEOUT        no answer in time
+    │   ├── UpstreamUnavailable       UPSTREAM_UNAVAILABLE    refused, 5xx, open breaker
+    │   └── UpstreamBadResponse       UPSTREAM_BAD_RESPONSE   not JSON, or not the API's schema
+    └── Internal                      INTERNAL          anything else; says nothing of internals
+
+Every message is written by the gateway itself: no upstream body, URL query,
+header, token or API key is ever put into one, so an error can be shown to a
+caller or logged as it is. `ConfigError` stands apart: it stops start-up and is
+never seen by a caller.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+
+class Source(enum.StrEnum):
+    ZYLON = "ZYLON"
+    MAKE = "MAKE"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be served; the message names the key."""
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+
+
+class QueryTooComplex(GatewayError):
+    code = "QUERY_TOO_COMPLEX"
+
+
+class Internal(GatewayError):
+    code = "INTERNAL"
+
+
+class NotLinked(GatewayError):
+    code = "NOT_LINKED"
+
+    def __init__(self, source: Source, organization_id: str) -> None:
+        super().__init__(f"organization {organization_id!r} has no {source.value.title()} upstream")
+        self.source = source
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "source": self.source.value}
+
+
+class UpstreamError(GatewayError):
+    """An upstream failed; `status` is its HTTP status when it answered."""
+
+    def __init__(
+        self,
+        source: Source,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{source.value.title()}: {message}")
+        self.source = source
+        self.status = status
+        self.retry_after = retry_after
+
+    def extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {"code": self.code, "source": self.source.value}
+        if self.status is not None:
+            ext["status"] = self.status
+        return ext
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(source={self.source.value}, status={self.status}, "
+            f"retry_after={self.retry_after}, message={self.message!r})"
+        )
+
+
+class UpstreamUnauthorized(UpstreamError):
+    code = "UPSTREAM_UNAUTHORIZED"
+
+
+class UpstreamBadRequest(UpstreamError):
+    code = "UPSTREAM_BAD_REQUEST"
+
+
+class UpstreamNotFound(UpstreamError):
+    code = "NOT_FOUND"
+
+
+class UpstreamRateLimited(UpstreamError):
+    code = "UPSTREAM_RATE_LIMITED"
+
+    def extensions(self) -> dict[str, Any]:
+        ext = super().extensions()
+        if self.retry_after is not None:
+            ext["retryAfter"] = max(1, round(self.retry_after))
+        return ext
+
+
+class UpstreamTimeout(UpstreamError):
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamUnavailable(UpstreamError):
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamBadResponse(UpstreamError):
+    code = "UPSTREAM_BAD_RESPONSE"

@@ -1,0 +1,80 @@
+"""Finding an entity by id alone, as a federation router asks for it.
+
+Zylon has no lookup by id: users and projects are found in the organization's
+ranking over the default range (one call per kind and organization, shared by
+every representation of the operation), and, for those not active in it, in
+the ranking over the last year. Scenarios and teams come from one full Make
+list per organization.
+"""
+
+from __future__ import annotations
+
+from gateway.errors import NotFound
+from gateway.graph.arguments import MAX_RANKING
+from gateway.graph.context import Info
+from gateway.loaders.make_requests import ListRequest, Timeframe
+from gateway.ranges import Range, resolve_range, zylon_window
+from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
+
+WIDE_DAYS = 365
+
+
+def _ranges(info: Info) -> list[Range]:
+    now = info.context.now
+    return [resolve_range(None, now=now), resolve_range(None, now=now, default_days=WIDE_DAYS)]
+
+
+async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
+    loaders = info.context.loaders.zylon
+    for r in _ranges(info):
+        for org in info.context.visible_organizations():
+            if org.zylon is None:
+                continue
+            ranking = await loaders.users(org.id, zylon_window(r), MAX_RANKING)
+            for entry in ranking:
+                if entry.user.id == user_id:
+                    return entry.user, org.id
+    raise NotFound(f"no user with id {user_id!r}")
+
+
+async def find_project(info: Info, project_id: str) -> tuple[ZylonProject, str]:
+    loaders = info.context.loaders.zylon
+    for r in _ranges(info):
+        for org in info.context.visible_organizations():
+            if org.zylon is None:
+                continue
+            ranking = await loaders.projects(org.id, zylon_window(r), MAX_RANKING)
+            for entry in ranking:
+                if entry.project.id == project_id:
+                    return entry.project, org.id
+    raise NotFound(f"no project with id {project_id!r}")
+
+
+def default_timeframe(info: Info) -> Timeframe:
+    r = resolve_range(None, now=info.context.now)
+    return Timeframe(r.start, r.end)
+
+
+async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str, Timeframe]:
+    timeframe = default_timeframe(info)
+    for org in info.context.visible_organizations():
+        if org.make is None:
+            continue
+        listing = await info.context.loaders.make.scenarios(ListRequest(org.id, timeframe))
+        for scenario in listing.scenarios:
+            if str(scenario.id) == scenario_id:
+                return scenario, org.id, timeframe
+    raise NotFound(f"no scenario with id {scenario_id!r}")
+
+
+async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
+    """(id, name, organization) of a team that owns at least one scenario."""
+    timeframe = default_timeframe(info)
+    for org in info.context.visible_organizations():
+        if org.make is None:
+            continue
+        listing = await info.context.loaders.make.scenarios(ListRequest(org.id, timeframe))
+        for scenario in listing.scenarios:
+            if str(scenario.team_id) == team_id:
+                return scenario.team_id, scenario.team_name, org.id
+    raise NotFound(f"no team with id {team_id!r}")

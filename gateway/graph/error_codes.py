@@ -1,0 +1,82 @@
+"""Every GraphQL error leaves with the contract's `extensions.code`.
+
+Gateway errors keep their code and message; errors graphql-core raises for a
+bad document or bad variables get Apollo's usual codes; anything else is a bug
+and leaves as `INTERNAL` with a message that says nothing about internals (the
+traceback goes to the log). Errors recorded by `or_default` are added here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from gateway.errors import GatewayError
+
+log = logging.getLogger("gateway.graphql")
+
+INTERNAL_MESSAGE = "Internal error. It has been logged; the request id names it."
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    if isinstance(original, GatewayError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=original.extensions(),
+        )
+    if original is None or isinstance(original, GraphQLError):
+        if error.extensions and "code" in error.extensions:
+            return error
+        code = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
+        if error.path is None and _is_input_error(error.message):
+            code = "BAD_USER_INPUT"
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**(error.extensions or {}), "code": code},
+        )
+    if isinstance(original, ValueError) and error.path is None:
+        # Scalar parsing of a variable: the message is ours (gateway.graph.scalars).
+        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+    log.error(
+        "unexpected error in a resolver",
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        INTERNAL_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL"},
+    )
+
+
+def _is_input_error(message: str) -> bool:
+    return message.startswith("Variable '$") or "got invalid value" in message
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None:
+            return
+        context = self.execution_context.context
+        extra: list[GraphQLError] = list(getattr(context, "soft_errors", ()) or ())
+        errors = list(result.errors or ()) + extra
+        if errors:
+            result.errors = [with_code(e) for e in errors]

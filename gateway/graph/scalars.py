@@ -1,0 +1,52 @@
+"""The contract's scalars: DateTime with an offset, Date as a UTC day, BigInt as a string."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NewType
+
+import strawberry
+
+
+def _serialize_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _parse_datetime(value: object) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-02-08T14:12:45Z")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _parse_bigint(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("BigInt must be a string of digits")
+    text = str(value)
+    if not text.isdigit():
+        raise ValueError(f"BigInt must be a non-negative integer; got {text!r}")
+    return int(text)
+
+
+DateTime = strawberry.scalar(
+    NewType("DateTime", dt.datetime),
+    name="DateTime",
+    description="ISO 8601 with offset, e.g. 2026-02-08T14:12:45Z",
+    serialize=_serialize_datetime,
+    parse_value=_parse_datetime,
+)
+
+BigInt = strawberry.scalar(
+    NewType("BigInt", int),
+    name="BigInt",
+    description="Non-negative integer serialized as a string (Make centicredits)",
+    serialize=str,
+    parse_value=_parse_bigint,
+)

@@ -1,0 +1,234 @@
+"""Make scenarios and the Relay connection over them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Self
+
+import strawberry
+
+from gateway.cursors import binding_for
+from gateway.graph.arguments import filters as to_filters
+from gateway.graph.arguments import make_range, timeframe
+from gateway.graph.context import Info, or_default
+from gateway.graph.entities import find_scenario
+from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, ScenarioStatus, TimeRange
+from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics
+from gateway.graph.selection import selected
+from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
+from gateway.loaders.pagination import Page, Position, Window, build_page, check_window, plan_page
+from gateway.upstreams.models import MakeMetrics, MakeScenario
+
+if TYPE_CHECKING:
+    from gateway.graph.teams import Team
+
+DEFAULT_PAGE_SIZE = 20
+_ZERO = MakeMetrics(executions=0, operations=0, centicredits=0, errors=0)
+
+
+@strawberry.federation.type(keys=["id"])
+class Scenario:
+    id: strawberry.ID
+    imt_id: str | None
+    name: str
+    status: ScenarioStatus
+    entry: strawberry.Private[MakeScenario]
+    organization: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, entry: MakeScenario, organization: str) -> Self:
+        return cls(
+            id=strawberry.ID(str(entry.id)),
+            imt_id=entry.imt_id,
+            name=entry.name,
+            status=ScenarioStatus(entry.status),
+            entry=entry,
+            organization=organization,
+        )
+
+    @strawberry.field
+    def team(self) -> Annotated[Team, strawberry.lazy("gateway.graph.teams")]:
+        from gateway.graph.teams import Team
+
+        return Team(
+            id=strawberry.ID(str(self.entry.team_id)),
+            name=self.entry.team_name,
+            organization=self.organization,
+        )
+
+    @strawberry.field(
+        description="Metrics over the range of the connection that returned this scenario."
+    )
+    def metrics(self) -> AutomationMetrics:
+        return AutomationMetrics.of(self.entry.metrics)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
+        entry, organization, _ = await find_scenario(info, str(id))
+        return cls.of(entry, organization)
+
+
+@strawberry.type
+class ScenarioEdge:
+    cursor: str
+    node: Scenario
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class ScenarioConnection:
+    edges: list[ScenarioEdge]
+    page_info: PageInfo
+    organization: strawberry.Private[str]
+    filters: strawberry.Private[Filters]
+    timeframe: strawberry.Private[Timeframe]
+    count: strawberry.Private[int | None]
+    failed: strawberry.Private[bool]
+
+    @strawberry.field
+    def nodes(self) -> list[Scenario]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(
+        description=(
+            "All scenarios matching the filter (Make pg[returnTotalCount]); fetched only when "
+            "selected."
+        )
+    )
+    def total_count(self) -> int:
+        return self.count or 0
+
+    @strawberry.field(
+        description="Make totals over every scenario matching the filter, not only this page."
+    )
+    async def total(self, info: Info) -> AutomationMetrics:
+        if self.failed:
+            return AutomationMetrics.of(_ZERO)
+        request = TotalRequest(
+            self.organization,
+            self.filters,
+            self.timeframe,
+            need_changes=bool(selected(info) & CHANGE_FIELDS),
+        )
+        metrics = await or_default(info, _ZERO, info.context.loaders.make.total(request))
+        return AutomationMetrics.of(metrics)
+
+    @classmethod
+    def empty(cls, organization: str, filters: Filters, tf: Timeframe, failed: bool) -> Self:
+        info = PageInfo(
+            has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
+        )
+        return cls(
+            edges=[],
+            page_info=info,
+            organization=organization,
+            filters=filters,
+            timeframe=tf,
+            count=0,
+            failed=failed,
+        )
+
+
+async def scenario_connection(
+    info: Info,
+    organization: str,
+    *,
+    range: TimeRange | None,
+    filter: ScenarioFilter | None,
+    order_by: ScenarioOrder | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    team_id: int | None = None,
+) -> ScenarioConnection:
+    """Check every argument, then read one page; a Make failure leaves an empty connection."""
+    context = info.context
+    check_window(
+        first,
+        last,
+        has_after=after is not None,
+        has_before=before is not None,
+        max_size=context.settings.limits.max_page_size,
+    )
+    r = make_range(info, range)
+    tf = timeframe(r)
+    wanted = to_filters(filter)
+    order = order_by or ScenarioOrder()
+    binding = binding_for(
+        context.caller.name,
+        organization,
+        r.start,
+        r.end,
+        wanted,
+        team_id,
+        order.field.value,
+        order.direction.value,
+    )
+    window = Window(
+        first=first,
+        after=_position(info, after, binding),
+        last=last,
+        before=_position(info, before, binding),
+    )
+    if team_id is not None:
+        if wanted.team_ids and team_id not in wanted.team_ids:
+            return ScenarioConnection.empty(organization, wanted, tf, failed=False)
+        wanted = Filters((team_id,), wanted.folder_ids, wanted.statuses)
+    fields = selected(info)
+    plan = plan_page(
+        window,
+        org_id=organization,
+        filters=wanted,
+        timeframe=tf,
+        sort_by=order.field.make,
+        sort_dir=order.direction.make,
+        default_size=DEFAULT_PAGE_SIZE,
+        count="totalCount" in fields,
+        need_far_side="pageInfo" in fields,
+        need_total_changes=bool(selected(info, "total") & CHANGE_FIELDS),
+    )
+    result = await or_default(info, None, context.loaders.make.page(plan.request))
+    if result is None:
+        return ScenarioConnection.empty(organization, wanted, tf, failed=True)
+    return _connection(info, build_page(plan, result), binding, organization, wanted, tf)
+
+
+def _position(info: Info, cursor: str | None, binding: str) -> Position | None:
+    if cursor is None:
+        return None
+    return Position.load(info.context.cursors.decode(cursor, binding=binding))
+
+
+def _connection(
+    info: Info, page: Page, binding: str, organization: str, filters: Filters, tf: Timeframe
+) -> ScenarioConnection:
+    codec = info.context.cursors
+    edges = [
+        ScenarioEdge(
+            cursor=codec.encode(binding=binding, position=position.dump()),
+            node=Scenario.of(entry, organization),
+        )
+        for position, entry in page.edges
+    ]
+    page_info = PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return ScenarioConnection(
+        edges=edges,
+        page_info=page_info,
+        organization=organization,
+        filters=filters,
+        timeframe=tf,
+        count=page.total_count,
+        failed=False,
+    )

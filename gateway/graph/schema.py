@@ -1,0 +1,25 @@
+"""Builds the served schema: a Federation v2 subgraph that plain clients read as a normal graph."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.graph.error_codes import ErrorCodes
+from gateway.graph.organization import Query
+from gateway.graph.projects import Project
+from gateway.graph.scenarios import Scenario
+from gateway.graph.teams import Team
+from gateway.graph.users import User
+
+
+def build_schema(
+    extensions: list[type[SchemaExtension] | SchemaExtension] | None = None,
+) -> strawberry.federation.Schema:
+    return strawberry.federation.Schema(
+        query=Query,
+        types=[User, Project, Team, Scenario],
+        extensions=[ErrorCodes, *(extensions or [])],
+        config=StrawberryConfig(auto_camel_case=True),
+    )

@@ -1,0 +1,70 @@
+"""Daily series: Zylon's own timeseries, or one Make total per UTC day."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import strawberry
+
+from gateway.graph.arguments import time_range
+from gateway.graph.context import Info
+from gateway.graph.inputs import Metric, SourceEnum, TimeRange
+from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
+from gateway.loaders.zylon import SeriesKey
+from gateway.ranges import Range, check_make_window, check_series_days, day_range, zylon_window
+from gateway.upstreams.models import MakeMetrics
+
+
+@strawberry.type
+class TimeSeriesPoint:
+    date: dt.date
+    value: float
+
+
+@strawberry.type
+class TimeSeries:
+    metric: Metric
+    source: SourceEnum
+    points: list[TimeSeriesPoint]
+
+
+def _make_value(metric: Metric, m: MakeMetrics) -> float:
+    values = {
+        Metric.OPERATIONS: m.operations,
+        Metric.EXECUTIONS: m.executions,
+        Metric.ERRORS: m.errors,
+        Metric.CENTICREDITS: m.centicredits,
+    }
+    return float(values[metric])
+
+
+async def load_series(
+    info: Info, organization: str, metric: Metric, r: Range
+) -> list[TimeSeriesPoint]:
+    loaders = info.context.loaders
+    if metric.source is SourceEnum.ZYLON:
+        points = await loaders.zylon.series.load(
+            SeriesKey(organization, metric.zylon_type, zylon_window(r))
+        )
+        return [TimeSeriesPoint(date=p.date, value=p.value) for p in points]
+    days = [day_range(d) for d in r.days()]
+    totals = await asyncio.gather(
+        *(
+            loaders.make.total(TotalRequest(organization, Filters(), Timeframe(d.start, d.end)))
+            for d in days
+        )
+    )
+    return [
+        TimeSeriesPoint(date=d.start.date(), value=_make_value(metric, m))
+        for d, m in zip(days, totals, strict=True)
+    ]
+
+
+def series_range(info: Info, metric: Metric, value: TimeRange | None) -> Range:
+    """The range, checked before any call: Make series cost one call per day."""
+    r = time_range(info, value)
+    if metric.source is SourceEnum.MAKE:
+        check_series_days(r, info.context.settings.limits.max_series_days)
+        check_make_window(Range(day_range(r.start.date()).start, r.end), now=info.context.now)
+    return r

@@ -1,0 +1,54 @@
+"""What one running app owns: upstream clients and cache, opened at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from gateway.auth import Authenticator
+from gateway.cache import Cache, open_cache
+from gateway.config import Settings
+from gateway.cursors import CursorCodec
+from gateway.upstreams.pool import Upstreams, open_upstreams
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayState:
+    settings: Settings
+    upstreams: Upstreams
+    cache: Cache
+    auth: Authenticator
+    cursors: CursorCodec
+    clock: Clock
+
+
+@contextlib.asynccontextmanager
+async def open_state(
+    settings: Settings,
+    *,
+    http_clients: Mapping[str, httpx.AsyncClient] | None = None,
+    clock: Clock = utc_now,
+) -> AsyncIterator[GatewayState]:
+    cache = open_cache(settings.cache)
+    try:
+        async with open_upstreams(settings, http_clients=http_clients) as upstreams:
+            yield GatewayState(
+                settings=settings,
+                upstreams=upstreams,
+                cache=cache,
+                auth=Authenticator(settings),
+                cursors=CursorCodec(settings.cursor_key()),
+                clock=clock,
+            )
+    finally:
+        await cache.close()

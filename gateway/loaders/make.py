@@ -1,0 +1,302 @@
+"""The per-request Make loader: batches, plans and deduplicates every Make read.
+
+All Make reads of one operation go through one DataLoader, so its batch
+function sees what the operation asks for at once and plans the fewest upstream
+requests that answer it:
+
+- a full list (teams, entities) serves pages, counts and additive totals of any
+  filter it can apply itself, in this batch or any later one;
+- a `total` rides on a page with the same filters and timeframe (Make's total
+  does not depend on the page), and a page's `totalCount` on the page itself;
+- identical upstream requests are made once per operation, and the requests of
+  one batch go to the cache in one `load_many`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from strawberry.dataloader import DataLoader
+
+from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, scope
+from gateway.config import CacheSettings
+from gateway.errors import NotLinked, Source
+from gateway.loaders import derive
+from gateway.loaders.make_requests import (
+    Filters,
+    ListRequest,
+    MakeRequest,
+    PageRequest,
+    PageResult,
+    ScenarioList,
+    Timeframe,
+    TotalRequest,
+)
+from gateway.upstreams.make import MakeClient, make_params
+from gateway.upstreams.models import MakeMetrics, MakePage, MakeQuery
+from gateway.upstreams.pool import Upstreams
+
+FULL_LIST_LIMIT = 10_000  # Make's largest page
+
+Need = Callable[[str, MakeQuery], "asyncio.Future[MakePage]"]
+GroupKey = tuple[str, Filters, Timeframe]
+
+
+def _query(filters: Filters, timeframe: Timeframe, **pg: object) -> MakeQuery:
+    return MakeQuery(
+        team_ids=filters.team_ids,
+        folder_ids=filters.folder_ids,
+        statuses=filters.statuses,
+        date_from=timeframe.date_from,
+        date_to=timeframe.date_to,
+        **pg,  # type: ignore[arg-type]
+    )
+
+
+def _page_query(r: PageRequest) -> tuple[MakeQuery, int]:
+    """The upstream query for a slice, and how many of its entries to drop first."""
+    extra = 1 if r.lookahead else 0
+    order = {"sort_by": r.sort_by, "sort_dir": r.sort_dir, "return_total_count": r.count}
+    if r.anchor is not None:
+        query = _query(
+            r.filters, r.timeframe, last=r.anchor, limit=r.skip + r.limit + extra, **order
+        )
+        return query, r.skip
+    limit = max(1, r.limit + extra)
+    return _query(r.filters, r.timeframe, offset=r.skip or None, limit=limit, **order), 0
+
+
+def _slice(page: MakePage, r: PageRequest, query: MakeQuery, drop: int) -> PageResult:
+    entries = page.analytics[drop : drop + r.limit]
+    ends_at_last = len(entries) > 0 and len(page.analytics) == drop + len(entries)
+    return PageResult(
+        entries=entries,
+        more=len(page.analytics) > drop + r.limit if r.lookahead else None,
+        last_key=page.last if ends_at_last and query.offset is None else None,
+        total_count=page.total_count,
+        total=page.total,
+    )
+
+
+def _single_day(timeframe: Timeframe) -> dt.date | None:
+    start, end = timeframe.date_from, timeframe.date_to
+    same_day = start.date() == end.date()
+    whole = start.time() == dt.time(0, 0) and end.time() >= dt.time(23, 59, 59)
+    return start.date() if same_day and whole else None
+
+
+class MakeLoader:
+    def __init__(
+        self,
+        upstreams: Upstreams,
+        cache: Cache,
+        cache_settings: CacheSettings,
+        notes: CacheNotes,
+        today: dt.date,
+    ) -> None:
+        self._upstreams = upstreams
+        self._cache = cache
+        self._cache_settings = cache_settings
+        self._notes = notes
+        self._today = today
+        self._loader: DataLoader[MakeRequest, object] = DataLoader(self._batch)
+        self._fetched: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]] = {}
+        self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}
+        self._group_pages: dict[GroupKey, asyncio.Future[MakePage]] = {}
+
+    async def page(self, request: PageRequest) -> PageResult:
+        result = await self._loader.load(request)
+        assert isinstance(result, PageResult)
+        return result
+
+    async def total(self, request: TotalRequest) -> MakeMetrics:
+        result = await self._loader.load(request)
+        assert isinstance(result, MakeMetrics)
+        return result
+
+    async def scenarios(self, request: ListRequest) -> ScenarioList:
+        result = await self._loader.load(request)
+        assert isinstance(result, ScenarioList)
+        return result
+
+    # --- planning ---------------------------------------------------------------
+
+    async def _batch(self, keys: list[MakeRequest]) -> list[object | BaseException]:
+        pending: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]] = {}
+        loop = asyncio.get_running_loop()
+
+        def need(org_id: str, query: MakeQuery) -> asyncio.Future[MakePage]:
+            known = self._fetched.get((org_id, query))
+            if known is not None:
+                return known
+            future: asyncio.Future[MakePage] = loop.create_future()
+            future.add_done_callback(_retrieve)
+            self._fetched[(org_id, query)] = pending[(org_id, query)] = future
+            return future
+
+        # Lists first, then pages, then totals: each may be served by the ones before.
+        for key in keys:
+            if isinstance(key, ListRequest) and self._client(key.org_id) is not None:
+                self._list_future(key, need)
+        plans: list[Awaitable[object]] = []
+        for key in keys:
+            if isinstance(key, PageRequest):
+                plans.append(self._plan_page(key, need))
+        for key in keys:
+            if isinstance(key, TotalRequest):
+                plans.append(self._plan_total(key, need))
+        for key in keys:
+            if isinstance(key, ListRequest):
+                plans.append(self._plan_list(key))
+        order = [k for k in keys if isinstance(k, PageRequest)]
+        order += [k for k in keys if isinstance(k, TotalRequest)]
+        order += [k for k in keys if isinstance(k, ListRequest)]
+        await self._fetch(pending)
+        results = await asyncio.gather(*plans, return_exceptions=True)
+        by_key = dict(zip(order, results, strict=True))
+        return [by_key[key] for key in keys]
+
+    def _client(self, org_id: str) -> MakeClient | None:
+        org = self._upstreams.get(org_id)
+        return org.make if org is not None else None
+
+    def _list_future(self, key: ListRequest, need: Need) -> asyncio.Future[MakePage]:
+        slot = (key.org_id, key.timeframe)
+        if slot not in self._lists:
+            query = _query(
+                Filters(),
+                key.timeframe,
+                limit=FULL_LIST_LIMIT,
+                sort_by="operations",
+                sort_dir="asc",
+            )
+            self._lists[slot] = need(key.org_id, query)
+        return self._lists[slot]
+
+    async def _full_list(self, org_id: str, timeframe: Timeframe) -> ScenarioList | None:
+        """The complete list for the timeframe, if this operation has asked for it."""
+        future = self._lists.get((org_id, timeframe))
+        if future is None:
+            return None
+        page = await future
+        if len(page.analytics) >= FULL_LIST_LIMIT:
+            return None  # truncated: not every scenario is in it
+        return ScenarioList(page.analytics, page.total)
+
+    async def _plan_list(self, key: ListRequest) -> ScenarioList:
+        self._require(key.org_id)
+        page = await self._lists[(key.org_id, key.timeframe)]
+        return ScenarioList(page.analytics, page.total)
+
+    def _plan_page(self, key: PageRequest, need: Need) -> Awaitable[PageResult]:
+        if self._client(key.org_id) is None:
+            return self._not_linked(key.org_id)
+        derivable = derive.can_derive_page(key) and (key.org_id, key.timeframe) in self._lists
+        if derivable:
+            return self._derived_page(key)
+        query, drop = _page_query(key)
+        future = need(key.org_id, query)
+        self._group_pages.setdefault((key.org_id, key.filters, key.timeframe), future)
+        return self._sliced(future, key, query, drop)
+
+    async def _derived_page(self, key: PageRequest) -> PageResult:
+        full = await self._full_list(key.org_id, key.timeframe)
+        if full is None:
+            query, drop = _page_query(key)
+            return _slice(await self._fetch_one(key.org_id, query), key, query, drop)
+        return derive.derive_page(full, key)
+
+    async def _sliced(
+        self, future: asyncio.Future[MakePage], key: PageRequest, query: MakeQuery, drop: int
+    ) -> PageResult:
+        return _slice(await future, key, query, drop)
+
+    def _plan_total(self, key: TotalRequest, need: Need) -> Awaitable[MakeMetrics]:
+        if self._client(key.org_id) is None:
+            return self._not_linked(key.org_id)
+        if derive.can_derive_total(key) and (key.org_id, key.timeframe) in self._lists:
+            return self._derived_total(key, need)
+        page = self._group_pages.get((key.org_id, key.filters, key.timeframe))
+        if page is None:
+            query = _query(
+                key.filters, key.timeframe, limit=1, sort_by="operations", sort_dir="asc"
+            )
+            page = need(key.org_id, query)
+            self._group_pages[(key.org_id, key.filters, key.timeframe)] = page
+        return self._total_of(page)
+
+    async def _derived_total(self, key: TotalRequest, need: Need) -> MakeMetrics:
+        full = await self._full_list(key.org_id, key.timeframe)
+        if full is None:
+            query = _query(
+                key.filters, key.timeframe, limit=1, sort_by="operations", sort_dir="asc"
+            )
+            return (await self._fetch_one(key.org_id, query)).total
+        return derive.derive_total(full, key)
+
+    async def _total_of(self, future: asyncio.Future[MakePage]) -> MakeMetrics:
+        return (await future).total
+
+    async def _not_linked(self, org_id: str) -> object:
+        raise NotLinked(Source.MAKE, org_id)
+
+    def _require(self, org_id: str) -> MakeClient:
+        client = self._client(org_id)
+        if client is None:
+            raise NotLinked(Source.MAKE, org_id)
+        return client
+
+    # --- fetching ---------------------------------------------------------------
+
+    async def _fetch_one(self, org_id: str, query: MakeQuery) -> MakePage:
+        known = self._fetched.get((org_id, query))
+        if known is not None:
+            return await known
+        future: asyncio.Future[MakePage] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)
+        self._fetched[(org_id, query)] = future
+        await self._fetch({(org_id, query): future})
+        return await future
+
+    async def _fetch(self, pending: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]]) -> None:
+        if not pending:
+            return
+        items = [self._item(org_id, query) for org_id, query in pending]
+        results = await self._cache.load_many(items, notes=self._notes)
+        for future, result in zip(pending.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    def _item(self, org_id: str, query: MakeQuery) -> CacheItem[MakePage]:
+        org = self._upstreams.get(org_id)
+        assert org is not None and org.make is not None and org.organization.make is not None
+        link = org.organization.make
+        client = org.make
+        params = make_params(query)
+        timeframe = Timeframe(query.date_from, query.date_to) if query.date_from else None
+        day = _single_day(timeframe) if timeframe and query.limit == 1 else None
+        kind, ttl = "make_page", None
+        if day is not None:
+            kind = "make_day"
+            ttl = self._cache_settings.past_day_ttl_s if day < self._today else None
+        key = cache_key(
+            scope(org_id, "make", link.base_url, link.token.reveal()),
+            kind,
+            link.organization_id,
+            params,
+        )
+
+        async def fetch() -> MakePage:
+            return await client.analytics(query)
+
+        return CacheItem(key=key, kind=kind, fetch=fetch, ttl_s=ttl)
+
+
+def _retrieve(future: asyncio.Future[MakePage]) -> None:
+    """Mark a failure as seen: the plans that await it report it themselves."""
+    if not future.cancelled():
+        future.exception()

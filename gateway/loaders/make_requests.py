@@ -1,0 +1,87 @@
+"""What the graph asks of Make, before planning turns it into upstream requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from gateway.upstreams.models import MakeMetrics, MakeScenario, MakeSortBy, MakeSortDir, MakeStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    team_ids: tuple[int, ...] = ()
+    folder_ids: tuple[int, ...] = ()
+    statuses: tuple[MakeStatus, ...] = ()
+
+    @property
+    def local(self) -> bool:
+        """Whether a full scenario list can apply these filters itself (entries carry no folder)."""
+        return not self.folder_ids
+
+    def admits(self, scenario: MakeScenario) -> bool:
+        return (not self.team_ids or scenario.team_id in self.team_ids) and (
+            not self.statuses or scenario.status in self.statuses
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeframe:
+    date_from: dt.datetime
+    date_to: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A slice of one ordered listing.
+
+    With an `anchor` (a Make `pg.last` key) the slice starts `skip` entries after
+    that entry; without one, `skip` entries after the start (`pg[offset]`).
+    `lookahead` fetches one entry more to tell whether any follow.
+    """
+
+    org_id: str
+    filters: Filters
+    timeframe: Timeframe
+    sort_by: MakeSortBy
+    sort_dir: MakeSortDir
+    anchor: str | None
+    skip: int
+    limit: int
+    lookahead: bool = False
+    count: bool = False
+    need_total_changes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TotalRequest:
+    org_id: str
+    filters: Filters
+    timeframe: Timeframe
+    need_changes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """Every scenario of the organization over the timeframe, unfiltered."""
+
+    org_id: str
+    timeframe: Timeframe
+
+
+MakeRequest = PageRequest | TotalRequest | ListRequest
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    entries: tuple[MakeScenario, ...]
+    more: bool | None  # entries follow the slice; None when not asked (no lookahead)
+    last_key: str | None  # Make's key of the slice's last entry, when Make gave it
+    total_count: int | None
+    total: MakeMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioList:
+    scenarios: tuple[MakeScenario, ...]
+    total: MakeMetrics

@@ -1,0 +1,162 @@
+"""Per-request Zylon loaders: totals, rankings and series, batched and cached.
+
+Rankings are planned from supersets: every request for the same organization,
+kind and window is served by one upstream call with the largest limit asked
+for, in this batch or an earlier one of the same operation; the smaller ones
+are its prefix (the ranking order is fixed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, scope
+from gateway.errors import NotLinked, Source
+from gateway.upstreams.models import (
+    ProjectRankingEntry,
+    SeriesPoint,
+    UserRankingEntry,
+    ZylonSeriesType,
+    ZylonTotals,
+    ZylonWindow,
+)
+from gateway.upstreams.pool import Upstreams
+from gateway.upstreams.zylon import ZylonClient
+
+T = TypeVar("T")
+RankingKind = Literal["users", "projects"]
+MAX_RANKING = 100  # Zylon's largest `limit`
+
+
+@dataclass(frozen=True, slots=True)
+class RankingKey:
+    org_id: str
+    kind: RankingKind
+    window: ZylonWindow
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    org_id: str
+    type: ZylonSeriesType
+    window: ZylonWindow
+
+
+Ranking = list[UserRankingEntry] | list[ProjectRankingEntry]
+
+
+class ZylonLoaders:
+    def __init__(self, upstreams: Upstreams, cache: Cache, notes: CacheNotes) -> None:
+        self._upstreams = upstreams
+        self._cache = cache
+        self._notes = notes
+        self.totals: DataLoader[str, ZylonTotals] = DataLoader(self._load_totals)
+        self.rankings: DataLoader[RankingKey, Ranking] = DataLoader(self._load_rankings)
+        self.series: DataLoader[SeriesKey, list[SeriesPoint]] = DataLoader(self._load_series)
+        self._largest: dict[tuple[str, RankingKind, ZylonWindow], tuple[int, Ranking]] = {}
+
+    async def users(self, org_id: str, window: ZylonWindow, limit: int) -> list[UserRankingEntry]:
+        ranking = await self.rankings.load(RankingKey(org_id, "users", window, limit))
+        return ranking  # type: ignore[return-value]
+
+    async def projects(
+        self, org_id: str, window: ZylonWindow, limit: int
+    ) -> list[ProjectRankingEntry]:
+        ranking = await self.rankings.load(RankingKey(org_id, "projects", window, limit))
+        return ranking  # type: ignore[return-value]
+
+    def _client(self, org_id: str) -> ZylonClient | NotLinked:
+        org = self._upstreams.get(org_id)
+        if org is None or org.zylon is None:
+            return NotLinked(Source.ZYLON, org_id)
+        return org.zylon
+
+    def _item(
+        self, org_id: str, kind: str, parts: Sequence[object], fetch: Callable[[], Awaitable[T]]
+    ) -> CacheItem[T]:
+        org = self._upstreams.get(org_id)
+        assert org is not None and org.organization.zylon is not None
+        link = org.organization.zylon
+        space = scope(org_id, "zylon", link.base_url, link.token.reveal())
+        return CacheItem(key=cache_key(space, kind, link.org_slug, *parts), kind=kind, fetch=fetch)
+
+    async def _run(
+        self, org_ids: Sequence[str], build: Callable[[ZylonClient, int], CacheItem[T]]
+    ) -> list[T | BaseException]:
+        """Load one cache item per key; unlinked organizations fail alone."""
+        results: list[T | BaseException] = []
+        items: list[CacheItem[T]] = []
+        slots: list[int] = []
+        for index, org_id in enumerate(org_ids):
+            client = self._client(org_id)
+            if isinstance(client, NotLinked):
+                results.append(client)
+                continue
+            results.append(client)  # type: ignore[arg-type]  # replaced below
+            items.append(build(client, index))
+            slots.append(index)
+        loaded = await self._cache.load_many(items, notes=self._notes) if items else []
+        for slot, value in zip(slots, loaded, strict=True):
+            results[slot] = value
+        return results
+
+    async def _load_totals(self, org_ids: list[str]) -> list[ZylonTotals | BaseException]:
+        def build(client: ZylonClient, index: int) -> CacheItem[ZylonTotals]:
+            return self._item(org_ids[index], "zylon_totals", (), client.totals)
+
+        return await self._run(org_ids, build)
+
+    async def _load_series(self, keys: list[SeriesKey]) -> list[list[SeriesPoint] | BaseException]:
+        def build(client: ZylonClient, index: int) -> CacheItem[list[SeriesPoint]]:
+            key = keys[index]
+
+            async def fetch() -> list[SeriesPoint]:
+                return await client.timeseries(key.type, key.window)
+
+            parts = (key.type, key.window.start, key.window.end)
+            return self._item(key.org_id, "zylon_series", parts, fetch)
+
+        return await self._run([k.org_id for k in keys], build)
+
+    async def _load_rankings(self, keys: list[RankingKey]) -> list[Ranking | BaseException]:
+        groups: dict[tuple[str, RankingKind, ZylonWindow], int] = defaultdict(int)
+        for key in keys:
+            group = (key.org_id, key.kind, key.window)
+            groups[group] = max(groups[group], key.limit)
+        wanted = [
+            (group, limit)
+            for group, limit in groups.items()
+            if group not in self._largest or self._largest[group][0] < limit
+        ]
+
+        def build(client: ZylonClient, index: int) -> CacheItem[Ranking]:
+            (org_id, kind, window), limit = wanted[index]
+            fetcher = client.active_users if kind == "users" else client.active_projects
+
+            async def fetch() -> Ranking:
+                return await fetcher(window, limit)
+
+            parts = (kind, window.start, window.end, limit)
+            return self._item(org_id, "zylon_ranking", parts, fetch)
+
+        loaded = await self._run([group[0] for group, _ in wanted], build)
+        failed: dict[tuple[str, RankingKind, ZylonWindow], BaseException] = {}
+        for (group, limit), result in zip(wanted, loaded, strict=True):
+            if isinstance(result, BaseException):
+                failed[group] = result
+            else:
+                self._largest[group] = (limit, result)
+        out: list[Ranking | BaseException] = []
+        for key in keys:
+            group = (key.org_id, key.kind, key.window)
+            if group in failed:
+                out.append(failed[group])
+            else:
+                out.append(self._largest[group][1][: key.limit])  # type: ignore[arg-type]
+        return out

@@ -1,0 +1,106 @@
+"""Time ranges of the graph: resolution, limits, and their upstream forms.
+
+Both upstreams count activity per UTC day, from the day of the start to the day
+of the end, both included; so the limits here count UTC days too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from gateway.errors import BadUserInput
+from gateway.upstreams.models import ZylonWindow
+
+UTC = dt.UTC
+MAKE_MAX_AGE_DAYS = 365
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Naive datetimes are UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A closed interval of aware UTC datetimes; `start <= end`."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        start, end = _utc(self.start), _utc(self.end)
+        if start > end:
+            raise BadUserInput("range: `from` is after `to`")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+
+    @property
+    def day_count(self) -> int:
+        """How many UTC days the range touches, both ends included."""
+        return (self.end.date() - self.start.date()).days + 1
+
+    def days(self) -> list[dt.date]:
+        first = self.start.date()
+        return [first + dt.timedelta(days=i) for i in range(self.day_count)]
+
+
+def resolve_range(
+    value: tuple[dt.datetime, dt.datetime] | None,
+    *,
+    now: dt.datetime,
+    default_days: int = 30,
+) -> Range:
+    """The range a field was given, or the last `default_days` days up to `now`.
+
+    The default is aligned to whole minutes so that repeated queries share cache
+    entries.
+    """
+    if value is None:
+        end = _utc(now).replace(second=0, microsecond=0)
+        return Range(end - dt.timedelta(days=default_days), end)
+    return Range(value[0], value[1])
+
+
+def day_range(day: dt.date) -> Range:
+    """One UTC day, 00:00:00 to 23:59:59, as Make wants a single day."""
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Range(start, start + dt.timedelta(days=1, seconds=-1))
+
+
+def zylon_window(r: Range) -> ZylonWindow:
+    return ZylonWindow(start=math.floor(r.start.timestamp()), end=math.floor(r.end.timestamp()))
+
+
+def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
+    return r.start, r.end
+
+
+def check_max_days(r: Range, max_days: int) -> None:
+    if r.day_count > max_days:
+        raise BadUserInput(
+            f"range: covers {r.day_count} UTC days; a range may cover at most {max_days} days"
+        )
+
+
+def check_series_days(r: Range, max_days: int) -> None:
+    if r.day_count > max_days:
+        raise BadUserInput(
+            f"range: a daily series covers {r.day_count} UTC days here; "
+            f"it may cover at most {max_days} days"
+        )
+
+
+def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
+    """Make keeps analytics for one year: a `from` older than that is refused."""
+    oldest = _utc(now) - dt.timedelta(days=max_days)
+    if r.start < oldest:
+        earliest = (oldest + dt.timedelta(microseconds=999_999)).replace(microsecond=0)
+        raise BadUserInput(
+            f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
+            f"one year only, so `from` must be on or after "
+            f"{earliest.isoformat().replace('+00:00', 'Z')}"
+        )

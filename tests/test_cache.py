@@ -1,0 +1,434 @@
+"""The cache over the real aiocache memory backend and a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
+from gateway.config import CacheSettings
+from gateway.errors import Source, UpstreamUnavailable
+from tests.redis_server import RedisServer, start_redis
+
+TOKEN = "zyl_live_s3cr3t-token-value"
+SCOPE = scope("acme", "ZYLON", "https://zylon.example/api", TOKEN)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server of the test's own, for stopping and restarting."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    redis_server.command("FLUSHALL")
+    return redis_server.url
+
+
+MakeCache = Callable[..., Cache]
+
+
+@pytest.fixture
+async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]:
+    """Cache factory for the parametrized backend ("memory" unless parametrized)."""
+    backend = getattr(request, "param", "memory")
+    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    caches: list[Cache] = []
+
+    def make(**overrides: Any) -> Cache:
+        options: dict[str, Any] = {"backend": backend, "url": url, **overrides}
+        cache = open_cache(CacheSettings(**options))
+        caches.append(cache)
+        return cache
+
+    yield make
+    for cache in caches:
+        await cache.close()
+
+
+both_backends = pytest.mark.parametrize("make_cache", ["memory", "redis"], indirect=True)
+
+
+class Upstream:
+    """A stand-in fetch target that counts its calls; `gate` holds them until set."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.version = 1
+        self.failing: set[str] = set()
+        self.failing_once: set[str] = set()
+        self.gate: asyncio.Event | None = None
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def fetch(self, name: str) -> Callable[[], Awaitable[str]]:
+        async def fetch() -> str:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if self.gate is not None:
+                await self.gate.wait()
+            if name in self.failing_once:
+                self.failing_once.discard(name)
+                raise UpstreamUnavailable(Source.ZYLON, f"{name} failed once")
+            if name in self.failing:
+                raise UpstreamUnavailable(Source.ZYLON, f"{name} is down")
+            return f"{name}@v{self.version}"
+
+        return fetch
+
+    def item(self, name: str, kind: str = "zylon_ranking", **kw: Any) -> CacheItem[str]:
+        key = cache_key(kw.pop("scope", SCOPE), kind, name)
+        return CacheItem(key=key, kind=kind, fetch=self.fetch(name), **kw)
+
+
+# --- load_many -----------------------------------------------------------------
+
+
+@both_backends
+async def test_load_many_keeps_order_fetches_duplicates_once_and_isolates_errors(
+    make_cache: MakeCache,
+) -> None:
+    cache, up = make_cache(), Upstream()
+    up.failing.add("bad")
+    items = [up.item("a"), up.item("bad"), up.item("b"), up.item("a"), up.item("c")]
+
+    notes = CacheNotes()
+    results = await cache.load_many(items, notes=notes)
+
+    assert results[0] == "a@v1"
+    assert isinstance(results[1], UpstreamUnavailable)
+    assert results[2:] == ["b@v1", "a@v1", "c@v1"]
+    assert up.calls == {"a": 1, "bad": 1, "b": 1, "c": 1}
+    assert (notes.hits, notes.misses) == (0, 4)
+
+
+@both_backends
+async def test_fresh_entries_are_hits_and_errors_are_not_cached(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    up.failing.add("bad")
+    items = [up.item("a"), up.item("b"), up.item("bad")]
+    await cache.load_many(items)
+
+    notes = CacheNotes()
+    results = await cache.load_many(items, notes=notes)
+
+    assert results[:2] == ["a@v1", "b@v1"]
+    assert isinstance(results[2], UpstreamUnavailable)
+    assert up.calls == {"a": 1, "b": 1, "bad": 2}
+    assert (notes.hits, notes.misses) == (2, 1)
+    assert notes.as_extensions() == {"hits": 2, "misses": 1, "stale": 0}
+
+
+async def test_load_returns_the_value_and_raises_the_fetch_error(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    up.failing.add("bad")
+    assert await cache.load(up.item("a")) == "a@v1"
+    with pytest.raises(UpstreamUnavailable):
+        await cache.load(up.item("bad"))
+
+
+async def test_empty_load_many_is_empty(make_cache: MakeCache) -> None:
+    assert await make_cache().load_many([]) == []
+
+
+async def test_zero_ttl_is_never_stored(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    for _ in range(2):
+        assert await cache.load(up.item("a", ttl_s=0)) == "a@v1"
+    assert up.calls == {"a": 2}
+
+
+# --- expiry, stale-while-revalidate, stale-on-error -----------------------------
+
+
+@both_backends
+async def test_entries_expire_after_their_kind_ttl(make_cache: MakeCache) -> None:
+    cache = make_cache(ttl_s={"short": 0.2}, default_ttl_s=60.0, stale_s=0.0)
+    up = Upstream()
+    items = [up.item("s", kind="short"), up.item("l", kind="long")]
+    await cache.load_many(items)
+    await asyncio.sleep(0.35)
+    up.version = 2
+
+    notes = CacheNotes()
+    assert await cache.load_many(items, notes=notes) == ["s@v2", "l@v1"]
+    assert up.calls == {"s": 2, "l": 1}
+    assert (notes.hits, notes.misses, notes.stale) == (1, 1, 0)
+
+
+@both_backends
+async def test_stale_entry_is_served_at_once_with_one_refresh(make_cache: MakeCache) -> None:
+    cache, up = make_cache(stale_s=60.0), Upstream()
+    item = up.item("a", ttl_s=0.2)
+    await cache.load(item)
+    await asyncio.sleep(0.3)
+    up.version, up.gate = 2, asyncio.Event()  # the refresh hangs until the gate opens
+
+    notes = CacheNotes()
+    results = await asyncio.wait_for(
+        asyncio.gather(*(cache.load(item, notes=notes) for _ in range(20))), timeout=5
+    )
+    assert results == ["a@v1"] * 20
+    assert notes.stale == 20
+    await asyncio.sleep(0.05)
+    assert up.calls == {"a": 2}
+
+    up.gate.set()
+    await cache.drain()
+    notes = CacheNotes()
+    assert await cache.load(item, notes=notes) == "a@v2"
+    assert (notes.hits, notes.stale, up.calls) == (1, 0, {"a": 2})
+
+
+@both_backends
+async def test_stale_value_is_served_when_the_refresh_fails(
+    make_cache: MakeCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache, up = make_cache(stale_s=60.0), Upstream()
+    item = up.item("a", kind="make_day", ttl_s=0.2)
+    await cache.load(item)
+    await asyncio.sleep(0.3)
+    up.failing.add("a")
+
+    first = CacheNotes()
+    assert await cache.load(item, notes=first) == "a@v1"
+    await cache.drain()
+    second = CacheNotes()
+    assert await cache.load(item, notes=second) == "a@v1"
+    await cache.drain()
+
+    assert first.stale_on_error == []
+    assert second.stale_on_error == ["make_day"]
+    assert second.as_extensions()["staleOnError"] == ["make_day"]
+    assert up.calls == {"a": 3}
+    assert "refreshing a stale make_day entry failed" in caplog.text
+
+    up.failing.clear()
+    await cache.load(item)
+    await cache.drain()
+    third = CacheNotes()
+    assert await cache.load(item, notes=third) == "a@v1"
+    assert (third.hits, third.stale_on_error) == (1, [])
+
+
+# --- coalescing -------------------------------------------------------------------
+
+
+@both_backends
+async def test_concurrent_loads_in_one_process_share_one_fetch(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    loads = [asyncio.create_task(cache.load(up.item("a"))) for _ in range(20)]
+    await asyncio.sleep(0.05)
+    up.gate.set()
+    assert await asyncio.gather(*loads) == ["a@v1"] * 20
+    assert up.calls == {"a": 1}
+
+
+async def test_a_shared_failure_reaches_every_waiter_and_is_retried_later(
+    make_cache: MakeCache,
+) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    up.failing.add("a")
+    loads = [cache.load_many([up.item("a")]) for _ in range(5)]
+    gathered = asyncio.gather(*loads)
+    await asyncio.sleep(0.05)
+    up.gate.set()
+    results = await gathered
+    assert all(isinstance(r[0], UpstreamUnavailable) for r in results)
+    assert up.calls == {"a": 1}
+    up.failing.clear()
+    assert await cache.load(up.item("a")) == "a@v1"
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_two_replicas_sharing_redis_fetch_once(make_cache: MakeCache) -> None:
+    first, second, up = make_cache(), make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    loads = [asyncio.create_task(first.load(up.item("a"))) for _ in range(5)]
+    await asyncio.sleep(0.05)  # the first replica holds the lock
+    loads += [asyncio.create_task(second.load(up.item("a"))) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    up.gate.set()
+    assert await asyncio.wait_for(asyncio.gather(*loads), timeout=5) == ["a@v1"] * 10
+    assert up.calls == {"a": 1}
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_a_replica_fetches_itself_when_the_lock_holder_fails(
+    make_cache: MakeCache,
+) -> None:
+    first, second, up = make_cache(lock_timeout_s=30.0), make_cache(lock_timeout_s=30.0), Upstream()
+    up.gate = asyncio.Event()
+    up.failing_once.add("a")
+    failing = asyncio.create_task(first.load_many([up.item("a")]))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(second.load(up.item("a")))
+    await asyncio.sleep(0.05)
+    up.gate.set()
+    [error] = await failing
+    assert isinstance(error, UpstreamUnavailable)
+    assert await asyncio.wait_for(waiting, timeout=5) == "a@v1"
+    assert up.calls == {"a": 2}
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_load_many_is_one_mget_and_one_mset(
+    make_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    cache, up = make_cache(), Upstream()
+    redis_server.command("CONFIG", "RESETSTAT")
+    await cache.load_many([up.item(name) for name in "abcde"])
+    stats = redis_server.command("INFO", "commandstats").decode()
+    calls = dict(re.findall(r"cmdstat_(\w+):calls=(\d+)", stats))
+    assert (calls.get("mget"), calls.get("mset")) == ("1", "1")
+
+
+# --- redis outage -----------------------------------------------------------------
+
+
+async def test_redis_outage_degrades_to_misses_and_recovers(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = own_redis
+    settings = CacheSettings(backend="redis", url=server.url, redis_timeout_s=0.5)
+    replica_a, replica_b = open_cache(settings), open_cache(settings)
+    up = Upstream()
+    try:
+        assert await replica_a.ping() is True
+        await replica_a.load(up.item("a"))
+        assert await replica_b.load(up.item("a")) == "a@v1"
+        assert up.calls == {"a": 1}
+
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            assert await replica_a.ping() is False
+            assert await replica_a.ping() is False
+            assert await replica_a.load(up.item("a")) == "a@v1"
+            assert await replica_a.load(up.item("b")) == "b@v1"
+        assert up.calls == {"a": 2, "b": 1}
+        unavailable = [r for r in caplog.records if "redis cache unavailable" in r.getMessage()]
+        assert len(unavailable) == 1
+        assert unavailable[0].levelno == logging.WARNING
+
+        server.start()
+        assert await replica_a.ping() is True
+        await replica_a.load(up.item("c"))
+        notes = CacheNotes()
+        assert await replica_b.load(up.item("c"), notes=notes) == "c@v1"
+        assert notes.hits == 1
+        assert up.calls == {"a": 2, "b": 1, "c": 1}
+    finally:
+        await replica_a.close()
+        await replica_b.close()
+
+
+async def test_unreachable_redis_answers_loads_and_is_not_ready(own_redis: RedisServer) -> None:
+    own_redis.stop()  # a port nothing listens on
+    cache = open_cache(CacheSettings(backend="redis", url=own_redis.url))
+    try:
+        up = Upstream()
+        assert await cache.load_many([up.item("a"), up.item("b")]) == ["a@v1", "b@v1"]
+        assert await cache.ping() is False
+    finally:
+        await cache.close()
+
+
+# --- memory bound -----------------------------------------------------------------
+
+
+async def test_memory_backend_evicts_the_least_recently_used(make_cache: MakeCache) -> None:
+    cache, up = make_cache(max_entries=3), Upstream()
+    await cache.load_many([up.item("a"), up.item("b"), up.item("c")])
+    await cache.load(up.item("a"))  # a is now the most recently used
+    await cache.load(up.item("d"))  # evicts b
+
+    notes = CacheNotes()
+    await cache.load_many([up.item("a"), up.item("c"), up.item("d")], notes=notes)
+    assert notes.hits == 3
+    await cache.load(up.item("b"))
+    assert up.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
+
+
+# --- keys -------------------------------------------------------------------------
+
+
+@both_backends
+async def test_tenants_never_share_entries(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    base = "https://zylon.example/api"
+    scopes = [
+        scope("acme", "ZYLON", base, TOKEN),
+        scope("globex", "ZYLON", base, TOKEN),
+        scope("acme", "ZYLON", base, TOKEN + "-rotated"),
+        scope("acme", "ZYLON", "https://other.example/api", TOKEN),
+        scope("acme", "MAKE", base, TOKEN),
+    ]
+    assert len(set(scopes)) == len(scopes)
+    for s in scopes:
+        await cache.load(up.item("a", scope=s))
+    await cache.load(up.item("a", scope=scope("acme", "ZYLON", base, TOKEN)))
+    assert up.calls == {"a": len(scopes)}
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_keys_never_contain_the_credential(
+    make_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    load = asyncio.create_task(cache.load(up.item("a")))
+    await asyncio.sleep(0.05)
+    held = redis_server.keys()  # the value is not there yet; its lock is
+    up.gate.set()
+    await load
+    stored = redis_server.keys()
+
+    assert any(key.endswith(":lock") for key in held)
+    assert len(stored) == 1
+    for key in [SCOPE, cache_key(SCOPE, "zylon_ranking", "a"), *held, *stored]:
+        assert TOKEN not in key
+        assert "s3cr3t" not in key
+        assert key.isascii()
+        assert " " not in key
+
+
+def test_cache_key_is_canonical_and_prefixed() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Window:
+        start: dt.date
+        end: dt.date
+
+    w = Window(dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    one = cache_key(SCOPE, "make_page", {"b": 2, "a": 1}, w, frozenset({"y", "x"}))
+    two = cache_key(SCOPE, "make_page", {"a": 1, "b": 2}, w, frozenset({"x", "y"}))
+    assert one == two
+    assert one.startswith(f"gw:v1:{SCOPE}:make_page:")
+    assert cache_key(SCOPE, "make_page", 1, 2) != cache_key(SCOPE, "make_page", [1, 2])
+    assert cache_key(SCOPE, "make_page", 1) != cache_key(SCOPE, "make_day", 1)
+    with pytest.raises(TypeError):
+        cache_key(SCOPE, "make_page", object())
+
+
+def test_scope_keeps_odd_organization_ids_safe() -> None:
+    odd = scope("acme corp:\n*", "ZYLON", "https://zylon.example", TOKEN)
+    assert re.fullmatch(r"[A-Za-z0-9_.~:-]+", odd)
+    assert odd != scope("acme corp:\n?", "ZYLON", "https://zylon.example", TOKEN)
