@@ -471,6 +471,8 @@ def _cache(t: _Table) -> CacheSettings:
         past_day_ttl_s=t.number("past_day_ttl_s", d.past_day_ttl_s, positive=True),
         stale_s=t.number("stale_s", d.stale_s, positive=False),
         max_entries=t.integer("max_entries", d.max_entries, minimum=1),
+        lock_timeout_s=t.number("lock_timeout_s", d.lock_timeout_s, positive=True),
+        redis_timeout_s=t.number("redis_timeout_s", d.redis_timeout_s, positive=True),
     )
     t.done()
     return settings

@@ -1,7 +1,7 @@
 """The gateway's one error tree, and the GraphQL codes the contract gives them.
 
     GatewayError                      code              cause
-    ├── BadUserInput                  BAD_USER_INPUT    a bad argument; raised before any upstream call
+    ├── BadUserInput                  BAD_USER_INPUT    a bad argument; refused before any call
     ├── Unauthenticated               UNAUTHENTICATED   no or unknown API key
     ├── NotFound                      NOT_FOUND         unknown, or not the caller's
     ├── NotLinked                     NOT_LINKED        the organization has no such upstream

@@ -1,4 +1,4 @@
-"""What one running app owns: upstream clients and cache, opened at start-up and closed at shutdown."""
+"""What one running app owns: its upstream clients and cache, opened and closed together."""
 
 from __future__ import annotations
 

@@ -1,31 +1,60 @@
-"""Checks and conversions of field arguments; each refusal is BAD_USER_INPUT before any upstream call."""
+"""Checks and conversions of field arguments; each refusal is BAD_USER_INPUT.
+
+Every function takes the arguments either as Strawberry inputs (in resolvers)
+or as graphql-core's coerced dicts (in the pre-execution check, which refuses a
+bad operation before any resolver, and so any upstream call, runs).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from typing import Any
 
-import strawberry
-
+from gateway.cursors import binding_for
 from gateway.errors import BadUserInput
-from gateway.graph.context import Info
-from gateway.graph.inputs import ScenarioFilter, TimeRange
+from gateway.graph.context import Context
 from gateway.loaders.make_requests import Filters, Timeframe
-from gateway.ranges import Range, check_make_window, check_max_days, resolve_range
+from gateway.ranges import (
+    Range,
+    check_make_window,
+    check_max_days,
+    check_series_days,
+    day_range,
+    resolve_range,
+)
 
 MAX_RANKING = 100  # Zylon's largest `limit`
+DEFAULT_RANKING = 10
 
 
-def time_range(info: Info, value: TimeRange | None) -> Range:
-    pair = None if value is None else (value.from_, value.to)
-    resolved = resolve_range(pair, now=info.context.now)
-    check_max_days(resolved, info.context.settings.limits.max_range_days)
+def _get(value: Any, python: str, graphql: str) -> Any:
+    if isinstance(value, dict):
+        return value.get(graphql)
+    return getattr(value, python, None)
+
+
+def time_range(ctx: Context, value: Any) -> Range:
+    pair: tuple[dt.datetime, dt.datetime] | None = None
+    if value is not None:
+        pair = (_get(value, "from_", "from"), _get(value, "to", "to"))
+    resolved = resolve_range(pair, now=ctx.now)
+    check_max_days(resolved, ctx.settings.limits.max_range_days)
     return resolved
 
 
-def make_range(info: Info, value: TimeRange | None) -> Range:
+def make_range(ctx: Context, value: Any) -> Range:
     """A range for Make, which keeps one year of analytics."""
-    resolved = time_range(info, value)
-    check_make_window(resolved, now=info.context.now)
+    resolved = time_range(ctx, value)
+    check_make_window(resolved, now=ctx.now)
+    return resolved
+
+
+def series_range(ctx: Context, value: Any, *, make: bool) -> Range:
+    """A daily series' range: Make series cost one call per day, from the first whole day."""
+    resolved = time_range(ctx, value)
+    if make:
+        check_series_days(resolved, ctx.settings.limits.max_series_days)
+        check_make_window(Range(day_range(resolved.start.date()).start, resolved.end), now=ctx.now)
     return resolved
 
 
@@ -33,29 +62,48 @@ def timeframe(r: Range) -> Timeframe:
     return Timeframe(r.start, r.end)
 
 
-def ranking_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_RANKING:
-        raise BadUserInput(f"`limit` must be between 1 and {MAX_RANKING}, got {limit}")
-    return limit
+def ranking_limit(limit: int | None) -> int:
+    value = DEFAULT_RANKING if limit is None else limit
+    if not 1 <= value <= MAX_RANKING:
+        raise BadUserInput(f"`limit` must be between 1 and {MAX_RANKING}, got {value}")
+    return value
 
 
-def numeric_id(value: str, what: str) -> int:
+def numeric_id(value: object, what: str) -> int:
     text = str(value)
     if not text.isdigit() or len(text) > 18:
         raise BadUserInput(f"{what} must be a numeric id, got {text!r}")
     return int(text)
 
 
-def numeric_ids(values: Sequence[strawberry.ID] | None, what: str) -> tuple[int, ...]:
-    return tuple(sorted({numeric_id(v, what) for v in values or ()}))
-
-
-def filters(value: ScenarioFilter | None) -> Filters:
+def filters(value: Any) -> Filters:
     if value is None:
         return Filters()
-    statuses = tuple(sorted({s.make for s in value.statuses or ()}))
+    team_ids = _get(value, "team_ids", "teamIds") or ()
+    folder_ids = _get(value, "folder_ids", "folderIds") or ()
+    statuses = _get(value, "statuses", "statuses") or ()
     return Filters(
-        team_ids=numeric_ids(value.team_ids, "filter.teamIds"),
-        folder_ids=numeric_ids(value.folder_ids, "filter.folderIds"),
-        statuses=statuses,
+        team_ids=tuple(sorted({numeric_id(v, "filter.teamIds") for v in team_ids})),
+        folder_ids=tuple(sorted({numeric_id(v, "filter.folderIds") for v in folder_ids})),
+        statuses=tuple(sorted({s.value for s in statuses})),
     )
+
+
+def order(value: Any) -> tuple[str, str]:
+    """(Make sortBy, sortDir); the input's defaults are OPERATIONS, ASC."""
+    if value is None:
+        return "operations", "asc"
+    field, direction = _get(value, "field", "field"), _get(value, "direction", "direction")
+    return (field.value if field else "operations"), (direction.value if direction else "asc")
+
+
+def scenario_binding(
+    ctx: Context,
+    organization: str,
+    r: Range,
+    wanted: Filters,
+    team_id: int | None,
+    sort: tuple[str, str],
+) -> str:
+    """What a cursor is bound to: caller, organization, range, filter, team and order."""
+    return binding_for(ctx.caller.name, organization, r.start, r.end, wanted, team_id, *sort)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import cast
 
 import strawberry
 
@@ -35,7 +36,8 @@ class ScenarioStatus(enum.Enum):
 
     @property
     def make(self) -> MakeStatus:
-        return self.value  # type: ignore[no-any-return]
+        value: MakeStatus = self.value
+        return value
 
 
 @strawberry.enum
@@ -54,7 +56,8 @@ class ScenarioOrderField(enum.Enum):
 
     @property
     def make(self) -> MakeSortBy:
-        return self.value  # type: ignore[no-any-return]
+        value: MakeSortBy = self.value
+        return value
 
 
 @strawberry.enum
@@ -64,7 +67,8 @@ class OrderDirection(enum.Enum):
 
     @property
     def make(self) -> MakeSortDir:
-        return self.value  # type: ignore[no-any-return]
+        value: MakeSortDir = self.value
+        return value
 
 
 @strawberry.input
@@ -106,8 +110,8 @@ class Metric(enum.Enum):
     @property
     def source(self) -> SourceEnum:
         zylon = {"interactions", "threads", "agent_flows", "uploaded_artifacts"}
-        return SourceEnum.ZYLON if self.value in zylon else SourceEnum.MAKE
+        return SourceEnum.ZYLON if str(self.value) in zylon else SourceEnum.MAKE
 
     @property
     def zylon_type(self) -> ZylonSeriesType:
-        return self.value  # type: ignore[no-any-return]
+        return cast("ZylonSeriesType", self.value)

@@ -8,18 +8,25 @@ import strawberry
 
 from gateway.config import OrganizationSettings, make_zone
 from gateway.errors import NotFound
-from gateway.graph.arguments import make_range, numeric_id, ranking_limit, time_range, timeframe
+from gateway.graph.arguments import (
+    make_range,
+    numeric_id,
+    ranking_limit,
+    series_range,
+    time_range,
+    timeframe,
+)
 from gateway.graph.context import Info, or_default
-from gateway.graph.inputs import Metric, ScenarioFilter, ScenarioOrder, TimeRange
+from gateway.graph.inputs import Metric, ScenarioFilter, ScenarioOrder, SourceEnum, TimeRange
 from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics, WorkspaceTotals
 from gateway.graph.projects import ProjectActivity
 from gateway.graph.scenarios import ScenarioConnection, scenario_connection
 from gateway.graph.selection import selected
-from gateway.graph.series import TimeSeries, load_series, series_range
+from gateway.graph.series import TimeSeries, load_series
 from gateway.graph.teams import Team, teams_of
 from gateway.graph.users import UserActivity
 from gateway.loaders.make_requests import Filters, ListRequest, TotalRequest
-from gateway.ranges import Range, zylon_window
+from gateway.ranges import zylon_window
 
 
 @strawberry.type
@@ -28,7 +35,10 @@ class Usage:
     range: strawberry.Private[TimeRange | None]
 
     @strawberry.field(
-        description="Zylon all-time totals; null with an error when Zylon fails (the Make half still resolves)."
+        description=(
+            "Zylon all-time totals; null with an error when Zylon fails "
+            "(the Make half still resolves)."
+        )
     )
     async def workspace(self, info: Info) -> WorkspaceTotals | None:
         totals = await info.context.loaders.zylon.totals.load(self.organization)
@@ -36,7 +46,7 @@ class Usage:
 
     @strawberry.field(description="Make totals over the range; null with an error when Make fails.")
     async def automation(self, info: Info) -> AutomationMetrics | None:
-        tf = timeframe(make_range(info, self.range))
+        tf = timeframe(make_range(info.context, self.range))
         request = TotalRequest(
             self.organization, Filters(), tf, need_changes=bool(selected(info) & CHANGE_FIELDS)
         )
@@ -86,10 +96,8 @@ class Organization:
     async def active_users(
         self, info: Info, range: TimeRange | None = None, limit: int | None = 10
     ) -> list[UserActivity]:
-        window = zylon_window(time_range(info, range))
-        ranking = info.context.loaders.zylon.users(
-            str(self.id), window, ranking_limit(10 if limit is None else limit)
-        )
+        window = zylon_window(time_range(info.context, range))
+        ranking = info.context.loaders.zylon.users(str(self.id), window, ranking_limit(limit))
         entries = await or_default(info, [], ranking)
         return [UserActivity.of(e, str(self.id)) for e in entries]
 
@@ -97,23 +105,21 @@ class Organization:
     async def active_projects(
         self, info: Info, range: TimeRange | None = None, limit: int | None = 10
     ) -> list[ProjectActivity]:
-        window = zylon_window(time_range(info, range))
-        ranking = info.context.loaders.zylon.projects(
-            str(self.id), window, ranking_limit(10 if limit is None else limit)
-        )
+        window = zylon_window(time_range(info.context, range))
+        ranking = info.context.loaders.zylon.projects(str(self.id), window, ranking_limit(limit))
         entries = await or_default(info, [], ranking)
         return [ProjectActivity.of(e, str(self.id)) for e in entries]
 
     @strawberry.field(description="Make teams that own at least one scenario.")
     async def teams(self, info: Info, range: TimeRange | None = None) -> list[Team]:
-        request = ListRequest(str(self.id), timeframe(make_range(info, range)))
+        request = ListRequest(str(self.id), timeframe(make_range(info.context, range)))
         listing = await or_default(info, None, info.context.loaders.make.scenarios(request))
         return [] if listing is None else teams_of(listing, str(self.id))
 
     @strawberry.field
     async def team(self, info: Info, id: strawberry.ID) -> Team | None:
         team_id = numeric_id(id, "team id")
-        request = ListRequest(str(self.id), timeframe(make_range(info, None)))
+        request = ListRequest(str(self.id), timeframe(make_range(info.context, None)))
         listing = await info.context.loaders.make.scenarios(request)
         for team in teams_of(listing, str(self.id)):
             if int(team.id) == team_id:
@@ -121,7 +127,10 @@ class Organization:
         raise NotFound(f"no team with id {str(id)!r}")
 
     @strawberry.field(
-        description="Make scenarios with their metrics; Relay cursor pagination over Make's pg[last] keyset."
+        description=(
+            "Make scenarios with their metrics; Relay cursor pagination over "
+            "Make's pg[last] keyset."
+        )
     )
     async def scenarios(
         self,
@@ -150,7 +159,7 @@ class Organization:
     async def time_series(
         self, info: Info, metric: Metric, range: TimeRange | None = None
     ) -> TimeSeries:
-        r: Range = series_range(info, metric, range)
+        r = series_range(info.context, range, make=metric.source is SourceEnum.MAKE)
         points = await or_default(info, [], load_series(info, str(self.id), metric, r))
         return TimeSeries(metric=metric, source=metric.source, points=points)
 
@@ -162,7 +171,9 @@ class Query:
         return [Organization.of(o) for o in info.context.visible_organizations()]
 
     @strawberry.field(
-        description="One organization; null with a NOT_FOUND error when it is unknown or not the caller's."
+        description=(
+            "One organization; null with a NOT_FOUND error when it is unknown or not the caller's."
+        )
     )
     def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
         return Organization.of(info.context.organization(str(id)))

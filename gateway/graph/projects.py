@@ -54,7 +54,7 @@ class Project:
         )
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> ProjectActivity | None:
-        window = zylon_window(time_range(info, range))
+        window = zylon_window(time_range(info.context, range))
         ranking = await info.context.loaders.zylon.projects(self.organization, window, MAX_RANKING)
         for entry in ranking:
             if entry.project.id == self.id:

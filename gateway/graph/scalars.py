@@ -6,6 +6,7 @@ import datetime as dt
 from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 
 def _serialize_datetime(value: dt.datetime) -> str:
@@ -35,18 +36,26 @@ def _parse_bigint(value: object) -> int:
     return int(text)
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", dt.datetime),
-    name="DateTime",
-    description="ISO 8601 with offset, e.g. 2026-02-08T14:12:45Z",
-    serialize=_serialize_datetime,
-    parse_value=_parse_datetime,
-)
+DateTime = NewType("DateTime", dt.datetime)
+BigInt = NewType("BigInt", int)
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
-    name="BigInt",
-    description="Non-negative integer serialized as a string (Make centicredits)",
-    serialize=str,
-    parse_value=_parse_bigint,
-)
+SCALARS: dict[object, ScalarDefinition] = {
+    DateTime: strawberry.scalar(
+        name="DateTime",
+        description="ISO 8601 with offset, e.g. 2026-02-08T14:12:45Z",
+        serialize=_serialize_datetime,
+        parse_value=_parse_datetime,
+    ),
+    BigInt: strawberry.scalar(
+        name="BigInt",
+        description="Non-negative integer serialized as a string (Make centicredits)",
+        serialize=str,
+        parse_value=_parse_bigint,
+    ),
+    dt.date: strawberry.scalar(
+        name="Date",
+        description="YYYY-MM-DD (UTC day)",
+        serialize=dt.date.isoformat,
+        parse_value=lambda v: dt.date.fromisoformat(str(v)),
+    ),
+}

@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
-from gateway.cursors import binding_for
-from gateway.graph.arguments import filters as to_filters
-from gateway.graph.arguments import make_range, timeframe
+from gateway.graph import arguments as args
 from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_scenario
 from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, ScenarioStatus, TimeRange
@@ -157,20 +155,11 @@ async def scenario_connection(
         has_before=before is not None,
         max_size=context.settings.limits.max_page_size,
     )
-    r = make_range(info, range)
-    tf = timeframe(r)
-    wanted = to_filters(filter)
-    order = order_by or ScenarioOrder()
-    binding = binding_for(
-        context.caller.name,
-        organization,
-        r.start,
-        r.end,
-        wanted,
-        team_id,
-        order.field.value,
-        order.direction.value,
-    )
+    r = args.make_range(context, range)
+    tf = args.timeframe(r)
+    wanted = args.filters(filter)
+    sort_by, sort_dir = args.order(order_by)
+    binding = args.scenario_binding(context, organization, r, wanted, team_id, (sort_by, sort_dir))
     window = Window(
         first=first,
         after=_position(info, after, binding),
@@ -187,8 +176,8 @@ async def scenario_connection(
         org_id=organization,
         filters=wanted,
         timeframe=tf,
-        sort_by=order.field.make,
-        sort_dir=order.direction.make,
+        sort_by=sort_by,  # type: ignore[arg-type]
+        sort_dir=sort_dir,  # type: ignore[arg-type]
         default_size=DEFAULT_PAGE_SIZE,
         count="totalCount" in fields,
         need_far_side="pageInfo" in fields,

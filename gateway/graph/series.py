@@ -7,12 +7,11 @@ import datetime as dt
 
 import strawberry
 
-from gateway.graph.arguments import time_range
 from gateway.graph.context import Info
-from gateway.graph.inputs import Metric, SourceEnum, TimeRange
+from gateway.graph.inputs import Metric, SourceEnum
 from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
 from gateway.loaders.zylon import SeriesKey
-from gateway.ranges import Range, check_make_window, check_series_days, day_range, zylon_window
+from gateway.ranges import Range, day_range, zylon_window
 from gateway.upstreams.models import MakeMetrics
 
 
@@ -59,12 +58,3 @@ async def load_series(
         TimeSeriesPoint(date=d.start.date(), value=_make_value(metric, m))
         for d, m in zip(days, totals, strict=True)
     ]
-
-
-def series_range(info: Info, metric: Metric, value: TimeRange | None) -> Range:
-    """The range, checked before any call: Make series cost one call per day."""
-    r = time_range(info, value)
-    if metric.source is SourceEnum.MAKE:
-        check_series_days(r, info.context.settings.limits.max_series_days)
-        check_make_window(Range(day_range(r.start.date()).start, r.end), now=info.context.now)
-    return r

@@ -27,7 +27,7 @@ class Team:
 
     @strawberry.field(description="Make totals for this team's scenarios over the range.")
     async def metrics(self, info: Info, range: TimeRange | None = None) -> AutomationMetrics:
-        tf = timeframe(make_range(info, range))
+        tf = timeframe(make_range(info.context, range))
         request = TotalRequest(
             self.organization,
             Filters(team_ids=(numeric_id(self.id, "team id"),)),

@@ -48,7 +48,7 @@ class User:
         )
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> UserActivity | None:
-        window = zylon_window(time_range(info, range))
+        window = zylon_window(time_range(info.context, range))
         ranking = await info.context.loaders.zylon.users(self.organization, window, MAX_RANKING)
         for entry in ranking:
             if entry.user.id == self.id:

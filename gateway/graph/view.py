@@ -11,7 +11,7 @@ from gateway.graph.context import Context
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+    def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> Any:

@@ -140,22 +140,19 @@ class MakeLoader:
         for key in keys:
             if isinstance(key, ListRequest) and self._client(key.org_id) is not None:
                 self._list_future(key, need)
-        plans: list[Awaitable[object]] = []
+        plans: dict[MakeRequest, Awaitable[object]] = {}
         for key in keys:
             if isinstance(key, PageRequest):
-                plans.append(self._plan_page(key, need))
+                plans[key] = self._plan_page(key, need)
         for key in keys:
             if isinstance(key, TotalRequest):
-                plans.append(self._plan_total(key, need))
+                plans[key] = self._plan_total(key, need)
         for key in keys:
             if isinstance(key, ListRequest):
-                plans.append(self._plan_list(key))
-        order = [k for k in keys if isinstance(k, PageRequest)]
-        order += [k for k in keys if isinstance(k, TotalRequest)]
-        order += [k for k in keys if isinstance(k, ListRequest)]
+                plans[key] = self._plan_list(key)
         await self._fetch(pending)
-        results = await asyncio.gather(*plans, return_exceptions=True)
-        by_key = dict(zip(order, results, strict=True))
+        results = await asyncio.gather(*plans.values(), return_exceptions=True)
+        by_key = dict(zip(plans, results, strict=True))
         return [by_key[key] for key in keys]
 
     def _client(self, org_id: str) -> MakeClient | None:
@@ -190,7 +187,7 @@ class MakeLoader:
         page = await self._lists[(key.org_id, key.timeframe)]
         return ScenarioList(page.analytics, page.total)
 
-    def _plan_page(self, key: PageRequest, need: Need) -> Awaitable[PageResult]:
+    def _plan_page(self, key: PageRequest, need: Need) -> Awaitable[object]:
         if self._client(key.org_id) is None:
             return self._not_linked(key.org_id)
         derivable = derive.can_derive_page(key) and (key.org_id, key.timeframe) in self._lists
@@ -213,7 +210,7 @@ class MakeLoader:
     ) -> PageResult:
         return _slice(await future, key, query, drop)
 
-    def _plan_total(self, key: TotalRequest, need: Need) -> Awaitable[MakeMetrics]:
+    def _plan_total(self, key: TotalRequest, need: Need) -> Awaitable[object]:
         if self._client(key.org_id) is None:
             return self._not_linked(key.org_id)
         if derive.can_derive_total(key) and (key.org_id, key.timeframe) in self._lists:
@@ -273,11 +270,15 @@ class MakeLoader:
 
     def _item(self, org_id: str, query: MakeQuery) -> CacheItem[MakePage]:
         org = self._upstreams.get(org_id)
-        assert org is not None and org.make is not None and org.organization.make is not None
+        assert org is not None
+        assert org.make is not None
+        assert org.organization.make is not None
         link = org.organization.make
         client = org.make
         params = make_params(query)
-        timeframe = Timeframe(query.date_from, query.date_to) if query.date_from else None
+        timeframe = None
+        if query.date_from is not None and query.date_to is not None:
+            timeframe = Timeframe(query.date_from, query.date_to)
         day = _single_day(timeframe) if timeframe and query.limit == 1 else None
         kind, ttl = "make_page", None
         if day is not None:

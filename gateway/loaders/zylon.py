@@ -81,7 +81,8 @@ class ZylonLoaders:
         self, org_id: str, kind: str, parts: Sequence[object], fetch: Callable[[], Awaitable[T]]
     ) -> CacheItem[T]:
         org = self._upstreams.get(org_id)
-        assert org is not None and org.organization.zylon is not None
+        assert org is not None
+        assert org.organization.zylon is not None
         link = org.organization.zylon
         space = scope(org_id, "zylon", link.base_url, link.token.reveal())
         return CacheItem(key=cache_key(space, kind, link.org_slug, *parts), kind=kind, fetch=fetch)
@@ -158,5 +159,5 @@ class ZylonLoaders:
             if group in failed:
                 out.append(failed[group])
             else:
-                out.append(self._largest[group][1][: key.limit])  # type: ignore[arg-type]
+                out.append(self._largest[group][1][: key.limit])
         return out

@@ -1,0 +1,182 @@
+"""The `gateway` command: serve, sandbox, schema, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import tomllib
+from collections.abc import Sequence
+
+import uvicorn
+from graphql import print_schema
+from starlette.applications import Starlette
+
+from gateway.app import create_app
+from gateway.config import Settings, load_settings, parse_settings
+from gateway.errors import ConfigError
+from gateway.graph.schema import build_schema
+
+DEMO_KEY = "sandbox-demo-key"
+CONFIG_ENV = "GATEWAY_CONFIG"
+
+
+def app_factory() -> Starlette:
+    """For `--workers N`: each worker process builds its app from the file in GATEWAY_CONFIG."""
+    return create_app(load_settings(os.environ[CONFIG_ENV]))
+
+
+def _serve(
+    settings: Settings,
+    *,
+    config_path: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    graphiql_headers: dict[str, str] | None = None,
+) -> None:
+    if workers > 1:
+        if config_path is None:
+            raise ConfigError("--workers needs a config file")
+        os.environ[CONFIG_ENV] = config_path
+        uvicorn.run(
+            "gateway.cli:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+        return
+    app = create_app(settings, graphiql_headers=graphiql_headers)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.sandbox:
+        return _serve_sandbox(args)
+    path = args.config or os.environ.get(CONFIG_ENV)
+    if not path:
+        print(
+            "gateway serve: pass --config PATH (or set GATEWAY_CONFIG), or use --sandbox",
+            file=sys.stderr,
+        )
+        return 2
+    settings = load_settings(path)
+    host = args.host or settings.server.host
+    port = args.port if args.port is not None else settings.server.port
+    workers = args.workers or settings.server.workers
+    _serve(settings, config_path=path, host=host, port=port, workers=workers)
+    return 0
+
+
+def _serve_sandbox(args: argparse.Namespace) -> int:
+    from gateway.sandbox.server import SandboxServer, config_toml
+
+    host = args.host or "127.0.0.1"
+    port = args.port if args.port is not None else 8000
+    with SandboxServer() as sandbox:
+        text = config_toml(sandbox.url, api_key=DEMO_KEY)
+        settings = parse_settings(tomllib.loads(text), env={})
+        url = f"http://{host}:{port}/graphql"
+        print(f"Sandbox upstreams (simulated Zylon and Make) at {sandbox.url}")
+        print(f"GraphiQL:      {url}")
+        print(f"Demo API key:  {DEMO_KEY}   (send it as 'Authorization: Bearer {DEMO_KEY}')")
+        print(
+            f"Try: curl -s {url} -H 'Authorization: Bearer {DEMO_KEY}' "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"query":"{ organizations { id name } }"}\'',
+            flush=True,
+        )
+        workers = args.workers or 1
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(text)
+        try:
+            _serve(
+                settings,
+                config_path=f.name,
+                host=host,
+                port=port,
+                workers=workers,
+                graphiql_headers={"Authorization": f"Bearer {DEMO_KEY}"},
+            )
+        finally:
+            os.unlink(f.name)
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from gateway.sandbox.server import run_sandbox
+
+    run_sandbox(host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    schema = build_schema()
+    text = schema.as_str() if args.federation else print_schema(schema._schema)
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    settings = load_settings(args.path)
+    print(
+        f"{args.path}: ok ({len(settings.organizations)} organizations, "
+        f"{len(settings.clients)} clients, cache {settings.cache.backend})"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the graph")
+    serve.add_argument("--config", help="TOML config file (default: $GATEWAY_CONFIG)")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="serve over built-in simulated upstreams; no config needed",
+    )
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(run=_cmd_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run only the simulated Zylon and Make")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.set_defaults(run=_cmd_sandbox)
+
+    schema = commands.add_parser("schema", help="print the served SDL")
+    schema.add_argument("--federation", action="store_true", help="print the subgraph SDL")
+    schema.set_defaults(run=_cmd_schema)
+
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("path")
+    check.set_defaults(run=_cmd_check_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"gateway: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

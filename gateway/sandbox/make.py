@@ -1,0 +1,159 @@
+"""The simulated Make scenario analytics API (see SEMANTICS.md, Make, and the OpenAPI document)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.sandbox import make_query as q
+from gateway.sandbox.instrument import ApiError, instrumented
+from gateway.sandbox.model import MakeOrg, Scenario
+from gateway.sandbox.params import bearer, bounded, integer, single
+from gateway.sandbox.state import SandboxState
+
+PATH = "/make/{zone}/api/v2/analytics/{organizationId}"
+STATUSES = ("active", "inactive", "invalid")
+RETENTION = dt.timedelta(days=365)
+
+
+def make_routes(state: SandboxState) -> list[Route]:
+    endpoint = instrumented(state, "make", _org_param, partial(_analytics, state))
+    return [Route(PATH, endpoint, methods=["GET"])]
+
+
+def _org_param(request: Request) -> str | None:
+    value = request.path_params.get("organizationId")
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    limit: int
+    offset: int | None
+    last: str | None
+    sort_by: str
+    sort_dir: str
+    total_count: bool
+
+
+def _authorize(state: SandboxState, request: Request) -> MakeOrg:
+    token = bearer(request.headers.get("authorization"), "Token")
+    org = state.data.by_make_token(token) if token else None
+    if org is None or org.make is None:
+        raise ApiError(401, "Missing or unknown token")
+    make = org.make
+    wanted = request.path_params["organizationId"]
+    if wanted != str(make.organization_id) or request.path_params["zone"] != make.zone:
+        raise ApiError(403, "Not an owner of this organization, or no such organization")
+    retry_after = state.make_quota.take(org.key, state.now())
+    if retry_after is not None:
+        raise ApiError(429, "The organization's request quota is spent", retry_after)
+    return make
+
+
+def _integers(request: Request, name: str) -> set[int]:
+    return {integer(name, text) for text in request.query_params.getlist(name)}
+
+
+def _statuses(request: Request) -> set[str]:
+    values = set(request.query_params.getlist("status"))
+    if not values <= set(STATUSES):
+        raise ApiError(400, "status must be active, inactive or invalid")
+    return values
+
+
+def _instant(name: str, text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time") from None
+
+
+def _window(state: SandboxState, request: Request) -> q.Window:
+    now = state.now()
+    date_from = _instant("timeframe[dateFrom]", single(request, "timeframe[dateFrom]"))
+    date_to = _instant("timeframe[dateTo]", single(request, "timeframe[dateTo]"))
+    date_from = date_from or now - RETENTION
+    date_to = date_to or now
+    if date_from < now - RETENTION:
+        raise ApiError(400, "timeframe[dateFrom] may not be older than 365 days")
+    if date_from > date_to:
+        raise ApiError(400, "timeframe[dateFrom] must not be after timeframe[dateTo]")
+    index = state.data.index_of
+    return q.Window(index(date_from.date()), index(date_to.date()))
+
+
+def _page(request: Request) -> _Page:
+    limit = bounded("pg[limit]", single(request, "pg[limit]"), 1, 10_000, 10_000)
+    offset_text = single(request, "pg[offset]")
+    offset = bounded("pg[offset]", offset_text, 0, None, 0) if offset_text is not None else None
+    last = single(request, "pg[last]")
+    if offset is not None and last is not None:
+        raise ApiError(400, "pg[offset] and pg[last] cannot be combined")
+    sort_by = single(request, "pg[sortBy]") or "operations"
+    if sort_by not in q.SORT_FIELDS:
+        raise ApiError(400, f"pg[sortBy] must be one of {', '.join(q.SORT_FIELDS)}")
+    sort_dir = single(request, "pg[sortDir]") or "asc"
+    if sort_dir not in ("asc", "desc"):
+        raise ApiError(400, "pg[sortDir] must be asc or desc")
+    count = single(request, "pg[returnTotalCount]")
+    if count not in (None, "true", "false"):
+        raise ApiError(400, "pg[returnTotalCount] must be true or false")
+    return _Page(limit, offset, last, sort_by, sort_dir, count == "true")
+
+
+def _matching(request: Request, org: MakeOrg) -> list[Scenario]:
+    teams, folders = _integers(request, "teamId"), _integers(request, "folderId")
+    statuses = _statuses(request)
+    return [
+        s
+        for s in org.scenarios
+        if (not teams or s.team_id in teams)
+        and (not folders or s.folder_id in folders)
+        and (not statuses or s.status in statuses)
+    ]
+
+
+async def _analytics(state: SandboxState, request: Request) -> Response:
+    org = _authorize(state, request)
+    scenarios = _matching(request, org)
+    window = _window(state, request)
+    page = _page(request)
+
+    entries, currents, earliers = [], [], []
+    for scenario in scenarios:
+        body, current, earlier = q.entry(scenario, window)
+        entries.append(body)
+        currents.append(current)
+        earliers.append(earlier)
+    ordered = q.order(entries, page.sort_by, page.sort_dir)
+    if page.last is not None:
+        try:
+            position = q.decode_last(page.last, page.sort_by)
+        except ValueError as error:
+            raise ApiError(400, str(error)) from None
+        ordered = q.after(ordered, position, page.sort_by, page.sort_dir)
+    elif page.offset is not None:
+        ordered = ordered[page.offset :]
+    shown = ordered[: page.limit]
+
+    pg: dict[str, Any] = {"sortBy": page.sort_by, "sortDir": page.sort_dir, "limit": page.limit}
+    if page.offset is not None:
+        pg["offset"] = page.offset
+    elif shown:
+        pg["last"] = q.encode_last(shown[-1], page.sort_by)
+    if page.total_count:
+        pg["totalCount"] = len(entries)
+    total = q.figures(q.summed(currents), q.summed(earliers))
+    return JSONResponse({"total": total, "analytics": shown, "pg": pg})

@@ -1,0 +1,171 @@
+"""Running the sandbox: in a background thread for tests and embedding, or in the foreground."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from gateway.sandbox.app import create_sandbox_app
+from gateway.sandbox.data import ORG_SPECS
+from gateway.sandbox.state import SandboxState
+
+START_TIMEOUT_S = 10.0
+
+
+def _uvicorn_config(state: SandboxState) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_sandbox_app(state),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=1,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class SandboxServer:
+    """Both simulated APIs on one loopback port, served by uvicorn in a daemon thread."""
+
+    def __init__(
+        self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self._state = state or SandboxState()
+        self._host = host
+        self._port = port
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> SandboxState:
+        return self._state
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the sandbox server is not started")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def zylon_url(self) -> str:
+        return f"{self.url}/zylon"
+
+    def make_url(self, zone: str) -> str:
+        return f"{self.url}/make/{zone}/api/v2"
+
+    def start(self) -> None:
+        """Returns once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the sandbox server is already started")
+        self._socket = _bind(self._host, self._port)
+        self._server = uvicorn.Server(_uvicorn_config(self._state))
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name="sandbox-server",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=START_TIMEOUT_S)
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = None
+        self._server = self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def config_toml(url: str, *, api_key: str = "sandbox-demo-key") -> str:
+    """A gateway config (contract README) whose organizations point at the sandbox at `url`."""
+
+    def s(value: str) -> str:
+        return json.dumps(value)  # a TOML basic string
+
+    lines = [f"# Gateway configuration for the sandbox upstreams at {url}", ""]
+    for spec in ORG_SPECS:
+        lines += [
+            "[[organizations]]",
+            f"id = {s(spec.key)}",
+            f"name = {s(spec.name)}",
+            "[organizations.zylon]",
+            f"base_url = {s(url + '/zylon')}",
+            f"org_slug = {s(spec.slug)}",
+            f"token = {s(spec.zylon_token)}",
+        ]
+        if spec.make_id is not None and spec.make_token and spec.zone:
+            lines += [
+                "[organizations.make]",
+                f"base_url = {s(f'{url}/make/{spec.zone}/api/v2')}",
+                f"organization_id = {spec.make_id}",
+                f"token = {s(spec.make_token)}",
+                f"zone = {s(spec.zone)}",
+            ]
+        lines.append("")
+    lines += [
+        "[[clients]]",
+        'name = "sandbox-demo"',
+        f"api_key = {s(api_key)}",
+        'organizations = ["*"]',
+        "",
+        "[[clients]]",
+        'name = "sandbox-aurora-only"',
+        'api_key = "sandbox-aurora-key"',
+        'organizations = ["aurora"]',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_sandbox(host: str = "127.0.0.1", port: int = 8001) -> None:
+    """`gateway sandbox`: print a config pointing here, then serve until interrupted."""
+    sock = _bind(host, port)
+    try:
+        url = f"http://{host}:{sock.getsockname()[1]}"
+        print(f"Sandbox upstreams at {url} (Zylon: {url}/zylon, Make: {url}/make/<zone>/api/v2)")
+        print("A gateway config that points at them:\n")
+        print(config_toml(url), flush=True)
+        uvicorn.Server(_uvicorn_config(SandboxState())).run(sockets=[sock])
+    finally:
+        sock.close()

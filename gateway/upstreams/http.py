@@ -1,0 +1,240 @@
+"""The one HTTP path to an upstream: pooled client, retry loop, error translation.
+
+Every upstream call is a read, so every attempt may be repeated. Tokens travel
+only in headers, which are never logged nor put into a message; httpx's own
+logger sees URLs, and no URL carries a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import httpx
+
+from gateway.config import UpstreamSettings
+from gateway.errors import (
+    Source,
+    UpstreamBadRequest,
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
+
+logger = logging.getLogger("gateway.upstream")
+
+# 500 is retried too: a read is safe to repeat, and an upstream's 500 is often a blip.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+AttemptHook = Callable[[Source, str, "int | None", float], None]
+
+
+def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
+    """A pooled keep-alive client; the app's lifespan owns and closes it."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+        limits=httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        ),
+        follow_redirects=False,
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth another try; `error` is raised if none is left."""
+
+    def __init__(self, error: UpstreamError, retry_after: float | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after = retry_after
+
+
+class UpstreamHTTP:
+    """GETs JSON from one upstream base URL, with retries and typed errors."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        source: Source,
+        base_url: str,
+        settings: UpstreamSettings,
+        on_attempt: AttemptHook | None = None,
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.userinfo or url.query:
+            # Either would put a secret into every logged URL.
+            raise ValueError("an upstream base URL takes no credentials and no query")
+        self._client = client
+        self.source = source
+        self._base_url = base_url.rstrip("/")
+        self.settings = settings
+        self.on_attempt = on_attempt
+        self._random = random.Random()  # noqa: S311 - jitter, not cryptography
+
+    def __repr__(self) -> str:
+        return f"UpstreamHTTP(source={self.source.value}, base_url={self._base_url!r})"
+
+    def retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.settings.retry_max_delay_s)
+        ceiling = min(
+            self.settings.retry_max_delay_s,
+            self.settings.retry_base_delay_s * 2.0 ** max(0, attempt - 1),
+        )
+        # "Equal jitter": never less than half the backoff, never in lock-step.
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def get_json(
+        self,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        endpoint: str,
+    ) -> Any:
+        url = self._base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(url, params, headers, endpoint, attempt)
+            except _Retryable as retry:
+                if attempt > self.settings.max_retries or (
+                    retry.retry_after is not None
+                    and retry.retry_after > self.settings.retry_max_delay_s
+                ):
+                    # Out of budget, or asked to wait longer than we ever would:
+                    # the error carries retry_after so the caller can say when.
+                    raise retry.error from retry.__cause__
+                await self._sleep(self.retry_delay(attempt, retry.retry_after))
+
+    async def _attempt(
+        self,
+        url: str,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        endpoint: str,
+        attempt: int,
+    ) -> Any:
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                async with self._client.stream(
+                    "GET", url, params=list(params), headers=dict(headers)
+                ) as response:
+                    status = response.status_code
+                    if status != 200:
+                        self._fail_status(response, endpoint)
+                    body = await self._read_limited(response, endpoint)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            timeout = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
+            raise _Retryable(timeout, None) from exc
+        except httpx.TransportError as exc:
+            failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
+            raise _Retryable(failed, None) from exc
+        except httpx.DecodingError as exc:
+            raise UpstreamBadResponse(
+                self.source, f"{endpoint}: undecodable response", status=status
+            ) from exc
+        except httpx.RequestError as exc:
+            raise UpstreamUnavailable(self.source, f"{endpoint}: request failed") from exc
+        finally:
+            elapsed = time.perf_counter() - started
+            logger.debug(
+                "upstream call source=%s endpoint=%s status=%s attempt=%d seconds=%.3f",
+                self.source.value,
+                endpoint,
+                status,
+                attempt,
+                elapsed,
+            )
+            if self.on_attempt is not None:
+                self.on_attempt(self.source, endpoint, status, elapsed)
+        return self._decode(body, endpoint)
+
+    def _fail_status(self, response: httpx.Response, endpoint: str) -> NoReturn:
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        message = f"{endpoint} answered HTTP {status}"
+        kw: dict[str, Any] = {"status": status, "retry_after": retry_after}
+        if status == 429:
+            raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
+        if status in RETRY_STATUSES:
+            raise _Retryable(UpstreamUnavailable(self.source, message, **kw), retry_after)
+        if status in (401, 403):
+            raise UpstreamUnauthorized(self.source, message, **kw)
+        if status == 404:
+            raise UpstreamNotFound(self.source, message, **kw)
+        if 400 <= status < 500:
+            raise UpstreamBadRequest(self.source, message, **kw)
+        if status >= 500:
+            raise UpstreamUnavailable(self.source, message, **kw)
+        # 1xx leftovers, 2xx other than 200, and 3xx (redirects are not followed).
+        raise UpstreamBadResponse(self.source, message, **kw)
+
+    async def _read_limited(self, response: httpx.Response, endpoint: str) -> bytes:
+        limit = self.settings.max_response_bytes
+        too_large = UpstreamBadResponse(
+            self.source, f"{endpoint}: response too large", status=response.status_code
+        )
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise too_large  # leaving the stream closes it unread
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _decode(self, body: bytes, endpoint: str) -> Any:
+        try:
+            return json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise UpstreamBadResponse(
+                self.source, f"{endpoint}: response is not JSON", status=200
+            ) from exc
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")

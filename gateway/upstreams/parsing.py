@@ -1,0 +1,162 @@
+"""Strict readers for upstream JSON: each value typed, or `SchemaMismatch`.
+
+The mismatch names the field's path (`analytics[3].teamId`) but never the value
+found there, so a client can turn it into an error message as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+
+class SchemaMismatch(Exception):
+    def __init__(self, path: str, expected: str) -> None:
+        where = f"field {path}" if path else "the body"
+        super().__init__(f"{where} is missing or not {expected}")
+        self.path = path
+
+
+def as_object(value: Any, path: str) -> Fields:
+    if not isinstance(value, dict):
+        raise SchemaMismatch(path, "an object")
+    return Fields(value, path)
+
+
+def as_list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise SchemaMismatch(path, "an array")
+    return value
+
+
+def _int(value: Any, path: str) -> int:
+    if isinstance(value, bool):
+        raise SchemaMismatch(path, "an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise SchemaMismatch(path, "an integer")
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchemaMismatch(path, "a number")
+    return float(value)
+
+
+def _datetime(value: Any, path: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise SchemaMismatch(path, "an ISO 8601 date-time")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise SchemaMismatch(path, "an ISO 8601 date-time") from None
+    # Without an offset the upstreams mean UTC.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+class Fields:
+    """One JSON object and where it sits; typed getters for its members."""
+
+    __slots__ = ("_path", "_value")
+
+    def __init__(self, value: dict[str, Any], path: str) -> None:
+        self._value = value
+        self._path = path
+
+    def _at(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def _required(self, key: str, expected: str) -> Any:
+        value = self._value.get(key)
+        if value is None:
+            raise SchemaMismatch(self._at(key), expected)
+        return value
+
+    def obj(self, key: str) -> Fields:
+        return as_object(self._value.get(key), self._at(key))
+
+    def optional_obj(self, key: str) -> Fields | None:
+        value = self._value.get(key)
+        return None if value is None else as_object(value, self._at(key))
+
+    def array(self, key: str) -> list[Any]:
+        return as_list(self._value.get(key), self._at(key))
+
+    def integer(self, key: str) -> int:
+        return _int(self._required(key, "an integer"), self._at(key))
+
+    def optional_integer(self, key: str) -> int | None:
+        value = self._value.get(key)
+        return None if value is None else _int(value, self._at(key))
+
+    def number(self, key: str) -> float:
+        return _number(self._required(key, "a number"), self._at(key))
+
+    def optional_number(self, key: str) -> float | None:
+        value = self._value.get(key)
+        return None if value is None else _number(value, self._at(key))
+
+    def text(self, key: str) -> str:
+        value = self._required(key, "a string")
+        if not isinstance(value, str):
+            raise SchemaMismatch(self._at(key), "a string")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        return None if self._value.get(key) is None else self.text(key)
+
+    def choice(self, key: str, allowed: frozenset[str]) -> str:
+        value = self.text(key)
+        if value not in allowed:
+            raise SchemaMismatch(self._at(key), "one of " + ", ".join(sorted(allowed)))
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._value.get(key)
+        if not isinstance(value, bool):
+            raise SchemaMismatch(self._at(key), "a boolean")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        items = self.array(key)
+        if not all(isinstance(item, str) for item in items):
+            raise SchemaMismatch(self._at(key), "an array of strings")
+        return tuple(items)
+
+    def datetime(self, key: str) -> dt.datetime:
+        return _datetime(self._required(key, "an ISO 8601 date-time"), self._at(key))
+
+    def optional_datetime(self, key: str) -> dt.datetime | None:
+        value = self._value.get(key)
+        return None if value is None else _datetime(value, self._at(key))
+
+    def date(self, key: str) -> dt.date:
+        value = self._value.get(key)
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise SchemaMismatch(self._at(key), "a YYYY-MM-DD date")
+
+    def big_uint(self, key: str) -> int:
+        """A non-negative integer sent as a decimal string (or a JSON integer), exactly."""
+        value = self._value.get(key)
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise SchemaMismatch(self._at(key), "a non-negative integer string")
+
+    def opaque(self, key: str) -> str | None:
+        """A key the caller only sends back: a string, or a number read as one."""
+        value = self._value.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise SchemaMismatch(self._at(key), "a string")

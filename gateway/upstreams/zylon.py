@@ -1,0 +1,157 @@
+"""Zylon's workspace analytics: four GETs, parsed into `models` values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gateway.config import Secret
+from gateway.errors import UpstreamBadResponse
+from gateway.upstreams.http import UpstreamHTTP
+from gateway.upstreams.models import (
+    ProjectRankingEntry,
+    SeriesPoint,
+    UserRankingEntry,
+    ZylonProject,
+    ZylonSeriesType,
+    ZylonTotals,
+    ZylonUser,
+    ZylonWindow,
+)
+from gateway.upstreams.parsing import Fields, SchemaMismatch, as_list, as_object
+
+ANALYTICS = "/api/v1/app/organization/analytics"
+
+T = TypeVar("T")
+
+
+class ZylonClient:
+    def __init__(self, http: UpstreamHTTP, *, org_slug: str, token: Secret) -> None:
+        self._http = http
+        self.org_slug = org_slug
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"ZylonClient(org_slug={self.org_slug!r})"
+
+    async def totals(self) -> ZylonTotals:
+        body = await self._get("/totals", [], "totals")
+        return self._parse("totals", lambda: parse_totals(body))
+
+    async def active_users(
+        self, window: ZylonWindow, limit: int | None = None
+    ) -> list[UserRankingEntry]:
+        body = await self._get("/ranking/active-users", _window(window, limit), "active-users")
+        return self._parse("active-users", lambda: parse_user_ranking(body))
+
+    async def active_projects(
+        self, window: ZylonWindow, limit: int | None = None
+    ) -> list[ProjectRankingEntry]:
+        body = await self._get(
+            "/ranking/active-projects", _window(window, limit), "active-projects"
+        )
+        return self._parse("active-projects", lambda: parse_project_ranking(body))
+
+    async def timeseries(self, type: ZylonSeriesType, window: ZylonWindow) -> list[SeriesPoint]:
+        params = [*_window(window, None), ("type", type)]
+        body = await self._get("/timeseries", params, "timeseries")
+        return self._parse("timeseries", lambda: parse_series(body))
+
+    async def _get(self, path: str, params: list[tuple[str, str]], endpoint: str) -> Any:
+        headers = {
+            "Authorization": f"Bearer {self._token.reveal()}",
+            "x-org": self.org_slug,
+            "Accept": "application/json",
+        }
+        return await self._http.get_json(
+            ANALYTICS + path, params=params, headers=headers, endpoint=endpoint
+        )
+
+    def _parse(self, endpoint: str, parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except SchemaMismatch as exc:
+            raise UpstreamBadResponse(self._http.source, f"{endpoint}: {exc}", status=200) from None
+
+
+def _window(window: ZylonWindow, limit: int | None) -> list[tuple[str, str]]:
+    params = [("start_date", str(window.start)), ("end_date", str(window.end))]
+    if limit is not None:
+        params.append(("limit", str(limit)))
+    return params
+
+
+def parse_totals(body: Any) -> ZylonTotals:
+    f = as_object(body, "")
+    return ZylonTotals(
+        projects=f.integer("projects_total"),
+        threads=f.integer("threads_total"),
+        interactions=f.integer("interactions_total"),
+        agent_flows=f.integer("agent_flows_total"),
+        uploaded_artifacts=f.integer("uploaded_artifacts_total"),
+    )
+
+
+def parse_user(f: Fields) -> ZylonUser:
+    return ZylonUser(
+        id=f.text("id"),
+        org_id=f.optional_text("org_id"),
+        account_id=f.optional_text("account_id"),
+        name=f.text("name"),
+        email=f.text("email"),
+        state=f.text("state"),
+        roles=f.texts("roles"),
+        created_at=f.datetime("created_at"),
+    )
+
+
+def parse_project(f: Fields) -> ZylonProject:
+    return ZylonProject(
+        id=f.text("id"),
+        name=f.text("name"),
+        goal=f.optional_text("goal"),
+        deadline=f.optional_datetime("deadline"),
+        visibility=f.text("visibility"),
+        member_count=f.integer("member_count"),
+        default_member_role=f.optional_text("default_member_role"),
+        default_role_enabled=f.flag("default_role_enabled"),
+        project_context=f.optional_text("project_context"),
+        answer_context=f.optional_text("answer_context"),
+        is_pinned=f.flag("is_pinned"),
+    )
+
+
+def parse_user_ranking(body: Any) -> list[UserRankingEntry]:
+    entries = []
+    for i, item in enumerate(as_list(body, "")):
+        f = as_object(item, f"[{i}]")
+        entries.append(
+            UserRankingEntry(
+                user=parse_user(f.obj("user")),
+                interactions_created=f.integer("interactions_created"),
+                agent_flows_created=f.integer("agent_flows_created"),
+            )
+        )
+    return entries
+
+
+def parse_project_ranking(body: Any) -> list[ProjectRankingEntry]:
+    entries = []
+    for i, item in enumerate(as_list(body, "")):
+        f = as_object(item, f"[{i}]")
+        entries.append(
+            ProjectRankingEntry(
+                project=parse_project(f.obj("project")),
+                interactions_created=f.integer("interactions_created"),
+                agent_flows_created=f.integer("agent_flows_created"),
+            )
+        )
+    return entries
+
+
+def parse_series(body: Any) -> list[SeriesPoint]:
+    points = []
+    for i, item in enumerate(as_list(body, "")):
+        f = as_object(item, f"[{i}]")
+        points.append(SeriesPoint(date=f.date("date"), value=f.number("value")))
+    return points

@@ -1,0 +1,258 @@
+"""Every error class from the sandbox's real behaviour or its faults, attempts counted there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import pytest
+
+from gateway.errors import (
+    Source,
+    UpstreamBadRequest,
+    UpstreamBadResponse,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnauthorized,
+    UpstreamUnavailable,
+)
+from gateway.sandbox.faults import FaultRule
+from gateway.upstreams.models import MakeQuery, ZylonWindow
+
+from .conftest import Upstreams, unix
+
+
+def week(up: Upstreams) -> ZylonWindow:
+    today = up.data.today
+    return ZylonWindow(unix(today - dt.timedelta(days=6)), unix(today, 23, 59, 59))
+
+
+def zylon_calls(up: Upstreams, path: str = "totals") -> int:
+    return int(up.sandbox.state.log.count(source="zylon", path_contains=path))
+
+
+def make_calls(up: Upstreams) -> int:
+    return int(up.sandbox.state.log.count(source="make", path_contains="/analytics/"))
+
+
+async def test_429_with_retry_after_is_honoured_then_succeeds(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", times=1, retry_after=2)
+    )
+    zylon, http = up.zylon()
+    totals = await zylon.totals()
+    assert totals.projects == len(up.data.zylon_org("aurora").projects)
+    assert http.sleeps == [2.0]
+    assert zylon_calls(up) == 2
+    assert [a[2] for a in http.attempts] == [429, 200]
+
+
+async def test_429_exhausted_is_rate_limited_with_retry_after(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", retry_after=3))
+    make, http = up.make(max_retries=3)
+    with pytest.raises(UpstreamRateLimited) as info:
+        await make.analytics(MakeQuery())
+    error = info.value
+    assert (error.source, error.status, error.retry_after) == (Source.MAKE, 429, 3.0)
+    assert error.extensions()["retryAfter"] == 3
+    assert make_calls(up) == 4
+    assert http.sleeps == [3.0, 3.0, 3.0]
+
+
+async def test_retry_after_beyond_the_cap_gives_up_at_once(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", retry_after=120))
+    zylon, http = up.zylon(retry_max_delay_s=4.0)
+    with pytest.raises(UpstreamRateLimited) as info:
+        await zylon.active_users(week(up))
+    assert info.value.retry_after == 120.0
+    assert http.sleeps == []
+    assert zylon_calls(up, "active-users") == 1
+
+
+async def test_real_quota_429_from_the_sandbox(up: Upstreams) -> None:
+    # A still clock half-way through a minute: the quota refills in 30 s, beyond the cap.
+    still = dt.datetime.now(dt.UTC).replace(second=30, microsecond=0)
+    up.sandbox.state.now = lambda: still
+    up.sandbox.state.make_quota.per_minute = 1
+    make, http = up.make(retry_max_delay_s=4.0)
+    await make.analytics(MakeQuery(limit=1))
+    with pytest.raises(UpstreamRateLimited) as info:
+        await make.analytics(MakeQuery(limit=1))
+    assert (info.value.status, info.value.retry_after) == (429, 30.0)
+    assert http.sleeps == []
+    assert make_calls(up) == 2
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+async def test_gateway_errors_are_retried_then_succeed(up: Upstreams, status: int) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", times=2, status=status))
+    make, http = up.make(retry_base_delay_s=0.1)
+    page = await make.analytics(MakeQuery(limit=3))
+    assert len(page.analytics) == 3
+    assert make_calls(up) == 3
+    assert len(http.sleeps) == 2
+    assert 0.05 <= http.sleeps[0] <= 0.1  # jittered backoff: half to all of the base
+    assert 0.1 <= http.sleeps[1] <= 0.2  # then doubled
+
+
+async def test_500_is_unavailable_after_retries(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", status=500))
+    zylon, http = up.zylon()
+    with pytest.raises(UpstreamUnavailable) as info:
+        await zylon.timeseries("interactions", week(up))
+    assert (info.value.status, info.value.source) == (500, Source.ZYLON)
+    assert "timeseries" in str(info.value)
+    assert zylon_calls(up, "timeseries") == 3
+    assert len(http.sleeps) == 2
+
+
+async def test_503_with_retry_after_is_honoured(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, status=503, retry_after=1))
+    zylon, http = up.zylon()
+    await zylon.totals()
+    assert http.sleeps == [1.0]
+    assert zylon_calls(up) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (400, UpstreamBadRequest),
+        (401, UpstreamUnauthorized),
+        (403, UpstreamUnauthorized),
+        (404, UpstreamNotFound),
+        (409, UpstreamBadRequest),
+        (422, UpstreamBadRequest),
+        (501, UpstreamUnavailable),
+        (302, UpstreamBadResponse),
+        (202, UpstreamBadResponse),
+    ],
+)
+async def test_other_statuses_are_not_retried(
+    up: Upstreams, status: int, error_type: type[Exception]
+) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", status=status))
+    make, http = up.make()
+    with pytest.raises(error_type) as info:
+        await make.analytics(MakeQuery())
+    assert getattr(info.value, "status", None) == status
+    assert make_calls(up) == 1
+    assert http.sleeps == []
+
+
+async def test_unknown_path_is_not_found(up: Upstreams) -> None:
+    http = up.http(Source.ZYLON, up.sandbox.zylon_url)
+    with pytest.raises(UpstreamNotFound) as info:
+        await http.get_json("/api/v1/nowhere", params=[], headers={}, endpoint="nowhere")
+    assert info.value.status == 404
+    assert up.sandbox.state.log.count(source="zylon", path_contains="nowhere") == 1
+
+
+async def test_latency_beyond_the_timeout_times_out_after_retries(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=1500))
+    zylon, http = up.zylon(timeout_s=0.2)
+    with pytest.raises(UpstreamTimeout) as info:
+        await zylon.totals()
+    assert info.value.status is None
+    assert zylon_calls(up) == 3
+    assert len(http.sleeps) == 2
+    assert [a[2] for a in http.attempts] == [None, None, None]
+
+
+async def test_slow_once_then_fast_succeeds(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", times=1, latency_ms=1500))
+    make, _ = up.make(timeout_s=0.3)
+    page = await make.analytics(MakeQuery(limit=2))
+    assert len(page.analytics) == 2
+    assert make_calls(up) == 2
+
+
+async def test_hang_times_out(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", hang=True))
+    make, _ = up.make(timeout_s=0.2, max_retries=1)
+    with pytest.raises(UpstreamTimeout) as info:
+        await make.analytics(MakeQuery())
+    assert info.value.source == Source.MAKE
+    assert make_calls(up) == 2
+
+
+async def test_dripping_body_hits_the_overall_timeout(up: Upstreams) -> None:
+    # Each read gets a chunk in time; the whole answer does not.
+    up.sandbox.state.faults.add(
+        FaultRule(source="zylon", drip_ms=50, drip_chunk_bytes=16, path_contains="active-users")
+    )
+    zylon, _ = up.zylon(timeout_s=0.5, max_retries=0)
+    with pytest.raises(UpstreamTimeout) as info:
+        await zylon.active_users(week(up), limit=100)
+    assert info.value.status == 200
+    assert zylon_calls(up, "active-users") == 1
+
+
+async def test_connection_refused_is_unavailable(up: Upstreams) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    zylon, http = up.zylon(base_url=f"http://127.0.0.1:{port}/zylon")
+    with pytest.raises(UpstreamUnavailable) as info:
+        await zylon.totals()
+    assert (info.value.status, info.value.source) == (None, Source.ZYLON)
+    assert len(http.attempts) == 3
+    assert len(http.sleeps) == 2
+
+
+async def test_malformed_body_is_bad_response_not_retried(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", body="malformed"))
+    zylon, http = up.zylon()
+    with pytest.raises(UpstreamBadResponse, match="not JSON") as info:
+        await zylon.totals()
+    assert info.value.status == 200
+    assert zylon_calls(up) == 1
+    assert http.sleeps == []
+
+
+async def test_oversized_body_is_refused(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", body="oversized"))
+    make, _ = up.make()  # the default limit, 16 MiB; the sandbox sends 21
+    with pytest.raises(UpstreamBadResponse, match="too large"):
+        await make.analytics(MakeQuery())
+    assert make_calls(up) == 1
+
+
+async def test_small_limit_refuses_a_normal_body(up: Upstreams) -> None:
+    zylon, _ = up.zylon(max_response_bytes=200)
+    with pytest.raises(UpstreamBadResponse, match="too large"):
+        await zylon.active_users(week(up), limit=50)
+    totals, _ = up.zylon(max_response_bytes=200)
+    assert (await totals.totals()).projects > 0  # a small body still fits
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ("totals", "projects_total"),
+        ("active-users", "interactions_created"),
+        ("active-projects", "member_count"),
+        ("timeseries", "[0].value"),
+        ("make", "total.executions"),
+    ],
+)
+async def test_schema_breaking_body_names_the_field(up: Upstreams, call: str, field: str) -> None:
+    source: Literal["zylon", "make"] = "make" if call == "make" else "zylon"
+    up.sandbox.state.faults.add(FaultRule(source=source, body="schema"))
+    zylon, _ = up.zylon()
+    make, _ = up.make()
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "totals": zylon.totals,
+        "active-users": lambda: zylon.active_users(week(up)),
+        "active-projects": lambda: zylon.active_projects(week(up)),
+        "timeseries": lambda: zylon.timeseries("interactions", week(up)),
+        "make": lambda: make.analytics(MakeQuery()),
+    }
+    with pytest.raises(UpstreamBadResponse) as info:
+        await calls[call]()
+    assert field in str(info.value)
+    assert "not-a-number" not in str(info.value)  # names the field, never the value
+    assert up.sandbox.state.log.count(source=source) == 1

@@ -1,0 +1,214 @@
+"""The parse functions on hand-made bodies: what the sandbox cannot easily spoil."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from typing import Any
+
+import pytest
+
+from gateway.config import UpstreamSettings
+from gateway.errors import Source
+from gateway.upstreams.http import UpstreamHTTP, open_http_client, parse_retry_after
+from gateway.upstreams.make import parse_page
+from gateway.upstreams.parsing import SchemaMismatch
+from gateway.upstreams.zylon import (
+    parse_project_ranking,
+    parse_series,
+    parse_totals,
+    parse_user_ranking,
+)
+
+SECRETISH = "s3cr3t-value-never-echoed"
+
+
+def metrics(**extra: Any) -> dict[str, Any]:
+    return {"executions": 3, "operations": 9, "centicredits": "900", "errors": 1, **extra}
+
+
+def scenario(**extra: Any) -> dict[str, Any]:
+    return {
+        "id": 7,
+        "imtId": "imt-1",
+        "name": "Sync leads",
+        "status": "active",
+        "teamId": 11,
+        "teamName": "Growth",
+        **metrics(),
+        **extra,
+    }
+
+
+def test_page_with_big_centicredits_and_absent_optionals() -> None:
+    big = 2**63 + 12345
+    page = parse_page(
+        {
+            "total": metrics(centicredits=str(big), errorRate=33.3),
+            "analytics": [scenario(), scenario(id=8.0, centicredits=5, imtId=None)],
+            "pg": {"last": 123, "sortBy": "operations", "sortDir": "asc", "limit": 2},
+        }
+    )
+    assert page.total.centicredits == big
+    assert page.total.error_rate == pytest.approx(33.3)
+    assert page.total.executions_change is None
+    assert [s.id for s in page.analytics] == [7, 8]
+    assert page.analytics[1].metrics.centicredits == 5
+    assert page.analytics[1].imt_id is None
+    assert page.last == "123"
+    assert page.total_count is None
+    assert (page.sort_by, page.sort_dir, page.limit, page.offset) == ("operations", "asc", 2, None)
+
+
+def test_page_without_pg() -> None:
+    page = parse_page({"total": metrics(), "analytics": []})
+    assert page.analytics == ()
+    assert page.last is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"analytics": []}, "total"),
+        ({"total": metrics(), "analytics": {}}, "analytics"),
+        ({"total": metrics(centicredits=SECRETISH), "analytics": []}, "total.centicredits"),
+        ({"total": metrics(centicredits="-1"), "analytics": []}, "total.centicredits"),
+        ({"total": metrics(centicredits=1.5), "analytics": []}, "total.centicredits"),
+        ({"total": metrics(errors=True), "analytics": []}, "total.errors"),
+        ({"total": metrics(errorRate=SECRETISH), "analytics": []}, "total.errorRate"),
+        ({"total": metrics(), "analytics": [scenario(status=SECRETISH)]}, "analytics[0].status"),
+        ({"total": metrics(), "analytics": [scenario(id=SECRETISH)]}, "analytics[0].id"),
+        ({"total": metrics(), "analytics": [scenario(), 5]}, "analytics[1]"),
+        ({"total": metrics(), "analytics": [], "pg": {"last": [1]}}, "pg.last"),
+        ([], "the body"),
+    ],
+)
+def test_page_mismatch_names_the_field_not_the_value(body: Any, field: str) -> None:
+    with pytest.raises(SchemaMismatch) as info:
+        parse_page(body)
+    assert field in str(info.value)
+    assert SECRETISH not in str(info.value)
+
+
+USER = {
+    "id": "user_1",
+    "org_id": "org_1",
+    "account_id": None,
+    "name": "Sasha Patel",
+    "email": "sasha@auroralabs.com",
+    "state": "Active",
+    "roles": ["AppAdmin"],
+    "created_at": "2026-02-08T14:12:45Z",
+}
+PROJECT = {
+    "id": "proj_1",
+    "name": "Customer Insights",
+    "goal": None,
+    "deadline": "2026-03-01T00:00:00+01:00",
+    "visibility": "Private",
+    "member_count": 4,
+    "default_member_role": None,
+    "default_role_enabled": True,
+    "project_context": "Support analytics for Q1.",
+    "answer_context": None,
+    "is_pinned": False,
+}
+
+
+def test_zylon_rankings_parse_dates_as_aware() -> None:
+    [user] = parse_user_ranking(
+        [{"user": USER, "interactions_created": 46, "agent_flows_created": 4}]
+    )
+    assert user.user.created_at == dt.datetime(2026, 2, 8, 14, 12, 45, tzinfo=dt.UTC)
+    assert user.user.account_id is None
+    assert user.user.roles == ("AppAdmin",)
+    [project] = parse_project_ranking(
+        [{"project": PROJECT, "interactions_created": 1, "agent_flows_created": 0}]
+    )
+    assert project.project.deadline == dt.datetime(2026, 2, 28, 23, tzinfo=dt.UTC)
+    assert project.project.deadline.tzinfo is not None
+    assert project.project.goal is None
+
+
+@pytest.mark.parametrize(
+    ("parse", "body", "field"),
+    [
+        (parse_totals, {"projects_total": 1}, "threads_total"),
+        (parse_totals, [], "the body"),
+        (
+            parse_user_ranking,
+            [{"user": {**USER, "created_at": SECRETISH}, "interactions_created": 1,
+              "agent_flows_created": 0}],
+            "[0].user.created_at",
+        ),
+        (
+            parse_user_ranking,
+            [{"user": {**USER, "roles": [SECRETISH, 3]}, "interactions_created": 1,
+              "agent_flows_created": 0}],
+            "[0].user.roles",
+        ),
+        (
+            parse_project_ranking,
+            [{"project": {**PROJECT, "is_pinned": SECRETISH}, "interactions_created": 1,
+              "agent_flows_created": 0}],
+            "[0].project.is_pinned",
+        ),
+        (parse_series, [{"date": "2026-02-30", "value": 1}], "[0].date"),
+        (parse_series, [{"date": "2026-02-03", "value": SECRETISH}], "[0].value"),
+        (parse_series, {"date": "2026-02-03"}, "the body"),
+    ],
+)  # fmt: skip
+def test_zylon_mismatch_names_the_field(parse: Any, body: Any, field: str) -> None:
+    with pytest.raises(SchemaMismatch) as info:
+        parse(body)
+    assert field in str(info.value)
+    assert SECRETISH not in str(info.value)
+
+
+def test_series_values_and_dates() -> None:
+    points = parse_series(
+        [{"date": "2026-02-02", "value": 18}, {"date": "2026-02-03", "value": 2.5}]
+    )
+    assert [(p.date, p.value) for p in points] == [
+        (dt.date(2026, 2, 2), 18.0),
+        (dt.date(2026, 2, 3), 2.5),
+    ]
+
+
+def test_retry_after_seconds_and_dates() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    now = 1_800_000_000.0
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after(date, now=now) == pytest.approx(30.0)
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+
+
+async def test_retry_delay_backs_off_with_jitter_and_cap() -> None:
+    settings = UpstreamSettings(retry_base_delay_s=0.2, retry_max_delay_s=1.0)
+    async with open_http_client(settings) as client:
+        http = UpstreamHTTP(
+            client, source=Source.ZYLON, base_url="http://127.0.0.1:9", settings=settings
+        )
+        for attempt, ceiling in [(1, 0.2), (2, 0.4), (3, 0.8), (4, 1.0), (10, 1.0)]:
+            delays = {http.retry_delay(attempt, None) for _ in range(50)}
+            assert all(ceiling / 2 <= d <= ceiling for d in delays)
+            assert len(delays) > 1  # jittered
+        assert http.retry_delay(1, 0.7) == 0.7  # Retry-After honoured as it is
+
+
+async def test_base_url_with_credentials_is_refused() -> None:
+    settings = UpstreamSettings()
+    async with open_http_client(settings) as client:
+        with pytest.raises(ValueError, match="credentials") as info:
+            UpstreamHTTP(
+                client,
+                source=Source.MAKE,
+                base_url=f"https://user:{SECRETISH}@eu1.make.com/api/v2",
+                settings=settings,
+            )
+        assert SECRETISH not in str(info.value)
