@@ -7,8 +7,10 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from gateway.sandbox.app import create_sandbox_app
 from gateway.sandbox.data import ORG_SPECS
@@ -17,12 +19,12 @@ from gateway.sandbox.state import SandboxState
 START_TIMEOUT_S = 10.0
 
 
-def _uvicorn_config(state: SandboxState) -> uvicorn.Config:
+def _uvicorn_config(app: ASGIApp, *, lifespan: bool = False) -> uvicorn.Config:
     return uvicorn.Config(
-        create_sandbox_app(state),
+        app,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         ws="none",
         timeout_graceful_shutdown=1,
     )
@@ -39,27 +41,24 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class SandboxServer:
-    """Both simulated APIs on one loopback port, served by uvicorn in a daemon thread."""
+class BackgroundServer:
+    """An ASGI app served by uvicorn on a loopback port, in a daemon thread with its own loop."""
 
     def __init__(
-        self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, lifespan: bool = False
     ) -> None:
-        self._state = state or SandboxState()
+        self._app = app
         self._host = host
         self._port = port
+        self._lifespan = lifespan
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
-    def state(self) -> SandboxState:
-        return self._state
-
-    @property
     def port(self) -> int:
         if self._socket is None:
-            raise RuntimeError("the sandbox server is not started")
+            raise RuntimeError("the server is not started")
         port: int = self._socket.getsockname()[1]
         return port
 
@@ -67,23 +66,16 @@ class SandboxServer:
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
-    @property
-    def zylon_url(self) -> str:
-        return f"{self.url}/zylon"
-
-    def make_url(self, zone: str) -> str:
-        return f"{self.url}/make/{zone}/api/v2"
-
     def start(self) -> None:
         """Returns once the server accepts connections."""
         if self._thread is not None:
-            raise RuntimeError("the sandbox server is already started")
+            raise RuntimeError("the server is already started")
         self._socket = _bind(self._host, self._port)
-        self._server = uvicorn.Server(_uvicorn_config(self._state))
+        self._server = uvicorn.Server(_uvicorn_config(self._app, lifespan=self._lifespan))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
-            name="sandbox-server",
+            name="background-server",
             daemon=True,
         )
         self._thread.start()
@@ -91,7 +83,7 @@ class SandboxServer:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("the sandbox server did not start")
+                raise RuntimeError("the server did not start")
             time.sleep(0.005)
 
     def stop(self) -> None:
@@ -104,7 +96,7 @@ class SandboxServer:
         self._socket = None
         self._server = self._thread = None
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -115,6 +107,27 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SandboxServer(BackgroundServer):
+    """Both simulated APIs on one loopback port."""
+
+    def __init__(
+        self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self._state = state or SandboxState()
+        super().__init__(create_sandbox_app(self._state), host, port)
+
+    @property
+    def state(self) -> SandboxState:
+        return self._state
+
+    @property
+    def zylon_url(self) -> str:
+        return f"{self.url}/zylon"
+
+    def make_url(self, zone: str) -> str:
+        return f"{self.url}/make/{zone}/api/v2"
 
 
 def config_toml(url: str, *, api_key: str = "sandbox-demo-key") -> str:
@@ -166,6 +179,6 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8001) -> None:
         print(f"Sandbox upstreams at {url} (Zylon: {url}/zylon, Make: {url}/make/<zone>/api/v2)")
         print("A gateway config that points at them:\n")
         print(config_toml(url), flush=True)
-        uvicorn.Server(_uvicorn_config(SandboxState())).run(sockets=[sock])
+        uvicorn.Server(_uvicorn_config(create_sandbox_app(SandboxState()))).run(sockets=[sock])
     finally:
         sock.close()
