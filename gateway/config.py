@@ -66,6 +66,8 @@ class CacheSettings:
     # Redis only: how long a replica fetching a missing entry holds the others
     # off (they wait for its value, then fetch themselves), and the socket
     # timeout of every Redis call (an outage degrades to cache misses).
+    # How long past stale_s an expired entry is kept to answer an upstream failure.
+    stale_if_error_s: float = 3600.0
     lock_timeout_s: float = 10.0
     redis_timeout_s: float = 0.5
 
@@ -79,6 +81,23 @@ class UpstreamSettings:
     retry_max_delay_s: float = 4.0
     max_connections: int = 100
     max_response_bytes: int = 16 * 1024 * 1024
+    # Per upstream and organization: calls in flight, and how long one waits for a slot.
+    max_concurrent: int = 20
+    concurrency_wait_s: float = 5.0
+    # Retries stay within retry_budget_ratio of the requests over the window
+    # (plus retry_budget_min retries always allowed per window).
+    retry_budget_ratio: float = 0.2
+    retry_budget_min: int = 3
+    retry_budget_window_s: float = 10.0
+    # The circuit opens after breaker_failures consecutive failures, or a failure
+    # ratio over breaker_window_s (once breaker_min_calls calls were seen); after
+    # breaker_cooldown_s, breaker_half_open_probes calls may test the upstream.
+    breaker_failures: int = 5
+    breaker_failure_ratio: float = 0.5
+    breaker_min_calls: int = 20
+    breaker_window_s: float = 30.0
+    breaker_cooldown_s: float = 10.0
+    breaker_half_open_probes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +150,8 @@ class LimitsSettings:
     max_document_bytes: int = 20_000
     max_cost: int = 20_000
     max_body_bytes: int = 1_000_000
+    # No GraphQL request outlives this: upstream calls, retries and back-off included.
+    request_deadline_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +159,21 @@ class GraphQLSettings:
     introspection: bool = True
     graphiql: bool = True
     field_suggestions: bool = True
+    # Apollo's automatic persisted queries, registered in the cache for this long.
+    persisted_queries: bool = True
+    persisted_query_ttl_s: float = 86400.0
+    # A manifest of trusted documents: when set, only the operations it lists run.
+    trusted_documents: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """OpenTelemetry tracing; off unless enabled. "otlp" takes its endpoint from the
+    standard OTEL_EXPORTER_OTLP_* environment variables."""
+
+    enabled: bool = False
+    service_name: str = "analytics-gateway"
+    exporter: Literal["otlp", "console", "none"] = "otlp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +185,7 @@ class Settings:
     upstreams: UpstreamsSettings = field(default_factory=UpstreamsSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     graphql: GraphQLSettings = field(default_factory=GraphQLSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Signs pagination cursors; the same on every replica. When not configured
     # it is derived from the configured secrets (see `cursor_key`).
     cursor_secret: Secret | None = None
@@ -221,6 +258,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     clients = _clients(root.array_of_tables("clients"), organizations)
     limits = _limits(root.table("limits"))
     graphql = _graphql(root.table("graphql"))
+    telemetry = _telemetry(root.table("telemetry"))
     security = root.table("security")
     cursor_secret = security.secret("cursor_secret", required=False, min_length=16)
     security.done()
@@ -233,6 +271,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         upstreams=upstreams,
         limits=limits,
         graphql=graphql,
+        telemetry=telemetry,
         cursor_secret=cursor_secret,
     )
 
@@ -471,6 +510,7 @@ def _cache(t: _Table) -> CacheSettings:
         past_day_ttl_s=t.number("past_day_ttl_s", d.past_day_ttl_s, positive=True),
         stale_s=t.number("stale_s", d.stale_s, positive=False),
         max_entries=t.integer("max_entries", d.max_entries, minimum=1),
+        stale_if_error_s=t.number("stale_if_error_s", d.stale_if_error_s, positive=False),
         lock_timeout_s=t.number("lock_timeout_s", d.lock_timeout_s, positive=True),
         redis_timeout_s=t.number("redis_timeout_s", d.redis_timeout_s, positive=True),
     )
@@ -494,8 +534,28 @@ def _upstream(t: _Table) -> UpstreamSettings:
         retry_max_delay_s=t.number("retry_max_delay_s", d.retry_max_delay_s, positive=False),
         max_connections=t.integer("max_connections", d.max_connections, minimum=1),
         max_response_bytes=t.integer("max_response_bytes", d.max_response_bytes, minimum=1),
+        max_concurrent=t.integer("max_concurrent", d.max_concurrent, minimum=1),
+        concurrency_wait_s=t.number("concurrency_wait_s", d.concurrency_wait_s, positive=True),
+        retry_budget_ratio=t.number("retry_budget_ratio", d.retry_budget_ratio, positive=False),
+        retry_budget_min=t.integer("retry_budget_min", d.retry_budget_min, minimum=0),
+        retry_budget_window_s=t.number(
+            "retry_budget_window_s", d.retry_budget_window_s, positive=True
+        ),
+        breaker_failures=t.integer("breaker_failures", d.breaker_failures, minimum=1),
+        breaker_failure_ratio=t.number(
+            "breaker_failure_ratio", d.breaker_failure_ratio, positive=True
+        ),
+        breaker_min_calls=t.integer("breaker_min_calls", d.breaker_min_calls, minimum=1),
+        breaker_window_s=t.number("breaker_window_s", d.breaker_window_s, positive=True),
+        breaker_cooldown_s=t.number("breaker_cooldown_s", d.breaker_cooldown_s, positive=True),
+        breaker_half_open_probes=t.integer(
+            "breaker_half_open_probes", d.breaker_half_open_probes, minimum=1
+        ),
     )
     t.done()
+    for ratio in ("retry_budget_ratio", "breaker_failure_ratio"):
+        if (value := getattr(settings, ratio)) > 1:
+            raise ConfigError(f"{t.path(ratio)}: must be at most 1, got {value:g}")
     if settings.retry_max_delay_s < settings.retry_base_delay_s:
         raise ConfigError(
             f"{t.path('retry_max_delay_s')}: must be at least retry_base_delay_s "
@@ -593,9 +653,11 @@ def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:
 
 def _limits(t: _Table) -> LimitsSettings:
     d = LimitsSettings()
-    values = {
-        name: t.integer(name, getattr(d, name), minimum=1)
-        for name in LimitsSettings.__dataclass_fields__
+    values: dict[str, Any] = {
+        name: t.number(name, default, positive=True)
+        if isinstance(default, float)
+        else t.integer(name, default, minimum=1)
+        for name, default in ((n, getattr(d, n)) for n in LimitsSettings.__dataclass_fields__)
     }
     t.done()
     return LimitsSettings(**values)
@@ -603,8 +665,30 @@ def _limits(t: _Table) -> LimitsSettings:
 
 def _graphql(t: _Table) -> GraphQLSettings:
     d = GraphQLSettings()
-    values = {
-        name: t.boolean(name, getattr(d, name)) for name in GraphQLSettings.__dataclass_fields__
+    values: dict[str, Any] = {
+        name: t.boolean(name, getattr(d, name))
+        for name in GraphQLSettings.__dataclass_fields__
+        if isinstance(getattr(d, name), bool)
     }
+    values["persisted_query_ttl_s"] = t.number(
+        "persisted_query_ttl_s", d.persisted_query_ttl_s, positive=True
+    )
+    values["trusted_documents"] = t.string("trusted_documents", d.trusted_documents)
     t.done()
     return GraphQLSettings(**values)
+
+
+def _telemetry(t: _Table) -> TelemetrySettings:
+    d = TelemetrySettings()
+    exporter = t.string("exporter", d.exporter)
+    if exporter not in ("otlp", "console", "none"):
+        raise ConfigError(
+            f'{t.path("exporter")}: expected "otlp", "console" or "none", got {exporter!r}'
+        )
+    settings = TelemetrySettings(
+        enabled=t.boolean("enabled", d.enabled),
+        service_name=t.string("service_name", d.service_name),
+        exporter="otlp" if exporter == "otlp" else "console" if exporter == "console" else "none",
+    )
+    t.done()
+    return settings

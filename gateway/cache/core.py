@@ -1,11 +1,16 @@
 """The cache between the per-request loaders and the upstream clients.
 
-An entry is an `Envelope` kept by the backend for ttl + stale_s:
+An entry is an `Envelope` kept by the backend for ttl + stale_s + stale_if_error_s:
 - fresh: returned;
 - stale (past its TTL, within stale_s): returned at once, and one background
   refresh per key is started (per process; across replicas, the refresh lock
   lets one replica do it). When the last refresh of an entry failed, callers
   still get the stale value, and their notes say so (`stale_on_error`);
+- expired (past stale_s, within stale_if_error_s): fetched as if absent; when
+  the upstream fails (unavailable, timing out, rate limiting, or answering
+  garbage), the caller gets the expired value and its notes say so
+  (`stale_on_error`). An upstream that refuses the request or the credentials
+  is not hidden this way: that needs a person, not patience;
 - absent: fetched. Concurrent fetches of one key share one future in a process;
   across replicas the first takes a Redis lock and the others poll for its value
   (for at most lock_timeout_s, then fetch themselves).
@@ -30,12 +35,20 @@ from gateway.cache.notes import CacheNotes
 from gateway.cache.redis_store import RedisStore
 from gateway.cache.store import MemoryStore, Store
 from gateway.config import CacheSettings
-from gateway.errors import GatewayError
+from gateway.errors import (
+    GatewayError,
+    UpstreamBadResponse,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MAX_FAILED_REMEMBERED = 4096
+# Failures that an expired entry may answer: the upstream is down or overloaded.
+_PASSING_FAILURES = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamBadResponse)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +69,18 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 
 class Cache:
-    def __init__(self, store: Store, settings: CacheSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: CacheSettings,
+        *,
+        stale_if_error_s: float | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._stale_if_error_s = (
+            settings.stale_if_error_s if stale_if_error_s is None else stale_if_error_s
+        )
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -84,9 +106,12 @@ class Cache:
         envelopes = await self._store.get_many([item.key for item in cached]) if cached else []
         now = time.time()
         results: dict[str, object] = {}
+        expired: dict[str, Envelope] = {}  # the answers to upstream failures
         for item, envelope in zip(cached, envelopes, strict=True):
             if envelope is None or envelope.stale_until <= now:
                 misses.append(item)
+                if envelope is not None and now < envelope.stale_until + self._stale_if_error_s:
+                    expired[item.key] = envelope
             elif now < envelope.fresh_until:
                 notes.hits += 1
                 results[item.key] = envelope.value
@@ -98,7 +123,15 @@ class Cache:
                 self._refresh(item)
         notes.misses += len(misses)
         if misses:
-            results.update(await self._fetch_many(misses))
+            for key, value in (await self._fetch_many(misses)).items():
+                envelope = expired.get(key)
+                if envelope is not None and isinstance(value, _PASSING_FAILURES):
+                    kind = unique[key].kind
+                    log.warning("serving an expired %s entry: %s", kind, _describe(value))
+                    notes.stale += 1
+                    notes.record_stale_on_error(kind)
+                    value = envelope.value
+                results[key] = value
         return [cast("T | BaseException", results[item.key]) for item in items]
 
     async def ping(self) -> bool:
@@ -245,6 +278,7 @@ class Cache:
     async def _write(self, pairs: Sequence[tuple[CacheItem[Any], object]]) -> None:
         now = time.time()
         stale_s = self._settings.stale_s
+        kept_s = stale_s + self._stale_if_error_s
         groups: dict[float, list[tuple[str, Envelope]]] = {}
         for item, value in pairs:
             ttl = self._ttl(item)
@@ -252,7 +286,7 @@ class Cache:
                 envelope = Envelope(value, now + ttl, now + ttl + stale_s)
                 groups.setdefault(ttl, []).append((item.key, envelope))
         await asyncio.gather(
-            *(self._store.set_many(entries, ttl + stale_s) for ttl, entries in groups.items())
+            *(self._store.set_many(entries, ttl + kept_s) for ttl, entries in groups.items())
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

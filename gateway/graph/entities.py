@@ -3,13 +3,18 @@
 Zylon has no lookup by id: users and projects are found in the organization's
 ranking over the default range (one call per kind and organization, shared by
 every representation of the operation), and, for those not active in it, in
-the ranking over the last year. Scenarios and teams come from one full Make
-list per organization.
+the ranking over the last year (one more call per kind and organization). One
+with no activity in the last year, or not among its 100 most active, cannot be
+found: NOT_FOUND. The caller's organizations are searched one after the other,
+so representations of the first cost nothing in the others. Scenarios and teams
+come from one full Make list per organization.
 """
 
 from __future__ import annotations
 
-from gateway.errors import NotFound
+from collections.abc import Collection
+
+from gateway.errors import BadUserInput, NotFound
 from gateway.graph.arguments import MAX_RANKING
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, Timeframe
@@ -17,6 +22,24 @@ from gateway.ranges import Range, resolve_range, zylon_window
 from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
 
 WIDE_DAYS = 365
+
+
+def representation(value: object, index: int, typenames: Collection[str]) -> dict[str, str]:
+    """One `_entities` representation as its entity's lookup wants it: `__typename` and `id`.
+
+    Other fields are ignored (a router sends only the key). A malformed one is the
+    caller's mistake, BAD_USER_INPUT, whatever the rest of the list holds.
+    """
+    where = f"representations[{index}]"
+    if not isinstance(value, dict):
+        raise BadUserInput(f"{where}: expected an object with __typename and id")
+    typename = value.get("__typename")
+    if not isinstance(typename, str) or typename not in typenames:
+        raise BadUserInput(f"{where}: __typename must be one of {', '.join(sorted(typenames))}")
+    key = value.get("id")
+    if isinstance(key, bool) or not isinstance(key, str | int):
+        raise BadUserInput(f"{where}: id must be a string (the entity's ID)")
+    return {"__typename": typename, "id": str(key)}
 
 
 def _ranges(info: Info) -> list[Range]:

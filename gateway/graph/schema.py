@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Sequence
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.execution import ExecutionContext
 
+from gateway.config import GraphQLSettings, LimitsSettings, Settings
+from gateway.errors import BadUserInput
+from gateway.graph.cache_notes import CacheNotesExtension
+from gateway.graph.context import Info
+from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
-from gateway.graph.organization import Query
+from gateway.graph.limits import OperationLimits
+from gateway.graph.organization import Organization, Query
 from gateway.graph.precheck import ArgumentCheck
 from gateway.graph.projects import Project
 from gateway.graph.scalars import SCALARS
@@ -17,13 +28,50 @@ from gateway.graph.scenarios import Scenario
 from gateway.graph.teams import Team
 from gateway.graph.users import User
 
+log = logging.getLogger("gateway.graphql")
+
+ENTITIES = frozenset(t.__name__ for t in (Organization, User, Project, Team, Scenario))
+
+
+class Subgraph(strawberry.federation.Schema):
+    """The federation schema, with each `_entities` representation checked before its lookup."""
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        checked: list[dict[str, str] | BadUserInput] = []
+        for index, value in enumerate(representations):
+            try:
+                checked.append(representation(value, index, ENTITIES))
+            except BadUserInput as exc:
+                checked.append(exc)
+        valid = [FederationAny(c) for c in checked if not isinstance(c, BadUserInput)]
+        found = iter(super().entities_resolver(info, valid))
+        # graphql-core raises an exception item as that item's error.
+        return [FederationAny(c) if isinstance(c, BadUserInput) else next(found) for c in checked]
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Expected errors (codes a caller acts on) are not log-worthy; ErrorCodes already
+        logged the unexpected ones with their traceback."""
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            log.debug("graphql error %s at %s", code, error.path)
+
 
 def build_schema(
+    settings: Settings | None = None,
     extensions: Sequence[type[SchemaExtension]] = (),
 ) -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(
+    limits = functools.partial(
+        OperationLimits,
+        limits=settings.limits if settings else LimitsSettings(),
+        graphql=settings.graphql if settings else GraphQLSettings(),
+    )
+    return Subgraph(
         query=Query,
         types=[User, Project, Team, Scenario],
-        extensions=[ErrorCodes, ArgumentCheck, *extensions],
+        extensions=[ErrorCodes, ArgumentCheck, CacheNotesExtension, limits, *extensions],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )

@@ -26,6 +26,6 @@ def build_loaders(
     today: dt.date,
 ) -> Loaders:
     return Loaders(
-        zylon=ZylonLoaders(upstreams, cache, notes),
+        zylon=ZylonLoaders(upstreams, cache, notes, today),
         make=MakeLoader(upstreams, cache, cache_settings, notes, today),
     )

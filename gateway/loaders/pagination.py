@@ -8,11 +8,14 @@ listing. From an edge one can read on in the same direction with the keyset
 (`pg[last]=a`, drop `k`), or back towards the start with `pg[offset]`, since
 `p` says exactly where the entries before it stand. `last`/`before` read the
 reversed listing (`pg[sortDir]` flipped) and re-reverse the page, so the client
-always sees the forward order.
+always sees the forward order. A listing read over the default range (which
+moves with the clock) carries that range in `w`, so that a walk reads on over
+the listing it started with.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +25,10 @@ from gateway.upstreams.models import MakeScenario, MakeSortBy, MakeSortDir
 
 Direction = Literal["f", "r"]
 
+# Reading on from a keyset anchor fetches the `k` entries after it again; past
+# this many, reading on by `pg[offset]` (the cursor's exact position) is cheaper.
+MAX_KEYSET_SKIP = 100
+
 
 @dataclass(frozen=True, slots=True)
 class Position:
@@ -29,13 +36,17 @@ class Position:
     a: str | None
     k: int
     p: int
+    w: tuple[str, str] | None = None  # the default range the listing was read over (ISO)
 
     def dump(self) -> dict[str, Any]:
-        return {"d": self.d, "a": self.a, "k": self.k, "p": self.p}
+        out: dict[str, Any] = {"d": self.d, "a": self.a, "k": self.k, "p": self.p}
+        if self.w is not None:
+            out["w"] = list(self.w)
+        return out
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Position:
-        d, a, k, p = data.get("d"), data.get("a"), data.get("k"), data.get("p")
+        d, a, k, p, w = (data.get(name) for name in ("d", "a", "k", "p", "w"))
         valid = (
             d in ("f", "r")
             and (a is None or isinstance(a, str))
@@ -43,12 +54,23 @@ class Position:
             and isinstance(p, int)
             and 0 <= k <= p
             and p >= 1
+            and (w is None or (isinstance(w, list) and len(w) == 2 and all(_iso(t) for t in w)))
         )
         if not valid:
             raise BadUserInput(
                 "malformed cursor: pass back a cursor exactly as the gateway returned it"
             )
-        return cls(d, a, k, p)  # type: ignore[arg-type]
+        return cls(d, a, k, p, None if w is None else (w[0], w[1]))  # type: ignore[arg-type]
+
+
+def _iso(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +137,13 @@ def plan_page(
     cursor = window.before if backwards else window.after
     wanted: Direction = "r" if backwards else "f"
     if cursor is None or cursor.d == wanted:
-        direction, continues = wanted, True
-        anchor, skip, limit = (None, 0, size) if cursor is None else (cursor.a, cursor.k, size)
-        base = 0 if cursor is None else cursor.p
+        direction, continues, limit = wanted, True, size
+        if cursor is None:
+            anchor, skip, base = None, 0, 0
+        elif cursor.a is not None and cursor.k <= MAX_KEYSET_SKIP:
+            anchor, skip, base = cursor.a, cursor.k, cursor.p
+        else:
+            anchor, skip, base = None, cursor.p, cursor.p  # by offset
     else:
         # Read back towards the start of the cursor's own listing, by offset.
         direction, continues = cursor.d, False

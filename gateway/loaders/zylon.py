@@ -4,10 +4,15 @@ Rankings are planned from supersets: every request for the same organization,
 kind and window is served by one upstream call with the largest limit asked
 for, in this batch or an earlier one of the same operation; the smaller ones
 are its prefix (the ranking order is fixed).
+
+So are series: Zylon counts per UTC day, so a day's point is the same in any
+window holding that day. Every range within the last year is cut from one
+cached series of that whole year, so moving or widening a range costs nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +36,8 @@ from gateway.upstreams.zylon import ZylonClient
 T = TypeVar("T")
 RankingKind = Literal["users", "projects"]
 MAX_RANKING = 100  # Zylon's largest `limit`
+SERIES_SPAN_DAYS = 365  # a series within this many days before today is cut from one
+_DAY_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +59,11 @@ Ranking = list[UserRankingEntry] | list[ProjectRankingEntry]
 
 
 class ZylonLoaders:
-    def __init__(self, upstreams: Upstreams, cache: Cache, notes: CacheNotes) -> None:
+    def __init__(
+        self, upstreams: Upstreams, cache: Cache, notes: CacheNotes, today: dt.date
+    ) -> None:
         self._upstreams = upstreams
+        self._today = today
         self._cache = cache
         self._notes = notes
         self.totals: DataLoader[str, ZylonTotals] = DataLoader(self._load_totals)
@@ -114,16 +124,27 @@ class ZylonLoaders:
         return await self._run(org_ids, build)
 
     async def _load_series(self, keys: list[SeriesKey]) -> list[list[SeriesPoint] | BaseException]:
+        spans = [_series_span(key.window, self._today) for key in keys]
+
         def build(client: ZylonClient, index: int) -> CacheItem[list[SeriesPoint]]:
-            key = keys[index]
+            key, (first, last) = keys[index], spans[index]
+            window = ZylonWindow(_midnight(first), _midnight(last) + _DAY_S - 1)
 
             async def fetch() -> list[SeriesPoint]:
-                return await client.timeseries(key.type, key.window)
+                return await client.timeseries(key.type, window)
 
-            parts = (key.type, key.window.start, key.window.end)
+            parts = (key.type, window.start, window.end)
             return self._item(key.org_id, "zylon_series", parts, fetch)
 
-        return await self._run([k.org_id for k in keys], build)
+        loaded = await self._run([k.org_id for k in keys], build)
+        out: list[list[SeriesPoint] | BaseException] = []
+        for key, result in zip(keys, loaded, strict=True):
+            if isinstance(result, BaseException):
+                out.append(result)
+                continue
+            first, last = _utc_day(key.window.start), _utc_day(key.window.end)
+            out.append([p for p in result if first <= p.date <= last])
+        return out
 
     async def _load_rankings(self, keys: list[RankingKey]) -> list[Ranking | BaseException]:
         groups: dict[tuple[str, RankingKind, ZylonWindow], int] = defaultdict(int)
@@ -161,3 +182,20 @@ class ZylonLoaders:
             else:
                 out.append(self._largest[group][1][: key.limit])
         return out
+
+
+def _utc_day(seconds: int) -> dt.date:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
+
+
+def _midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def _series_span(window: ZylonWindow, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days to fetch for `window`: the last year when it lies within it, else its own."""
+    first, last = _utc_day(window.start), _utc_day(window.end)
+    year_start = today - dt.timedelta(days=SERIES_SPAN_DAYS)
+    if year_start <= first and last <= today:
+        return year_start, today
+    return first, last

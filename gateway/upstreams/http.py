@@ -3,18 +3,24 @@
 Every upstream call is a read, so every attempt may be repeated. Tokens travel
 only in headers, which are never logged nor put into a message; httpx's own
 logger sees URLs, and no URL carries a secret.
+
+Each attempt is guarded, when the pool hands them in, by the circuit breaker,
+the retry budget and the concurrency cap of its upstream and organization, and
+always by the deadline of the GraphQL request it serves (`deadline`): no
+attempt, retry or back-off runs past it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
@@ -31,6 +37,9 @@ from gateway.errors import (
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
+from gateway.upstreams import deadline
+from gateway.upstreams.breaker import CircuitBreaker
+from gateway.upstreams.retry_budget import RetryBudget
 
 logger = logging.getLogger("gateway.upstream")
 
@@ -81,6 +90,21 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class DeadlineExceeded(UpstreamTimeout):
+    """Cut short by the GraphQL request's own deadline, not by the upstream's timeout."""
+
+
+def _verdict(error: UpstreamError) -> bool | None:
+    """What a failed attempt tells the circuit breaker (see gateway.upstreams.breaker)."""
+    if isinstance(error, DeadlineExceeded):
+        return None  # the caller ran out of time: says nothing of the upstream
+    if isinstance(error, UpstreamTimeout | UpstreamUnavailable):
+        return False
+    if isinstance(error, UpstreamRateLimited | UpstreamBadResponse):
+        return None
+    return True  # it answered, if not what we hoped: it is up
+
+
 class UpstreamHTTP:
     """GETs JSON from one upstream base URL, with retries and typed errors."""
 
@@ -92,6 +116,9 @@ class UpstreamHTTP:
         base_url: str,
         settings: UpstreamSettings,
         on_attempt: AttemptHook | None = None,
+        breaker: CircuitBreaker | None = None,
+        budget: RetryBudget | None = None,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.userinfo or url.query:
@@ -102,6 +129,9 @@ class UpstreamHTTP:
         self._base_url = base_url.rstrip("/")
         self.settings = settings
         self.on_attempt = on_attempt
+        self.breaker = breaker
+        self.budget = budget
+        self.slots = slots
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
 
     def __repr__(self) -> str:
@@ -130,20 +160,102 @@ class UpstreamHTTP:
         endpoint: str,
     ) -> Any:
         url = self._base_url + path
+        if self.budget is not None:
+            self.budget.record_request()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(url, params, headers, endpoint, attempt)
+                return await self._guarded(url, params, headers, endpoint, attempt)
             except _Retryable as retry:
-                if attempt > self.settings.max_retries or (
-                    retry.retry_after is not None
-                    and retry.retry_after > self.settings.retry_max_delay_s
-                ):
-                    # Out of budget, or asked to wait longer than we ever would:
-                    # the error carries retry_after so the caller can say when.
+                delay = self.retry_delay(attempt, retry.retry_after)
+                if not self._may_retry(attempt, retry, delay, endpoint):
+                    # The error carries retry_after so the caller can say when.
                     raise retry.error from retry.__cause__
-                await self._sleep(self.retry_delay(attempt, retry.retry_after))
+                await self._sleep(delay)
+
+    def _may_retry(self, attempt: int, retry: _Retryable, delay: float, endpoint: str) -> bool:
+        if attempt > self.settings.max_retries or isinstance(retry.error, DeadlineExceeded):
+            return False
+        if retry.retry_after is not None and retry.retry_after > self.settings.retry_max_delay_s:
+            return False  # asked to wait longer than we ever would
+        left = deadline.remaining()
+        if left is not None and delay >= left:
+            return False  # the answer would come after the request's deadline
+        if self.breaker is not None and self.breaker.refuses():
+            return False  # the last failure opened the circuit: keep its error
+        if self.budget is not None and not self.budget.try_spend():
+            logger.debug(
+                "retry budget spent: not retrying source=%s endpoint=%s",
+                self.source.value,
+                endpoint,
+            )
+            return False
+        return True
+
+    async def _guarded(
+        self,
+        url: str,
+        params: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        endpoint: str,
+        attempt: int,
+    ) -> Any:
+        """One attempt, if the deadline, a free slot and the circuit breaker allow it."""
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            raise self._cut_short(endpoint, "the request's deadline passed")
+        if self.breaker is not None and self.breaker.refuses():
+            raise self._circuit_open(endpoint)  # without queueing for a slot first
+        async with self._slot(endpoint):
+            ticket = None
+            if self.breaker is not None:
+                ticket = self.breaker.admit()
+                if ticket is None:
+                    raise self._circuit_open(endpoint)
+            verdict: bool | None = None
+            try:
+                result = await self._attempt(url, params, headers, endpoint, attempt)
+                verdict = True
+                return result
+            except _Retryable as retry:
+                verdict = _verdict(retry.error)
+                raise
+            except UpstreamError as error:
+                verdict = _verdict(error)
+                raise
+            finally:
+                if ticket is not None and self.breaker is not None:
+                    self.breaker.record(ticket, verdict)
+
+    def _circuit_open(self, endpoint: str) -> UpstreamUnavailable:
+        return UpstreamUnavailable(self.source, f"{endpoint}: circuit open after repeated failures")
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, endpoint: str) -> AsyncIterator[None]:
+        """One of the concurrency cap's slots, waited for within bounds."""
+        if self.slots is None:
+            yield
+            return
+        wait = self.settings.concurrency_wait_s
+        left = deadline.remaining()
+        cut = left is not None and left < wait
+        try:
+            async with asyncio.timeout(max(0.0, left) if cut and left is not None else wait):
+                await self.slots.acquire()
+        except TimeoutError:
+            if cut:
+                raise self._cut_short(endpoint, "no free slot before the deadline") from None
+            raise UpstreamUnavailable(
+                self.source, f"{endpoint}: too many calls in flight; try again later"
+            ) from None
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+    def _cut_short(self, endpoint: str, why: str, status: int | None = None) -> DeadlineExceeded:
+        return DeadlineExceeded(self.source, f"{endpoint}: {why}", status=status)
 
     async def _attempt(
         self,
@@ -155,8 +267,13 @@ class UpstreamHTTP:
     ) -> Any:
         started = time.perf_counter()
         status: int | None = None
+        timeout = self.settings.timeout_s
+        left = deadline.remaining()
+        cut = left is not None and left < timeout
+        if cut and left is not None:
+            timeout = max(0.0, left)
         try:
-            async with asyncio.timeout(self.settings.timeout_s):
+            async with asyncio.timeout(timeout):
                 async with self._client.stream(
                     "GET", url, params=list(params), headers=dict(headers)
                 ) as response:
@@ -165,8 +282,11 @@ class UpstreamHTTP:
                         self._fail_status(response, endpoint)
                     body = await self._read_limited(response, endpoint)
         except (httpx.TimeoutException, TimeoutError) as exc:
-            timeout = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
-            raise _Retryable(timeout, None) from exc
+            if cut and isinstance(exc, TimeoutError):
+                late = self._cut_short(endpoint, "no answer before the request's deadline", status)
+                raise _Retryable(late, None) from exc
+            error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
+            raise _Retryable(error, None) from exc
         except httpx.TransportError as exc:
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc

@@ -2,11 +2,14 @@
 
 One pooled `httpx.AsyncClient` per upstream base URL, shared by every
 organization on that URL; each organization gets a light client object that
-carries its own credentials. Tests hand in their own `httpx.AsyncClient`s.
+carries its own credentials, and its own circuit breaker, retry budget and
+concurrency cap per upstream (one organization's bad day never trips
+another's). Tests hand in their own `httpx.AsyncClient`s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,8 +18,10 @@ import httpx
 
 from gateway.config import OrganizationSettings, Settings, UpstreamSettings
 from gateway.errors import Source
+from gateway.upstreams.breaker import CircuitBreaker
 from gateway.upstreams.http import UpstreamHTTP, open_http_client
 from gateway.upstreams.make import MakeClient
+from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.zylon import ZylonClient
 
 AttemptHook = Callable[[Source, str, int | None, float], None]
@@ -37,6 +42,42 @@ class Upstreams:
 
     def get(self, organization_id: str) -> OrgUpstreams | None:
         return self.organizations.get(organization_id)
+
+
+def _guarded_http(
+    client: httpx.AsyncClient,
+    *,
+    source: Source,
+    base_url: str,
+    organization_id: str,
+    tuning: UpstreamSettings,
+    on_attempt: AttemptHook | None,
+) -> UpstreamHTTP:
+    """An upstream's HTTP for one organization, with that pair's own guards."""
+    breaker = CircuitBreaker(
+        name=f"{source.value.lower()}/{organization_id}",
+        failure_threshold=tuning.breaker_failures,
+        failure_ratio=tuning.breaker_failure_ratio,
+        min_calls=tuning.breaker_min_calls,
+        window_s=tuning.breaker_window_s,
+        cooldown_s=tuning.breaker_cooldown_s,
+        half_open_probes=tuning.breaker_half_open_probes,
+    )
+    budget = RetryBudget(
+        ratio=tuning.retry_budget_ratio,
+        min_retries=tuning.retry_budget_min,
+        window_s=tuning.retry_budget_window_s,
+    )
+    return UpstreamHTTP(
+        client,
+        source=source,
+        base_url=base_url,
+        settings=tuning,
+        on_attempt=on_attempt,
+        breaker=breaker,
+        budget=budget,
+        slots=asyncio.Semaphore(tuning.max_concurrent),
+    )
 
 
 @contextlib.asynccontextmanager
@@ -63,21 +104,23 @@ async def open_upstreams(
             zylon = make = None
             if org.zylon is not None:
                 tuning = settings.upstreams.zylon
-                http = UpstreamHTTP(
+                http = _guarded_http(
                     pool(org.zylon.base_url, tuning),
                     source=Source.ZYLON,
                     base_url=org.zylon.base_url,
-                    settings=tuning,
+                    organization_id=org.id,
+                    tuning=tuning,
                     on_attempt=on_attempt,
                 )
                 zylon = ZylonClient(http, org_slug=org.zylon.org_slug, token=org.zylon.token)
             if org.make is not None:
                 tuning = settings.upstreams.make
-                http = UpstreamHTTP(
+                http = _guarded_http(
                     pool(org.make.base_url, tuning),
                     source=Source.MAKE,
                     base_url=org.make.base_url,
-                    settings=tuning,
+                    organization_id=org.id,
+                    tuning=tuning,
                     on_attempt=on_attempt,
                 )
                 make = MakeClient(

@@ -1,0 +1,386 @@
+"""Operation limits: a hostile or careless document is refused before any resolver runs.
+
+Before parsing: the document's size, its token count and how deeply its brackets
+nest (so the parser itself never recurses far). Before validation: field depth
+and aliases, both counted through fragments (a fragment counts at every spread,
+so an alias bomb through a reused fragment is caught), and a cost estimate that
+multiplies list sizes (`first`, `last`, `limit`, `representations`; a default
+for unbounded lists) through nesting. Each refusal is `QUERY_TOO_COMPLEX`.
+
+Fragments are measured once each (memoized), so reuse costs no extra work; a
+fragment cycle is left to graphql-core's validation (GRAPHQL_VALIDATION_FAILED).
+Introspection is bounded by graphql-core's MaxIntrospectionDepthRule (made sure
+of here) rather than by depth or cost, as it makes no upstream call; or refused
+when switched off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Source,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+    parse,
+)
+from graphql.language import Lexer, TokenKind
+from graphql.validation import (
+    ASTValidationRule,
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
+)
+from strawberry.extensions import SchemaExtension
+
+from gateway.config import GraphQLSettings, LimitsSettings
+from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
+
+# The list size assumed where a query does not bound one (teams, organizations, points).
+DEFAULT_LIST_SIZE = 10
+SIZE_ARGUMENTS = ("first", "last", "limit")
+PAGED_ARGUMENTS = frozenset({"first", "last"})
+# Brackets may nest a little deeper than fields: input objects and lists in arguments.
+BRACKET_SLACK = 8
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+_SUGGESTION = re.compile(r"\s*Did you mean [^\n]*\?$")
+_OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
+_CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
+
+
+def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLError:
+    extensions = {"code": "QUERY_TOO_COMPLEX", "limit": limit, "value": value, "max": maximum}
+    return GraphQLError(message, extensions=extensions)
+
+
+def check_document_text(query: str, limits: LimitsSettings) -> GraphQLError | None:
+    """Size, tokens and bracket nesting, before the parser sees the document."""
+    size = len(query.encode("utf-8"))
+    if size > limits.max_document_bytes:
+        return too_complex(
+            f"The document is {size} bytes; the limit is {limits.max_document_bytes}.",
+            "max_document_bytes",
+            size,
+            limits.max_document_bytes,
+        )
+    tokens = nesting = 0
+    lexer = Lexer(Source(query))
+    try:
+        while (kind := lexer.advance().kind) is not TokenKind.EOF:
+            tokens += 1
+            if tokens > limits.max_tokens:
+                return too_complex(
+                    f"The document has more than {limits.max_tokens} tokens.",
+                    "max_tokens",
+                    tokens,
+                    limits.max_tokens,
+                )
+            if kind in _OPEN:
+                nesting += 1
+                if nesting > limits.max_depth + BRACKET_SLACK:
+                    return too_complex(
+                        f"The document nests more than {limits.max_depth} levels deep.",
+                        "max_depth",
+                        nesting,
+                        limits.max_depth,
+                    )
+            elif kind in _CLOSE:
+                nesting -= 1
+    except GraphQLSyntaxError:
+        return None  # the parser reports it, with its position
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+
+    def __add__(self, other: Measure) -> Measure:
+        return Measure(
+            max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost
+        )
+
+
+class _Cycle(Exception):
+    """A fragment spreads itself: validation reports it, not the limits."""
+
+
+class _Measurer:
+    """Depth, aliases and cost of selection sets, each fragment measured once."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+        max_depth: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.defaults = {
+            d.variable.name.value: d.default_value for d in operation.variable_definitions or ()
+        }
+        self.max_depth = max_depth
+        self.memo: dict[str, Measure] = {}
+        self.expanding: set[str] = set()
+
+    def selection_set(
+        self,
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        level: int,
+        sized: bool,
+    ) -> Measure:
+        total = Measure()
+        if selection_set is None:
+            return total
+        if level > self.max_depth:
+            # Deep enough to refuse: no need to walk (or recurse) any further.
+            return Measure(depth=self.max_depth + 1)
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                total += self.field(node, parent, level, sized)
+            elif isinstance(node, InlineFragmentNode):
+                condition = node.type_condition
+                owner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selection_set(node.selection_set, owner, level, sized)
+            elif isinstance(node, FragmentSpreadNode):
+                total += self.fragment(node.name.value, level)
+        return total
+
+    def fragment(self, name: str, level: int) -> Measure:
+        definition = self.fragments.get(name)
+        if definition is None:
+            return Measure()  # unknown fragment: validation reports it
+        if name in self.expanding:
+            raise _Cycle(name)
+        if name not in self.memo:
+            # Measured from level 1, then shifted to where it is spread.
+            self.expanding.add(name)
+            owner = self.schema.get_type(definition.type_condition.name.value)
+            self.memo[name] = self.selection_set(definition.selection_set, owner, 1, False)
+            self.expanding.discard(name)
+        measure = self.memo[name]
+        depth = measure.depth + level - 1 if measure.depth else 0
+        return Measure(depth, measure.aliases, measure.cost)
+
+    def field(
+        self, node: FieldNode, parent: GraphQLNamedType | None, level: int, sized: bool
+    ) -> Measure:
+        aliases = 1 if node.alias is not None else 0
+        name = node.name.value
+        if name in INTROSPECTION_ROOTS:
+            # No upstream call; MaxIntrospectionDepthRule bounds it. Aliases still count.
+            inner = self.selection_set(node.selection_set, None, 1, True)
+            return Measure(level, aliases + inner.aliases, 1)
+        definition = _field(parent, name)
+        field_type = definition.type if definition is not None else None
+        child = get_named_type(field_type) if field_type is not None else None
+        size, bounds = self.list_size(node, definition, sized)
+        inner = self.selection_set(node.selection_set, child, level + 1, bounds)
+        depth = max(level, inner.depth)
+        if child is not None and is_leaf_type(child):
+            return Measure(depth, aliases + inner.aliases, 1)
+        return Measure(depth, aliases + inner.aliases, 1 + size * inner.cost)
+
+    def list_size(
+        self, node: FieldNode, definition: GraphQLField | None, sized: bool
+    ) -> tuple[int, bool]:
+        """How many items a field may return, and whether it bounds the lists below it."""
+        if definition is None:
+            return 1, False
+        given = {a.name.value: a.value for a in node.arguments or ()}
+        sizes = [
+            size
+            for name in SIZE_ARGUMENTS
+            if name in definition.args
+            and (size := self.int_argument(given.get(name), definition.args[name].default_value))
+            is not None
+        ]
+        if sizes:
+            return max(0, *sizes), True
+        if PAGED_ARGUMENTS & definition.args.keys():
+            return DEFAULT_PAGE_SIZE, True  # a connection without first or last
+        if "representations" in given:
+            return len(self.list_argument(given["representations"])), False
+        if _is_list(definition.type):
+            return (1 if sized else DEFAULT_LIST_SIZE), False
+        return 1, False
+
+    def int_argument(self, node: ValueNode | None, default: Any) -> int | None:
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        if isinstance(node, VariableNode):
+            name = node.name.value
+            value = self.variables.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if name not in self.variables:
+                return self.int_argument(self.defaults.get(name), default)
+            return None
+        return default if isinstance(default, int) and not isinstance(default, bool) else None
+
+    def list_argument(self, node: ValueNode) -> list[Any]:
+        if isinstance(node, ListValueNode):
+            return list(node.values)
+        if isinstance(node, VariableNode):
+            value = self.variables.get(node.name.value)
+            return list(value) if isinstance(value, list) else []
+        return [node]
+
+
+def _field(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
+    return None
+
+
+def _is_list(field_type: Any) -> bool:
+    if isinstance(field_type, GraphQLNonNull):
+        field_type = field_type.of_type
+    return isinstance(field_type, GraphQLList)
+
+
+def measure_document(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None,
+    limits: LimitsSettings,
+) -> list[GraphQLError]:
+    """QUERY_TOO_COMPLEX errors for every limit the document's operations exceed."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    total = Measure()
+    try:
+        for operation in operations:
+            root = schema.get_root_type(operation.operation)
+            measurer = _Measurer(schema, fragments, operation, variables or {}, limits.max_depth)
+            measure = measurer.selection_set(operation.selection_set, root, 1, False)
+            total = Measure(
+                max(total.depth, measure.depth),
+                total.aliases + measure.aliases,
+                max(total.cost, measure.cost),
+            )
+    except _Cycle:
+        return []
+    except RecursionError:
+        return [too_complex("The document nests too deeply.", "max_depth", 0, limits.max_depth)]
+    return list(_over_limits(total, limits))
+
+
+def _over_limits(measure: Measure, limits: LimitsSettings) -> Iterator[GraphQLError]:
+    if measure.depth > limits.max_depth:
+        yield too_complex(
+            f"The operation nests more than {limits.max_depth} fields deep.",
+            "max_depth",
+            measure.depth,
+            limits.max_depth,
+        )
+    if measure.aliases > limits.max_aliases:
+        yield too_complex(
+            f"The document uses {measure.aliases} aliases (fragments counted at every spread); "
+            f"the limit is {limits.max_aliases}.",
+            "max_aliases",
+            measure.aliases,
+            limits.max_aliases,
+        )
+    if measure.cost > limits.max_cost:
+        yield too_complex(
+            f"The operation's estimated cost is {measure.cost}; the limit is {limits.max_cost}. "
+            "Ask for smaller pages (first, last, limit) or fewer nested lists.",
+            "max_cost",
+            measure.cost,
+            limits.max_cost,
+        )
+
+
+def hide_suggestions(error: GraphQLError) -> GraphQLError:
+    message = _SUGGESTION.sub("", error.message)
+    if message == error.message:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
+
+
+class OperationLimits(SchemaExtension):
+    """The limits of `LimitsSettings` and the switches of `GraphQLSettings`, per operation.
+
+    build_schema passes a factory: `functools.partial(OperationLimits, limits=, graphql=)`.
+    """
+
+    def __init__(self, *, limits: LimitsSettings, graphql: GraphQLSettings) -> None:
+        super().__init__()
+        self.limits = limits
+        self.graphql = graphql
+
+    def on_operation(self) -> Iterator[None]:
+        run = self.execution_context
+        extra: type[ASTValidationRule] = MaxIntrospectionDepthRule
+        if not self.graphql.introspection:
+            extra = NoSchemaIntrospectionCustomRule
+        if extra not in run.validation_rules:
+            run.validation_rules = (*run.validation_rules, extra)
+        yield
+        result = run.result
+        if not self.graphql.field_suggestions and result is not None and result.errors:
+            result.errors = [hide_suggestions(e) for e in result.errors]
+
+    def on_parse(self) -> Iterator[None]:
+        run = self.execution_context
+        if run.graphql_document is None and run.query:
+            error = check_document_text(run.query, self.limits)
+            if error is not None:
+                # Stands in for the refused document: strawberry skips parsing
+                # and validation, and answers with the error.
+                run.graphql_document = _placeholder()
+                run.pre_execution_errors = [error]
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        run = self.execution_context
+        document = run.graphql_document
+        if document is not None and run.pre_execution_errors is None:
+            errors = measure_document(run.schema._schema, document, run.variables, self.limits)
+            if errors:
+                run.pre_execution_errors = errors
+        yield
+
+
+def _placeholder() -> DocumentNode:
+    return parse("{ __typename }", no_location=True)

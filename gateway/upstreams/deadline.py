@@ -1,0 +1,36 @@
+"""The deadline of the GraphQL request under way, seen by every upstream call it causes.
+
+The app opens `request_deadline(seconds)` around each request; tasks started
+inside it (DataLoader batches, cache fetches) inherit it with their context.
+Upstream calls then never wait, retry or back off past it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+_DEADLINE: ContextVar[float | None] = ContextVar("gateway_request_deadline", default=None)
+
+
+@contextlib.contextmanager
+def request_deadline(seconds: float | None) -> Iterator[None]:
+    """Everything run inside ends by `seconds` from now (an outer, earlier deadline stays)."""
+    current = _DEADLINE.get()
+    deadline = current
+    if seconds is not None:
+        mine = time.monotonic() + seconds
+        deadline = mine if current is None else min(current, mine)
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining() -> float | None:
+    """Seconds left before the deadline (negative once past), None when there is none."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()

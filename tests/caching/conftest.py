@@ -1,0 +1,100 @@
+"""Gateways with cache settings of the test's choosing, over the session's sandbox.
+
+Each gateway has a fixed clock, so that expected figures computed from the
+sandbox's data use exactly the ranges the gateway resolves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings, parse_settings
+from gateway.sandbox.server import SandboxServer, config_toml
+from tests.graph.conftest import DEMO_KEY, GraphQLClient
+from tests.redis_server import RedisServer, start_redis
+from tests.servers import ThreadedServer
+
+NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+
+
+def cache_table(**options: Any) -> str:
+    """A `[cache]` TOML table; a dict value becomes a sub-table (e.g. `ttl_s`)."""
+    lines = ["[cache]"]
+    tables = []
+    for name, value in options.items():
+        if isinstance(value, dict):
+            tables += [f"[cache.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in value.items())]
+        else:
+            lines.append(f"{name} = {json.dumps(value)}")
+    return "\n".join([*lines, *tables, ""])
+
+
+# Upstream failures reach the gateway at once: every failed fetch is one logged request.
+NO_RETRIES = "[upstreams.zylon]\nmax_retries = 0\n[upstreams.make]\nmax_retries = 0\n"
+
+
+def sandbox_toml(sandbox: SandboxServer, extra: str = "", **cache: Any) -> str:
+    """The sandbox's gateway config with a `[cache]` table of `cache` options."""
+    return cache_table(**cache) + extra + config_toml(sandbox.url, api_key=DEMO_KEY)
+
+
+def sandbox_settings(sandbox: SandboxServer, extra: str = "", **cache: Any) -> Settings:
+    return parse_settings(tomllib.loads(sandbox_toml(sandbox, extra, **cache)), env={})
+
+
+class Gateway:
+    """A running app and a client for it."""
+
+    def __init__(self, server: ThreadedServer, http: httpx.Client) -> None:
+        self.server = server
+        self.http = http
+        self.gql = GraphQLClient(http)
+
+
+StartGateway = Callable[[Settings], Gateway]
+
+
+@pytest.fixture
+def start_gateway(clean_sandbox: SandboxServer) -> Iterator[StartGateway]:
+    """Starts apps (each with its own cold cache) that are stopped after the test."""
+    started: list[tuple[ThreadedServer, httpx.Client]] = []
+
+    def start(settings: Settings) -> Gateway:
+        server = ThreadedServer(create_app(settings, clock=lambda: NOW))
+        server.start()
+        http = httpx.Client(base_url=server.url, timeout=30)
+        started.append((server, http))
+        return Gateway(server, http)
+
+    yield start
+    for server, http in reversed(started):
+        http.close()
+        server.stop()
+
+
+@pytest.fixture
+def gql(start_gateway: StartGateway, sandbox: SandboxServer) -> GraphQLClient:
+    """A client of a fresh gateway with the default cache settings."""
+    return start_gateway(sandbox_settings(sandbox)).gql
+
+
+@pytest.fixture(scope="session")
+def shared_redis() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis(shared_redis: RedisServer) -> RedisServer:
+    """The session's redis-server, emptied."""
+    shared_redis.command("FLUSHALL")
+    return shared_redis

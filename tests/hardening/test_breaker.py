@@ -1,0 +1,196 @@
+"""The circuit breaker per upstream and organization: opens, refuses without calling, probes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.config import Secret, Settings, UpstreamSettings
+from gateway.errors import Source, UpstreamUnavailable
+from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.server import SandboxServer
+from gateway.upstreams.breaker import CircuitBreaker, State
+from gateway.upstreams.http import UpstreamHTTP, open_http_client
+from gateway.upstreams.zylon import ZylonClient
+
+from .conftest import Serve, codes, tuned, until
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def breaker(clock: ManualClock, **kw: float) -> CircuitBreaker:
+    settings: dict[str, float] = {
+        "failure_threshold": 2,
+        "failure_ratio": 1.0,
+        "min_calls": 1000,
+        "window_s": 60.0,
+        "cooldown_s": 10.0,
+        "half_open_probes": 1,
+        **kw,
+    }
+    return CircuitBreaker(name="zylon/aurora", clock=clock, **settings)  # type: ignore[arg-type]
+
+
+def state(guard: CircuitBreaker) -> State:
+    return guard.state  # a call, so that mypy does not narrow one reading to the next
+
+
+def totals_calls(sandbox: SandboxServer) -> int:
+    return int(sandbox.state.log.count(source="zylon", path_contains="totals"))
+
+
+@pytest.fixture
+async def zylon_with(
+    clean_sandbox: SandboxServer,
+) -> AsyncIterator[tuple[ZylonClient, CircuitBreaker, ManualClock]]:
+    """Aurora's Zylon over the sandbox, without retries, behind a breaker on a manual clock."""
+    clock = ManualClock()
+    guard = breaker(clock)
+    settings = UpstreamSettings(max_retries=0, timeout_s=5.0)
+    org = clean_sandbox.state.data.zylon_org("aurora")
+    async with open_http_client(settings) as client:
+        http = UpstreamHTTP(
+            client,
+            source=Source.ZYLON,
+            base_url=clean_sandbox.zylon_url,
+            settings=settings,
+            breaker=guard,
+        )
+        yield ZylonClient(http, org_slug=org.slug, token=Secret(org.token)), guard, clock
+
+
+async def open_it(zylon: ZylonClient, sandbox: SandboxServer) -> None:
+    sandbox.state.faults.add(FaultRule(source="zylon", status=500, times=2))
+    for _ in range(2):
+        with pytest.raises(UpstreamUnavailable) as info:
+            await zylon.totals()
+        assert info.value.status == 500
+
+
+async def test_opens_after_consecutive_failures_and_refuses_without_calling(
+    zylon_with: tuple[ZylonClient, CircuitBreaker, ManualClock], clean_sandbox: SandboxServer
+) -> None:
+    zylon, guard, _ = zylon_with
+    await open_it(zylon, clean_sandbox)
+    assert state(guard) is State.OPEN
+    with pytest.raises(UpstreamUnavailable, match="circuit open") as info:
+        await zylon.totals()
+    assert info.value.status is None
+    assert totals_calls(clean_sandbox) == 2  # the refused call never left
+
+
+async def test_half_open_lets_one_probe_through_and_its_success_closes(
+    zylon_with: tuple[ZylonClient, CircuitBreaker, ManualClock], clean_sandbox: SandboxServer
+) -> None:
+    zylon, guard, clock = zylon_with
+    await open_it(zylon, clean_sandbox)
+    clock.now += 10.0
+    assert state(guard) is State.HALF_OPEN
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=300, times=1))
+    probe = asyncio.create_task(zylon.totals())
+    await until(lambda: totals_calls(clean_sandbox) == 3)
+    with pytest.raises(UpstreamUnavailable, match="circuit open"):
+        await zylon.totals()  # the one probe is out: refused
+    assert (await probe).projects > 0
+    assert state(guard) is State.CLOSED
+    assert (await zylon.totals()).projects > 0
+    assert totals_calls(clean_sandbox) == 4
+
+
+async def test_a_failed_probe_opens_it_again(
+    zylon_with: tuple[ZylonClient, CircuitBreaker, ManualClock], clean_sandbox: SandboxServer
+) -> None:
+    zylon, guard, clock = zylon_with
+    await open_it(zylon, clean_sandbox)
+    clock.now += 10.0
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", status=503, times=1))
+    with pytest.raises(UpstreamUnavailable) as info:
+        await zylon.totals()
+    assert info.value.status == 503
+    assert state(guard) is State.OPEN
+    with pytest.raises(UpstreamUnavailable, match="circuit open"):
+        await zylon.totals()
+    assert totals_calls(clean_sandbox) == 3
+
+
+async def test_client_errors_and_rate_limits_do_not_open_it(
+    zylon_with: tuple[ZylonClient, CircuitBreaker, ManualClock], clean_sandbox: SandboxServer
+) -> None:
+    zylon, guard, _ = zylon_with
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", status=429, times=3))
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", status=400, times=3))
+    for _ in range(6):
+        with pytest.raises(Exception, match="HTTP 4"):
+            await zylon.totals()
+    assert state(guard) is State.CLOSED
+    assert totals_calls(clean_sandbox) == 6
+
+
+def test_opens_on_a_failure_ratio_without_a_run_of_failures() -> None:
+    clock = ManualClock()
+    guard = breaker(clock, failure_threshold=100, failure_ratio=0.5, min_calls=6)
+    for ok in (False, True, False, True, False):
+        ticket = guard.admit()
+        assert ticket is not None
+        guard.record(ticket, ok)
+    assert state(guard) is State.CLOSED  # 3 of 5: too few calls yet
+    ticket = guard.admit()
+    assert ticket is not None
+    guard.record(ticket, True)
+    assert state(guard) is State.CLOSED  # 3 of 6 is the ratio, but this one succeeded
+    ticket = guard.admit()
+    assert ticket is not None
+    guard.record(ticket, False)
+    assert state(guard) is State.OPEN  # 4 of 7
+
+
+def test_reports_from_before_a_change_of_state_are_ignored() -> None:
+    clock = ManualClock()
+    guard = breaker(clock, failure_threshold=1)
+    early = guard.admit()
+    late = guard.admit()
+    assert early is not None
+    assert late is not None
+    guard.record(early, False)
+    assert state(guard) is State.OPEN
+    clock.now += 10.0
+    guard.record(late, True)  # admitted while closed: says nothing about now
+    assert state(guard) is State.HALF_OPEN
+
+
+def test_an_open_circuit_answers_upstream_unavailable_and_spares_the_other_source_and_org(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    gql = serve(
+        tuned(
+            sandbox_settings,
+            zylon={"max_retries": 0, "breaker_failures": 2, "breaker_cooldown_s": 600.0},
+        )
+    )
+    query = """query ($org: ID!) { organization(id: $org) {
+        usage { workspace { projects } automation { executions } } } }"""
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", org="aurora", status=500))
+    for _ in range(2):
+        body = gql.run(query, {"org": "aurora"})
+        assert codes(body)[("organization", "usage", "workspace")]["status"] == 500
+    clean_sandbox.state.faults.clear()  # healthy again; the circuit does not know yet
+
+    body = gql.run(query, {"org": "aurora"})
+    assert codes(body) == {
+        ("organization", "usage", "workspace"): {"code": "UPSTREAM_UNAVAILABLE", "source": "ZYLON"}
+    }
+    assert "circuit open" in body["errors"][0]["message"]
+    assert body["data"]["organization"]["usage"]["automation"]["executions"] > 0
+    assert clean_sandbox.state.log.count(source="zylon", org="aurora") == 2
+
+    body = gql.run(query, {"org": "borealis"})  # another organization: its own circuit
+    assert "errors" not in body, body
+    assert clean_sandbox.state.log.count(source="zylon", org="borealis") == 1

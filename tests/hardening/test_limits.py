@@ -1,0 +1,284 @@
+"""Every operation limit and attack is refused with its code before any upstream call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from graphql import get_introspection_query, parse
+
+from gateway.config import LimitsSettings, Settings
+from gateway.graph.limits import measure_document
+from gateway.graph.schema import build_schema
+from gateway.sandbox.server import SandboxServer
+from tests.graph.conftest import OPERATIONS, GraphQLClient
+
+from .conftest import Serve, tuned
+
+LIMITS = LimitsSettings()
+
+
+@pytest.fixture
+def gql(serve: Serve, sandbox_settings: Settings) -> GraphQLClient:
+    return serve(sandbox_settings)
+
+
+def refused(
+    gql: GraphQLClient,
+    sandbox: SandboxServer,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    code: str = "QUERY_TOO_COMPLEX",
+) -> dict[str, Any]:
+    """The one error of a refused request (asserting its code), after no upstream call."""
+    body = gql.run(query, variables)
+    assert body.get("data") is None, body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == code, error
+    assert "Traceback" not in error["message"]
+    assert sandbox.state.log.count() == 0
+    return dict(error)
+
+
+def nested_teams(levels: int) -> str:
+    """organization → teams → (scenarios → nodes → team) * levels → name."""
+    inner = "name"
+    for _ in range(levels):
+        inner = f"scenarios(first: 1) {{ nodes {{ team {{ {inner} }} }} }}"
+    return f'{{ organization(id: "aurora") {{ teams {{ {inner} }} }} }}'
+
+
+def test_depth_at_the_limit_runs_and_one_more_is_refused(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    # organization, teams, then 3 levels per nesting, then name: 3 + 3 * levels deep.
+    body = gql.run(nested_teams(3))
+    assert "errors" not in body, body
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, nested_teams(4))
+    assert error["extensions"]["limit"] == "max_depth"
+
+
+def test_depth_is_counted_through_fragments(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = """
+        { organization(id: "aurora") { teams { ...T1 } } }
+        fragment T1 on Team { scenarios(first: 1) { nodes { team { ...T2 } } } }
+        fragment T2 on Team { scenarios(first: 1) { nodes { team { ...T3 } } } }
+        fragment T3 on Team { scenarios(first: 1) { nodes { team { ...T4 } } } }
+        fragment T4 on Team { scenarios(first: 1) { nodes { team { name } } } }
+    """
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_depth"
+
+
+def test_alias_bomb_through_a_reused_fragment(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    # Two aliases, doubled by each fragment that spreads the one below twice: 2 ** 6.
+    fragments = ["fragment F0 on Organization { a: name b: name }"]
+    fragments += [
+        f"fragment F{i} on Organization {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 6)
+    ]
+    query = '{ organization(id: "aurora") { ...F5 } }\n' + "\n".join(fragments)
+    error = refused(gql, sandbox, query)
+    assert error["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": "max_aliases",
+        "value": 64,
+        "max": LIMITS.max_aliases,
+    }
+
+
+def test_aliases_under_the_limit_run(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = '{ organization(id: "aurora") { ...F ...F } } fragment F on Organization { a: name }'
+    body = gql.run(query)
+    assert body == {"data": {"organization": {"a": "Aurora Labs"}}}
+    assert sandbox.state.log.count() == 0
+
+
+@pytest.mark.parametrize(
+    "fragments",
+    [
+        "fragment A on Organization { name ...A }",
+        "fragment A on Organization { name ...B } fragment B on Organization { id ...A }",
+        "fragment A on Organization { teams { ...B } } fragment B on Team { scenarios { "
+        "nodes { team { ...B } } } }",
+    ],
+)
+def test_circular_fragments_are_a_validation_error(
+    gql: GraphQLClient, sandbox: SandboxServer, fragments: str
+) -> None:
+    query = f'{{ organization(id: "aurora") {{ ...A }} }} {fragments}'
+    body = gql.run(query)
+    assert body.get("data") is None
+    assert body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert any("within itself" in e["message"] for e in body["errors"]), body
+    assert sandbox.state.log.count() == 0
+
+
+def test_a_huge_page_is_too_costly(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = '{ organization(id: "aurora") { scenarios(first: 100000) { nodes { id name } } } }'
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_cost"
+    assert error["extensions"]["value"] > 100000
+
+
+def test_a_huge_page_by_variable_is_too_costly(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = """query ($first: Int = 10) {
+        organization(id: "aurora") { scenarios(first: $first) { nodes { id name } } }
+    }"""
+    error = refused(gql, sandbox, query, {"first": 100000})
+    assert error["extensions"]["limit"] == "max_cost"
+
+
+def test_cost_multiplies_unbounded_lists_through_nesting(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    # organizations and teams are unbounded (10 each assumed), times two pages of 100.
+    query = """{ organizations { teams { scenarios(first: 100) { nodes {
+        team { scenarios(first: 100) { nodes { id } } } } } } } }"""
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_cost"
+    assert error["extensions"]["value"] > 10 * 10 * 100 * 100
+
+
+def test_cost_counts_entity_representations(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = """query ($r: [_Any!]!) {
+        _entities(representations: $r) { ... on User { id name activity { interactionsCreated } } }
+    }"""
+    representations = [{"__typename": "User", "id": f"aurora:u{i}"} for i in range(5000)]
+    error = refused(gql, sandbox, query, {"r": representations})
+    assert error["extensions"]["limit"] == "max_cost"
+
+
+def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
+    error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')
+    assert error["extensions"]["limit"] == "max_document_bytes"
+
+
+def test_too_many_tokens_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    query = '{ organization(id: "aurora") { ' + "id " * LIMITS.max_tokens + "} }"
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_tokens"
+
+
+def test_brackets_nested_past_the_parser_are_refused(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    # Deep enough to exhaust a recursive parser: refused before parsing, no recursion error.
+    query = "{ a" * 400 + "}" * 400
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_depth"
+    assert "recursion" not in error["message"]
+
+
+def test_batched_operations_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    batch = [{"query": "{ organizations { id usage { workspace { projects } } } }"}] * 2
+    response = gql.http.post(
+        "/graphql", json=batch, headers={"Authorization": "Bearer sandbox-demo-key"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert sandbox.state.log.count() == 0
+
+
+def test_introspection_runs_in_the_sandbox_config(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    body = gql.run(get_introspection_query())
+    assert "errors" not in body, body
+    names = {t["name"] for t in body["data"]["__schema"]["types"]}
+    assert {"Organization", "Scenario"} <= names
+    assert sandbox.state.log.count() == 0
+
+
+def test_introspection_nested_too_deep_is_refused(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    query = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+    error = refused(gql, sandbox, query, code="GRAPHQL_VALIDATION_FAILED")
+    assert "introspection" in error["message"]
+
+
+@pytest.fixture
+def production(serve: Serve, sandbox_settings: Settings) -> GraphQLClient:
+    return serve(
+        tuned(
+            sandbox_settings,
+            graphql={"introspection": False, "field_suggestions": False, "graphiql": False},
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        get_introspection_query(),
+        "{ __schema { queryType { name } } }",
+        '{ __type(name: "Organization") { fields { name } } }',
+        '{ organization(id: "aurora") { name } meta: __schema { types { name } } }',
+    ],
+)
+def test_introspection_is_refused_in_a_production_config(
+    production: GraphQLClient, sandbox: SandboxServer, query: str
+) -> None:
+    body = production.run(query)
+    assert body.get("data") is None
+    assert body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert all("introspection" in e["message"] for e in body["errors"])
+    assert sandbox.state.log.count() == 0
+
+
+def test_typename_still_answers_in_a_production_config(production: GraphQLClient) -> None:
+    assert production.run("{ __typename }") == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ('{ organizaton(id: "aurora") { name } }', None, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            'query ($m: Metric!) { organization(id: "aurora") { timeSeries(metric: $m) '
+            "{ source } } }",
+            {"m": "INTERACTONS"},
+            "BAD_USER_INPUT",
+        ),
+    ],
+)
+def test_field_suggestions_on_in_the_sandbox_off_in_production(
+    gql: GraphQLClient,
+    production: GraphQLClient,
+    sandbox: SandboxServer,
+    query: str,
+    variables: dict[str, Any] | None,
+    code: str,
+) -> None:
+    [shown] = gql.run(query, variables)["errors"]
+    assert "Did you mean" in shown["message"]
+    [hidden] = production.run(query, variables)["errors"]
+    assert "Did you mean" not in hidden["message"]
+    assert hidden["message"]  # still says what is wrong
+    assert shown["extensions"]["code"] == hidden["extensions"]["code"] == code
+    assert sandbox.state.log.count() == 0
+
+
+def test_limits_come_from_the_settings(
+    serve: Serve, sandbox_settings: Settings, sandbox: SandboxServer
+) -> None:
+    strict = serve(tuned(sandbox_settings, limits={"max_depth": 2, "max_aliases": 1}))
+    error = refused(
+        strict, sandbox, '{ organization(id: "aurora") { usage { workspace { threads } } } }'
+    )
+    assert error["extensions"]["max"] == 2
+    error = refused(strict, sandbox, "{ a: organizations { id } b: organizations { id } }")
+    assert error["extensions"]["limit"] == "max_aliases"
+
+
+@pytest.mark.parametrize("path", sorted(OPERATIONS.glob("*.graphql")), ids=lambda p: p.stem)
+def test_canonical_operations_fit_the_default_limits(path: Path) -> None:
+    variables = {"first": LIMITS.max_page_size, "representations": [{}] * 101}
+    schema = build_schema()._schema
+    assert measure_document(schema, parse(path.read_text()), variables, LIMITS) == []
