@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import tomllib
 from collections.abc import Sequence
 
@@ -18,8 +19,28 @@ from gateway.app import create_app
 from gateway.config import Settings, load_settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
+from gateway.logs import configure_logging
 
 DEMO_KEY = "sandbox-demo-key"
+DEMO_QUERY = """# The analytics gateway over its sandbox: simulated Zylon and Make upstreams.
+# Press the run button. The demo key is already in the Headers tab below.
+query Dashboard {
+  organization(id: "aurora") {
+    name
+    usage {
+      workspace { projects threads interactions agentFlows }
+      automation { executions operations centicredits errors errorRate operationsChange }
+    }
+    activeUsers(limit: 5) { interactionsCreated agentFlowsCreated user { name email } }
+    scenarios(first: 5, orderBy: { field: OPERATIONS, direction: DESC }) {
+      totalCount
+      nodes { name status team { name } metrics { operations errors errorRate } }
+      pageInfo { hasNextPage endCursor }
+    }
+    interactions: timeSeries(metric: INTERACTIONS) { points { date value } }
+  }
+}
+"""
 CONFIG_ENV = "GATEWAY_CONFIG"
 
 
@@ -36,6 +57,7 @@ def _serve(
     port: int,
     workers: int,
     graphiql_headers: dict[str, str] | None = None,
+    graphiql_query: str | None = None,
 ) -> None:
     if workers > 1:
         if config_path is None:
@@ -51,7 +73,7 @@ def _serve(
             access_log=False,
         )
         return
-    app = create_app(settings, graphiql_headers=graphiql_headers)
+    app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 
@@ -92,19 +114,24 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
             flush=True,
         )
         workers = args.workers or 1
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-            f.write(text)
+        config_path = None
+        if workers > 1:  # worker processes read their config from a file
+            with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+                f.write(text)
+            config_path = f.name
         try:
             _serve(
                 settings,
-                config_path=f.name,
+                config_path=config_path,
                 host=host,
                 port=port,
                 workers=workers,
                 graphiql_headers={"Authorization": f"Bearer {DEMO_KEY}"},
+                graphiql_query=DEMO_QUERY,
             )
         finally:
-            os.unlink(f.name)
+            if config_path is not None:
+                os.unlink(config_path)
     return 0
 
 
@@ -162,13 +189,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM: uvicorn shuts down gracefully, then raises it again, landing here.
+
+    Exiting through SystemExit runs every `finally` (the embedded sandbox stops,
+    temporary files go) instead of dying on the signal.
+    """
+    raise SystemExit(0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper())
+    serving = args.command in ("serve", "sandbox")
+    if serving and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: stopped as asked, no traceback
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 1

@@ -2,8 +2,9 @@
 
 Walks the operation with its coerced variables and applies to every field the
 same argument checks its resolver applies (gateway.graph.arguments). Cursors
-are checked against their binding where the organization is known from an
-enclosing `organization(id:)`; elsewhere the resolver checks them.
+are checked against their binding where it is known from the enclosing
+`organization(id:)` (and `team(id:)`); elsewhere only their form is checked
+here, and the resolver checks the binding.
 """
 
 from __future__ import annotations
@@ -28,14 +29,19 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
-from gateway.errors import GatewayError
+from gateway.cursors import FOREIGN
+from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
+from gateway.graph.error_codes import with_code
 from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
 
 MAKE_RANGE_FIELDS = {("Organization", "teams"), ("Team", "metrics")}
 SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
+
+# Where a field stands: its organization, and its team under `team(id:)`, when known.
+Scope = tuple[str | None, int | None]
 
 
 class _Walk:
@@ -66,7 +72,7 @@ class _Walk:
                     yield from self.fields(self.fragments[name].selection_set, seen | {name})
 
     def visit(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None, org: str | None
+        self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None, scope: Scope
     ) -> None:
         for node in self.fields(selection_set, frozenset()):
             types = [parent]
@@ -82,22 +88,20 @@ class _Walk:
                     continue
                 try:
                     values = get_argument_values(field, node, self.variables)
-                    child_org = self.check(owner.name, node, values, org)
+                    child_scope = self.check(owner.name, node, values, scope)
                 except GatewayError as exc:
                     self.errors.append(GraphQLError(exc.message, nodes=[node], original_error=exc))
                     continue
                 except GraphQLError:
                     continue  # graphql-core reports it itself
-                self.visit(get_named_type(field.type), node.selection_set, child_org)
+                self.visit(get_named_type(field.type), node.selection_set, child_scope)
 
-    def check(
-        self, owner: str, node: FieldNode, values: dict[str, Any], org: str | None
-    ) -> str | None:
+    def check(self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope) -> Scope:
         ctx, name = self.ctx, node.name.value
         if owner == "Query" and name == "organization":
-            return str(values["id"])
+            return str(values["id"]), None
         if (owner, name) in SCENARIO_FIELDS:
-            self.check_scenarios(owner, values, org)
+            self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
             args.make_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "usage"):
@@ -116,10 +120,10 @@ class _Walk:
         elif name == "activity":
             args.time_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "team"):
-            args.numeric_id(values["id"], "team id")
-        return org
+            return scope[0], args.numeric_id(values["id"], "team id")
+        return scope[0], None  # a team is known to its own fields only
 
-    def check_scenarios(self, owner: str, values: dict[str, Any], org: str | None) -> None:
+    def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
         ctx = self.ctx
         after, before = values.get("after"), values.get("before")
         check_window(
@@ -131,13 +135,27 @@ class _Walk:
         )
         r = args.make_range(ctx, values.get("range"))
         wanted = args.filters(values.get("filter"))
-        if owner == "Organization" and org is not None:
-            binding = args.scenario_binding(
-                ctx, org, r, wanted, None, args.order(values.get("orderBy"))
-            )
-            for cursor in (after, before):
-                if cursor is not None:
-                    Position.load(ctx.cursors.decode(cursor, binding=binding))
+        org, team = scope
+        team_id = team if owner == "Team" else None
+        cursors = [c for c in (after, before) if c is not None]
+        if org is None or (owner == "Team" and team is None):
+            for cursor in cursors:
+                _check_form(ctx, cursor)
+            return
+        binding = args.scenario_binding(
+            ctx, org, r, wanted, team_id, args.order(values.get("orderBy"))
+        )
+        for cursor in cursors:
+            Position.load(ctx.cursors.decode(cursor, binding=binding))
+
+
+def _check_form(ctx: Context, cursor: str) -> None:
+    """Refuse a cursor that no binding could accept; its binding is checked by the resolver."""
+    try:
+        ctx.cursors.decode(cursor, binding="")
+    except BadUserInput as exc:
+        if exc.message != FOREIGN:
+            raise
 
 
 def check_operation(
@@ -150,7 +168,7 @@ def check_operation(
     walk = _Walk(schema, fragments, variables, ctx)
     root = schema.query_type
     if root is not None:
-        walk.visit(root, operation.selection_set, None)
+        walk.visit(root, operation.selection_set, (None, None))
     return walk.errors
 
 
@@ -159,7 +177,12 @@ class ArgumentCheck(SchemaExtension):
         run = self.execution_context
         document, ctx = run.graphql_document, run.context
         if document is not None and isinstance(ctx, Context):
-            errors = _check(run.schema._schema, document, run.operation_name, run.variables, ctx)
+            try:
+                errors = _check(
+                    run.schema._schema, document, run.operation_name, run.variables, ctx
+                )
+            except Exception as exc:  # a bug here must still answer with a code
+                errors = [with_code(GraphQLError(str(exc), original_error=exc))]
             if errors:
                 run.result = ExecutionResult(data=None, errors=errors)
         yield

@@ -24,7 +24,12 @@ def _parse_datetime(value: object) -> dt.datetime:
         raise ValueError(
             f"DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; got {value!r}"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(f"DateTime is out of range in UTC; got {value!r}") from None
 
 
 def _parse_bigint(value: object) -> int:

@@ -1,0 +1,127 @@
+"""The HTTP surface: GET queries, GraphiQL, probes, and errors masked as INTERNAL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from graphql import GraphQLError
+
+from gateway.graph.error_codes import INTERNAL_MESSAGE, with_code
+from gateway.sandbox.server import SandboxServer
+from tests.graph.conftest import DEMO_KEY, GraphQLClient
+
+AUTH = {"Authorization": f"Bearer {DEMO_KEY}", "Accept": "application/json"}
+
+
+def test_get_answers_a_query_with_variables(gql: GraphQLClient) -> None:
+    query = "query($o: ID!) { organization(id: $o) { id name makeZone } }"
+    params = {"query": query, "variables": json.dumps({"o": "borealis"})}
+    response = gql.http.get("/graphql", params=params, headers=AUTH)
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": {"organization": {"id": "borealis", "name": "Borealis Systems", "makeZone": "us1"}}
+    }
+
+
+def test_get_answers_without_an_accept_header(gql: GraphQLClient) -> None:
+    response = gql.http.get(
+        "/graphql",
+        params={"query": "{ organizations { id } }"},
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    )
+    assert response.status_code == 200
+    assert [o["id"] for o in response.json()["data"]["organizations"]] == [
+        "aurora",
+        "borealis",
+        "cygnus",
+    ]
+
+
+def test_get_refuses_anything_but_a_query(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    response = gql.http.get("/graphql", params={"query": "mutation { x }"}, headers=AUTH)
+    assert response.status_code in (400, 405)
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert sandbox.state.log.count() == 0
+
+
+def test_a_browser_gets_graphiql_served_locally(gql: GraphQLClient) -> None:
+    response = gql.http.get("/graphql", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "graphiql" in page.lower()
+    for cdn in ("unpkg", "jsdelivr", "cdnjs", "esm.sh", "googleapis", "cloudflare"):
+        assert cdn not in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    # Every asset the page names is served by the gateway itself.
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)
+    assert assets
+    for asset in assets:
+        assert gql.http.get(asset).status_code == 200, asset
+
+
+def test_probes(gql: GraphQLClient) -> None:
+    health = gql.http.get("/healthz")
+    ready = gql.http.get("/readyz")
+    assert health.status_code == 200
+    assert ready.status_code == 200
+
+
+def test_malformed_requests_are_400_with_a_code(gql: GraphQLClient) -> None:
+    auth = {"Authorization": f"Bearer {DEMO_KEY}"}
+    json_type = {**auth, "Content-Type": "application/json"}
+    responses = [
+        gql.http.post("/graphql", content=b"{not json", headers=json_type),
+        gql.http.post("/graphql", json={"query": 5}, headers=auth),
+        gql.http.post(
+            "/graphql", json={"query": "{ organizations { id } }", "variables": "x"}, headers=auth
+        ),
+        gql.http.post("/graphql", json={}, headers=auth),
+    ]
+    for response in responses:
+        assert response.status_code == 400, response.text
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_document_errors_keep_graphql_codes(gql: GraphQLClient) -> None:
+    unknown = gql.run("{ organizations { nope } }")
+    assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    syntax = gql.run("{ organizations { id }")
+    assert syntax["errors"][0]["extensions"]["code"] in (
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+
+
+# --- masking -------------------------------------------------------------------
+
+
+def test_an_unexpected_exception_is_masked_as_internal(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "db password is hunter2 at /srv/gateway/internal.py"
+    error = GraphQLError("boom", path=["organization", "usage"], original_error=KeyError(secret))
+    with caplog.at_level(logging.ERROR, logger="gateway.graphql"):
+        masked = with_code(error)
+    assert masked.message == INTERNAL_MESSAGE
+    assert masked.extensions == {"code": "INTERNAL"}
+    assert masked.path == ["organization", "usage"]
+    assert secret not in masked.message
+    assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+
+
+def test_an_unserializable_value_is_internal_not_bad_user_input() -> None:
+    cause = GraphQLError("Enum 'ScenarioStatus' cannot represent value: 'paused'")
+    error = GraphQLError(cause.message, path=["organization", "scenarios"], original_error=cause)
+    masked = with_code(error)
+    assert masked.extensions == {"code": "INTERNAL"}
+    assert masked.message == INTERNAL_MESSAGE
+
+
+def test_an_argument_error_at_execution_is_bad_user_input() -> None:
+    cause = GraphQLError("Argument 'limit' has invalid value 'x'.")
+    error = GraphQLError(cause.message, path=["organization", "activeUsers"], original_error=cause)
+    assert with_code(error).extensions == {"code": "BAD_USER_INPUT"}

@@ -1,0 +1,511 @@
+"""Every canonical operation, through the real app over HTTP, against the sandbox's own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from gateway.config import Settings
+from gateway.sandbox.model import SandboxData
+from gateway.sandbox.server import SandboxServer
+from tests.graph import expect as ex
+from tests.graph.conftest import AURORA_KEY, GraphQLClient, operation
+
+ALL_ORDERS = list(ex.SORT_FIELDS)
+
+
+@pytest.fixture
+def data(sandbox: SandboxServer) -> SandboxData:
+    return sandbox.state.data
+
+
+def _range(data: SandboxData, back: int = 40, days: int = 30) -> dict[str, str]:
+    return ex.whole_days(ex.day(data, back), ex.day(data, back - days + 1))
+
+
+def _ok(body: dict[str, Any]) -> dict[str, Any]:
+    assert "errors" not in body, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+# --- dashboard -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org", ["aurora", "borealis"])
+def test_dashboard_over_an_explicit_range(gql: GraphQLClient, data: SandboxData, org: str) -> None:
+    time_range = _range(data)
+    got = _ok(gql.run(operation("dashboard"), {"org": org, "range": time_range}))["organization"]
+    got["scenarios"] = ex.strip_cursors(got["scenarios"])
+    assert got == ex.dashboard(data, org, time_range)
+
+
+def test_dashboard_converts_offsets_to_utc_days_for_both_sources(
+    gql: GraphQLClient, data: SandboxData
+) -> None:
+    # 01:30+03:00 is 22:30Z the day before; 22:15-05:00 is 03:15Z the day after.
+    first, last = ex.day(data, 50), ex.day(data, 20)
+    time_range = {"from": f"{first}T01:30:00+03:00", "to": f"{last}T22:15:00-05:00"}
+    got = _ok(gql.run(operation("dashboard"), {"org": "aurora", "range": time_range}))
+    organization = got["organization"]
+    organization["scenarios"] = ex.strip_cursors(organization["scenarios"])
+    expected = ex.dashboard(data, "aurora", time_range)
+    assert organization == expected
+    points = organization["interactions"]["points"]
+    assert points[0]["date"] == (first - dt.timedelta(days=1)).isoformat()
+    assert points[-1]["date"] == (last + dt.timedelta(days=1)).isoformat()
+
+
+def test_dashboard_over_the_default_range(
+    settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    now = dt.datetime.combine(data.today, dt.time(12, 34, 56, 789_000), dt.UTC)
+    with ex.serve(settings, now=now) as gql:
+        got = _ok(gql.run(operation("dashboard"), {"org": "aurora"}))["organization"]
+    got["scenarios"] = ex.strip_cursors(got["scenarios"])
+    default = ex.default_range(now)
+    assert default["to"] == f"{data.today}T12:34:00+00:00"
+    assert got == ex.dashboard(data, "aurora", default)
+    # Both sources were asked for exactly the minute-aligned 30 days.
+    end = ex.seconds(ex.parse(default["to"]))
+    for entry in clean_sandbox.state.log.entries("zylon"):
+        if "ranking" in entry.path:
+            assert dict(entry.query)["start_date"] == str(end - 30 * 86_400)
+            assert dict(entry.query)["end_date"] == str(end)
+    (make,) = clean_sandbox.state.log.entries("make")
+    assert dict(make.query)["timeframe[dateTo]"] == f"{data.today}T12:34:00Z"
+
+
+def test_dashboard_ranking_limit_and_tie_order(gql: GraphQLClient, data: SandboxData) -> None:
+    """Rankings: interactions descending, ties by id ascending, cut at `limit`."""
+    query = """
+      query($org: ID!, $range: TimeRange, $n: Int) {
+        organization(id: $org) {
+          activeUsers(range: $range, limit: $n) {
+            interactionsCreated agentFlowsCreated user { id }
+          }
+          activeProjects(range: $range, limit: $n) { interactionsCreated project { id } }
+        }
+      }"""
+    # A single day: many users tie on small counts.
+    one_day = ex.whole_days(ex.day(data, 3), ex.day(data, 3))
+    for limit in (1, 7, 100):
+        got = _ok(gql.run(query, {"org": "aurora", "range": one_day, "n": limit}))
+        users = ex.active_users(data, "aurora", one_day, limit)
+        assert got["organization"]["activeUsers"] == [
+            {**u, "user": {"id": u["user"]["id"]}} for u in users
+        ]
+        projects = ex.active_projects(data, "aurora", one_day, limit)
+        assert got["organization"]["activeProjects"] == [
+            {**p, "project": {"id": p["project"]["id"]}} for p in projects
+        ]
+    ties = [u["interactionsCreated"] for u in ex.active_users(data, "aurora", one_day, 100)]
+    assert len(ties) != len(set(ties)), "the day chosen should hold ties"
+
+
+# --- teams ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org", ["aurora", "borealis"])
+def test_teams(gql: GraphQLClient, data: SandboxData, org: str) -> None:
+    time_range = _range(data, back=70, days=45)
+    got = _ok(gql.run(operation("teams"), {"org": org, "range": time_range}))
+    make = data.make_org(org)
+    expected = []
+    for team_id, name in ex.teams(make):
+        own = ex.scenarios_of(make, team_ids=[team_id])
+        top = ex.ordered(ex.entries(data, own, time_range), "OPERATIONS", "DESC")[:3]
+        expected.append(
+            {
+                "id": str(team_id),
+                "name": name,
+                "metrics": ex.automation(
+                    data, own, time_range, ("operations", "executions", "errors")
+                ),
+                "scenarios": {
+                    "nodes": [
+                        {
+                            "id": str(e["id"]),
+                            "name": e["name"],
+                            "metrics": {"operations": e["operations"]},
+                        }
+                        for e in top
+                    ]
+                },
+            }
+        )
+    assert got["organization"]["teams"] == expected
+    if org == "aurora":  # code-point order: "finance" before "Équipe Data"
+        assert [t["name"] for t in expected] == ["Growth", "Platform", "finance", "Équipe Data"]
+
+
+def test_team_by_id_with_change_metrics_and_filtered_scenarios(
+    gql: GraphQLClient, data: SandboxData
+) -> None:
+    query = """
+      query($range: TimeRange) {
+        organization(id: "aurora") {
+          team(id: "13") {
+            id name
+            metrics(range: $range) {
+              executions operations centicredits errors errorRate
+              executionsChange operationsChange centicreditsChange errorsChange errorRateChange
+            }
+            scenarios(range: $range, first: 100, filter: {statuses: [ACTIVE]},
+                      orderBy: {field: NAME}) {
+              totalCount
+              nodes { id name status metrics { operations } }
+              total { operations errors errorRate operationsChange }
+            }
+          }
+        }
+      }"""
+    time_range = _range(data, back=100, days=60)
+    team = _ok(gql.run(query, {"range": time_range}))["organization"]["team"]
+    make = data.make_org("aurora")
+    own = ex.scenarios_of(make, team_ids=[13])
+    active = ex.scenarios_of(make, team_ids=[13], statuses=["active"])
+    assert team["id"] == "13"
+    assert team["name"] == "Équipe Data"
+    assert team["metrics"] == ex.automation(data, own, time_range, ex.ALL_METRICS)
+    rows = ex.ordered(ex.entries(data, active, time_range), "NAME", "ASC")
+    assert team["scenarios"]["totalCount"] == len(rows)
+    assert team["scenarios"]["nodes"] == [ex.node(r, ("operations",)) for r in rows]
+    assert team["scenarios"]["total"] == ex.automation(
+        data, active, time_range, ("operations", "errors", "errorRate", "operationsChange")
+    )
+
+
+def test_walking_one_teams_scenarios(gql: GraphQLClient, data: SandboxData) -> None:
+    query = """query($range: TimeRange, $after: String) { organization(id: "aurora") {
+      team(id: "12") {
+        scenarios(range: $range, first: 4, after: $after,
+                  orderBy: {field: ERRORS, direction: DESC}) {
+          totalCount nodes { id } pageInfo { hasNextPage endCursor }
+        }
+      }
+    } }"""
+    time_range = _range(data, back=50, days=20)
+    own = ex.scenarios_of(data.make_org("aurora"), team_ids=[12])
+    expected = [
+        str(r["id"]) for r in ex.ordered(ex.entries(data, own, time_range), "ERRORS", "DESC")
+    ]
+    ids: list[str] = []
+    after = None
+    while True:
+        body = _ok(gql.run(query, {"range": time_range, "after": after}))
+        connection = body["organization"]["team"]["scenarios"]
+        assert connection["totalCount"] == len(own)
+        ids += [n["id"] for n in connection["nodes"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    assert ids == expected
+    assert len(expected) > 8
+
+
+# --- series --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org", ["aurora", "borealis"])
+def test_series(gql: GraphQLClient, data: SandboxData, org: str) -> None:
+    time_range = _range(data, back=35, days=30)
+    got = _ok(gql.run(operation("series"), {"org": org, "range": time_range}))["organization"]
+    scenarios = list(data.make_org(org).scenarios)
+    assert got["interactions"] == {
+        "source": "ZYLON",
+        "points": ex.interactions_series(data, org, time_range),
+    }
+    assert got["operations"] == {
+        "source": "MAKE",
+        "points": ex.make_series(data, scenarios, time_range, "operations"),
+    }
+    assert len(got["operations"]["points"]) == 30
+
+
+def test_every_metric_as_a_series(gql: GraphQLClient, data: SandboxData) -> None:
+    query = """
+      query($range: TimeRange) {
+        organization(id: "aurora") {
+          threads: timeSeries(metric: THREADS, range: $range) {
+            metric source points { date value }
+          }
+          flows: timeSeries(metric: AGENT_FLOWS, range: $range) {
+            metric source points { date value }
+          }
+          files: timeSeries(metric: UPLOADED_ARTIFACTS, range: $range) {
+            metric source points { date value }
+          }
+          executions: timeSeries(metric: EXECUTIONS, range: $range) {
+            metric source points { date value }
+          }
+          errors: timeSeries(metric: ERRORS, range: $range) { metric source points { date value } }
+          credits: timeSeries(metric: CENTICREDITS, range: $range) {
+            metric source points { date value }
+          }
+        }
+      }"""
+    # Odd hours: the series still covers whole UTC days, both ends included.
+    first, last = ex.day(data, 20), ex.day(data, 9)
+    time_range = {"from": f"{first}T17:00:00Z", "to": f"{last}T03:00:00Z"}
+    got = _ok(gql.run(query, {"range": time_range}))["organization"]
+    zylon = data.zylon_org("aurora")
+    scenarios = list(data.make_org("aurora").scenarios)
+
+    def zylon_points(daily: tuple[int, ...]) -> list[dict[str, Any]]:
+        return ex.zylon_series(data, daily, time_range)
+
+    expected = {
+        "threads": ("THREADS", "ZYLON", zylon_points(zylon.threads.daily)),
+        "flows": ("AGENT_FLOWS", "ZYLON", zylon_points(zylon.agent_flows.daily)),
+        "files": ("UPLOADED_ARTIFACTS", "ZYLON", zylon_points(zylon.uploaded_artifacts.daily)),
+        "executions": (
+            "EXECUTIONS",
+            "MAKE",
+            ex.make_series(data, scenarios, time_range, "executions"),
+        ),
+        "errors": ("ERRORS", "MAKE", ex.make_series(data, scenarios, time_range, "errors")),
+        "credits": (
+            "CENTICREDITS",
+            "MAKE",
+            ex.make_series(data, scenarios, time_range, "centicredits"),
+        ),
+    }
+    for alias, (metric, source, points) in expected.items():
+        assert got[alias] == {"metric": metric, "source": source, "points": points}, alias
+        assert len(points) == 12
+
+
+# --- scenario page -------------------------------------------------------------
+
+
+def _walk(
+    gql: GraphQLClient,
+    org: str,
+    first: int,
+    order: dict[str, str] | None = None,
+    filter: dict[str, Any] | None = None,
+    key: str | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    nodes: list[dict[str, Any]] = []
+    after = None
+    counts = set()
+    pages = 0
+    while True:
+        variables = {"org": org, "first": first, "after": after, "order": order, "filter": filter}
+        kwargs = {} if key is None else {"key": key}
+        body = gql.run(operation("scenario-page"), variables, **kwargs)
+        connection = _ok(body)["organization"]["scenarios"]
+        stripped = ex.strip_cursors(connection)
+        counts.add(connection["totalCount"])
+        assert len(connection["edges"]) <= first
+        assert stripped["pageInfo"]["hasPreviousPage"] == (pages > 0)
+        nodes += [e["node"] for e in stripped["edges"]]
+        pages += 1
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+        assert pages < 50
+    (count,) = counts
+    return nodes, count
+
+
+SCENARIO_METRICS = ("operations", "executions", "errors", "errorRate")
+
+
+def test_scenario_page_walks_over_the_default_range(
+    settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    """The operation as clients send it: no range, so the last 30 days up to the minute."""
+    now = dt.datetime.combine(data.today, dt.time(6, 7, 8), dt.UTC)
+    rows = ex.entries(data, list(data.make_org("aurora").scenarios), ex.default_range(now))
+    # Every order over an explicit range is checked below; here a few, walked as clients do.
+    orders = [("OPERATIONS", "DESC"), ("ERROR_RATE", "ASC"), ("NAME", "ASC"), ("STATUS", "DESC")]
+    with ex.serve(settings, now=now) as gql:
+        for field, direction in orders:
+            nodes, count = _walk(gql, "aurora", 45, {"field": field, "direction": direction})
+            assert count == len(rows)
+            expected = ex.ordered(rows, field, direction)
+            assert nodes == [ex.node(r, SCENARIO_METRICS) for r in expected], field
+
+
+def test_scenario_order_over_an_explicit_range_with_every_figure(
+    gql: GraphQLClient, data: SandboxData
+) -> None:
+    query = """
+      query($range: TimeRange, $order: ScenarioOrder, $after: String) {
+        organization(id: "aurora") {
+          scenarios(range: $range, orderBy: $order, first: 100, after: $after) {
+            totalCount
+            edges { cursor node { id name status metrics {
+              operations executions errors errorRate
+              executionsChange operationsChange errorsChange errorRateChange } } }
+            pageInfo { hasNextPage endCursor }
+          }
+        }
+      }"""
+    time_range = _range(data, back=60, days=30)
+    metrics = ex.SORTABLE_METRICS
+    rows = ex.entries(data, list(data.make_org("aurora").scenarios), time_range)
+    for field in ALL_ORDERS:
+        for direction in ("ASC", "DESC"):
+            nodes: list[dict[str, Any]] = []
+            after = None
+            while True:
+                variables = {
+                    "range": time_range,
+                    "order": {"field": field, "direction": direction},
+                    "after": after,
+                }
+                connection = _ok(gql.run(query, variables))["organization"]["scenarios"]
+                assert connection["totalCount"] == len(rows)
+                nodes += [e["node"] for e in ex.strip_cursors(connection)["edges"]]
+                if not connection["pageInfo"]["hasNextPage"]:
+                    break
+                after = connection["pageInfo"]["endCursor"]
+            expected = [ex.node(r, metrics) for r in ex.ordered(rows, field, direction)]
+            assert nodes == expected, (field, direction)
+    # The data holds what makes the order hard: absent rates sort below every number ...
+    asc = ex.ordered(rows, "ERROR_RATE", "ASC")
+    assert asc[0].get("errorRate") is None
+    assert asc[-1].get("errorRate") is not None
+    # ... and names compare by code point: "Alpha feed" < "alpha feed" < "Émail" < "数据同步".
+    names = [r["name"] for r in ex.ordered(rows, "NAME", "ASC")]
+    order = ["Alpha feed", "alpha feed", "Émail → CRM sync", "数据同步"]
+    assert [names.index(n) for n in order] == sorted(names.index(n) for n in order)
+
+
+def test_scenario_page_operation_with_filters(gql: GraphQLClient, data: SandboxData) -> None:
+    make = data.make_org("aurora")
+    cases: list[tuple[dict[str, Any], list[Any]]] = [
+        ({"teamIds": ["11", "14"]}, ex.scenarios_of(make, team_ids=[11, 14])),
+        ({"folderIds": ["302"]}, ex.scenarios_of(make, folder_ids=[302])),
+        (
+            {"statuses": ["INVALID", "INACTIVE"]},
+            ex.scenarios_of(make, statuses=["invalid", "inactive"]),
+        ),
+        (
+            {"teamIds": ["12"], "folderIds": ["301", "303"], "statuses": ["ACTIVE"]},
+            ex.scenarios_of(make, team_ids=[12], folder_ids=[301, 303], statuses=["active"]),
+        ),
+    ]
+    default = ex.default_range(dt.datetime.now(dt.UTC))
+    for filter, scenarios in cases:
+        assert scenarios, filter
+        order = {"field": "NAME", "direction": "DESC"}
+        nodes, count = _walk(gql, "aurora", 7, order, filter)
+        assert count == len(scenarios)
+        rows = ex.ordered(ex.entries(data, scenarios, default), "NAME", "DESC")
+        assert [n["id"] for n in nodes] == [str(r["id"]) for r in rows]
+        assert [n["status"] for n in nodes] == [r["status"].upper() for r in rows]
+
+
+def test_scenario_page_backwards(gql: GraphQLClient, data: SandboxData) -> None:
+    query = """
+      query($range: TimeRange, $before: String) {
+        organization(id: "aurora") {
+          scenarios(range: $range, orderBy: {field: EXECUTIONS, direction: DESC},
+                    last: 30, before: $before) {
+            edges { cursor node { id } }
+            pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          }
+        }
+      }"""
+    time_range = _range(data, back=30, days=30)
+    rows = ex.entries(data, list(data.make_org("aurora").scenarios), time_range)
+    expected = [str(r["id"]) for r in ex.ordered(rows, "EXECUTIONS", "DESC")]
+    pages: list[list[str]] = []
+    before = None
+    while True:
+        connection = _ok(gql.run(query, {"range": time_range, "before": before}))
+        page = ex.strip_cursors(connection["organization"]["scenarios"])
+        pages.insert(0, [e["node"]["id"] for e in page["edges"]])
+        assert page["pageInfo"]["hasNextPage"] == (len(pages) > 1)
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        before = connection["organization"]["scenarios"]["pageInfo"]["startCursor"]
+    assert [i for p in pages for i in p] == expected
+    assert [len(p) for p in pages][1:] == [30] * (len(pages) - 1)
+
+
+# --- entities ------------------------------------------------------------------
+
+
+def test_entities_for_the_aurora_only_client(
+    settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    now = dt.datetime.combine(data.today, dt.time(9, 15, 30), dt.UTC)
+    default = ex.default_range(now)
+    year = {
+        "from": (ex.parse(default["to"]) - dt.timedelta(days=365)).isoformat(),
+        **{"to": default["to"]},
+    }
+    zylon = data.zylon_org("aurora")
+    users = list(zylon.users)
+    projects = list(zylon.projects)
+
+    def seen_in(entity: Any, time_range: dict[str, str]) -> bool:
+        return ex.activity(data, entity, time_range) is not None
+
+    recent_users = [u for u in users if seen_in(u, default)]
+    yearly_users = [u for u in users if not seen_in(u, default) and seen_in(u, year)]
+    unseen_users = [u for u in users if not seen_in(u, year)]
+    recent_projects = [p for p in projects if seen_in(p, default)]
+    unseen_projects = [p for p in projects if not seen_in(p, year)]
+    assert recent_users
+    assert yearly_users
+    assert unseen_users
+    assert unseen_projects
+    scenarios = list(data.make_org("aurora").scenarios)[:5]
+    borealis_user = data.zylon_org("borealis").users[0]
+
+    representations: list[dict[str, Any]] = []
+    expected: list[dict[str, Any] | None] = []
+    missing: list[int] = []
+    for u in recent_users[:4] + yearly_users[:2]:
+        representations.append({"__typename": "User", "id": u.id})
+        expected.append(
+            {"id": u.id, "name": u.fields["name"], "activity": ex.activity(data, u, default)}
+        )
+    for p in recent_projects[:3]:
+        representations.append({"__typename": "Project", "id": p.id})
+        act = ex.activity(data, p, default)
+        assert act is not None
+        expected.append(
+            {
+                "id": p.id,
+                "name": p.fields["name"],
+                "activity": {"interactionsCreated": act["interactionsCreated"]},
+            }
+        )
+    for s in scenarios:
+        representations.append({"__typename": "Scenario", "id": str(s.id)})
+        expected.append({"id": str(s.id), "name": s.name, "status": s.status.upper()})
+    representations.append({"__typename": "Organization", "id": "aurora"})
+    expected.append({"id": "aurora", "name": "Aurora Labs"})
+    for rep in (
+        {"__typename": "User", "id": unseen_users[0].id},
+        {"__typename": "Project", "id": unseen_projects[0].id},
+        {"__typename": "User", "id": borealis_user.id},  # another client's
+        {"__typename": "Organization", "id": "borealis"},  # another client's
+        {"__typename": "Scenario", "id": str(data.make_org("borealis").scenarios[0].id)},
+    ):
+        missing.append(len(representations))
+        representations.append(rep)
+        expected.append(None)
+
+    with ex.serve(settings, now=now) as gql:
+        body = gql.run(operation("entities"), {"representations": representations}, key=AURORA_KEY)
+    assert body["data"]["_entities"] == expected
+    errors = ex.errors_by_path(body)
+    assert set(errors) == {("_entities", i) for i in missing}
+    assert {e["extensions"]["code"] for e in errors.values()} == {"NOT_FOUND"}
+    # Batched: one ranking per kind and range, one Make list (the contract's budget is 3;
+    # users outside the default range cost one more ranking over the year).
+    log = clean_sandbox.state.log
+    assert log.count("make") == 1
+    assert log.count("zylon", path_contains="active-users") <= 2
+    assert log.count("zylon", path_contains="active-projects") <= 2
+    assert log.count("zylon", org="borealis") + log.count("make", org="borealis") == 0

@@ -1,0 +1,267 @@
+"""The `gateway` command, run as the real program in subprocesses."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import pytest
+
+from gateway import cli
+from gateway.config import load_settings
+from gateway.sandbox.data import generate
+from gateway.sandbox.server import SandboxServer, config_toml
+from tests.graph import expect as ex
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+START_TIMEOUT_S = 30.0
+SECRET = "tok-S3CRET-value-never-printed"
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gateway.cli", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "GATEWAY_LOG_LEVEL": "WARNING"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Running:
+    """A long-running command whose output is read line by line in a thread."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            _command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def until(self, text: str) -> str:
+        """Everything printed until a line containing `text`."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not any(text in line for line in self.seen):
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} in {''.join(self.seen)!r}") from None
+            if line is None:
+                raise AssertionError(f"exited without {text!r}: {''.join(self.seen)!r}")
+            self.seen.append(line)
+        return "".join(self.seen)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _wait_ready(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """The first 200 from `url`, once the server listens."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    with httpx.Client(timeout=2) as http:
+        while True:
+            try:
+                response = http.get(url, headers=headers)
+                if response.status_code == 200:
+                    return response
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} never answered")
+            time.sleep(0.05)
+
+
+# --- check-config ------------------------------------------------------------------
+
+BAD_CONFIGS = {
+    "unknown-key": ("[server]\nprot = 8000\n", "server.prot"),
+    "wrong-type": ('[server]\nport = "eighty"\n', "server.port"),
+    "bad-url": (
+        '[[organizations]]\nid = "a"\nname = "A"\n[organizations.zylon]\n'
+        f'base_url = "not a url"\norg_slug = "a"\ntoken = "{SECRET}"\n',
+        "organizations[0].zylon.base_url",
+    ),
+    "missing-env": (
+        '[[organizations]]\nid = "a"\nname = "A"\n[organizations.make]\n'
+        'base_url = "https://eu1.make.com/api/v2"\norganization_id = 1\n'
+        'token = "${GATEWAY_TEST_SURELY_UNSET}"\n',
+        "GATEWAY_TEST_SURELY_UNSET",
+    ),
+    "short-secret": ('[security]\ncursor_secret = "tok-S3CRET"\n', "security.cursor_secret"),
+    "client-org": (
+        '[[organizations]]\nid = "a"\nname = "A"\n[[clients]]\nname = "c"\n'
+        f'api_key = "{SECRET}"\norganizations = ["nope"]\n',
+        "clients[0].organizations",
+    ),
+    "not-toml": ("[server\nport = 1\n", "not valid TOML"),
+}
+
+
+@pytest.fixture
+def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` in this process: leave pytest's logging set-up alone."""
+    monkeypatch.setattr(cli, "configure_logging", lambda level: None)
+
+
+def test_check_config_accepts_a_good_file(
+    tmp_path: Path, sandbox: SandboxServer, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(config_toml(sandbox.url))
+    assert cli.main(["check-config", str(good)]) == 0
+    out, err = capsys.readouterr()
+    assert "ok (3 organizations, 2 clients" in out
+    assert "sbx-" not in out + err  # no sandbox token printed
+
+
+@pytest.mark.parametrize("name", list(BAD_CONFIGS))
+def test_check_config_refuses_a_bad_file_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None, name: str
+) -> None:
+    text, key = BAD_CONFIGS[name]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code = cli.main(["check-config", str(path)])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert key in err, err
+    assert "S3CRET" not in out + err
+    assert "Traceback" not in out + err
+
+
+def test_check_config_on_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    missing = tmp_path / "missing.toml"
+    assert cli.main(["check-config", str(missing)]) != 0
+    assert str(missing) in capsys.readouterr().err
+
+
+# --- schema --------------------------------------------------------------------------
+
+
+def test_schema_prints_the_published_sdl(capsys: pytest.CaptureFixture[str], quiet: None) -> None:
+    assert cli.main(["schema"]) == 0
+    plain = capsys.readouterr().out
+    assert cli.main(["schema", "--federation"]) == 0
+    federation = capsys.readouterr().out
+    assert plain == (ROOT / "schema" / "schema.graphql").read_text()
+    assert federation == (ROOT / "schema" / "subgraph.graphql").read_text()
+    assert 'type Organization @key(fields: "id")' in federation
+    assert "type Organization {" in plain
+
+
+# --- serve --sandbox and sandbox --------------------------------------------------------
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+def test_serve_sandbox_prints_graphiql_and_the_demo_key_and_answers(port: int) -> None:
+    data = generate()  # the same seed as the embedded sandbox: the same figures
+    time_range = ex.whole_days(ex.day(data, 40), ex.day(data, 11))
+    with Running("serve", "--sandbox", "--port", str(port)) as served:
+        printed = served.until("Demo API key")
+        assert f"http://127.0.0.1:{port}/graphql" in printed
+        assert "sandbox-demo-key" in printed
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{base}/readyz")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            response = http.post(
+                "/graphql",
+                json={
+                    "query": (OPERATIONS / "dashboard.graphql").read_text(),
+                    "variables": {"org": "aurora", "range": time_range},
+                },
+                headers={"Authorization": "Bearer sandbox-demo-key"},
+            )
+            page = http.get("/graphql", headers={"Accept": "text/html"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        got = body["data"]["organization"]
+        got["scenarios"] = ex.strip_cursors(got["scenarios"])
+        assert got == ex.dashboard(data, "aurora", time_range)
+        assert page.status_code == 200
+        assert "sandbox-demo-key" in page.text  # the demo key is pre-filled in GraphiQL
+        assert served.stop() == 0
+
+
+def test_sandbox_prints_a_config_that_check_config_accepts(
+    port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    with Running("sandbox", "--port", str(port)) as sandbox:
+        printed = sandbox.until('organizations = ["aurora"]')
+        config = printed[printed.index("[[organizations]]") :]
+        assert f"http://127.0.0.1:{port}/zylon" in config
+        path = tmp_path / "gateway.toml"
+        path.write_text(config)
+        assert cli.main(["check-config", str(path)]) == 0
+        assert "ok (3 organizations" in capsys.readouterr().out
+        # The printed config does point at a working sandbox, with the demo data.
+        settings = load_settings(path)
+        aurora = settings.organization("aurora")
+        assert aurora is not None
+        assert aurora.zylon is not None
+        url = f"{aurora.zylon.base_url}/api/v1/app/organization/analytics/totals"
+        headers = {
+            "Authorization": f"Bearer {aurora.zylon.token.reveal()}",
+            "x-org": aurora.zylon.org_slug,
+        }
+        totals = _wait_ready(url, headers).json()
+        expected = ex.workspace(generate().zylon_org("aurora"))
+        assert totals["projects_total"] == expected["projects"]
+        assert totals["interactions_total"] == expected["interactions"]
+        assert sandbox.stop() == 0
