@@ -16,7 +16,7 @@ COPY gateway/ gateway/
 COPY --from=graphiql /build/gateway/static/graphiql/ gateway/static/graphiql/
 RUN python -m venv /opt/gateway \
  && /opt/gateway/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/gateway/bin/pip install --no-cache-dir .
+ && /opt/gateway/bin/pip install --no-cache-dir ".[otlp]"
 
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin gateway

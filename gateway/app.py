@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 from cross_web import HTTPException as StrawberryHTTPException
+from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -21,8 +23,12 @@ from gateway.graph.context import Context
 from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import graphiql_static_app, render_graphiql_page
+from gateway.http_guard import HTTPGuard
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
+from gateway.observe import Observability, OperationObserver, note_client
+from gateway.persisted import PersistedQueries
+from gateway.upstreams.deadline import request_deadline
 
 GRAPHIQL_ASSETS = "/graphiql-static"
 
@@ -42,17 +48,30 @@ def create_app(
     http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     clock: Clock = utc_now,
     graphiql_headers: Mapping[str, str] | None = None,
+    graphiql_query: str | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> Starlette:
-    """The app; `http_clients` (by upstream base URL) and `clock` are for tests."""
-    schema = build_schema()
+    """The app; `http_clients` (by upstream base URL), `clock`, `span_exporter` are for tests."""
+    schema = build_schema(settings, extensions=[OperationObserver])
     view = GraphQLView(schema, graphql_ide=None, allow_queries_via_get=True)
     registry = CollectorRegistry()
+    observability = Observability(settings, registry, span_exporter=span_exporter)
+    persisted = PersistedQueries(settings)
     page_headers = json.dumps(dict(graphiql_headers), indent=2) if graphiql_headers else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        async with open_state(settings, http_clients=http_clients, clock=clock) as state:
-            yield {"gateway": state}
+        try:
+            async with open_state(
+                settings,
+                http_clients=http_clients,
+                clock=clock,
+                on_attempt=observability.on_attempt,
+                event_hooks=observability.event_hooks(),
+            ) as state:
+                yield {"gateway": state}
+        finally:
+            observability.tracing.shutdown()
 
     def context_for(state: GatewayState, caller: ClientSettings) -> Context:
         now = state.clock()
@@ -74,6 +93,7 @@ def create_app(
                 endpoint=str(request.url.path),
                 asset_prefix=GRAPHIQL_ASSETS,
                 default_headers=page_headers,
+                default_query=graphiql_query,
             )
             return HTMLResponse(page)
         caller = state.auth.client(request.headers.get("authorization"))
@@ -83,8 +103,13 @@ def create_app(
                 "missing or unknown API key: send Authorization: Bearer <key>",
                 "UNAUTHENTICATED",
             )
+        note_client(caller.name)
+        resolved = await persisted.resolve(request, state.cache)
+        if isinstance(resolved, Response):
+            return resolved
         try:
-            return await view.run(request, context=context_for(state, caller))
+            with request_deadline(settings.limits.request_deadline_s):
+                return await view.run(resolved, context=context_for(state, caller))
         except StrawberryHTTPException as exc:
             return _error(exc.status_code, exc.reason, "BAD_REQUEST")
 
@@ -101,10 +126,15 @@ def create_app(
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     routes = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", observability.wrap(graphql), methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Mount(GRAPHIQL_ASSETS, app=graphiql_static_app()),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(
+        HTTPGuard,
+        max_body_bytes=settings.limits.max_body_bytes,
+        html_page=settings.graphql.graphiql,
+    )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])

@@ -13,7 +13,8 @@ from gateway.auth import Authenticator
 from gateway.cache import Cache, open_cache
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
-from gateway.upstreams.pool import Upstreams, open_upstreams
+from gateway.tracing import EventHooks, traced_clients
+from gateway.upstreams.pool import AttemptHook, Upstreams, open_upstreams
 
 Clock = Callable[[], dt.datetime]
 
@@ -38,10 +39,16 @@ async def open_state(
     *,
     http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     clock: Clock = utc_now,
+    on_attempt: AttemptHook | None = None,
+    event_hooks: EventHooks | None = None,
 ) -> AsyncIterator[GatewayState]:
+    """`on_attempt` sees every upstream HTTP attempt; `event_hooks` go on the HTTP clients."""
     cache = open_cache(settings.cache)
     try:
-        async with open_upstreams(settings, http_clients=http_clients) as upstreams:
+        async with (
+            traced_clients(settings, http_clients, event_hooks) as clients,
+            open_upstreams(settings, http_clients=clients, on_attempt=on_attempt) as upstreams,
+        ):
             yield GatewayState(
                 settings=settings,
                 upstreams=upstreams,

@@ -17,6 +17,7 @@ from gateway.config import GraphQLSettings, LimitsSettings, Settings
 from gateway.errors import BadUserInput
 from gateway.graph.cache_notes import CacheNotesExtension
 from gateway.graph.context import Info
+from gateway.graph.document_cache import CachedParse, CachedValidation
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
 from gateway.graph.limits import OperationLimits
@@ -72,6 +73,14 @@ def build_schema(
     return Subgraph(
         query=Query,
         types=[User, Project, Team, Scenario],
-        extensions=[ErrorCodes, ArgumentCheck, CacheNotesExtension, limits, *extensions],
+        extensions=[
+            ErrorCodes,
+            limits,
+            CachedParse,
+            CachedValidation,
+            ArgumentCheck,
+            CacheNotesExtension,
+            *extensions,
+        ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )

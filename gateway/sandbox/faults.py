@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class LoggedRequest:
     org_key: str | None  # the sandbox organization it names ("aurora"), if any
     time: dt.datetime
     status: int | None = None  # None while the answer is under way; 499: client went away
+    traceparent: str | None = None  # the W3C trace context header, when one was sent
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class LoggedRequest:
             "orgKey": self.org_key,
             "time": self.time.isoformat(),
             "status": self.status,
+            "traceparent": self.traceparent,
         }
 
 
@@ -88,6 +91,9 @@ def _matches(entry: LoggedRequest, path_contains: str | None, org: str | None) -
 class FaultRule:
     """A fault to play on the next `times` matching requests (every one when None).
 
+    With `probability`, each matching request is faulted with that chance only
+    (drawn from the injector's seeded generator: the same run plays the same faults).
+
     Matching: `source`, a substring of the URL path, and `org` (slug, Make id or
     key), each ignored when None. Playing: wait `latency_ms`, then either never
     answer (`hang`), answer `status` (429 when only `retry_after` is given), or
@@ -105,6 +111,7 @@ class FaultRule:
     body: BodyFault | None = None
     drip_ms: int | None = None
     drip_chunk_bytes: int = 64
+    probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.source not in (None, "zylon", "make"):
@@ -119,6 +126,8 @@ class FaultRule:
             raise ValueError("drip_chunk_bytes must be at least 1")
         if self.status is not None and not 100 <= self.status <= 599:
             raise ValueError("status must be an HTTP status")
+        if self.probability is not None and not 0.0 < self.probability <= 1.0:
+            raise ValueError("probability must be in (0, 1]")
 
     @property
     def answer_status(self) -> int | None:
@@ -134,10 +143,14 @@ class FaultRule:
         return self.org is None or self.org in (org, org_key)
 
 
+FAULT_SEED = 7
+
+
 @dataclass
 class FaultInjector:
     _rules: list[FaultRule] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _random: random.Random = field(default_factory=lambda: random.Random(FAULT_SEED))
 
     def add(self, rule: FaultRule) -> None:
         with self._lock:
@@ -146,6 +159,7 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._random.seed(FAULT_SEED)
 
     def rules(self) -> list[FaultRule]:
         with self._lock:
@@ -158,6 +172,8 @@ class FaultInjector:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(source, path, org, org_key):
+                    if rule.probability is not None and self._random.random() >= rule.probability:
+                        continue  # spared this time
                     played = dataclasses.replace(rule)
                     if rule.times is not None:
                         rule.times -= 1

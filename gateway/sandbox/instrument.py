@@ -75,6 +75,7 @@ def instrumented(
                 org=org,
                 org_key=org_key,
                 time=state.now(),
+                traceparent=request.headers.get("traceparent"),
             )
         )
         rule = state.faults.take(source, path, org, org_key)

@@ -1,0 +1,137 @@
+"""The Prometheus metrics of one app, in the app's own registry (served at /metrics).
+
+Label values are bounded: operation names are what clients send, so only
+well-formed names are kept, and only the first `MAX_OPERATION_NAMES` distinct
+ones; later names count as "other". With `--workers N` each worker process has
+its own registry: a scrape sees the worker that answered it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+MAX_OPERATION_NAMES = 200
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+ANONYMOUS = "anonymous"  # an operation without a name
+UNKNOWN = "unknown"  # no operation ran: refused before execution (auth, bad request)
+OTHER = "other"  # over the limit of distinct names, or not a GraphQL name
+
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "gateway_graphql_requests",
+            "GraphQL requests by operation name and outcome: ok, or the response's error "
+            "codes (sorted, comma-separated)",
+            ["operation", "outcome"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "gateway_graphql_errors",
+            "GraphQL requests answered with an error of this code (once per request and code)",
+            ["operation", "code"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "gateway_graphql_request_duration_seconds",
+            "Time to answer a GraphQL request",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "gateway_graphql_requests_in_flight",
+            "GraphQL requests being answered",
+            registry=registry,
+        )
+        self.upstream_requests = Counter(
+            "gateway_upstream_requests",
+            "Upstream HTTP requests (every attempt, retries included) by source, endpoint and "
+            "status; status is no_response for a timeout or a connection failure",
+            ["source", "endpoint", "status"],
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_request_duration_seconds",
+            "Time of one upstream HTTP attempt",
+            ["source", "endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.upstream_retries = Counter(
+            "gateway_upstream_retries",
+            "Upstream attempts that repeated a failed attempt of the same call",
+            ["source", "endpoint"],
+            registry=registry,
+        )
+        self.cache = Counter(
+            "gateway_cache_lookups",
+            "Cache lookups of GraphQL requests by outcome: hit, miss, or stale (served while "
+            "it is refreshed)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.persisted = Counter(
+            "gateway_persisted_queries",
+            "Persisted-query requests by outcome: hit, miss, registered, refused",
+            ["outcome"],
+            registry=registry,
+        )
+        self.breaker = Gauge(
+            "gateway_upstream_breaker_state",
+            "Circuit breaker state per upstream and organization: 0 closed, 1 half-open, 2 open",
+            ["breaker"],
+            registry=registry,
+        )
+        for outcome in ("hit", "miss", "stale"):
+            self.cache.labels(outcome)
+        self._operations: set[str] = set()
+
+    def operation_label(self, name: str | None, *, executed: bool) -> str:
+        if name is None:
+            return ANONYMOUS if executed else UNKNOWN
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            return OTHER
+        if name not in self._operations:
+            if len(self._operations) >= MAX_OPERATION_NAMES:
+                return OTHER
+            self._operations.add(name)
+        return name
+
+    def request_finished(self, operation: str, codes: Iterable[str], seconds: float) -> None:
+        distinct = sorted({c if _CODE.fullmatch(c) else "OTHER" for c in codes})
+        self.requests.labels(operation, ",".join(distinct) or "ok").inc()
+        for code in distinct:
+            self.errors.labels(operation, code).inc()
+        self.duration.labels(operation).observe(seconds)
+
+    def upstream_attempt(
+        self, source: str, endpoint: str, status: int | None, seconds: float, *, retry: bool
+    ) -> None:
+        label = "no_response" if status is None else str(status)
+        self.upstream_requests.labels(source, endpoint, label).inc()
+        self.upstream_duration.labels(source, endpoint).observe(seconds)
+        if retry:
+            self.upstream_retries.labels(source, endpoint).inc()
+
+    def cache_lookups(self, *, hits: int, misses: int, stale: int) -> None:
+        for outcome, count in (("hit", hits), ("miss", misses), ("stale", stale)):
+            if count:
+                self.cache.labels(outcome).inc(count)
+
+    def breaker_state(self, breaker: str, state: str) -> None:
+        """The hook for circuit breakers: call it on every change of state.
+
+        TODO: gateway.upstreams.breaker.CircuitBreaker has no state-change
+        callback yet; once it has, open_upstreams should pass this through.
+        """
+        self.breaker.labels(breaker).set(BREAKER_STATES.get(state, -1))

@@ -1,0 +1,279 @@
+"""Watching GraphQL requests: request id, metrics, one access log line, the request's span.
+
+`Observability.wrap` goes around the /graphql endpoint. Each request gets a
+`RequestRecord` in a context variable, which the rest fills in as it learns:
+the app notes the caller, persisted-query handling notes its outcome, the
+`OperationObserver` schema extension hands over Strawberry's execution context
+(operation, result, the Context with its cache notes), and the upstream
+attempt hook counts the calls made on the request's behalf (tasks started
+within the request inherit the record).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import Span, Status, StatusCode
+from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from gateway.cache import CacheNotes
+from gateway.config import Settings
+from gateway.errors import Source
+from gateway.logs import ACCESS_LOGGER, REQUEST_ID
+from gateway.metrics import GatewayMetrics
+from gateway.tracing import EventHooks, Tracing
+from gateway.upstreams.http import RETRY_STATUSES
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    id: str
+    method: str
+    started: float
+    client: str | None = None
+    operation: str | None = None  # when no operation ran; else the execution's
+    persisted: str | None = None  # hit, miss, registered, refused
+    execution: ExecutionContext | None = None
+    upstream_requests: int = 0
+
+
+_RECORD: ContextVar[RequestRecord | None] = ContextVar("gateway_request", default=None)
+# The last upstream attempt of this task: (source, endpoint, failures in a row).
+_LAST_ATTEMPT: ContextVar[tuple[Source, str, int] | None] = ContextVar(
+    "gateway_last_attempt", default=None
+)
+
+
+def note_client(name: str) -> None:
+    """The authenticated caller of the current request."""
+    record = _RECORD.get()
+    if record is not None:
+        record.client = name
+
+
+def note_persisted(outcome: str, operation: object = None) -> None:
+    """What persisted-query handling made of the current request."""
+    record = _RECORD.get()
+    if record is not None:
+        record.persisted = outcome
+        if isinstance(operation, str):
+            record.operation = operation
+
+
+class OperationObserver(SchemaExtension):
+    """Hands the operation's execution context to the current request's record."""
+
+    def on_operation(self) -> Iterator[None]:
+        record = _RECORD.get()
+        if record is not None:
+            record.execution = self.execution_context
+        yield
+
+
+def request_id(sent: str | None) -> str:
+    """The caller's X-Request-Id when it is a sane one, else a fresh one."""
+    if sent is not None and _VALID_REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
+class Observability:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry,
+        *,
+        span_exporter: SpanExporter | None = None,
+    ) -> None:
+        self.metrics = GatewayMetrics(registry)
+        self.tracing = Tracing(settings.telemetry, span_exporter)
+        self._max_retries = {
+            Source.ZYLON: settings.upstreams.zylon.max_retries,
+            Source.MAKE: settings.upstreams.make.max_retries,
+        }
+        self._access = logging.getLogger(ACCESS_LOGGER)
+
+    # --- the upstream side ---------------------------------------------------
+
+    def event_hooks(self) -> EventHooks | None:
+        return self.tracing.event_hooks()
+
+    def on_attempt(
+        self,
+        source: Source,
+        endpoint: str,
+        status: int | None,
+        seconds: float,
+        attempt: int | None = None,
+    ) -> None:
+        """The upstream layer's hook, called once per HTTP attempt."""
+        retry = attempt > 1 if attempt is not None else self._guess_retry(source, endpoint, status)
+        name = source.value.lower()
+        self.metrics.upstream_attempt(name, endpoint, status, seconds, retry=retry)
+        self.tracing.upstream_attempt(name, endpoint, status, retry=retry)
+        record = _RECORD.get()
+        if record is not None:
+            record.upstream_requests += 1
+
+    def _guess_retry(self, source: Source, endpoint: str, status: int | None) -> bool:
+        """Without an attempt number: a retry follows, in the same task, a retryable failure
+        of the same endpoint (attempts of one call run one after the other in one task)."""
+        last = _LAST_ATTEMPT.get()
+        failures = last[2] if last is not None and last[:2] == (source, endpoint) else 0
+        if failures > self._max_retries[source]:
+            failures = 0  # that call ran out of retries: this is a new call
+        failed = status is None or status in RETRY_STATUSES
+        _LAST_ATTEMPT.set((source, endpoint, failures + 1 if failed else 0))
+        return failures > 0
+
+    # --- the GraphQL side ----------------------------------------------------
+
+    def wrap(self, endpoint: Endpoint) -> Endpoint:
+        async def observed(request: Request) -> Response:
+            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                return await endpoint(request)  # the GraphiQL page
+            return await self._observe(request, endpoint)
+
+        return observed
+
+    async def _observe(self, request: Request, endpoint: Endpoint) -> Response:
+        record = RequestRecord(
+            id=request_id(request.headers.get(REQUEST_ID_HEADER)),
+            method=request.method,
+            started=time.perf_counter(),
+        )
+        record_token = _RECORD.set(record)
+        id_token = REQUEST_ID.set(record.id)
+        self.metrics.in_flight.inc()
+        try:
+            with self.tracing.request_span(request.headers, request.method) as span:
+                response: Response | None = None
+                try:
+                    response = await endpoint(request)
+                finally:
+                    self._finish(record, response, span)
+        finally:
+            self.metrics.in_flight.dec()
+            REQUEST_ID.reset(id_token)
+            _RECORD.reset(record_token)
+        response.headers[REQUEST_ID_HEADER] = record.id
+        return response
+
+    def _finish(self, record: RequestRecord, response: Response | None, span: Span | None) -> None:
+        seconds = time.perf_counter() - record.started
+        execution = record.execution
+        result = execution.result if execution is not None else None
+        operation, operation_type = record.operation, None
+        if execution is not None:
+            name: object = execution.operation_name  # as sent: not always a string
+            operation = name if isinstance(name, str) else operation
+            operation_type = _operation_type(execution)
+        if result is not None:
+            codes = [_code(error.extensions) for error in result.errors or ()]
+        else:
+            codes = _codes_of(response)
+        notes = getattr(execution.context, "notes", None) if execution is not None else None
+        hits = misses = stale = 0
+        if isinstance(notes, CacheNotes):
+            hits, misses, stale = notes.hits, notes.misses, notes.stale
+
+        label = self.metrics.operation_label(operation, executed=result is not None)
+        self.metrics.request_finished(label, codes, seconds)
+        self.metrics.cache_lookups(hits=hits, misses=misses, stale=stale)
+        if record.persisted is not None:
+            self.metrics.persisted.labels(record.persisted).inc()
+
+        distinct = sorted(set(codes))
+        status = response.status_code if response is not None else 500
+        fields: dict[str, Any] = {
+            "request_id": record.id,
+            "method": record.method,
+            "client": record.client,
+            "operation": operation,
+            "operation_type": operation_type,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "upstream_requests": record.upstream_requests,
+            "cache_hits": hits,
+            "cache_misses": misses,
+            "cache_stale": stale,
+            "error_codes": distinct,
+        }
+        if record.persisted is not None:
+            fields["persisted_query"] = record.persisted
+        self._access.info("graphql request", extra={"fields": fields})
+
+        if span is not None:
+            kind = operation_type or "graphql"
+            span.update_name(f"{kind} {operation}" if operation else kind)
+            span.set_attributes(
+                {
+                    "gateway.request_id": record.id,
+                    "gateway.client": record.client or "",
+                    "graphql.operation.name": operation or "",
+                    "graphql.operation.type": operation_type or "",
+                    "http.response.status_code": status,
+                    "gateway.upstream_requests": record.upstream_requests,
+                    "gateway.cache.outcome": _cache_outcome(hits, misses, stale),
+                    "gateway.cache.hits": hits,
+                    "gateway.cache.misses": misses,
+                    "gateway.cache.stale": stale,
+                    "gateway.error_codes": distinct,
+                }
+            )
+            if distinct:
+                span.set_status(Status(StatusCode.ERROR, ",".join(distinct)))
+
+
+def _operation_type(execution: ExecutionContext) -> str | None:
+    try:
+        return execution.operation_type.value
+    except Exception:  # no document, or an operation name it does not have
+        return None
+
+
+def _code(extensions: dict[str, Any] | None) -> str:
+    code = (extensions or {}).get("code")
+    return code if isinstance(code, str) else "INTERNAL"
+
+
+def _codes_of(response: Response | None) -> list[str]:
+    """The error codes of an answer given without executing an operation (small, JSON)."""
+    if response is None:
+        return ["INTERNAL"]
+    body = getattr(response, "body", None)
+    if not isinstance(body, bytes) or not body.startswith(b"{"):
+        return [] if response.status_code < 400 else ["BAD_REQUEST"]
+    try:
+        errors = orjson.loads(body).get("errors") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return ["BAD_REQUEST"]
+    return [_code(e.get("extensions")) for e in errors if isinstance(e, dict)]
+
+
+def _cache_outcome(hits: int, misses: int, stale: int) -> str:
+    if stale:
+        return "stale"
+    if hits and misses:
+        return "partial"
+    if hits:
+        return "hit"
+    return "miss" if misses else "none"

@@ -1,0 +1,183 @@
+"""OpenTelemetry spans: one per GraphQL request, one per upstream HTTP attempt.
+
+Off unless `[telemetry] enabled = true` (or a test hands in an exporter); when
+off, nothing here runs on the request path. The app owns its own
+`TracerProvider` (no global one is installed). The upstream span is opened by
+an httpx request hook, which also puts its W3C `traceparent` on the request,
+and closed by the upstream layer's attempt hook, which knows the source and
+endpoint; both run in the task that makes the attempt, so a context variable
+carries the span from one to the other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from gateway.config import Settings, TelemetrySettings
+from gateway.errors import ConfigError
+from gateway.upstreams.http import open_http_client
+
+EventHooks = dict[str, list[Callable[[Any], Awaitable[None]]]]
+
+_UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", default=None)
+_OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+
+
+def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
+    if settings.exporter == "console":
+        return ConsoleSpanExporter(service_name=settings.service_name)
+    if settings.exporter == "otlp":
+        try:
+            module = importlib.import_module(_OTLP_MODULE)
+        except ImportError:
+            raise ConfigError(
+                'telemetry.exporter: "otlp" needs the opentelemetry-exporter-otlp-proto-http '
+                'package installed (or choose "console" or "none")'
+            ) from None
+        exporter: SpanExporter = module.OTLPSpanExporter()
+        return exporter
+    return None
+
+
+class Tracing:
+    def __init__(self, settings: TelemetrySettings, exporter: SpanExporter | None = None) -> None:
+        self._provider: TracerProvider | None = None
+        self._tracer: trace.Tracer | None = None
+        self._propagator = TraceContextTextMapPropagator()
+        if not settings.enabled and exporter is None:
+            return
+        provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+        if exporter is not None:
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+        else:
+            configured = _exporter(settings)
+            if configured is not None:
+                provider.add_span_processor(BatchSpanProcessor(configured))
+        self._provider = provider
+        self._tracer = provider.get_tracer("gateway")
+
+    @property
+    def enabled(self) -> bool:
+        return self._tracer is not None
+
+    def shutdown(self) -> None:
+        if self._provider is not None:
+            self._provider.shutdown()
+
+    @contextlib.contextmanager
+    def request_span(self, headers: Mapping[str, str], method: str) -> Iterator[Span | None]:
+        """The span of one GraphQL request, continuing the caller's trace if it sent one."""
+        if self._tracer is None:
+            yield None
+            return
+        parent = self._propagator.extract(headers)
+        with self._tracer.start_as_current_span(
+            "graphql",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method},
+            record_exception=False,
+        ) as span:
+            yield span
+
+    # --- upstream calls ------------------------------------------------------
+
+    def event_hooks(self) -> EventHooks | None:
+        """httpx hooks for the upstream clients; None when tracing is off."""
+        if self._tracer is None:
+            return None
+        return {"request": [self._on_request], "response": [self._on_response]}
+
+    async def _on_request(self, request: httpx.Request) -> None:
+        assert self._tracer is not None
+        url = request.url
+        span = self._tracer.start_span(
+            request.method,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": request.method,
+                "server.address": url.host,
+                "server.port": url.port or (443 if url.scheme == "https" else 80),
+                "url.path": url.path,
+            },
+        )
+        self._propagator.inject(request.headers, context=trace.set_span_in_context(span))
+        _UPSTREAM_SPAN.set(span)
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        span = _UPSTREAM_SPAN.get()
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status_code)
+
+    def upstream_attempt(
+        self, source: str, endpoint: str, status: int | None, *, retry: bool
+    ) -> None:
+        """Ends the span `_on_request` opened for this attempt, now that its outcome is known."""
+        span = _UPSTREAM_SPAN.get()
+        if span is None:
+            return
+        _UPSTREAM_SPAN.set(None)
+        span.update_name(f"{source} {endpoint}")
+        span.set_attributes(
+            {
+                "gateway.upstream.source": source,
+                "gateway.upstream.endpoint": endpoint,
+                "gateway.upstream.retry": retry,
+            }
+        )
+        if status is None:
+            span.set_attribute("error.type", "no_response")
+            span.set_status(Status(StatusCode.ERROR, "no response"))
+        else:
+            span.set_attribute("http.response.status_code", status)
+            if status >= 400:
+                span.set_attribute("error.type", str(status))
+                span.set_status(Status(StatusCode.ERROR))
+        span.end()
+
+
+@contextlib.asynccontextmanager
+async def traced_clients(
+    settings: Settings,
+    given: Mapping[str, httpx.AsyncClient] | None,
+    hooks: EventHooks | None,
+) -> AsyncIterator[Mapping[str, httpx.AsyncClient] | None]:
+    """The upstream HTTP clients with `hooks`, one per base URL not handed in; closed after."""
+    if hooks is None:
+        yield given
+        return
+    clients = dict(given or {})
+    owned: list[httpx.AsyncClient] = []
+    try:
+        for org in settings.organizations:
+            links = (
+                (org.zylon, settings.upstreams.zylon),
+                (org.make, settings.upstreams.make),
+            )
+            for link, tuning in links:
+                if link is not None and link.base_url not in clients:
+                    client = open_http_client(tuning)
+                    client.event_hooks = hooks
+                    clients[link.base_url] = client
+                    owned.append(client)
+        yield clients
+    finally:
+        for client in owned:
+            await client.aclose()

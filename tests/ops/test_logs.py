@@ -1,0 +1,163 @@
+"""One JSON access line per GraphQL request, request ids, and no secret in any log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gateway.logs import ACCESS_LOGGER, HumanFormatter, configure_logging, redact
+from gateway.sandbox.data import ORG_SPECS
+from gateway.sandbox.server import SandboxServer
+from tests.ops.conftest import AURORA_KEY, DASHBOARD_VARIABLES, DEMO_KEY, StartGateway, operation
+
+BAD_LIMIT = 'query Bad { organization(id: "aurora") { activeUsers(limit: 0) { user { id } } } }'
+WRONG_KEY = "not-a-key-but-secret-all-the-same"
+FIELDS = {
+    "request_id",
+    "method",
+    "client",
+    "operation",
+    "status",
+    "duration_ms",
+    "upstream_requests",
+    "cache_hits",
+    "cache_misses",
+    "error_codes",
+}
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Every log record of the process, as `configure_logging` writes them, at DEBUG."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
+    handler = configure_logging(logging.DEBUG, stream=stream)  # not a terminal: JSON
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(saved[0])
+    for name, level in saved[1].items():
+        logging.getLogger(name).setLevel(level)
+
+
+def secrets() -> list[str]:
+    out = [DEMO_KEY, AURORA_KEY, WRONG_KEY]
+    for spec in ORG_SPECS:
+        out.append(spec.zylon_token)
+        if spec.make_token:
+            out.append(spec.make_token)
+    return out
+
+
+def parse_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = stream.getvalue().splitlines()
+    assert lines
+    return [json.loads(line) for line in lines]  # every line is one JSON object
+
+
+def test_every_request_gets_one_json_access_line_and_no_secret_is_logged(
+    log_stream: io.StringIO, start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    dashboard = operation("dashboard")
+    cold = gateway.post(
+        {"query": dashboard, "variables": DASHBOARD_VARIABLES},
+        headers={"X-Request-Id": "client-chosen.id_1"},
+    )
+    assert cold.status_code == 200
+    assert "errors" not in cold.json()
+    assert cold.headers["x-request-id"] == "client-chosen.id_1"
+    calls = len(clean_sandbox.state.log.entries())
+    warm = gateway.post(
+        {"query": dashboard, "variables": DASHBOARD_VARIABLES},
+        headers={"X-Request-Id": "no spaces allowed here"},
+    )
+    warm_id = warm.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", warm_id)
+    bad = gateway.post(
+        {"query": BAD_LIMIT},
+        key=AURORA_KEY,
+    )
+    assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    refused = gateway.post({"query": "{ organizations { id } }"}, key=WRONG_KEY)
+    assert refused.status_code == 401
+    too_long = gateway.post(
+        {"query": "{ organizations { id } }"}, headers={"X-Request-Id": "a" * 129}
+    )
+    assert too_long.headers["x-request-id"] != "a" * 129
+
+    records = parse_lines(log_stream)
+    text = log_stream.getvalue()
+    for secret in secrets():
+        assert secret not in text
+    assert any(r["level"] == "DEBUG" for r in records)  # the capture really is at DEBUG
+    access = [r for r in records if r["logger"] == ACCESS_LOGGER]
+    assert len(access) == 5
+    for record in access:
+        assert record.keys() >= FIELDS, record
+        assert isinstance(record["duration_ms"], float | int)
+        assert record["duration_ms"] >= 0
+    by_id = {r["request_id"]: r for r in access}
+    assert len(by_id) == 5
+
+    first = by_id["client-chosen.id_1"]
+    assert first["client"] == "sandbox-demo"
+    assert first["operation"] == "Dashboard"
+    assert first["status"] == 200
+    assert first["upstream_requests"] == calls
+    assert first["cache_misses"] >= calls
+    assert first["error_codes"] == []
+    second = by_id[warm_id]
+    assert second["upstream_requests"] == 0
+    assert second["cache_hits"] == first["cache_misses"] + first["cache_hits"]
+    third = by_id[bad.headers["x-request-id"]]
+    assert third["client"] == "sandbox-aurora-only"
+    assert third["operation"] == "Bad"
+    assert third["error_codes"] == ["BAD_USER_INPUT"]
+    fourth = by_id[refused.headers["x-request-id"]]
+    assert fourth["client"] is None
+    assert fourth["status"] == 401
+    assert fourth["error_codes"] == ["UNAUTHENTICATED"]
+    # Records logged while a request was served carry its id.
+    upstream = [r for r in records if r["logger"] == "gateway.upstream"]
+    assert upstream
+    assert all(r.get("request_id") == "client-chosen.id_1" for r in upstream)
+
+
+def test_the_terminal_format_is_one_readable_line() -> None:
+    record = logging.LogRecord(
+        ACCESS_LOGGER, logging.INFO, __file__, 1, "graphql request", (), None
+    )
+    record.fields = {
+        "request_id": "r1",
+        "method": "POST",
+        "client": "web",
+        "operation": "Dashboard",
+        "status": 200,
+        "duration_ms": 12.5,
+        "upstream_requests": 5,
+        "cache_hits": 1,
+        "cache_misses": 5,
+        "cache_stale": 0,
+        "error_codes": ["NOT_LINKED"],
+    }
+    line = HumanFormatter().format(record)
+    assert "\n" not in line
+    assert not line.startswith("{")
+    for part in ("POST Dashboard 200 12.5ms", "client=web", "upstream=5", "NOT_LINKED", "id=r1"):
+        assert part in line
+
+
+def test_credentials_are_blanked_as_a_last_resort() -> None:
+    assert redact("Authorization: Bearer abc.DEF-123") == "Authorization: [redacted]"
+    assert redact("sent Bearer abc.DEF-123 along") == "sent Bearer [redacted] along"
+    assert (
+        redact('{"api_key": "k-1", "token=t2"}') == '{"api_key": "[redacted]", "token=[redacted]"}'
+    )
+    assert redact("nothing to hide here") == "nothing to hide here"

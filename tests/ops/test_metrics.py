@@ -1,0 +1,177 @@
+"""/metrics after known operations: exact counts, checked against the sandbox's request log."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
+from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.server import SandboxServer
+from tests.ops.conftest import (
+    DASHBOARD_VARIABLES,
+    StartGateway,
+    operation,
+    ops_settings,
+    sample,
+    samples,
+)
+
+TOTALS = 'query Totals { organization(id: "aurora") { usage { workspace { projects } } } }'
+FAST_RETRIES = """
+[upstreams.zylon]
+max_retries = 2
+retry_base_delay_s = 0.001
+retry_max_delay_s = 0.002
+"""
+ZYLON_ENDPOINTS = {
+    "totals": "/analytics/totals",
+    "active-users": "/ranking/active-users",
+    "active-projects": "/ranking/active-projects",
+    "timeseries": "/analytics/timeseries",
+}
+
+
+def total(text: str, name: str, **labels: str) -> float:
+    """The sum over every sample of `name` whose labels include `labels`."""
+    return sum(
+        value
+        for sample_labels, value in samples(text, name)
+        if all(sample_labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_dashboard_counts_requests_upstream_calls_and_cache_lookups(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    log = clean_sandbox.state.log
+    body = gateway.run(operation("dashboard"), DASHBOARD_VARIABLES)
+    assert "errors" not in body, body
+    calls = len(log.entries())
+    assert 0 < calls <= 5  # the contract's cold budget
+
+    cold = gateway.metrics()
+    assert sample(cold, "gateway_graphql_requests_total", operation="Dashboard", outcome="ok") == 1
+    assert (
+        sample(cold, "gateway_graphql_request_duration_seconds_count", operation="Dashboard") == 1
+    )
+    assert sample(cold, "gateway_graphql_requests_in_flight") == 0
+    assert total(cold, "gateway_upstream_requests_total") == calls
+    assert total(cold, "gateway_upstream_requests_total", status="200") == calls
+    assert total(cold, "gateway_upstream_request_duration_seconds_count") == calls
+    assert total(cold, "gateway_upstream_retries_total") == 0
+    for source in ("zylon", "make"):
+        assert total(cold, "gateway_upstream_requests_total", source=source) == log.count(
+            source=source
+        )
+    for endpoint, path in ZYLON_ENDPOINTS.items():
+        expected = log.count(source="zylon", path_contains=path)
+        assert (
+            sample(
+                cold,
+                "gateway_upstream_requests_total",
+                source="zylon",
+                endpoint=endpoint,
+                status="200",
+            )
+            == expected
+        ), endpoint
+    hits = sample(cold, "gateway_cache_lookups_total", outcome="hit")
+    misses = sample(cold, "gateway_cache_lookups_total", outcome="miss")
+    assert misses >= calls  # every call answered at least one missing entry
+    assert sample(cold, "gateway_cache_lookups_total", outcome="stale") == 0
+
+    warm_body = gateway.run(operation("dashboard"), DASHBOARD_VARIABLES)
+    assert warm_body == body
+    assert len(log.entries()) == calls  # the warm budget is zero
+    warm = gateway.metrics()
+    assert sample(warm, "gateway_graphql_requests_total", operation="Dashboard", outcome="ok") == 2
+    assert total(warm, "gateway_upstream_requests_total") == calls
+    # The same lookups again, every one a hit now.
+    assert sample(warm, "gateway_cache_lookups_total", outcome="hit") == 2 * hits + misses
+    assert sample(warm, "gateway_cache_lookups_total", outcome="miss") == misses
+
+
+def test_errors_are_counted_by_operation_and_code(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    bad = gateway.run(
+        'query BadLimit { organization(id: "aurora") { activeUsers(limit: 0) '
+        "{ interactionsCreated } } }"
+    )
+    assert [e["extensions"]["code"] for e in bad["errors"]] == ["BAD_USER_INPUT"]
+    missing = gateway.run('query Missing { organization(id: "nope") { name } }')
+    assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"]
+    assert "errors" not in gateway.run("{ organizations { id } }")
+    assert gateway.post({"query": "{ organizations { id } }"}, key=None).status_code == 401
+    assert gateway.post({"query": "{ organizations { id } }"}, key="wrong").status_code == 401
+
+    text = gateway.metrics()
+    requests = "gateway_graphql_requests_total"
+    assert sample(text, requests, operation="BadLimit", outcome="BAD_USER_INPUT") == 1
+    assert sample(text, requests, operation="Missing", outcome="NOT_FOUND") == 1
+    assert sample(text, requests, operation="anonymous", outcome="ok") == 1
+    assert sample(text, requests, operation="unknown", outcome="UNAUTHENTICATED") == 2
+    assert total(text, requests) == 5
+    errors = "gateway_graphql_errors_total"
+    assert sample(text, errors, operation="BadLimit", code="BAD_USER_INPUT") == 1
+    assert sample(text, errors, operation="unknown", code="UNAUTHENTICATED") == 2
+    assert total(text, "gateway_upstream_requests_total") == 0
+    assert clean_sandbox.state.log.entries() == []
+
+
+def test_a_retried_upstream_call_counts_both_attempts_and_one_retry(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway(ops_settings(clean_sandbox, FAST_RETRIES))
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="/totals", status=503, times=1)
+    )
+    body = gateway.run(TOTALS)
+    assert "errors" not in body, body
+    assert clean_sandbox.state.log.count(source="zylon", path_contains="/totals") == 2
+
+    text = gateway.metrics()
+    upstream = "gateway_upstream_requests_total"
+    assert sample(text, upstream, source="zylon", endpoint="totals", status="503") == 1
+    assert sample(text, upstream, source="zylon", endpoint="totals", status="200") == 1
+    assert sample(text, "gateway_upstream_retries_total", source="zylon", endpoint="totals") == 1
+    assert total(text, "gateway_upstream_retries_total") == 1
+    assert sample(text, "gateway_graphql_requests_total", operation="Totals", outcome="ok") == 1
+
+
+def test_operation_labels_stay_bounded() -> None:
+    metrics = GatewayMetrics(CollectorRegistry())
+    assert metrics.operation_label(None, executed=True) == "anonymous"
+    assert metrics.operation_label(None, executed=False) == "unknown"
+    assert metrics.operation_label("not a name", executed=True) == "other"
+    assert metrics.operation_label("x" * 65, executed=True) == "other"
+    names = [f"Op{i}" for i in range(MAX_OPERATION_NAMES)]
+    assert [metrics.operation_label(n, executed=True) for n in names] == names
+    assert metrics.operation_label("OneTooMany", executed=True) == "other"
+    assert metrics.operation_label("Op7", executed=True) == "Op7"  # a known name stays
+
+
+def test_breaker_state_gauge() -> None:
+    registry = CollectorRegistry()
+    metrics = GatewayMetrics(registry)
+    metrics.breaker_state("zylon/aurora", "open")
+    metrics.breaker_state("make/aurora", "half_open")
+    metrics.breaker_state("make/aurora", "closed")
+    value = registry.get_sample_value
+    assert value("gateway_upstream_breaker_state", {"breaker": "zylon/aurora"}) == 2
+    assert value("gateway_upstream_breaker_state", {"breaker": "make/aurora"}) == 0
+
+
+def test_an_operation_name_that_is_not_a_string_is_a_bad_request(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = start_gateway()
+    for name in (5, ["a"], {"b": 1}):
+        answer = gateway.post({"query": "{ organizations { id } }", "operationName": name})
+        assert answer.status_code == 400
+        assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    text = gateway.metrics()
+    requests = "gateway_graphql_requests_total"
+    assert sample(text, requests, operation="unknown", outcome="BAD_REQUEST") == 3

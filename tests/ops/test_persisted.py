@@ -1,0 +1,287 @@
+"""Automatic persisted queries over POST and GET, across replicas, and trusted documents."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app
+from gateway.errors import ConfigError
+from gateway.sandbox.server import SandboxServer
+from tests.ops.conftest import (
+    DASHBOARD_VARIABLES,
+    Gateway,
+    StartGateway,
+    operation,
+    ops_settings,
+    sample,
+)
+from tests.redis_server import RedisServer, start_redis
+
+ORGANIZATIONS = "query Organizations { organizations { id name } }"
+
+
+def sha(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def pq(digest: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+def get_params(digest: str, variables: dict[str, Any] | None = None) -> dict[str, str]:
+    params = {"extensions": json.dumps(pq(digest))}
+    if variables is not None:
+        params["variables"] = json.dumps(variables)
+    return params
+
+
+# --- automatic persisted queries ------------------------------------------------
+
+
+def test_apq_round_trip_over_post_and_get(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    dashboard = operation("dashboard")
+    digest = sha(dashboard)
+    log = clean_sandbox.state.log
+
+    miss = gateway.post({"extensions": pq(digest), "variables": DASHBOARD_VARIABLES})
+    assert miss.status_code == 200
+    assert miss.json() == {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound",
+                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+            }
+        ]
+    }
+    assert "no-cache" in miss.headers["cache-control"]
+    assert log.entries() == []  # a miss calls no upstream
+
+    registered = gateway.post(
+        {"query": dashboard, "extensions": pq(digest), "variables": DASHBOARD_VARIABLES}
+    )
+    assert registered.status_code == 200
+    data = registered.json()
+    assert "errors" not in data
+    assert data["data"]["organization"]["id"] == "aurora"
+    calls = len(log.entries())
+
+    by_hash = gateway.post({"extensions": pq(digest), "variables": DASHBOARD_VARIABLES})
+    assert by_hash.status_code == 200
+    assert by_hash.json() == data
+    over_get = gateway.get(get_params(digest, DASHBOARD_VARIABLES))
+    assert over_get.status_code == 200
+    assert over_get.json() == data
+    assert len(log.entries()) == calls  # both answered from the warm cache
+
+    text = gateway.metrics()
+    assert sample(text, "gateway_persisted_queries_total", outcome="miss") == 1
+    assert sample(text, "gateway_persisted_queries_total", outcome="registered") == 1
+    assert sample(text, "gateway_persisted_queries_total", outcome="hit") == 2
+    assert sample(text, "gateway_graphql_requests_total", operation="Dashboard", outcome="ok") == 3
+
+
+def test_apq_registers_over_get(start_gateway: StartGateway) -> None:
+    gateway = start_gateway()
+    digest = sha(ORGANIZATIONS)
+    assert codes(gateway.get(get_params(digest)).json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    registered = gateway.get({**get_params(digest), "query": ORGANIZATIONS})
+    assert registered.status_code == 200
+    expected = registered.json()
+    assert {o["id"] for o in expected["data"]["organizations"]} >= {"aurora", "borealis"}
+    assert gateway.post({"extensions": pq(digest)}).json() == expected
+    assert gateway.get(get_params(digest)).json() == expected
+
+
+def test_apq_refuses_a_hash_that_does_not_match_and_a_bad_version(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    wrong = gateway.post({"query": ORGANIZATIONS, "extensions": pq("0" * 64)})
+    assert wrong.status_code == 400
+    assert codes(wrong.json()) == ["BAD_REQUEST"]
+    version = gateway.post(
+        {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha(ORGANIZATIONS)}}}
+    )
+    assert version.status_code == 400
+    assert codes(version.json()) == ["BAD_REQUEST"]
+    not_hex = gateway.post({"extensions": pq("not-a-hash")})
+    assert not_hex.status_code == 400
+    assert codes(not_hex.json()) == ["BAD_REQUEST"]
+    # Nothing was registered under the hash the mismatching document claimed.
+    assert codes(gateway.post({"extensions": pq("0" * 64)}).json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert clean_sandbox.state.log.entries() == []
+
+
+def test_apq_needs_an_api_key(start_gateway: StartGateway) -> None:
+    gateway = start_gateway()
+    digest = sha(ORGANIZATIONS)
+    refused = gateway.post({"query": ORGANIZATIONS, "extensions": pq(digest)}, key=None)
+    assert refused.status_code == 401
+    assert codes(gateway.post({"extensions": pq(digest)}).json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+def test_apq_registry_is_shared_by_replicas_through_redis(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, redis_server: RedisServer
+) -> None:
+    redis_server.command("FLUSHALL")
+    settings = ops_settings(
+        clean_sandbox, f'[cache]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
+    )
+    first, second = start_gateway(settings), start_gateway(settings)
+    digest = sha(ORGANIZATIONS)
+    registered = first.post({"query": ORGANIZATIONS, "extensions": pq(digest)})
+    assert registered.status_code == 200
+    assert second.post({"extensions": pq(digest)}).json() == registered.json()
+    assert b"gw:v1:apq:" + digest.encode() in redis_server.command("KEYS", "gw:v1:apq:*")
+
+
+def test_apq_can_be_switched_off(start_gateway: StartGateway, clean_sandbox: SandboxServer) -> None:
+    gateway = start_gateway(ops_settings(clean_sandbox, "[graphql]\npersisted_queries = false\n"))
+    answer = gateway.post({"extensions": pq(sha(ORGANIZATIONS))})
+    assert answer.status_code == 200
+    assert codes(answer.json()) == ["PERSISTED_QUERY_NOT_SUPPORTED"]
+
+
+# --- trusted documents -------------------------------------------------------------
+
+
+def apollo_manifest(path: Path, *documents: tuple[str, str, str]) -> Path:
+    operations = [
+        {"id": id_, "name": name, "type": "query", "body": body} for id_, name, body in documents
+    ]
+    manifest = {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+def trusted(start_gateway: StartGateway, sandbox: SandboxServer, manifest: Path) -> Gateway:
+    extra = f"[graphql]\ntrusted_documents = {json.dumps(str(manifest))}\n"
+    return start_gateway(ops_settings(sandbox, extra))
+
+
+def test_trusted_documents_run_only_what_the_manifest_lists(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    dashboard = operation("dashboard")
+    manifest = apollo_manifest(
+        tmp_path / "manifest.json",
+        (sha(dashboard), "Dashboard", dashboard),
+        ("orgs-v1", "Organizations", ORGANIZATIONS),
+    )
+    gateway = trusted(start_gateway, clean_sandbox, manifest)
+    log = clean_sandbox.state.log
+
+    unlisted = gateway.post(
+        {"query": "query Sneaky { organizations { id } }", "operationName": "Sneaky"}
+    )
+    assert unlisted.status_code == 400
+    assert codes(unlisted.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+    unknown_hash = gateway.post({"extensions": pq(sha("query X { organizations { id } }"))})
+    assert unknown_hash.status_code == 400
+    assert codes(unknown_hash.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+    over_get = gateway.get({"query": "{ organizations { id } }"})
+    assert over_get.status_code == 400
+    assert codes(over_get.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+    batch = gateway.http.post(
+        "/graphql",
+        json=[{"query": ORGANIZATIONS}],
+        headers={"Authorization": "Bearer sandbox-demo-key"},
+    )
+    assert batch.status_code == 400
+    assert codes(batch.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+    # A listed id with another document is not the listed operation.
+    swapped = gateway.post(
+        {"query": "query Organizations { organizations { id } }", "extensions": pq("orgs-v1")}
+    )
+    assert codes(swapped.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+    assert log.entries() == []
+
+    by_body = gateway.post({"query": dashboard, "variables": DASHBOARD_VARIABLES})
+    assert by_body.status_code == 200
+    assert "errors" not in by_body.json()
+    by_hash = gateway.post({"extensions": pq(sha(dashboard)), "variables": DASHBOARD_VARIABLES})
+    assert by_hash.json() == by_body.json()
+    by_id = gateway.post({"extensions": pq("orgs-v1")})
+    assert "errors" not in by_id.json()
+    assert by_id.json()["data"]["organizations"]
+    by_id_over_get = gateway.get(get_params("orgs-v1"))
+    assert by_id_over_get.json() == by_id.json()
+
+    text = gateway.metrics()
+    assert sample(text, "gateway_persisted_queries_total", outcome="refused") == 5
+    assert (
+        sample(
+            text,
+            "gateway_graphql_requests_total",
+            operation="unknown",
+            outcome="PERSISTED_QUERY_NOT_ALLOWED",
+        )
+        == 4
+    )
+    assert (
+        sample(
+            text,
+            "gateway_graphql_requests_total",
+            operation="Sneaky",
+            outcome="PERSISTED_QUERY_NOT_ALLOWED",
+        )
+        == 1
+    )
+
+
+def test_trusted_documents_take_a_plain_hash_map(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "documents.json"
+    manifest.write_text(json.dumps({sha(ORGANIZATIONS): ORGANIZATIONS}))
+    gateway = trusted(start_gateway, clean_sandbox, manifest)
+    assert "errors" not in gateway.post({"extensions": pq(sha(ORGANIZATIONS))}).json()
+    assert "errors" not in gateway.post({"query": ORGANIZATIONS}).json()
+    refused = gateway.post({"query": "{ organizations { name } }"})
+    assert codes(refused.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        '{"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}',
+        '{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": 1}]}',
+        '{"abc": 1}',
+        "[]",
+    ],
+)
+def test_a_bad_manifest_stops_start_up(
+    sandbox: SandboxServer, tmp_path: Path, content: str
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(content)
+    extra = f"[graphql]\ntrusted_documents = {json.dumps(str(manifest))}\n"
+    with pytest.raises(ConfigError, match=r"^graphql\.trusted_documents: "):
+        create_app(ops_settings(sandbox, extra))
+
+
+def test_a_missing_manifest_stops_start_up(sandbox: SandboxServer, tmp_path: Path) -> None:
+    extra = f"[graphql]\ntrusted_documents = {json.dumps(str(tmp_path / 'nope.json'))}\n"
+    with pytest.raises(ConfigError, match="cannot read"):
+        create_app(ops_settings(sandbox, extra))

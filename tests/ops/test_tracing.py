@@ -1,0 +1,155 @@
+"""Spans per operation and per upstream call, and W3C traceparent reaching the upstreams."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from gateway.app import create_app
+from gateway.errors import ConfigError
+from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.server import SandboxServer
+from tests.ops.conftest import (
+    DASHBOARD_VARIABLES,
+    StartGateway,
+    operation,
+    ops_settings,
+)
+
+TOTALS = 'query Totals { organization(id: "aurora") { usage { workspace { projects } } } }'
+CALLER_TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+CALLER_PARENT = 0x00F067AA0BA902B7
+
+
+def traceparent(span: ReadableSpan) -> str:
+    assert span.context is not None
+    context = span.context
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def test_spans_for_the_operation_and_each_upstream_call(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    exporter = InMemorySpanExporter()
+    gateway = start_gateway(span_exporter=exporter)
+    body = gateway.run(operation("dashboard"), DASHBOARD_VARIABLES)
+    assert "errors" not in body
+    entries = clean_sandbox.state.log.entries()
+
+    spans = exporter.get_finished_spans()
+    [server] = [s for s in spans if s.kind is SpanKind.SERVER]
+    clients = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert server.name == "query Dashboard"
+    attributes = dict(server.attributes or {})
+    assert attributes["graphql.operation.name"] == "Dashboard"
+    assert attributes["gateway.client"] == "sandbox-demo"
+    assert attributes["gateway.upstream_requests"] == len(entries)
+    assert attributes["gateway.cache.outcome"] == "miss"
+    misses = attributes["gateway.cache.misses"]
+    assert isinstance(misses, int)
+    assert misses >= len(entries)
+    assert server.status.status_code is not StatusCode.ERROR
+
+    assert len(clients) == len(entries) > 0
+    assert server.context is not None
+    for span in clients:
+        assert span.parent is not None
+        assert span.parent.span_id == server.context.span_id
+        assert span.context is not None
+        assert span.context.trace_id == server.context.trace_id
+        span_attributes = dict(span.attributes or {})
+        assert span_attributes["http.response.status_code"] == 200
+        source = span_attributes["gateway.upstream.source"]
+        endpoint = span_attributes["gateway.upstream.endpoint"]
+        assert source in ("zylon", "make")
+        assert span.name == f"{source} {endpoint}"
+    # Each upstream request carried the traceparent of its own span.
+    assert sorted(e.traceparent or "" for e in entries) == sorted(traceparent(s) for s in clients)
+
+    warm = gateway.run(operation("dashboard"), DASHBOARD_VARIABLES)
+    assert warm == body
+    servers = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert dict(servers[-1].attributes or {})["gateway.cache.outcome"] == "hit"
+
+
+def test_the_callers_trace_is_continued(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    exporter = InMemorySpanExporter()
+    gateway = start_gateway(span_exporter=exporter)
+    sent = f"00-{CALLER_TRACE:032x}-{CALLER_PARENT:016x}-01"
+    response = gateway.post(
+        {"query": TOTALS},
+        headers={"traceparent": sent},
+    )
+    assert response.status_code == 200
+    [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.context is not None
+    assert server.context.trace_id == CALLER_TRACE
+    assert server.parent is not None
+    assert server.parent.span_id == CALLER_PARENT
+    [entry] = clean_sandbox.state.log.entries()
+    assert entry.traceparent is not None
+    assert entry.traceparent.startswith(f"00-{CALLER_TRACE:032x}-")
+
+
+def test_failed_attempts_and_errors_mark_their_spans(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    exporter = InMemorySpanExporter()
+    settings = ops_settings(clean_sandbox, "[upstreams.zylon]\nmax_retries = 0\n")
+    gateway = start_gateway(settings, span_exporter=exporter)
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", path_contains="/totals", status=503))
+    body = gateway.run(TOTALS)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_UNAVAILABLE"]
+    spans = exporter.get_finished_spans()
+    [server] = [s for s in spans if s.kind is SpanKind.SERVER]
+    [client] = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert client.status.status_code is StatusCode.ERROR
+    assert dict(client.attributes or {})["http.response.status_code"] == 503
+    assert server.status.status_code is StatusCode.ERROR
+    assert dict(server.attributes or {})["gateway.error_codes"] == ("UPSTREAM_UNAVAILABLE",)
+
+
+def test_tracing_is_off_unless_configured(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    gateway.run(TOTALS)
+    [entry] = clean_sandbox.state.log.entries()
+    assert entry.traceparent is None
+
+
+def test_enabled_tracing_with_no_exporter_still_propagates(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    extra = '[telemetry]\nenabled = true\nexporter = "none"\nservice_name = "gw-test"\n'
+    gateway = start_gateway(ops_settings(clean_sandbox, extra))
+    gateway.run(TOTALS)
+    [entry] = clean_sandbox.state.log.entries()
+    assert entry.traceparent is not None
+    assert entry.traceparent.startswith("00-")
+
+
+def test_the_otlp_exporter_needs_its_package(sandbox: SandboxServer) -> None:
+    settings = ops_settings(sandbox, "[telemetry]\nenabled = true\n")  # exporter: otlp
+    try:
+        importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    except ImportError:
+        installed = False
+    else:
+        installed = True
+    if installed:
+        create_app(settings)
+    else:
+        with pytest.raises(ConfigError, match="opentelemetry-exporter-otlp-proto-http"):
+            create_app(settings)
+
+
+def test_an_unknown_exporter_is_a_config_error(sandbox: SandboxServer) -> None:
+    with pytest.raises(ConfigError, match=r"^telemetry\.exporter: "):
+        ops_settings(sandbox, '[telemetry]\nexporter = "jaeger"\n')

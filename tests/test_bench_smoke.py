@@ -1,0 +1,67 @@
+"""The benchmark harness works end to end at a tiny size (no figure is checked: no timing)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+CONTRACT_OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
+TIMEOUT_S = 300
+
+
+def test_the_quick_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
+    output = tmp_path / "results.md"
+    command = [sys.executable, str(BENCH / "run.py"), "--quick", "--duration", "1"]
+    command += ["--output", str(output)]
+    # Its own process group, so that a hung run is ended with every server it started.
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"bench/run.py --quick did not finish within {TIMEOUT_S} s")
+    assert process.returncode == 0, out[-4000:]
+    assert "| operation | mode | upstream | conc | target | req/s | p50 ms | p99 ms |" in out
+    for operation in ("dashboard", "walk", "entities"):
+        for mode in ("cold", "warm"):
+            assert f"| {operation} | {mode} | 0 ms |" in out
+    text = output.read_text()
+    assert text.startswith("# Benchmark results")
+    assert "Command: `.venv/bin/python bench/run.py --quick --duration 1 --output" in text
+
+
+@pytest.mark.parametrize("name", ["dashboard.graphql", "entities.graphql"])
+def test_the_bench_sends_the_contract_operations(name: str) -> None:
+    contract = CONTRACT_OPERATIONS / name
+    if not contract.exists():
+        pytest.skip("the contract's operations are not beside this checkout")
+    assert (BENCH / "queries" / name).read_text() == contract.read_text()
+
+
+def test_the_bench_walk_is_the_contract_page_with_a_range() -> None:
+    contract = CONTRACT_OPERATIONS / "scenario-page.graphql"
+    if not contract.exists():
+        pytest.skip("the contract's operations are not beside this checkout")
+    ours = (BENCH / "queries" / "scenario-page.graphql").read_text()
+    canonical = [line for line in contract.read_text().splitlines() if not line.startswith("#")]
+    expected = "\n".join(canonical)
+    expected = expected.replace(
+        "$filter: ScenarioFilter)", "$filter: ScenarioFilter, $range: TimeRange)"
+    )
+    expected = expected.replace("scenarios(first:", "scenarios(range: $range, first:")
+    assert "\n".join(line for line in ours.splitlines() if not line.startswith("#")) == expected
