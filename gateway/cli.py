@@ -46,7 +46,12 @@ CONFIG_ENV = "GATEWAY_CONFIG"
 
 def app_factory() -> Starlette:
     """For `--workers N`: each worker process builds its app from the file in GATEWAY_CONFIG."""
+    _configure_logging()
     return create_app(load_settings(os.environ[CONFIG_ENV]))
+
+
+def _configure_logging() -> None:
+    configure_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper())
 
 
 def _serve(
@@ -69,12 +74,12 @@ def _serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="info",
+            log_config=None,  # our handlers: JSON lines, credentials blanked
             access_log=False,
         )
         return
     app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -200,7 +205,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper())
+    _configure_logging()
     serving = args.command in ("serve", "sandbox")
     if serving and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
