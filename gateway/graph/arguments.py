@@ -100,10 +100,15 @@ def order(value: Any) -> tuple[str, str]:
 def scenario_binding(
     ctx: Context,
     organization: str,
-    r: Range,
+    r: Range | None,
     wanted: Filters,
     team_id: int | None,
     sort: tuple[str, str],
 ) -> str:
-    """What a cursor is bound to: caller, organization, range, filter, team and order."""
-    return binding_for(ctx.caller.name, organization, r.start, r.end, wanted, team_id, *sort)
+    """What a cursor is bound to: caller, organization, range, filter, team and order.
+
+    `r` is None for the default range: it moves with the clock, so a cursor
+    carries the range its listing was read over instead of being bound to it.
+    """
+    start, end = (None, None) if r is None else (r.start, r.end)
+    return binding_for(ctx.caller.name, organization, start, end, wanted, team_id, *sort)

@@ -142,8 +142,9 @@ class _Walk:
             for cursor in cursors:
                 _check_form(ctx, cursor)
             return
+        given = r if values.get("range") is not None else None
         binding = args.scenario_binding(
-            ctx, org, r, wanted, team_id, args.order(values.get("orderBy"))
+            ctx, org, given, wanted, team_id, args.order(values.get("orderBy"))
         )
         for cursor in cursors:
             Position.load(ctx.cursors.decode(cursor, binding=binding))

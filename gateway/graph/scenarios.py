@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
@@ -87,7 +89,8 @@ class ScenarioConnection:
     filters: strawberry.Private[Filters]
     timeframe: strawberry.Private[Timeframe]
     count: strawberry.Private[int | None]
-    failed: strawberry.Private[bool]
+    # Zero totals without asking Make: it failed (its error is reported) or nothing matches.
+    zero_total: strawberry.Private[bool]
 
     @strawberry.field
     def nodes(self) -> list[Scenario]:
@@ -106,7 +109,7 @@ class ScenarioConnection:
         description="Make totals over every scenario matching the filter, not only this page."
     )
     async def total(self, info: Info) -> AutomationMetrics:
-        if self.failed:
+        if self.zero_total:
             return AutomationMetrics.of(_ZERO)
         request = TotalRequest(
             self.organization,
@@ -118,7 +121,7 @@ class ScenarioConnection:
         return AutomationMetrics.of(metrics)
 
     @classmethod
-    def empty(cls, organization: str, filters: Filters, tf: Timeframe, failed: bool) -> Self:
+    def empty(cls, organization: str, filters: Filters, tf: Timeframe) -> Self:
         info = PageInfo(
             has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None
         )
@@ -129,7 +132,7 @@ class ScenarioConnection:
             filters=filters,
             timeframe=tf,
             count=0,
-            failed=failed,
+            zero_total=True,
         )
 
 
@@ -156,19 +159,27 @@ async def scenario_connection(
         max_size=context.settings.limits.max_page_size,
     )
     r = args.make_range(context, range)
-    tf = args.timeframe(r)
     wanted = args.filters(filter)
     sort_by, sort_dir = args.order(order_by)
-    binding = args.scenario_binding(context, organization, r, wanted, team_id, (sort_by, sort_dir))
+    given = r if range is not None else None
+    binding = args.scenario_binding(
+        context, organization, given, wanted, team_id, (sort_by, sort_dir)
+    )
     window = Window(
         first=first,
         after=_position(info, after, binding),
         last=last,
         before=_position(info, before, binding),
     )
+    cursor = window.after or window.before
+    if range is None and cursor is not None and cursor.w is not None:
+        # A walk over the default range reads on over the range it started with.
+        r = args.make_range(context, {"from": _instant(cursor.w[0]), "to": _instant(cursor.w[1])})
+    tf = args.timeframe(r)
+    carried = None if range is not None else (r.start.isoformat(), r.end.isoformat())
     if team_id is not None:
         if wanted.team_ids and team_id not in wanted.team_ids:
-            return ScenarioConnection.empty(organization, wanted, tf, failed=False)
+            return ScenarioConnection.empty(organization, wanted, tf)
         wanted = Filters((team_id,), wanted.folder_ids, wanted.statuses)
     fields = selected(info)
     plan = plan_page(
@@ -185,8 +196,16 @@ async def scenario_connection(
     )
     result = await or_default(info, None, context.loaders.make.page(plan.request))
     if result is None:
-        return ScenarioConnection.empty(organization, wanted, tf, failed=True)
-    return _connection(info, build_page(plan, result), binding, organization, wanted, tf)
+        return ScenarioConnection.empty(organization, wanted, tf)
+    page = build_page(plan, result)
+    if carried is not None:
+        edges = [(dataclasses.replace(p, w=carried), entry) for p, entry in page.edges]
+        page = dataclasses.replace(page, edges=edges)
+    return _connection(info, page, binding, organization, wanted, tf)
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)  # checked by Position.load
 
 
 def _position(info: Info, cursor: str | None, binding: str) -> Position | None:
@@ -219,5 +238,5 @@ def _connection(
         filters=filters,
         timeframe=tf,
         count=page.total_count,
-        failed=False,
+        zero_total=False,
     )
