@@ -1,0 +1,213 @@
+"""HTTP hardening of the GraphQL endpoint, before authentication and before any other work.
+
+A pure ASGI middleware in front of the app. For requests to the GraphQL path it
+refuses, each with a GraphQL error body (code BAD_REQUEST) and no upstream call:
+
+- a GET whose selected operation is a mutation or a subscription: 405 with
+  `Allow: POST` (the schema has none today: this is defence in depth). A GET
+  naming a persisted query by hash alone is judged later, by the GraphQL layer;
+- a POST whose Content-Type is not JSON: 415. `application/json` and
+  `application/graphql-response+json` are taken, in any letter case and with
+  any parameters, and handed on as `application/json`. This is the CSRF
+  protection: a browser sends a cross-site request without a CORS preflight
+  only with a "simple" content type (form, multipart, `text/plain`) or none,
+  and all of those are refused. Apollo's escape hatch (a non-empty
+  `X-Apollo-Operation-Name` or `Apollo-Require-Preflight` header) is not
+  offered: it would let through a body the endpoint cannot read anyway. GET
+  needs no such check: it runs queries only, and the API key rides in the
+  `Authorization` header, which a browser never adds by itself (there are no
+  cookies) and sends cross-site only after a preflight;
+- a POST body over `max_body_bytes`: 413. A declared Content-Length is judged
+  before anything is read (so a client waiting for `100 Continue` never sends
+  the body); otherwise the body is counted as it streams in, and no more than
+  `max_body_bytes` of it is ever held. The body read is handed on to the app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from graphql import GraphQLSyntaxError, Source
+from graphql.language import Lexer, TokenKind
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("gateway.http")
+
+JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
+_OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
+_CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
+
+
+class HTTPGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        path: str = "/graphql",
+        html_page: bool = True,
+    ) -> None:
+        """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through."""
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.path = path
+        self.html_page = html_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "POST":
+            await self._post(scope, receive, send)
+            return
+        if method == "GET" and self._get_refused(scope):
+            await _refuse(
+                send,
+                scope,
+                405,
+                "GET runs queries only: send mutations and subscriptions with POST.",
+                {"allow": "POST"},
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def _get_refused(self, scope: Scope) -> bool:
+        if self.html_page and "text/html" in Headers(scope=scope).get("accept", ""):
+            return False
+        params = QueryParams(scope["query_string"])
+        query = params.get("query")
+        if not query:
+            return False
+        kind = selected_operation_type(query, params.get("operationName") or None)
+        return kind in ("mutation", "subscription")
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        sent_type = headers.get("content-type", "").split(";", 1)[0].strip()
+        if sent_type.lower() not in JSON_TYPES:
+            await _refuse(
+                send,
+                scope,
+                415,
+                "POST a JSON body with Content-Type: application/json.",
+            )
+            return
+        limit = self.max_body_bytes
+        too_large = f"The request body is over the limit of {limit} bytes."
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, scope, 413, too_large, {"connection": "close"})
+            return
+        body = await _read_body(receive, limit)
+        if body is None:
+            await _refuse(send, scope, 413, too_large, {"connection": "close"})
+            return
+        if isinstance(body, _Gone):
+            return  # the client left before sending its body: nobody to answer
+        if sent_type != "application/json":
+            scope = _with_json_content_type(scope)  # the one spelling the view reads
+        await self.app(scope, _replay(body, receive), send)
+
+
+def selected_operation_type(document: str, operation_name: str | None) -> str | None:
+    """The type of the operation a request with this document would run: query, mutation or
+    subscription; None when it cannot tell (a syntax error, no such operation), for the
+    GraphQL layer to report. Reads tokens only: linear, without recursion, whatever the nesting.
+    """
+    operations: list[tuple[str, str | None]] = []
+    depth = 0
+    at_start = True  # at the top level, between definitions
+    named: int | None = None  # the index of an operation whose name may come next
+    try:
+        lexer = Lexer(Source(document))
+        token = lexer.advance()
+        while token.kind is not TokenKind.EOF:
+            kind = token.kind
+            if named is not None:
+                if kind is TokenKind.NAME and token.value is not None:
+                    operations[named] = (operations[named][0], token.value)
+                named = None
+            if depth == 0 and at_start:
+                at_start = False
+                if kind is TokenKind.BRACE_L:
+                    operations.append(("query", None))  # the query shorthand
+                elif kind is TokenKind.NAME and token.value in OPERATION_TYPES:
+                    operations.append((token.value, None))
+                    named = len(operations) - 1
+            if kind in _OPEN:
+                depth += 1
+            elif kind in _CLOSE:
+                depth = max(0, depth - 1)
+                if depth == 0 and kind is TokenKind.BRACE_R:
+                    at_start = True  # a definition ends with its selection set
+            token = lexer.advance()
+    except GraphQLSyntaxError:
+        return None
+    if operation_name is not None:
+        chosen = [kind for kind, name in operations if name == operation_name]
+    else:
+        chosen = [kind for kind, _ in operations]
+    return chosen[0] if len(chosen) == 1 else None
+
+
+class _Gone:
+    """The client disconnected while sending its body."""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | _Gone | None:
+    """The whole body, None once it is over `limit` bytes, or _Gone if the client left."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return _Gone()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the app: the body already read, then whatever the client does next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _with_json_content_type(scope: Scope) -> Scope:
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+    headers.append((b"content-type", b"application/json"))
+    return {**scope, "headers": headers}
+
+
+async def _refuse(
+    send: Send,
+    scope: Scope,
+    status: int,
+    message: str,
+    extra_headers: dict[str, str] | None = None,
+) -> None:
+    logger.info("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(k.encode(), v.encode()) for k, v in (extra_headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

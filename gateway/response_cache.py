@@ -1,0 +1,74 @@
+"""Whole GraphQL responses kept in process memory, per caller and exact request.
+
+The upstream cache already makes a warm operation cost no upstream call; this
+one also skips parsing, validation and execution for a request seen moments
+ago. It stores only complete answers (no `errors`, nothing served stale), for
+the shortest TTL any resource kind may have, and keys them by the client's name
+and the request's exact bytes, so a caller only ever gets back what it would
+have been answered itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import orjson
+
+from gateway.config import CacheSettings
+
+
+def response_ttl(settings: CacheSettings) -> float:
+    return min([settings.default_ttl_s, *settings.ttl_s.values()])
+
+
+def complete(body: bytes) -> bool:
+    """A JSON object with data and no errors: the only kind worth repeating."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parsed, dict) and "errors" not in parsed and parsed.get("data") is not None
+
+
+class ResponseCache:
+    def __init__(
+        self,
+        *,
+        ttl_s: float,
+        max_entries: int = 2048,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
+
+    @staticmethod
+    def key(client: str, method: str, request: bytes) -> bytes:
+        digest = hashlib.sha256()
+        for part in (client.encode(), method.encode(), request):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.digest()
+
+    def get(self, key: bytes) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, body = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return body
+
+    def put(self, key: bytes, body: bytes) -> None:
+        if self._ttl_s <= 0:
+            return
+        self._entries[key] = (self._clock() + self._ttl_s, body)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
