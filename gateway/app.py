@@ -26,16 +26,37 @@ from gateway.graphiql import graphiql_static_app, render_graphiql_page
 from gateway.http_guard import HTTPGuard
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
-from gateway.observe import Observability, OperationObserver, note_client
+from gateway.observe import (
+    Observability,
+    OperationObserver,
+    current_operation,
+    note_client,
+    note_response_cache_hit,
+)
 from gateway.persisted import PersistedQueries
+from gateway.response_cache import ResponseCache, complete, response_ttl
 from gateway.upstreams.deadline import request_deadline
 
 GRAPHIQL_ASSETS = "/graphiql-static"
+_HIT = {"X-Gateway-Cache": "response"}
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return JSONResponse(body, status_code=status)
+
+
+async def _request_bytes(request: Request) -> bytes:
+    return await request.body() if request.method == "POST" else request.url.query.encode()
+
+
+def _repeatable(context: Context, response: Response) -> bytes | None:
+    """The body of a complete answer from fresh data: worth giving again to the same request."""
+    fresh = context.notes.stale == 0 and not context.notes.stale_on_error
+    body = getattr(response, "body", None)  # a streamed response has none
+    if fresh and response.status_code == 200 and isinstance(body, bytes) and complete(body):
+        return body
+    return None
 
 
 def _wants_html(request: Request) -> bool:
@@ -57,6 +78,11 @@ def create_app(
     registry = CollectorRegistry()
     observability = Observability(settings, registry, span_exporter=span_exporter)
     persisted = PersistedQueries(settings)
+    responses = None
+    if settings.cache.response_entries > 0:
+        responses = ResponseCache(
+            ttl_s=response_ttl(settings.cache), max_entries=settings.cache.response_entries
+        )
     page_headers = json.dumps(dict(graphiql_headers), indent=2) if graphiql_headers else None
 
     @contextlib.asynccontextmanager
@@ -107,11 +133,23 @@ def create_app(
         resolved = await persisted.resolve(request, state.cache)
         if isinstance(resolved, Response):
             return resolved
+        key = None
+        if responses is not None:
+            key = ResponseCache.key(caller.name, resolved.method, await _request_bytes(resolved))
+            hit = responses.get(key)
+            if hit is not None:
+                note_response_cache_hit(hit[1])
+                return Response(hit[0], media_type="application/json", headers=_HIT)
+        context = context_for(state, caller)
         try:
             with request_deadline(settings.limits.request_deadline_s):
-                return await view.run(resolved, context=context_for(state, caller))
+                response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
             return _error(exc.status_code, exc.reason, "BAD_REQUEST")
+        body = _repeatable(context, response) if key is not None else None
+        if key is not None and responses is not None and body is not None:
+            responses.put(key, body, current_operation())
+        return response
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")

@@ -53,6 +53,7 @@ class RequestRecord:
     persisted: str | None = None  # hit, miss, registered, refused
     execution: ExecutionContext | None = None
     upstream_requests: int = 0
+    response_cache: bool = False  # answered from the response cache, without executing
 
 
 _RECORD: ContextVar[RequestRecord | None] = ContextVar("gateway_request", default=None)
@@ -67,6 +68,22 @@ def note_client(name: str) -> None:
     record = _RECORD.get()
     if record is not None:
         record.client = name
+
+
+def current_operation() -> str | None:
+    """The operation name the current request executed, if any."""
+    record = _RECORD.get()
+    execution = record.execution if record is not None else None
+    name: object = execution.operation_name if execution is not None else None
+    return name if isinstance(name, str) else None
+
+
+def note_response_cache_hit(operation: str | None) -> None:
+    """The current request was answered from the response cache."""
+    record = _RECORD.get()
+    if record is not None:
+        record.response_cache = True
+        record.operation = operation
 
 
 def note_persisted(outcome: str, operation: object = None) -> None:
@@ -195,7 +212,8 @@ class Observability:
         if isinstance(notes, CacheNotes):
             hits, misses, stale = notes.hits, notes.misses, notes.stale
 
-        label = self.metrics.operation_label(operation, executed=result is not None)
+        executed = result is not None or record.response_cache
+        label = self.metrics.operation_label(operation, executed=executed)
         self.metrics.request_finished(label, codes, seconds)
         self.metrics.cache_lookups(hits=hits, misses=misses, stale=stale)
         if record.persisted is not None:
@@ -219,6 +237,8 @@ class Observability:
         }
         if record.persisted is not None:
             fields["persisted_query"] = record.persisted
+        if record.response_cache:
+            fields["response_cache"] = "hit"
         self._access.info("graphql request", extra={"fields": fields})
 
         if span is not None:
@@ -232,7 +252,9 @@ class Observability:
                     "graphql.operation.type": operation_type or "",
                     "http.response.status_code": status,
                     "gateway.upstream_requests": record.upstream_requests,
-                    "gateway.cache.outcome": _cache_outcome(hits, misses, stale),
+                    "gateway.cache.outcome": "response"
+                    if record.response_cache
+                    else _cache_outcome(hits, misses, stale),
                     "gateway.cache.hits": hits,
                     "gateway.cache.misses": misses,
                     "gateway.cache.stale": stale,

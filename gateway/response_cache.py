@@ -44,7 +44,7 @@ class ResponseCache:
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[float, bytes, str | None]] = OrderedDict()
 
     @staticmethod
     def key(client: str, method: str, request: bytes) -> bytes:
@@ -54,21 +54,22 @@ class ResponseCache:
             digest.update(part)
         return digest.digest()
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes) -> tuple[bytes, str | None] | None:
+        """The body and the operation name it answered."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires, body = entry
+        expires, body, operation = entry
         if self._clock() >= expires:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return body
+        return body, operation
 
-    def put(self, key: bytes, body: bytes) -> None:
+    def put(self, key: bytes, body: bytes, operation: str | None = None) -> None:
         if self._ttl_s <= 0:
             return
-        self._entries[key] = (self._clock() + self._ttl_s, body)
+        self._entries[key] = (self._clock() + self._ttl_s, body, operation)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

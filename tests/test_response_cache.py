@@ -18,7 +18,7 @@ def test_entries_expire_after_the_ttl() -> None:
     key = ResponseCache.key("client", "POST", b"{}")
     cache.put(key, b"body")
     clock.now = 9.9
-    assert cache.get(key) == b"body"
+    assert cache.get(key) == (b"body", None)
     clock.now = 10.0
     assert cache.get(key) is None
 
@@ -38,11 +38,11 @@ def test_least_recently_used_goes_first() -> None:
     cache = ResponseCache(ttl_s=10, max_entries=2, clock=Clock())
     cache.put(b"1", b"one")
     cache.put(b"2", b"two")
-    assert cache.get(b"1") == b"one"
+    assert cache.get(b"1") == (b"one", None)
     cache.put(b"3", b"three")
     assert cache.get(b"2") is None
-    assert cache.get(b"1") == b"one"
-    assert cache.get(b"3") == b"three"
+    assert cache.get(b"1") == (b"one", None)
+    assert cache.get(b"3") == (b"three", None)
 
 
 def test_only_complete_answers_are_kept() -> None:

@@ -28,8 +28,14 @@ def operation(name: str) -> str:
 
 
 def ops_settings(sandbox: SandboxServer, extra: str = "") -> Settings:
-    """The sandbox's gateway config, plus the TOML tables in `extra`."""
+    """The sandbox's gateway config, plus the TOML tables in `extra`.
+
+    The response cache is off unless `extra` turns it on: these tests watch what
+    an executed operation does, which a repeated request would otherwise skip.
+    """
     text = config_toml(sandbox.url, api_key=DEMO_KEY) + "\n" + extra
+    if "[cache]" not in extra:
+        text += "\n[cache]\nresponse_entries = 0\n"
     return parse_settings(tomllib.loads(text), env={})
 
 
