@@ -16,6 +16,7 @@ when switched off.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -75,8 +76,12 @@ def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLEr
     return GraphQLError(message, extensions=extensions)
 
 
+@functools.lru_cache(maxsize=512)
 def check_document_text(query: str, limits: LimitsSettings) -> GraphQLError | None:
-    """Size, tokens and bracket nesting, before the parser sees the document."""
+    """Size, tokens and bracket nesting, before the parser sees the document.
+
+    Cached by text: clients send the same few documents over and over.
+    """
     size = len(query.encode("utf-8"))
     if size > limits.max_document_bytes:
         return too_complex(
