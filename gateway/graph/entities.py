@@ -18,8 +18,9 @@ from gateway.errors import BadUserInput, NotFound
 from gateway.graph.arguments import MAX_RANKING
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, Timeframe
+from gateway.loaders.zylon import RankingKey, RankingKind
 from gateway.ranges import Range, resolve_range, zylon_window
-from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
+from gateway.upstreams.models import MakeScenario, UserRankingEntry, ZylonProject, ZylonUser
 
 WIDE_DAYS = 365
 
@@ -47,30 +48,31 @@ def _ranges(info: Info) -> list[Range]:
     return [resolve_range(None, now=now), resolve_range(None, now=now, default_days=WIDE_DAYS)]
 
 
-async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
+async def _find_ranked(info: Info, kind: RankingKind, entity_id: str) -> tuple[object, str]:
+    """The user or project with this id in a ranking of a visible organization."""
     loaders = info.context.loaders.zylon
     for r in _ranges(info):
         for org in info.context.visible_organizations():
             if org.zylon is None:
                 continue
-            ranking = await loaders.users(org.id, zylon_window(r), MAX_RANKING)
-            for entry in ranking:
-                if entry.user.id == user_id:
-                    return entry.user, org.id
-    raise NotFound(f"no user with id {user_id!r}")
+            key = RankingKey(org.id, kind, zylon_window(r), MAX_RANKING)
+            for entry in await loaders.rankings.load(key):
+                found = entry.user if isinstance(entry, UserRankingEntry) else entry.project
+                if found.id == entity_id:
+                    return found, org.id
+    raise NotFound(f"no {kind[:-1]} with id {entity_id!r}")
+
+
+async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
+    user, org = await _find_ranked(info, "users", user_id)
+    assert isinstance(user, ZylonUser)
+    return user, org
 
 
 async def find_project(info: Info, project_id: str) -> tuple[ZylonProject, str]:
-    loaders = info.context.loaders.zylon
-    for r in _ranges(info):
-        for org in info.context.visible_organizations():
-            if org.zylon is None:
-                continue
-            ranking = await loaders.projects(org.id, zylon_window(r), MAX_RANKING)
-            for entry in ranking:
-                if entry.project.id == project_id:
-                    return entry.project, org.id
-    raise NotFound(f"no project with id {project_id!r}")
+    project, org = await _find_ranked(info, "projects", project_id)
+    assert isinstance(project, ZylonProject)
+    return project, org
 
 
 def default_timeframe(info: Info) -> Timeframe:
