@@ -121,32 +121,22 @@ def parse_project(f: Fields) -> ZylonProject:
     )
 
 
-def parse_user_ranking(body: Any) -> list[UserRankingEntry]:
-    entries = []
+def _ranked(body: Any, key: str, parse: Callable[[Fields], T]) -> list[tuple[T, int, int]]:
+    """(entity, interactions_created, agent_flows_created) for each line of a ranking."""
+    lines = []
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
-        entries.append(
-            UserRankingEntry(
-                user=parse_user(f.obj("user")),
-                interactions_created=f.integer("interactions_created"),
-                agent_flows_created=f.integer("agent_flows_created"),
-            )
-        )
-    return entries
+        counts = f.integer("interactions_created"), f.integer("agent_flows_created")
+        lines.append((parse(f.obj(key)), *counts))
+    return lines
+
+
+def parse_user_ranking(body: Any) -> list[UserRankingEntry]:
+    return [UserRankingEntry(*line) for line in _ranked(body, "user", parse_user)]
 
 
 def parse_project_ranking(body: Any) -> list[ProjectRankingEntry]:
-    entries = []
-    for i, item in enumerate(as_list(body, "")):
-        f = as_object(item, f"[{i}]")
-        entries.append(
-            ProjectRankingEntry(
-                project=parse_project(f.obj("project")),
-                interactions_created=f.integer("interactions_created"),
-                agent_flows_created=f.integer("agent_flows_created"),
-            )
-        )
-    return entries
+    return [ProjectRankingEntry(*line) for line in _ranked(body, "project", parse_project)]
 
 
 def parse_series(body: Any) -> list[SeriesPoint]:
