@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.processes import run_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -20,22 +19,8 @@ def test_the_quick_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
     output = tmp_path / "results.md"
     command = [sys.executable, str(BENCH / "run.py"), "--quick", "--duration", "1"]
     command += ["--output", str(output)]
-    # Its own process group, so that a hung run is ended with every server it started.
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"bench/run.py --quick did not finish within {TIMEOUT_S} s")
-    assert process.returncode == 0, out[-4000:]
+    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
+    assert returncode == 0, out[-4000:]
     assert "| operation | mode | upstream | conc | target | req/s | p50 ms | p99 ms |" in out
     for operation in ("dashboard", "walk", "entities"):
         for mode in ("cold", "warm"):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.processes import run_to_end
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180
@@ -29,22 +26,8 @@ def test_the_short_load_test_runs_clean() -> None:
         "--clients",
         "20",
     ]
-    # Its own process group, so that a hung run is ended with every server it started.
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = process.communicate(timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"bench/load.py did not finish within {TIMEOUT_S} s")
-    assert process.returncode == 0, out[-4000:]
+    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
+    assert returncode == 0, out[-4000:]
     match = REPORT.search(out)
     assert match is not None, out[-4000:]
     assert int(match.group(1)) > 0

@@ -58,6 +58,9 @@ class AutomationMetrics:
         )
 
 
+# What a failed or empty connection reports as its totals.
+ZERO = MakeMetrics(executions=0, operations=0, centicredits=0, errors=0)
+
 CHANGE_FIELDS = frozenset(
     {
         "executionsChange",

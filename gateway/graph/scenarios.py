@@ -12,17 +12,16 @@ from gateway.graph import arguments as args
 from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_scenario
 from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, ScenarioStatus, TimeRange
-from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics
+from gateway.graph.metrics import CHANGE_FIELDS, ZERO, AutomationMetrics
 from gateway.graph.selection import selected
 from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
 from gateway.loaders.pagination import Page, Position, Window, build_page, check_window, plan_page
-from gateway.upstreams.models import MakeMetrics, MakeScenario
+from gateway.upstreams.models import MakeScenario
 
 if TYPE_CHECKING:
     from gateway.graph.teams import Team
 
 DEFAULT_PAGE_SIZE = 20
-_ZERO = MakeMetrics(executions=0, operations=0, centicredits=0, errors=0)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -110,14 +109,14 @@ class ScenarioConnection:
     )
     async def total(self, info: Info) -> AutomationMetrics:
         if self.zero_total:
-            return AutomationMetrics.of(_ZERO)
+            return AutomationMetrics.of(ZERO)
         request = TotalRequest(
             self.organization,
             self.filters,
             self.timeframe,
             need_changes=bool(selected(info) & CHANGE_FIELDS),
         )
-        metrics = await or_default(info, _ZERO, info.context.loaders.make.total(request))
+        metrics = await or_default(info, ZERO, info.context.loaders.make.total(request))
         return AutomationMetrics.of(metrics)
 
     @classmethod

@@ -10,13 +10,10 @@ from gateway.graph.arguments import make_range, numeric_id, timeframe
 from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_team
 from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, TimeRange
-from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics
+from gateway.graph.metrics import CHANGE_FIELDS, ZERO, AutomationMetrics
 from gateway.graph.scenarios import ScenarioConnection, scenario_connection
 from gateway.graph.selection import selected
 from gateway.loaders.make_requests import Filters, ScenarioList, TotalRequest
-from gateway.upstreams.models import MakeMetrics
-
-_ZERO = MakeMetrics(executions=0, operations=0, centicredits=0, errors=0)
 
 
 @strawberry.federation.type(keys=["id"])
@@ -34,7 +31,7 @@ class Team:
             tf,
             need_changes=bool(selected(info) & CHANGE_FIELDS),
         )
-        metrics = await or_default(info, _ZERO, info.context.loaders.make.total(request))
+        metrics = await or_default(info, ZERO, info.context.loaders.make.total(request))
         return AutomationMetrics.of(metrics)
 
     @strawberry.field

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from gateway.sandbox.model import SandboxData, Scenario
+from tests.graph.expect import SORT_FIELDS as SORT_BY
 from tests.sandbox.expected import make_entry, make_metrics, make_order
 
 ORGS = ("aurora", "borealis")
@@ -32,19 +33,6 @@ ORDER_FIELDS = (
     "ERRORS_CHANGE",
     "ERROR_RATE_CHANGE",
 )
-SORT_BY = {
-    "NAME": "name",
-    "TEAM_NAME": "teamName",
-    "STATUS": "status",
-    "OPERATIONS": "operations",
-    "EXECUTIONS": "executions",
-    "ERRORS": "errors",
-    "ERROR_RATE": "errorRate",
-    "EXECUTIONS_CHANGE": "executionsChange",
-    "OPERATIONS_CHANGE": "operationsChange",
-    "ERRORS_CHANGE": "errorsChange",
-    "ERROR_RATE_CHANGE": "errorRateChange",
-}
 STATUSES = ("ACTIVE", "INACTIVE", "INVALID")
 TOTAL_FIELDS = (
     "executions operations centicredits errors errorRate "
