@@ -26,7 +26,6 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from gateway.cache.item import CacheItem, Envelope
@@ -49,13 +48,6 @@ T = TypeVar("T")
 _MAX_FAILED_REMEMBERED = 4096
 # Failures that an expired entry may answer: the upstream is down or overloaded.
 _PASSING_FAILURES = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamBadResponse)
-
-
-@dataclass(frozen=True, slots=True)
-class _Fetched:
-    value: object
-    token: str | None  # the lock held until the value is stored
-    stored: bool  # another replica stored it already
 
 
 def _describe(exc: BaseException) -> str:
@@ -173,26 +165,20 @@ class Cache:
     async def _fetch_batch(
         self, items: Sequence[CacheItem[Any]], futures: dict[str, asyncio.Future[Any]]
     ) -> None:
-        done: list[tuple[CacheItem[Any], _Fetched]] = []
-
-        async def fetch_into(item: CacheItem[Any]) -> None:
-            future = futures[item.key]
-            try:
-                fetched = await self._fetch_one(item)
-            except asyncio.CancelledError:
-                future.cancel()
-                raise
-            except BaseException as exc:
-                future.set_exception(exc)
-                return
-            done.append((item, fetched))
-            future.set_result(fetched.value)
-
+        """Lock every key first, fetch and store the ones held (one write), and only then
+        wait for the values other replicas fetch: a replica never waits while holding
+        locks, so two replicas with overlapping batches cannot wait on each other."""
+        tokens = {item.key: secrets.token_hex(16) for item in items}
+        held = await asyncio.gather(*(self._lock(item, tokens[item.key]) for item in items))
         try:
-            await asyncio.gather(*(fetch_into(item) for item in items), return_exceptions=True)
-            await self._write([(item, f.value) for item, f in done if not f.stored])
-            for item, _ in done:
-                self._failed_refresh.pop(item.key, None)
+            await self._fetch_and_store(
+                [i for i, h in zip(items, held, strict=True) if h], futures, tokens
+            )
+            others = [i for i, h in zip(items, held, strict=True) if not h]
+            await asyncio.gather(
+                *(self._from_replica(item, futures, tokens) for item in others),
+                return_exceptions=True,
+            )
         finally:
             for item in items:
                 future = futures[item.key]
@@ -200,27 +186,55 @@ class Cache:
                     future.cancel()
                 if self._inflight.get(item.key) is future:
                     del self._inflight[item.key]
-            locks = [(lock_key(item.key), f.token) for item, f in done if f.token]
+
+    async def _lock(self, item: CacheItem[Any], token: str) -> bool:
+        if self._ttl(item) <= 0:
+            return True  # never stored: nothing for another replica to wait for
+        return await self._store.try_lock(lock_key(item.key), token, self._settings.lock_timeout_s)
+
+    async def _fetch_and_store(
+        self,
+        items: Sequence[CacheItem[Any]],
+        futures: dict[str, asyncio.Future[Any]],
+        tokens: dict[str, str],
+    ) -> None:
+        done: list[tuple[CacheItem[Any], object]] = []
+
+        async def fetch_into(item: CacheItem[Any]) -> None:
+            future = futures[item.key]
+            try:
+                value = await item.fetch()
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except BaseException as exc:
+                future.set_exception(exc)
+                return
+            done.append((item, value))
+            future.set_result(value)
+
+        try:
+            await asyncio.gather(*(fetch_into(item) for item in items), return_exceptions=True)
+            await self._write(done)
+            for item, _ in done:
+                self._failed_refresh.pop(item.key, None)
+        finally:
+            locks = [(lock_key(i.key), tokens[i.key]) for i in items if self._ttl(i) > 0]
             await self._store.release_locks(locks)
 
-    async def _fetch_one(self, item: CacheItem[Any]) -> _Fetched:
-        if self._ttl(item) <= 0:
-            return _Fetched(await item.fetch(), None, stored=True)
-        token = secrets.token_hex(16)
-        lock = lock_key(item.key)
-        held = await self._store.try_lock(lock, token, self._settings.lock_timeout_s)
-        if not held:
-            waited = await self._wait_for_replica(item.key, lock, token)
-            if isinstance(waited, Envelope):
-                return _Fetched(waited.value, None, stored=True)
-            held = waited
-        try:
-            value = await item.fetch()
-        except BaseException:
-            if held:
-                await self._store.release_locks([(lock, token)])
-            raise
-        return _Fetched(value, token if held else None, stored=False)
+    async def _from_replica(
+        self,
+        item: CacheItem[Any],
+        futures: dict[str, asyncio.Future[Any]],
+        tokens: dict[str, str],
+    ) -> None:
+        """The value another replica is fetching; fetched here if it never arrives."""
+        waited = await self._wait_for_replica(item.key, lock_key(item.key), tokens[item.key])
+        if isinstance(waited, Envelope):
+            futures[item.key].set_result(waited.value)
+            self._failed_refresh.pop(item.key, None)
+            return
+        await self._fetch_and_store([item], futures, tokens)
 
     async def _wait_for_replica(self, key: str, lock: str, token: str) -> Envelope | bool:
         """Another replica fetches `key`: its value, or True once its lock is ours."""
