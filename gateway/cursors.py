@@ -66,7 +66,7 @@ class CursorCodec:
     def _mac(self, binding: str, payload: bytes) -> bytes:
         bound = binding.encode()
         message = _VERSION + len(bound).to_bytes(4, "big") + bound + payload
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac.digest(self._key, message, "sha256")[:_MAC_BYTES]
 
     def encode(self, *, binding: str, position: Mapping[str, Any]) -> str:
         payload = json.dumps(

@@ -154,6 +154,7 @@ class _Measurer:
         self.max_depth = max_depth
         self.memo: dict[str, Measure] = {}
         self.expanding: set[str] = set()
+        self.reads: set[str] = set()  # the variables the measure depends on
 
     def selection_set(
         self,
@@ -243,6 +244,7 @@ class _Measurer:
             return int(node.value)
         if isinstance(node, VariableNode):
             name = node.name.value
+            self.reads.add(name)
             value = self.variables.get(name)
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
@@ -255,6 +257,7 @@ class _Measurer:
         if isinstance(node, ListValueNode):
             return list(node.values)
         if isinstance(node, VariableNode):
+            self.reads.add(node.name.value)
             value = self.variables.get(node.name.value)
             return list(value) if isinstance(value, list) else []
         return [node]
@@ -280,26 +283,92 @@ def measure_document(
     limits: LimitsSettings,
 ) -> list[GraphQLError]:
     """QUERY_TOO_COMPLEX errors for every limit the document's operations exceed."""
+    return list(_measure(schema, document, variables or {}, limits)[1])
+
+
+def _measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any],
+    limits: LimitsSettings,
+) -> tuple[frozenset[str], tuple[GraphQLError, ...]]:
+    """The errors, and the names of the variables they depend on."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     total = Measure()
+    reads: set[str] = set()
     try:
         for operation in operations:
             root = schema.get_root_type(operation.operation)
-            measurer = _Measurer(schema, fragments, operation, variables or {}, limits.max_depth)
+            measurer = _Measurer(schema, fragments, operation, variables, limits.max_depth)
             measure = measurer.selection_set(operation.selection_set, root, 1, False)
+            reads |= measurer.reads
             total = Measure(
                 max(total.depth, measure.depth),
                 total.aliases + measure.aliases,
                 max(total.cost, measure.cost),
             )
     except _Cycle:
-        return []
+        return frozenset(reads), ()
     except RecursionError:
-        return [too_complex("The document nests too deeply.", "max_depth", 0, limits.max_depth)]
-    return list(_over_limits(total, limits))
+        error = too_complex("The document nests too deeply.", "max_depth", 0, limits.max_depth)
+        return frozenset(reads), (error,)
+    return frozenset(reads), tuple(_over_limits(total, limits))
+
+
+def _variable_key(variables: Mapping[str, Any], name: str) -> tuple[str, int | None]:
+    """All a measure sees of a variable: an integer, a list's length, or neither."""
+    if name not in variables:
+        return "absent", None
+    value = variables[name]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "int", value
+    if isinstance(value, list):
+        return "list", len(value)
+    return "other", None
+
+
+class MeasureCache:
+    """Remembers which documents passed, per document text and the few variables that
+    sway a measure.
+
+    Only list sizes given as variables (and `representations`) change a measure,
+    so the same dashboard with a new time range is measured once, not per request.
+    A refused document is measured again each time: refusals are rare and their
+    errors are not shared between requests.
+    """
+
+    def __init__(self, limits: LimitsSettings, max_entries: int = 1024) -> None:
+        self.limits = limits
+        self.max_entries = max_entries
+        self._reads: dict[str, frozenset[str]] = {}
+        self._passed: set[tuple[str, tuple[tuple[str, int | None], ...]]] = set()
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+    ) -> list[GraphQLError]:
+        variables = variables or {}
+        reads = self._reads.get(query)
+        if reads is not None and (query, _key(variables, reads)) in self._passed:
+            return []
+        reads, errors = _measure(schema, document, variables, self.limits)
+        if not errors:
+            if len(self._passed) >= self.max_entries:
+                self._passed.clear()
+                self._reads.clear()
+            self._reads[query] = reads
+            self._passed.add((query, _key(variables, reads)))
+        return list(errors)
+
+
+def _key(variables: Mapping[str, Any], reads: frozenset[str]) -> tuple[tuple[str, int | None], ...]:
+    return tuple(_variable_key(variables, name) for name in sorted(reads))
 
 
 def _over_limits(measure: Measure, limits: LimitsSettings) -> Iterator[GraphQLError]:
@@ -346,13 +415,17 @@ def hide_suggestions(error: GraphQLError) -> GraphQLError:
 class OperationLimits(SchemaExtension):
     """The limits of `LimitsSettings` and the switches of `GraphQLSettings`, per operation.
 
-    build_schema passes a factory: `functools.partial(OperationLimits, limits=, graphql=)`.
+    build_schema passes a factory: `functools.partial(OperationLimits, limits=, graphql=,
+    measures=)`, the measures shared by every request.
     """
 
-    def __init__(self, *, limits: LimitsSettings, graphql: GraphQLSettings) -> None:
+    def __init__(
+        self, *, limits: LimitsSettings, graphql: GraphQLSettings, measures: MeasureCache
+    ) -> None:
         super().__init__()
         self.limits = limits
         self.graphql = graphql
+        self.measures = measures
 
     def on_operation(self) -> Iterator[None]:
         run = self.execution_context
@@ -381,7 +454,11 @@ class OperationLimits(SchemaExtension):
         run = self.execution_context
         document = run.graphql_document
         if document is not None and run.pre_execution_errors is None:
-            errors = measure_document(run.schema._schema, document, run.variables, self.limits)
+            schema = run.schema._schema
+            if run.query:
+                errors = self.measures.errors(schema, run.query, document, run.variables)
+            else:
+                errors = measure_document(schema, document, run.variables, self.limits)
             if errors:
                 run.pre_execution_errors = errors
         yield

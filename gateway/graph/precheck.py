@@ -38,6 +38,11 @@ from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
 
 MAKE_RANGE_FIELDS = {("Organization", "teams"), ("Team", "metrics")}
+# Every field name `_Walk.check` looks at; any other field without arguments is only walked.
+CHECKED_NAMES = frozenset(
+    {"organization", "scenarios", "teams", "metrics", "usage", "timeSeries"}
+    | {"activeUsers", "activeProjects", "activity", "team"}
+)
 SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
 
 # Where a field stands: its organization, and its team under `team(id:)`, when known.
@@ -85,6 +90,10 @@ class _Walk:
                     else None
                 )
                 if field is None:
+                    continue
+                if node.name.value not in CHECKED_NAMES and not node.arguments:
+                    if node.selection_set is not None:
+                        self.visit(get_named_type(field.type), node.selection_set, (scope[0], None))
                     continue
                 try:
                     values = get_argument_values(field, node, self.variables)

@@ -20,7 +20,7 @@ from gateway.graph.context import Info
 from gateway.graph.document_cache import CachedParse, CachedValidation
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
-from gateway.graph.limits import OperationLimits
+from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
 from gateway.graph.precheck import ArgumentCheck
 from gateway.graph.projects import Project
@@ -65,10 +65,12 @@ def build_schema(
     settings: Settings | None = None,
     extensions: Sequence[type[SchemaExtension]] = (),
 ) -> strawberry.federation.Schema:
+    limit_settings = settings.limits if settings else LimitsSettings()
     limits = functools.partial(
         OperationLimits,
-        limits=settings.limits if settings else LimitsSettings(),
+        limits=limit_settings,
         graphql=settings.graphql if settings else GraphQLSettings(),
+        measures=MeasureCache(limit_settings),
     )
     return Subgraph(
         query=Query,

@@ -15,7 +15,7 @@ from gateway.upstreams.models import MakeQuery, ZylonWindow
 
 from .conftest import Upstreams, unix
 
-LOGGERS = ("gateway", "httpx", "httpcore")
+LOGGERS = ("gateway", "httpx", "aiohttp")
 
 FAULTS: list[dict[str, Any]] = [
     {"retry_after": 1},
@@ -110,4 +110,3 @@ async def test_no_token_leaks_anywhere(up: Upstreams, caplog: pytest.LogCaptureF
     # The logs were really captured: ours and httpx's.
     assert any(r.name == "gateway.upstream" for r in caplog.records)
     assert any(r.name.startswith("httpx") for r in caplog.records)
-    assert any(r.name.startswith("httpcore") for r in caplog.records)
