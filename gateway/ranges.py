@@ -7,6 +7,7 @@ of the end, both included; so the limits here count UTC days too.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 
@@ -48,6 +49,7 @@ class Range:
         return [first + dt.timedelta(days=i) for i in range(self.day_count)]
 
 
+@functools.lru_cache(maxsize=256)  # pure; `_entities` asks it twice per representation
 def resolve_range(
     value: tuple[dt.datetime, dt.datetime] | None,
     *,

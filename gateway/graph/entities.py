@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from gateway.errors import BadUserInput, NotFound
-from gateway.graph.arguments import MAX_RANKING
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, Timeframe
-from gateway.loaders.zylon import RankingKey, RankingKind
+from gateway.loaders.zylon import RankingKind
 from gateway.ranges import Range, resolve_range, zylon_window
-from gateway.upstreams.models import MakeScenario, UserRankingEntry, ZylonProject, ZylonUser
+from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
 
 WIDE_DAYS = 365
 
@@ -55,11 +54,15 @@ async def _find_ranked(info: Info, kind: RankingKind, entity_id: str) -> tuple[o
         for org in info.context.visible_organizations():
             if org.zylon is None:
                 continue
-            key = RankingKey(org.id, kind, zylon_window(r), MAX_RANKING)
-            for entry in await loaders.rankings.load(key):
-                found = entry.user if isinstance(entry, UserRankingEntry) else entry.project
-                if found.id == entity_id:
-                    return found, org.id
+            window = zylon_window(r)
+            if kind == "users":
+                user = await loaders.user_entry(org.id, window, entity_id)
+                if user is not None:
+                    return user.user, org.id
+            else:
+                project = await loaders.project_entry(org.id, window, entity_id)
+                if project is not None:
+                    return project.project, org.id
     raise NotFound(f"no {kind[:-1]} with id {entity_id!r}")
 
 

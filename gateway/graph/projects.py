@@ -6,7 +6,7 @@ from typing import Self
 
 import strawberry
 
-from gateway.graph.arguments import MAX_RANKING, time_range
+from gateway.graph.arguments import time_range
 from gateway.graph.context import Info
 from gateway.graph.entities import find_project
 from gateway.graph.inputs import TimeRange
@@ -55,11 +55,9 @@ class Project:
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> ProjectActivity | None:
         window = zylon_window(time_range(info.context, range))
-        ranking = await info.context.loaders.zylon.projects(self.organization, window, MAX_RANKING)
-        for entry in ranking:
-            if entry.project.id == self.id:
-                return ProjectActivity.of(entry, self.organization)
-        return None
+        loaders = info.context.loaders.zylon
+        entry = await loaders.project_entry(self.organization, window, self.id)
+        return None if entry is None else ProjectActivity.of(entry, self.organization)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:

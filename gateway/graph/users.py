@@ -6,7 +6,7 @@ from typing import Self
 
 import strawberry
 
-from gateway.graph.arguments import MAX_RANKING, time_range
+from gateway.graph.arguments import time_range
 from gateway.graph.context import Info
 from gateway.graph.entities import find_user
 from gateway.graph.inputs import TimeRange
@@ -49,11 +49,8 @@ class User:
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> UserActivity | None:
         window = zylon_window(time_range(info.context, range))
-        ranking = await info.context.loaders.zylon.users(self.organization, window, MAX_RANKING)
-        for entry in ranking:
-            if entry.user.id == self.id:
-                return UserActivity.of(entry, self.organization)
-        return None
+        entry = await info.context.loaders.zylon.user_entry(self.organization, window, self.id)
+        return None if entry is None else UserActivity.of(entry, self.organization)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:

@@ -12,6 +12,7 @@ cached series of that whole year, so moving or widening a range costs nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,6 +57,7 @@ class SeriesKey:
 
 
 Ranking = list[UserRankingEntry] | list[ProjectRankingEntry]
+RankingIndex = dict[str, UserRankingEntry | ProjectRankingEntry]
 
 
 class ZylonLoaders:
@@ -70,6 +72,7 @@ class ZylonLoaders:
         self.rankings: DataLoader[RankingKey, Ranking] = DataLoader(self._load_rankings)
         self.series: DataLoader[SeriesKey, list[SeriesPoint]] = DataLoader(self._load_series)
         self._largest: dict[tuple[str, RankingKind, ZylonWindow], tuple[int, Ranking]] = {}
+        self._by_id: dict[RankingKey, asyncio.Future[RankingIndex]] = {}
 
     async def users(self, org_id: str, window: ZylonWindow, limit: int) -> list[UserRankingEntry]:
         ranking = await self.rankings.load(RankingKey(org_id, "users", window, limit))
@@ -80,6 +83,36 @@ class ZylonLoaders:
     ) -> list[ProjectRankingEntry]:
         ranking = await self.rankings.load(RankingKey(org_id, "projects", window, limit))
         return ranking  # type: ignore[return-value]
+
+    async def user_entry(
+        self, org_id: str, window: ZylonWindow, user_id: str
+    ) -> UserRankingEntry | None:
+        """The user's entry in the organization's full ranking over `window`, if it is there."""
+        entry = (await self._indexed(RankingKey(org_id, "users", window, MAX_RANKING))).get(user_id)
+        assert entry is None or isinstance(entry, UserRankingEntry)
+        return entry
+
+    async def project_entry(
+        self, org_id: str, window: ZylonWindow, project_id: str
+    ) -> ProjectRankingEntry | None:
+        key = RankingKey(org_id, "projects", window, MAX_RANKING)
+        entry = (await self._indexed(key)).get(project_id)
+        assert entry is None or isinstance(entry, ProjectRankingEntry)
+        return entry
+
+    async def _indexed(self, key: RankingKey) -> RankingIndex:
+        """A ranking by entity id, built once per operation: `_entities` looks up many at once."""
+        index = self._by_id.get(key)
+        if index is None:
+            index = self._by_id[key] = asyncio.ensure_future(self._index(key))
+        return await index
+
+    async def _index(self, key: RankingKey) -> RankingIndex:
+        index: RankingIndex = {}
+        for entry in await self.rankings.load(key):
+            found = entry.user if isinstance(entry, UserRankingEntry) else entry.project
+            index.setdefault(found.id, entry)
+        return index
 
     def _client(self, org_id: str) -> ZylonClient | NotLinked:
         org = self._upstreams.get(org_id)
