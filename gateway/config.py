@@ -62,7 +62,8 @@ class CacheSettings:
     past_day_ttl_s: float = 86400.0
     # How long past its TTL an entry may still be served while one refresh runs.
     stale_s: float = 300.0
-    max_entries: int = 10_000
+    # About 8 KB an entry (one parsed upstream answer): keeps a worker under 200 MB.
+    max_entries: int = 5_000
     # Redis only: how long a replica fetching a missing entry holds the others
     # off (they wait for its value, then fetch themselves), and the socket
     # timeout of every Redis call (an outage degrades to cache misses).

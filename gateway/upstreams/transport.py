@@ -20,6 +20,7 @@ import httpx
 import yarl
 
 _CHUNK = 64 * 1024
+KEEPALIVE_S = 4.0
 
 
 @contextlib.contextmanager
@@ -75,7 +76,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections,
+                    limit_per_host=0,
+                    # Idle connections go before the usual 5 s server timeout closes them
+                    # under a request (httpx's own pool keeps them 5 s).
+                    keepalive_timeout=KEEPALIVE_S,
+                ),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
