@@ -146,6 +146,8 @@ def create_app(
                 response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
             return _error(exc.status_code, exc.reason, "BAD_REQUEST")
+        finally:
+            context.loaders.release()
         body = _repeatable(context, response) if key is not None else None
         if key is not None and responses is not None and body is not None:
             responses.put(key, body, current_operation())

@@ -30,6 +30,15 @@ def test_the_quick_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert "Command: `.venv/bin/python bench/run.py --quick --duration 1 --output" in text
 
 
+def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
+    command = [sys.executable, str(BENCH / "cpu.py"), "--requests", "4", "--concurrency", "2"]
+    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
+    assert returncode == 0, out[-4000:]
+    assert "cold dashboards: 4 at concurrency 2, gc serve:" in out
+    assert "ms CPU each, of which" in out
+    assert "command: .venv/bin/python bench/cpu.py --requests 4 --concurrency 2" in out
+
+
 @pytest.mark.parametrize("name", ["dashboard.graphql", "entities.graphql"])
 def test_the_bench_sends_the_contract_operations(name: str) -> None:
     contract = CONTRACT_OPERATIONS / name

@@ -106,6 +106,13 @@ class MakeLoader:
         self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}
         self._group_pages: dict[GroupKey, asyncio.Future[MakePage]] = {}
 
+    def release(self) -> None:
+        """Drop what this operation loaded (see `Loaders.release`)."""
+        self._loader.clear_all()
+        self._loader.batch = None  # its last batch holds the results too
+        for held in (self._fetched, self._lists, self._group_pages):
+            held.clear()
+
     async def page(self, request: PageRequest) -> PageResult:
         result = await self._loader.load(request)
         assert isinstance(result, PageResult)

@@ -74,6 +74,14 @@ class ZylonLoaders:
         self._largest: dict[tuple[str, RankingKind, ZylonWindow], tuple[int, Ranking]] = {}
         self._by_id: dict[RankingKey, asyncio.Future[RankingIndex]] = {}
 
+    def release(self) -> None:
+        """Drop what this operation loaded (see `Loaders.release`)."""
+        for loader in (self.totals, self.rankings, self.series):
+            loader.clear_all()
+            loader.batch = None  # its last batch holds the results too
+        self._largest.clear()
+        self._by_id.clear()
+
     async def users(self, org_id: str, window: ZylonWindow, limit: int) -> list[UserRankingEntry]:
         ranking = await self.rankings.load(RankingKey(org_id, "users", window, limit))
         return ranking  # type: ignore[return-value]
