@@ -1,7 +1,7 @@
 """CPU and garbage-collection time per cold dashboard, in one process, without the network.
 
     .venv/bin/python bench/cpu.py [--requests N] [--concurrency C] [--gc default|serve]
-                                  [--profile FILE]
+                                  [--transport aiohttp|httpcore] [--profile FILE]
 
 The sandbox upstreams run in a child process (so their CPU is not counted);
 the gateway app runs in this one, driven through httpx's ASGI transport, every
@@ -9,9 +9,11 @@ request a dashboard over a range no other request asked for. Prints the CPU
 milliseconds per dashboard (this process's, so the driving client is in it:
 compare runs, not absolute figures) and the milliseconds spent in garbage
 collection. `--gc serve` applies what `gateway serve` applies (gateway.cli.tune_gc);
-`--profile` writes cProfile statistics of the measured requests.
+`--transport httpcore` hands the app httpx clients on httpx's own pool instead of
+the aiohttp one it opens (gateway.upstreams.transport); `--profile` writes
+cProfile statistics of the measured requests.
 Where run.py answers "how fast, against the peer", this answers "where does
-the CPU of one cold operation go", and repeats within a few percent.
+the CPU of one cold operation go".
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 from targets import free_port
 
 from gateway.app import create_app
 from gateway.cli import tune_gc
-from gateway.config import parse_settings
+from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import config_toml
 
 QUERY = (Path(__file__).resolve().parent / "queries" / "dashboard.graphql").read_text()
@@ -80,9 +83,28 @@ class GcClock:
             self.collections += 1
 
 
+def httpcore_clients(settings: Settings) -> dict[str, httpx.AsyncClient]:
+    """httpx's default transport for every upstream base URL, as before aiohttp's pool."""
+    clients: dict[str, httpx.AsyncClient] = {}
+    for org in settings.organizations:
+        for link in (org.zylon, org.make):
+            if link is not None and link.base_url not in clients:
+                limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+                clients[link.base_url] = httpx.AsyncClient(limits=limits, timeout=5.0)
+    return clients
+
+
 async def measure(url: str, args: argparse.Namespace) -> None:
     settings = parse_settings(tomllib.loads(config_toml(url)), env={})
-    app = create_app(settings)
+    given = httpcore_clients(settings) if args.transport == "httpcore" else None
+    try:
+        await _measure(create_app(settings, http_clients=given), args)
+    finally:
+        for client in (given or {}).values():
+            await client.aclose()
+
+
+async def _measure(app: Starlette, args: argparse.Namespace) -> None:
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     async with app.router.lifespan_context(app) as state:
 
@@ -122,7 +144,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
             used = time.process_time() - started
             gc.callbacks.remove(clock)
     print(
-        f"cold dashboards: {n} at concurrency {c}, gc {args.gc}: "
+        f"cold dashboards: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "
         f"{used / n * 1000:.2f} ms CPU each, of which {clock.seconds / n * 1000:.2f} ms "
         f"in {clock.collections} garbage collections"
     )
@@ -134,6 +156,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--gc", choices=("default", "serve"), default="serve")
+    parser.add_argument("--transport", choices=("aiohttp", "httpcore"), default="aiohttp")
     parser.add_argument("--profile", metavar="FILE")
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1:

@@ -65,9 +65,9 @@ def tune_gc() -> None:
     those out of every scan; a larger young generation lets an operation's
     objects die young; older generations collected a little more often than
     by default free promoted cyclic garbage sooner. `bench/cpu.py --gc default`
-    against `--gc serve`: collection time per cold dashboard 2.3 ms -> 0.7 ms
-    (CPU 12.3 -> 9-11 ms); peak RSS after a bench-like load 161 -> 172 MB
-    (186 MB with the default ratios for the older generations).
+    against `--gc serve`: collection time per cold dashboard 1.7 ms -> 0.6 ms,
+    CPU 10.2 -> 9.0 ms; peak RSS after a bench-like load 161 -> 172 MB (186 MB
+    with the default ratios for the older generations).
     """
     gc.collect()
     gc.freeze()

@@ -41,6 +41,13 @@ _OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
 
 
+NO_QUERY = (
+    "GET /graphql needs a `query` parameter (or POST a JSON body); "
+    "open this address in a browser for GraphiQL."
+)
+GET_QUERIES_ONLY = "GET runs queries only: send mutations and subscriptions with POST."
+
+
 class HTTPGuard:
     def __init__(
         self,
@@ -64,26 +71,27 @@ class HTTPGuard:
         if method == "POST":
             await self._post(scope, receive, send)
             return
-        if method == "GET" and self._get_refused(scope):
-            await _refuse(
-                send,
-                scope,
-                405,
-                "GET runs queries only: send mutations and subscriptions with POST.",
-                {"allow": "POST"},
-            )
-            return
+        if method == "GET":
+            refused = self._get_refusal(scope)
+            if refused is not None:
+                status, message, headers = refused
+                await _refuse(send, scope, status, message, headers)
+                return
         await self.app(scope, receive, send)
 
-    def _get_refused(self, scope: Scope) -> bool:
+    def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         if self.html_page and "text/html" in Headers(scope=scope).get("accept", ""):
-            return False
+            return None  # the GraphiQL page: nothing runs
         params = QueryParams(scope["query_string"])
         query = params.get("query")
         if not query:
-            return False
+            if "extensions" in params:
+                return None  # a persisted query sent by its hash alone
+            return 400, NO_QUERY, {}
         kind = selected_operation_type(query, params.get("operationName") or None)
-        return kind in ("mutation", "subscription")
+        if kind in ("mutation", "subscription"):
+            return 405, GET_QUERIES_ONLY, {"allow": "POST"}
+        return None
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)

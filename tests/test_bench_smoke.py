@@ -34,9 +34,19 @@ def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
     command = [sys.executable, str(BENCH / "cpu.py"), "--requests", "4", "--concurrency", "2"]
     returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
     assert returncode == 0, out[-4000:]
-    assert "cold dashboards: 4 at concurrency 2, gc serve:" in out
+    assert "cold dashboards: 4 at concurrency 2, gc serve, aiohttp pool:" in out
     assert "ms CPU each, of which" in out
     assert "command: .venv/bin/python bench/cpu.py --requests 4 --concurrency 2" in out
+
+
+def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
+    command = [sys.executable, str(BENCH / "upstream_http.py"), "--requests", "8"]
+    command += ["--concurrency", "2"]
+    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
+    assert returncode == 0, out[-4000:]
+    for client in ("httpx (httpcore pool)", "httpx on aiohttp's pool (ours)", "aiohttp alone"):
+        assert client in out
+    assert out.count("us CPU per request") == 3
 
 
 @pytest.mark.parametrize("name", ["dashboard.graphql", "entities.graphql"])

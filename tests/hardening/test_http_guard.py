@@ -92,6 +92,15 @@ def test_get_refuses_mutations_and_subscriptions_with_405(
     assert clean_sandbox.state.log.count() == 0
 
 
+@pytest.mark.parametrize("params", [{}, {"query": ""}, {"variables": "{}"}], ids=str)
+def test_get_without_a_query_is_a_bad_request(
+    gql: GraphQLClient, clean_sandbox: SandboxServer, auth: dict[str, str], params: dict[str, str]
+) -> None:
+    response = gql.http.get("/graphql", params=params, headers=auth)
+    assert "`query` parameter" in refusal(response, 400)
+    assert clean_sandbox.state.log.count() == 0
+
+
 def test_get_lets_a_name_select_the_query_beside_a_mutation(
     gql: GraphQLClient, clean_sandbox: SandboxServer
 ) -> None:
