@@ -176,5 +176,6 @@ def create_app(
         HTTPGuard,
         max_body_bytes=settings.limits.max_body_bytes,
         html_page=settings.graphql.graphiql,
+        on_refusal=observability.refused,
     )
     return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])

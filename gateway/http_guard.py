@@ -17,15 +17,21 @@ refuses, each with a GraphQL error body (code BAD_REQUEST) and no upstream call:
   needs no such check: it runs queries only, and the API key rides in the
   `Authorization` header, which a browser never adds by itself (there are no
   cookies) and sends cross-site only after a preflight;
+- a GET with no `query` (nor a persisted query's `extensions`): 400;
 - a POST body over `max_body_bytes`: 413. A declared Content-Length is judged
   before anything is read (so a client waiting for `100 Continue` never sends
   the body); otherwise the body is counted as it streams in, and no more than
   `max_body_bytes` of it is ever held. The body read is handed on to the app.
+
+Each refusal goes to `on_refusal` (gateway.observe), which counts and logs it
+like any other answer and gives it its `X-Request-Id`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Mapping
 
 import orjson
 from graphql import GraphQLSyntaxError, Source
@@ -46,6 +52,9 @@ NO_QUERY = (
     "open this address in a browser for GraphiQL."
 )
 GET_QUERIES_ONLY = "GET runs queries only: send mutations and subscriptions with POST."
+POST_JSON_ONLY = "POST a JSON body with Content-Type: application/json."
+RefusalHook = Callable[[Scope, int, float], Mapping[str, str]]
+"""Told of each refusal (scope, status, seconds taken); returns headers to add to it."""
 
 
 class HTTPGuard:
@@ -56,28 +65,45 @@ class HTTPGuard:
         max_body_bytes: int,
         path: str = "/graphql",
         html_page: bool = True,
+        on_refusal: RefusalHook | None = None,
     ) -> None:
         """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.path = path
         self.html_page = html_page
+        self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         method = scope["method"]
         if method == "POST":
-            await self._post(scope, receive, send)
+            await self._post(scope, receive, send, started)
             return
         if method == "GET":
             refused = self._get_refusal(scope)
             if refused is not None:
                 status, message, headers = refused
-                await _refuse(send, scope, status, message, headers)
+                await self._refuse(send, scope, started, status, message, headers)
                 return
         await self.app(scope, receive, send)
+
+    async def _refuse(
+        self,
+        send: Send,
+        scope: Scope,
+        started: float,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        extra = dict(headers or {})
+        if self.on_refusal is not None:
+            extra.update(self.on_refusal(scope, status, time.perf_counter() - started))
+        await _refuse(send, scope, status, message, extra)
 
     def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         if self.html_page and "text/html" in Headers(scope=scope).get("accept", ""):
@@ -93,26 +119,22 @@ class HTTPGuard:
             return 405, GET_QUERIES_ONLY, {"allow": "POST"}
         return None
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _post(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
         headers = Headers(scope=scope)
         sent_type = headers.get("content-type", "").split(";", 1)[0].strip()
         if sent_type.lower() not in JSON_TYPES:
-            await _refuse(
-                send,
-                scope,
-                415,
-                "POST a JSON body with Content-Type: application/json.",
-            )
+            await self._refuse(send, scope, started, 415, POST_JSON_ONLY)
             return
         limit = self.max_body_bytes
         too_large = f"The request body is over the limit of {limit} bytes."
+        close = {"connection": "close"}
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _refuse(send, scope, 413, too_large, {"connection": "close"})
+            await self._refuse(send, scope, started, 413, too_large, close)
             return
         body = await _read_body(receive, limit)
         if body is None:
-            await _refuse(send, scope, 413, too_large, {"connection": "close"})
+            await self._refuse(send, scope, started, 413, too_large, close)
             return
         if isinstance(body, _Gone):
             return  # the client left before sending its body: nobody to answer
@@ -208,9 +230,9 @@ async def _refuse(
     scope: Scope,
     status: int,
     message: str,
-    extra_headers: dict[str, str] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> None:
-    logger.info("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
+    logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
     body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
     headers = [
         (b"content-type", b"application/json"),

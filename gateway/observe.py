@@ -24,8 +24,10 @@ import orjson
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import CollectorRegistry
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -194,6 +196,18 @@ class Observability:
         response.headers[REQUEST_ID_HEADER] = record.id
         return response
 
+    def refused(self, scope: Scope, status: int, seconds: float) -> dict[str, str]:
+        """A request the HTTP guard refused (gateway.http_guard): counted and logged like
+        every other answer; the headers it returns give the refusal its request id."""
+        sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        record = RequestRecord(id=request_id(sent), method=scope["method"], started=0.0)
+        codes = ["BAD_REQUEST"]
+        label = self.metrics.operation_label(None, executed=False)
+        self.metrics.request_finished(label, codes, seconds)
+        fields = _access_fields(record, status, seconds, codes)
+        self._access.info("graphql request", extra={"fields": fields})
+        return {REQUEST_ID_HEADER: record.id}
+
     def _finish(self, record: RequestRecord, response: Response | None, span: Span | None) -> None:
         seconds = time.perf_counter() - record.started
         execution = record.execution
@@ -221,20 +235,14 @@ class Observability:
 
         distinct = sorted(set(codes))
         status = response.status_code if response is not None else 500
-        fields: dict[str, Any] = {
-            "request_id": record.id,
-            "method": record.method,
-            "client": record.client,
-            "operation": operation,
-            "operation_type": operation_type,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-            "upstream_requests": record.upstream_requests,
-            "cache_hits": hits,
-            "cache_misses": misses,
-            "cache_stale": stale,
-            "error_codes": distinct,
-        }
+        fields = _access_fields(record, status, seconds, distinct)
+        fields.update(
+            operation=operation,
+            operation_type=operation_type,
+            cache_hits=hits,
+            cache_misses=misses,
+            cache_stale=stale,
+        )
         if record.persisted is not None:
             fields["persisted_query"] = record.persisted
         if record.response_cache:
@@ -263,6 +271,26 @@ class Observability:
             )
             if distinct:
                 span.set_status(Status(StatusCode.ERROR, ",".join(distinct)))
+
+
+def _access_fields(
+    record: RequestRecord, status: int, seconds: float, codes: list[str]
+) -> dict[str, Any]:
+    """The fields of an access line, as a request that ran nothing has them."""
+    return {
+        "request_id": record.id,
+        "method": record.method,
+        "client": record.client,
+        "operation": None,
+        "operation_type": None,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "upstream_requests": record.upstream_requests,
+        "cache_hits": 0,
+        "cache_misses": 0,
+        "cache_stale": 0,
+        "error_codes": sorted(set(codes)),
+    }
 
 
 def _operation_type(execution: ExecutionContext) -> str | None:

@@ -14,7 +14,14 @@ import pytest
 from gateway.logs import ACCESS_LOGGER, HumanFormatter, configure_logging, redact
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.server import SandboxServer
-from tests.ops.conftest import AURORA_KEY, DASHBOARD_VARIABLES, DEMO_KEY, StartGateway, operation
+from tests.ops.conftest import (
+    AURORA_KEY,
+    DASHBOARD_VARIABLES,
+    DEMO_KEY,
+    StartGateway,
+    operation,
+    sample,
+)
 
 BAD_LIMIT = 'query Bad { organization(id: "aurora") { activeUsers(limit: 0) { user { id } } } }'
 WRONG_KEY = "not-a-key-but-secret-all-the-same"
@@ -161,3 +168,33 @@ def test_credentials_are_blanked_as_a_last_resort() -> None:
         redact('{"api_key": "k-1", "token=t2"}') == '{"api_key": "[redacted]", "token=[redacted]"}'
     )
     assert redact("nothing to hide here") == "nothing to hide here"
+
+
+def test_http_refusals_are_logged_counted_and_carry_a_request_id(
+    log_stream: io.StringIO, start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    plain = gateway.http.post(
+        "/graphql",
+        content=b"{ organizations { id } }",
+        headers={"Content-Type": "text/plain", "X-Request-Id": "refused-1"},
+    )
+    assert plain.status_code == 415
+    assert plain.headers["x-request-id"] == "refused-1"
+    empty = gateway.http.get("/graphql", headers={"Accept": "application/json"})
+    assert empty.status_code == 400
+    assert re.fullmatch(r"[0-9a-f]{32}", empty.headers["x-request-id"])
+
+    access = [r for r in parse_lines(log_stream) if r["logger"] == ACCESS_LOGGER]
+    by_id = {r["request_id"]: r for r in access}
+    for response, method in ((plain, "POST"), (empty, "GET")):
+        record = by_id[response.headers["x-request-id"]]
+        assert record.keys() >= FIELDS, record
+        assert record["method"] == method
+        assert record["status"] == response.status_code
+        assert record["error_codes"] == ["BAD_REQUEST"]
+        assert record["upstream_requests"] == 0
+    metrics = gateway.metrics()
+    requests = "gateway_graphql_requests_total"
+    assert sample(metrics, requests, operation="unknown", outcome="BAD_REQUEST") == 2
+    assert clean_sandbox.state.log.count() == 0
