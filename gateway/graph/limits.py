@@ -17,6 +17,7 @@ when switched off.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -343,8 +344,9 @@ class MeasureCache:
     def __init__(self, limits: LimitsSettings, max_entries: int = 1024) -> None:
         self.limits = limits
         self.max_entries = max_entries
-        self._reads: dict[str, frozenset[str]] = {}
-        self._passed: set[tuple[str, tuple[tuple[str, int | None], ...]]] = set()
+        # Keyed by a digest of the text: a thousand large documents hold no memory here.
+        self._reads: dict[bytes, frozenset[str]] = {}
+        self._passed: set[tuple[bytes, tuple[tuple[str, int | None], ...]]] = set()
 
     def errors(
         self,
@@ -354,16 +356,17 @@ class MeasureCache:
         variables: Mapping[str, Any] | None,
     ) -> list[GraphQLError]:
         variables = variables or {}
-        reads = self._reads.get(query)
-        if reads is not None and (query, _key(variables, reads)) in self._passed:
+        text = hashlib.sha256(query.encode()).digest()
+        reads = self._reads.get(text)
+        if reads is not None and (text, _key(variables, reads)) in self._passed:
             return []
         reads, errors = _measure(schema, document, variables, self.limits)
         if not errors:
             if len(self._passed) >= self.max_entries:
                 self._passed.clear()
                 self._reads.clear()
-            self._reads[query] = reads
-            self._passed.add((query, _key(variables, reads)))
+            self._reads[text] = reads
+            self._passed.add((text, _key(variables, reads)))
         return list(errors)
 
 

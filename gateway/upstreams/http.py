@@ -67,8 +67,7 @@ def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
 
 class _NoCookies(http.cookiejar.CookieJar):
     """Keeps no cookie: one pool serves every organization on a base URL, and a cookie
-    one of them was given must never ride on another's request. (Skipping the jar's
-    parsing of every response is also a measurable saving.)"""
+    one of them was given must never ride on another's request."""
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         return None

@@ -29,12 +29,17 @@ def as_list(value: Any, path: str) -> list[Any]:
     return value
 
 
+_EXACT_FLOAT_INT = 2**53
+
+
 def _int(value: Any, path: str) -> int:
     if isinstance(value, bool):
         raise SchemaMismatch(path, "an integer")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    # A float stands for an integer only where it holds one exactly (the JSON decoder
+    # reads integers past 64 bits as floats).
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INT:
         return int(value)
     raise SchemaMismatch(path, "an integer")
 

@@ -132,6 +132,22 @@ def test_a_huge_page_by_variable_is_too_costly(gql: GraphQLClient, sandbox: Sand
     assert error["extensions"]["limit"] == "max_cost"
 
 
+def test_a_document_that_passed_is_measured_again_for_a_larger_page(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    # Measures are remembered per document and the variables that size its lists.
+    query = """query ($first: Int, $range: TimeRange) {
+        organization(id: "aurora") { scenarios(first: $first, range: $range) { nodes { id } } }
+    }"""
+    for _ in range(2):
+        assert "errors" not in gql.run(query, {"first": 5}), "a small page runs"
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, query, {"first": 100000})
+    assert error["extensions"]["limit"] == "max_cost"
+    # Without `first` the connection's default page size applies, well under the limit.
+    assert "errors" not in gql.run(query, {})
+
+
 def test_cost_multiplies_unbounded_lists_through_nesting(
     gql: GraphQLClient, sandbox: SandboxServer
 ) -> None:

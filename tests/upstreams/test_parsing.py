@@ -75,6 +75,8 @@ def test_page_without_pg() -> None:
         ({"total": metrics(centicredits="-1"), "analytics": []}, "total.centicredits"),
         ({"total": metrics(centicredits=1.5), "analytics": []}, "total.centicredits"),
         ({"total": metrics(errors=True), "analytics": []}, "total.errors"),
+        # What the JSON decoder reads of an integer past 64 bits: no longer exact.
+        ({"total": metrics(errors=float(2**64 + 1)), "analytics": []}, "total.errors"),
         ({"total": metrics(errorRate=SECRETISH), "analytics": []}, "total.errorRate"),
         ({"total": metrics(), "analytics": [scenario(status=SECRETISH)]}, "analytics[0].status"),
         ({"total": metrics(), "analytics": [scenario(id=SECRETISH)]}, "analytics[0].id"),
