@@ -188,6 +188,10 @@ class UpstreamHTTP:
                     # The error carries retry_after so the caller can say when.
                     raise retry.error from retry.__cause__
                 await self._sleep(delay)
+                if self.breaker is not None and self.breaker.refuses():
+                    # Other calls opened the circuit during the wait: this call's own
+                    # failure (its status, its Retry-After) says more than "circuit open".
+                    raise retry.error from retry.__cause__
 
     def _may_retry(self, attempt: int, retry: _Retryable, delay: float, endpoint: str) -> bool:
         if attempt > self.settings.max_retries or isinstance(retry.error, DeadlineExceeded):

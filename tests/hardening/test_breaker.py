@@ -194,3 +194,47 @@ def test_an_open_circuit_answers_upstream_unavailable_and_spares_the_other_sourc
     body = gql.run(query, {"org": "borealis"})  # another organization: its own circuit
     assert "errors" not in body, body
     assert clean_sandbox.state.log.count(source="zylon", org="borealis") == 1
+
+
+class HeldRetries(UpstreamHTTP):
+    """Every wait before a retry lasts until the test lets it go."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waiting += 1
+        await self.gate.wait()
+
+
+async def test_a_call_waiting_to_retry_when_others_open_the_circuit_keeps_its_own_error(
+    clean_sandbox: SandboxServer,
+) -> None:
+    guard = breaker(ManualClock())  # opens after 2 failures in a row
+    settings = UpstreamSettings(max_retries=1, timeout_s=5.0)
+    org = clean_sandbox.state.data.zylon_org("aurora")
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", status=503))
+    async with open_http_client(settings) as client:
+        http = HeldRetries(
+            client,
+            source=Source.ZYLON,
+            base_url=clean_sandbox.zylon_url,
+            settings=settings,
+            breaker=guard,
+        )
+        zylon = ZylonClient(http, org_slug=org.slug, token=Secret(org.token))
+        first = asyncio.create_task(zylon.totals())
+        await until(lambda: http.waiting == 1)  # failed once, waiting to retry
+        with pytest.raises(UpstreamUnavailable) as second:
+            await zylon.totals()  # the second failure in a row opens the circuit
+        assert second.value.status == 503
+        assert state(guard) is State.OPEN
+        http.gate.set()
+        with pytest.raises(UpstreamUnavailable) as waited:
+            await first
+    # Not "circuit open": the upstream's own answer, and no retry went out.
+    assert waited.value.status == 503
+    assert "circuit open" not in waited.value.message
+    assert totals_calls(clean_sandbox) == 2
