@@ -55,7 +55,6 @@ async def zylon_with(
     clock = ManualClock()
     guard = breaker(clock)
     settings = UpstreamSettings(max_retries=0, timeout_s=5.0)
-    org = clean_sandbox.state.data.zylon_org("aurora")
     async with open_http_client(settings) as client:
         http = UpstreamHTTP(
             client,
@@ -64,7 +63,12 @@ async def zylon_with(
             settings=settings,
             breaker=guard,
         )
-        yield ZylonClient(http, org_slug=org.slug, token=Secret(org.token)), guard, clock
+        yield aurora_zylon(http, clean_sandbox), guard, clock
+
+
+def aurora_zylon(http: UpstreamHTTP, sandbox: SandboxServer) -> ZylonClient:
+    org = sandbox.state.data.zylon_org("aurora")
+    return ZylonClient(http, org_slug=org.slug, token=Secret(org.token))
 
 
 async def open_it(zylon: ZylonClient, sandbox: SandboxServer) -> None:
@@ -214,17 +218,12 @@ async def test_a_call_waiting_to_retry_when_others_open_the_circuit_keeps_its_ow
 ) -> None:
     guard = breaker(ManualClock())  # opens after 2 failures in a row
     settings = UpstreamSettings(max_retries=1, timeout_s=5.0)
-    org = clean_sandbox.state.data.zylon_org("aurora")
     clean_sandbox.state.faults.add(FaultRule(source="zylon", status=503))
     async with open_http_client(settings) as client:
-        http = HeldRetries(
-            client,
-            source=Source.ZYLON,
-            base_url=clean_sandbox.zylon_url,
-            settings=settings,
-            breaker=guard,
-        )
-        zylon = ZylonClient(http, org_slug=org.slug, token=Secret(org.token))
+        url = clean_sandbox.zylon_url
+        http = HeldRetries(client, source=Source.ZYLON, base_url=url, settings=settings)
+        http.breaker = guard
+        zylon = aurora_zylon(http, clean_sandbox)
         first = asyncio.create_task(zylon.totals())
         await until(lambda: http.waiting == 1)  # failed once, waiting to retry
         with pytest.raises(UpstreamUnavailable) as second:
