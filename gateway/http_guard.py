@@ -140,7 +140,7 @@ class HTTPGuard:
             return  # the client left before sending its body: nobody to answer
         if sent_type != "application/json":
             scope = _with_json_content_type(scope)  # the one spelling the view reads
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 def selected_operation_type(document: str, operation_name: str | None) -> str | None:
@@ -205,7 +205,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | _Gone | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """`receive` for the app: the body already read, then whatever the client does next."""
     sent = False
 

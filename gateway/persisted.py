@@ -31,12 +31,12 @@ from urllib.parse import urlencode
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Message
 
 from gateway.cache import Cache, CacheItem
 from gateway.cache.keys import PREFIX
 from gateway.config import Settings
 from gateway.errors import ConfigError
+from gateway.http_guard import replay_body
 from gateway.observe import note_persisted
 
 KEY_PREFIX = f"{PREFIX}apq:"
@@ -276,16 +276,7 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 def _replay(request: Request, body: bytes) -> Request:
     """The request again, with its body (already read off the wire) to be read once more."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return await request.receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, receive)
+    return Request(request.scope, replay_body(body, request.receive))
 
 
 def _with_query(request: Request, payload: Mapping[str, Any], document: str) -> Request:
