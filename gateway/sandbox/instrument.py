@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -25,6 +26,14 @@ OVERSIZED_BYTES = 21 * 1024 * 1024
 CLIENT_GONE = 499
 
 
+class ApiJSON(JSONResponse):
+    """A simulated API's JSON answer, encoded by orjson: the same compact bytes as
+    Starlette's encoder for the sandbox's data, at a fraction of the CPU."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
 class ApiError(Exception):
     def __init__(self, status: int, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
@@ -35,7 +44,7 @@ class ApiError(Exception):
 
 def error_response(
     source: Source, status: int, detail: str, retry_after: int | None = None
-) -> JSONResponse:
+) -> ApiJSON:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     body: dict[str, Any] = {"detail": detail}
     if source == "make":
@@ -44,7 +53,7 @@ def error_response(
             "detail": detail,
             "code": f"SC{status}",
         }
-    return JSONResponse(body, status_code=status, headers=headers)
+    return ApiJSON(body, status_code=status, headers=headers)
 
 
 _MAKE_MESSAGES = {

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.sandbox import make_query as q
-from gateway.sandbox.instrument import ApiError, instrumented
+from gateway.sandbox.instrument import ApiError, ApiJSON, instrumented
+from gateway.sandbox.memo import OrgMemo
 from gateway.sandbox.model import MakeOrg, Scenario
 from gateway.sandbox.params import bearer, bounded, integer, single
 from gateway.sandbox.state import SandboxState
@@ -113,31 +114,67 @@ def _page(request: Request) -> _Page:
     return _Page(limit, offset, last, sort_by, sort_dir, count == "true")
 
 
-def _matching(request: Request, org: MakeOrg) -> list[Scenario]:
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    teams: frozenset[int]
+    folders: frozenset[int]
+    statuses: frozenset[str]
+
+
+def _filters(request: Request) -> _Filters:
     teams, folders = _integers(request, "teamId"), _integers(request, "folderId")
-    statuses = _statuses(request)
-    return [
-        s
-        for s in org.scenarios
-        if (not teams or s.team_id in teams)
-        and (not folders or s.folder_id in folders)
-        and (not statuses or s.status in statuses)
-    ]
+    return _Filters(frozenset(teams), frozenset(folders), frozenset(_statuses(request)))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Listing:
+    """Every matching scenario's entry over one window, and their total.
+
+    Computed once per organization, filters and window (`_listing`), each order once
+    per listing (`_ordered`). Entries are shared between answers and never mutated.
+    """
+
+    entries: tuple[dict[str, Any], ...]
+    total: dict[str, Any]
+
+
+def _compute_listing(org: MakeOrg, key: tuple[_Filters, q.Window]) -> _Listing:
+    filters, window = key
+    entries, currents, earliers = [], [], []
+    for scenario in org.scenarios:
+        if _matches(scenario, filters):
+            body, current, earlier = q.entry(scenario, window)
+            entries.append(body)
+            currents.append(current)
+            earliers.append(earlier)
+    total = q.figures(q.summed(currents), q.summed(earliers))
+    return _Listing(tuple(entries), total)
+
+
+_listing = OrgMemo(_compute_listing)
+
+
+def _matches(scenario: Scenario, filters: _Filters) -> bool:
+    return (
+        (not filters.teams or scenario.team_id in filters.teams)
+        and (not filters.folders or scenario.folder_id in filters.folders)
+        and (not filters.statuses or scenario.status in filters.statuses)
+    )
+
+
+@lru_cache(maxsize=512)
+def _ordered(listing: _Listing, sort_by: str, sort_dir: str) -> list[dict[str, Any]]:
+    return q.order(list(listing.entries), sort_by, sort_dir)
 
 
 async def _analytics(state: SandboxState, request: Request) -> Response:
     org = _authorize(state, request)
-    scenarios = _matching(request, org)
+    filters = _filters(request)
     window = _window(state, request)
     page = _page(request)
 
-    entries, currents, earliers = [], [], []
-    for scenario in scenarios:
-        body, current, earlier = q.entry(scenario, window)
-        entries.append(body)
-        currents.append(current)
-        earliers.append(earlier)
-    ordered = q.order(entries, page.sort_by, page.sort_dir)
+    listing = _listing(org, (filters, window))
+    ordered = _ordered(listing, page.sort_by, page.sort_dir)
     if page.last is not None:
         try:
             position = q.decode_last(page.last, page.sort_by)
@@ -154,6 +191,5 @@ async def _analytics(state: SandboxState, request: Request) -> Response:
     elif shown:
         pg["last"] = q.encode_last(shown[-1], page.sort_by)
     if page.total_count:
-        pg["totalCount"] = len(entries)
-    total = q.figures(q.summed(currents), q.summed(earliers))
-    return JSONResponse({"total": total, "analytics": shown, "pg": pg})
+        pg["totalCount"] = len(listing.entries)
+    return ApiJSON({"total": listing.total, "analytics": shown, "pg": pg})

@@ -8,11 +8,12 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.sandbox.instrument import ApiError, instrumented
-from gateway.sandbox.model import Series, ZylonEntity, ZylonOrg
+from gateway.sandbox.instrument import ApiError, ApiJSON, instrumented
+from gateway.sandbox.memo import OrgMemo
+from gateway.sandbox.model import Series, ZylonOrg
 from gateway.sandbox.params import bearer, bounded, integer, single
 from gateway.sandbox.state import SandboxState
 
@@ -75,7 +76,7 @@ async def _totals(state: SandboxState, request: Request) -> Response:
     def total(series: Series) -> int:
         return series.prefix[-1]
 
-    return JSONResponse(
+    return ApiJSON(
         {
             "projects_total": len(org.projects),
             "threads_total": total(org.threads),
@@ -87,10 +88,17 @@ async def _totals(state: SandboxState, request: Request) -> Response:
 
 
 def _ranking(
-    state: SandboxState, request: Request, entities: tuple[ZylonEntity, ...], kind: str
+    state: SandboxState, request: Request, org: ZylonOrg, kind: str
 ) -> list[dict[str, Any]]:
     first, last = _day_range(state, request)
     limit = bounded("limit", single(request, "limit"), 1, 100, 10)
+    return list(_ranked(org, (kind, first, last))[:limit])
+
+
+def _rank(org: ZylonOrg, key: tuple[str, int, int]) -> tuple[dict[str, Any], ...]:
+    """Every active user or project over days `first..last`, most interactions first."""
+    kind, first, last = key
+    entities = org.users if kind == "user" else org.projects
     rows = []
     for entity in entities:
         interactions = entity.interactions.range_sum(first, last)
@@ -98,20 +106,23 @@ def _ranking(
         if interactions or flows:
             rows.append((-interactions, entity.id, entity, interactions, flows))
     rows.sort(key=lambda row: (row[0], row[1]))
-    return [
+    return tuple(
         {kind: entity.fields, "interactions_created": inter, "agent_flows_created": flows}
-        for _, _, entity, inter, flows in rows[:limit]
-    ]
+        for _, _, entity, inter, flows in rows
+    )
+
+
+_ranked = OrgMemo(_rank, size=1024)
 
 
 async def _active_users(state: SandboxState, request: Request) -> Response:
     org = _authorize(state, request)
-    return JSONResponse(_ranking(state, request, org.users, "user"))
+    return ApiJSON(_ranking(state, request, org, "user"))
 
 
 async def _active_projects(state: SandboxState, request: Request) -> Response:
     org = _authorize(state, request)
-    return JSONResponse(_ranking(state, request, org.projects, "project"))
+    return ApiJSON(_ranking(state, request, org, "project"))
 
 
 async def _timeseries(state: SandboxState, request: Request) -> Response:
@@ -133,7 +144,7 @@ async def _timeseries(state: SandboxState, request: Request) -> Response:
         (start + dt.timedelta(days=last - first)).isoformat()
     except OverflowError:
         raise ApiError(400, "dates out of range") from None
-    return JSONResponse(
+    return ApiJSON(
         [
             {"date": (start + dt.timedelta(days=i)).isoformat(), "value": series.value(first + i)}
             for i in range(last - first + 1)
