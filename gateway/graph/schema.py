@@ -20,6 +20,7 @@ from gateway.graph.context import Info
 from gateway.graph.document_cache import CachedParse, CachedValidation
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
+from gateway.graph.execution import LeafExecutor, plan_leaves
 from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
 from gateway.graph.precheck import ArgumentCheck
@@ -72,7 +73,7 @@ def build_schema(
         graphql=settings.graphql if settings else GraphQLSettings(),
         measures=MeasureCache(limit_settings),
     )
-    return Subgraph(
+    schema = Subgraph(
         query=Query,
         types=[User, Project, Team, Scenario],
         extensions=[
@@ -85,4 +86,7 @@ def build_schema(
             *extensions,
         ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        execution_context_class=LeafExecutor,
     )
+    plan_leaves(schema._schema)
+    return schema
