@@ -2,16 +2,21 @@
 
 Strawberry's own caches parse and validate unconditionally; these skip a
 document the limits already refused (a placeholder document with its error),
-so a refused document is neither parsed nor cached.
+so a refused document is neither parsed nor cached. Validation is keyed by the
+document's text: Strawberry's key is the parsed document, whose frozen-dataclass
+nodes hash their whole tree again on every request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.schema.schema import validate_document
 
 MAX_DOCUMENTS = 512
 
@@ -29,13 +34,39 @@ class CachedParse(ParserCache):
         yield
 
 
-class CachedValidation(ValidationCache):
-    def __init__(self) -> None:
-        super().__init__(maxsize=MAX_DOCUMENTS)
+class _Text:
+    """A parsed document that hashes and compares as the text it was parsed from."""
 
+    __slots__ = ("document", "text")
+
+    def __init__(self, text: str, document: DocumentNode) -> None:
+        self.text = text
+        self.document = document
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Text) and other.text == self.text
+
+
+@functools.lru_cache(maxsize=MAX_DOCUMENTS)
+def _validate(
+    schema: GraphQLSchema, text: _Text, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    return validate_document(schema, text.document, rules)
+
+
+class CachedValidation(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         run = self.execution_context
         if run.pre_execution_errors is None and run.graphql_document is not None:
-            yield from super().on_validate()
-        else:
-            yield
+            if run.query is None:
+                errors = validate_document(
+                    run.schema._schema, run.graphql_document, tuple(run.validation_rules)
+                )
+            else:
+                text = _Text(run.query, run.graphql_document)
+                errors = _validate(run.schema._schema, text, tuple(run.validation_rules))
+            run.pre_execution_errors = errors
+        yield
