@@ -26,39 +26,33 @@ DEFAULT_PAGE_SIZE = 20
 
 @strawberry.federation.type(keys=["id"])
 class Scenario:
+    # Plain fields, set when the scenario is built: resolvers would cost each of a
+    # page's scenarios a trip through Strawberry's resolver machinery.
     id: strawberry.ID
     imt_id: str | None
     name: str
     status: ScenarioStatus
-    entry: strawberry.Private[MakeScenario]
-    organization: strawberry.Private[str]
+    team: Annotated[Team, strawberry.lazy("gateway.graph.teams")]
+    metrics: AutomationMetrics = strawberry.field(
+        description="Metrics over the range of the connection that returned this scenario."
+    )
 
     @classmethod
     def of(cls, entry: MakeScenario, organization: str) -> Self:
+        from gateway.graph.teams import Team
+
         return cls(
             id=strawberry.ID(str(entry.id)),
             imt_id=entry.imt_id,
             name=entry.name,
             status=ScenarioStatus(entry.status),
-            entry=entry,
-            organization=organization,
+            team=Team(
+                id=strawberry.ID(str(entry.team_id)),
+                name=entry.team_name,
+                organization=organization,
+            ),
+            metrics=AutomationMetrics.of(entry.metrics),
         )
-
-    @strawberry.field
-    def team(self) -> Annotated[Team, strawberry.lazy("gateway.graph.teams")]:
-        from gateway.graph.teams import Team
-
-        return Team(
-            id=strawberry.ID(str(self.entry.team_id)),
-            name=self.entry.team_name,
-            organization=self.organization,
-        )
-
-    @strawberry.field(
-        description="Metrics over the range of the connection that returned this scenario."
-    )
-    def metrics(self) -> AutomationMetrics:
-        return AutomationMetrics.of(self.entry.metrics)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
