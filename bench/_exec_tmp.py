@@ -135,6 +135,9 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
                 for index in range(first, n, c):
                     await post(SAME)
 
+            import os
+            if os.environ.get("CG"):
+                subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], capture_output=True)
             started = time.process_time()
             if profile is not None:
                 profile.enable()
@@ -143,6 +146,8 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
                 profile.disable()
                 profile.dump_stats(args.profile)
             used = time.process_time() - started
+            if os.environ.get("CG"):
+                subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], capture_output=True)
             gc.callbacks.remove(clock)
     print(
         f"cold dashboards: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "

@@ -168,17 +168,19 @@ class Cache:
         """Lock every key first, fetch and store the ones held (one write), and only then
         wait for the values other replicas fetch: a replica never waits while holding
         locks, so two replicas with overlapping batches cannot wait on each other."""
-        tokens = {item.key: secrets.token_hex(16) for item in items}
-        held = await asyncio.gather(*(self._lock(item, tokens[item.key]) for item in items))
+        # One token for the batch: it tells this batch's locks from another's.
+        tokens = dict.fromkeys((item.key for item in items), secrets.token_hex(16))
+        held = await _all([self._lock(item, tokens[item.key]) for item in items])
         try:
             await self._fetch_and_store(
                 [i for i, h in zip(items, held, strict=True) if h], futures, tokens
             )
             others = [i for i, h in zip(items, held, strict=True) if not h]
-            await asyncio.gather(
-                *(self._from_replica(item, futures, tokens) for item in others),
-                return_exceptions=True,
-            )
+            if others:
+                await asyncio.gather(
+                    *(self._from_replica(item, futures, tokens) for item in others),
+                    return_exceptions=True,
+                )
         finally:
             for item in items:
                 future = futures[item.key]
@@ -214,7 +216,7 @@ class Cache:
             future.set_result(value)
 
         try:
-            await asyncio.gather(*(fetch_into(item) for item in items), return_exceptions=True)
+            await _all([fetch_into(item) for item in items])  # fetch_into raises nothing
             await self._write(done)
             for item, _ in done:
                 self._failed_refresh.pop(item.key, None)
@@ -299,15 +301,21 @@ class Cache:
             if ttl > 0:
                 envelope = Envelope(value, now + ttl, now + ttl + stale_s)
                 groups.setdefault(ttl, []).append((item.key, envelope))
-        await asyncio.gather(
-            *(self._store.set_many(entries, ttl + kept_s) for ttl, entries in groups.items())
-        )
+        await _all([self._store.set_many(entries, ttl + kept_s) for ttl, entries in groups.items()])
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+async def _all(awaitables: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """asyncio.gather, without its task per awaitable when there is only one: most
+    batches hold one or two keys, and a task costs more than the work around it."""
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    return list(await asyncio.gather(*awaitables))
 
 
 def _outcome(future: asyncio.Future[Any]) -> object:

@@ -1,0 +1,116 @@
+"""CPU per upstream GET: httpx on its own pool, httpx on aiohttp's pool (ours), aiohttp alone.
+
+    .venv/bin/python bench/upstream_http.py [--requests N] [--concurrency C]
+
+Each client fetches the same Zylon ranking from the sandbox (a child process, so
+its CPU is not counted) N times, C at a time, after a warm-up; this process's CPU
+per request is what the client costs. The figures behind
+gateway/upstreams/transport.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import httpx
+from cpu import start_sandbox
+
+from gateway.sandbox.data import ORG_SPECS
+from gateway.upstreams.transport import AiohttpTransport
+
+PATH = "/zylon/api/v1/app/organization/analytics/ranking/active-users"
+WARMUP = 50
+
+
+async def measure(name: str, get: Callable[[], Awaitable[None]], n: int, c: int) -> None:
+    for _ in range(WARMUP):
+        await get()
+
+    async def user(count: int) -> None:
+        for _ in range(count):
+            await get()
+
+    started = time.process_time()
+    await asyncio.gather(*(user(n // c) for _ in range(c)))
+    used = time.process_time() - started
+    print(f"{name:32s} {used / (n // c * c) * 1e6:6.0f} us CPU per request")
+
+
+async def run(url: str, n: int, c: int) -> None:
+    aurora = next(spec for spec in ORG_SPECS if spec.key == "aurora")
+    headers = {"Authorization": f"Bearer {aurora.zylon_token}", "x-org": aurora.slug}
+    now = int(time.time())
+    params = {"start_date": str(now - 30 * 86400), "end_date": str(now), "limit": "5"}
+    target = url + PATH
+
+    def via_httpx(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
+        async def get() -> None:
+            async with client.stream("GET", target, params=params, headers=headers) as r:
+                async for _ in r.aiter_bytes():
+                    pass
+
+        return get
+
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+    async with httpx.AsyncClient(limits=limits) as plain:
+        await measure("httpx (httpcore pool)", via_httpx(plain), n, c)
+    transport = AiohttpTransport(max_connections=c, connect_timeout_s=2.0)
+    async with httpx.AsyncClient(transport=transport) as ours:
+        await measure("httpx on aiohttp's pool (ours)", via_httpx(ours), n, c)
+    transport = AiohttpTransport(max_connections=c, connect_timeout_s=2.0)
+    async with httpx.AsyncClient(transport=transport) as ours:
+        import urllib.parse
+        base = httpx.URL(target)
+        plist = list(params.items())
+        async def get2() -> None:
+            url = base.copy_with(query=urllib.parse.urlencode(plist).encode())
+            req = httpx.Request("GET", url, headers=headers, extensions={"timeout": {"connect": 2.0, "read": 5.0, "write": 5.0, "pool": 5.0}})
+            r = await ours.send(req, stream=True)
+            try:
+                async for _ in r.aiter_bytes():
+                    pass
+            finally:
+                await r.aclose()
+        await measure("httpx send prebuilt", get2, n, c)
+        async def get3() -> None:
+            url = base.copy_with(query=urllib.parse.urlencode(plist).encode())
+            req = httpx.Request("GET", url, headers=headers, extensions={"timeout": {"connect": 2.0, "read": 5.0, "write": 5.0, "pool": 5.0}})
+            r = await transport.handle_async_request(req)
+            try:
+                async for _ in r.aiter_raw():
+                    pass
+            finally:
+                await r.aclose()
+        await measure("transport direct", get3, n, c)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c)) as session:
+
+        async def get() -> None:
+            async with session.get(target, params=params, headers=headers) as r:
+                await r.read()
+
+        await measure("aiohttp alone", get, n, c)
+    print("command: .venv/bin/python bench/upstream_http.py " + " ".join(sys.argv[1:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    if args.requests < args.concurrency or args.concurrency < 1:
+        parser.error("--requests must be at least --concurrency, which must be at least 1")
+    sandbox, url = start_sandbox()
+    try:
+        asyncio.run(run(url, args.requests, args.concurrency))
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
