@@ -1,4 +1,4 @@
-"""graphql-core's executor with a short path for plain leaf fields.
+"""graphql-core's executor with a short path for plain fields.
 
 Most of a dashboard's ~270 fields are scalars read off a Python object: a
 figure, a name, a date. graphql-core spends the same machinery on each of them
@@ -6,7 +6,8 @@ as on a resolver that fetches: a resolve-info object, argument coercion,
 awaitable checks, then value completion through the non-null and leaf layers.
 For a field that is nothing but an attribute (a Strawberry field without a
 resolver, arguments or field extensions) of a leaf type, `LeafExecutor` reads the
-attribute and coerces it directly.
+attribute and coerces it directly; of an object type, it reads the attribute and
+executes the object's selection on it, as graphql-core would after its resolver.
 
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
@@ -16,6 +17,7 @@ resolves fields as middleware, which the short path would otherwise skip.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -23,6 +25,7 @@ from graphql import (
     GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -38,12 +41,13 @@ PLAN = "gateway-leaf"  # the key of a field's plan in its GraphQLField.extension
 
 class LeafPlan(NamedTuple):
     attribute: str
-    coerce: Any  # the leaf type's coerce_output_value
+    coerce: Any  # the leaf type's coerce_output_value; None for an object
     non_null: bool
+    object_type: GraphQLObjectType | None = None
 
 
 def plan_leaves(schema: GraphQLSchema) -> int:
-    """Marks every plain leaf field of `schema` with its plan; returns how many."""
+    """Marks every plain field of `schema` with its plan; returns how many."""
     marked = 0
     for named in schema.type_map.values():
         if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
@@ -63,16 +67,34 @@ def _plan(field: GraphQLField) -> LeafPlan | None:
         return None
     if not getattr(field.resolve, "_is_default", False):
         return None  # Strawberry wraps it (exception handlers): keep its path
-    non_null = isinstance(field.type, GraphQLNonNull)
-    leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    if not is_leaf_type(leaf) or definition.python_name is None:
+    if definition.python_name is None:
         return None
-    assert isinstance(leaf, GraphQLLeafType)
-    return LeafPlan(definition.python_name, leaf.coerce_output_value, non_null)
+    non_null = isinstance(field.type, GraphQLNonNull)
+    named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
+        return LeafPlan(definition.python_name, None, non_null, named)
+    if not is_leaf_type(named):
+        return None  # lists, and objects that check their values' type
+    assert isinstance(named, GraphQLLeafType)
+    return LeafPlan(definition.python_name, named.coerce_output_value, non_null)
+
+
+_SLOW = object()  # the short path leaves this field to graphql-core's own
+
+
+def _leaf(plan: LeafPlan, source: Any) -> Any:
+    try:
+        value = getattr(source, plan.attribute)
+        if value is None:
+            return _SLOW if plan.non_null else None
+        coerced = plan.coerce(value)
+    except Exception:  # graphql-core's path raises it again, where it belongs
+        return _SLOW
+    return _SLOW if coerced is None or coerced is Undefined else coerced
 
 
 class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context; plain leaf fields skip the general machinery."""
+    """Strawberry's execution context; plain fields skip the general machinery."""
 
     def execute_field(
         self,
@@ -85,20 +107,57 @@ class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
         field = parent_type.fields.get(field_details_list[0].node.name.value)
         plan = field.extensions.get(PLAN) if field is not None else None
         if plan is not None and not self._middleware():
-            try:
-                value = getattr(source, plan.attribute)
-                if value is None:
-                    if not plan.non_null:
-                        return None
-                else:
-                    coerced = plan.coerce(value)
-                    if coerced is not None and coerced is not Undefined:
-                        return coerced
-            except Exception:  # noqa: S110 - the general path raises it where it belongs
-                pass
+            if plan.object_type is None:
+                value = _leaf(plan, source)
+            else:
+                value = self._object(plan, source, field_details_list, path, position_context)
+            if value is not _SLOW:
+                return value
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _object(
+        self,
+        plan: LeafPlan,
+        source: Any,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_field and complete_value for a plain object field,
+        less the resolver call, the resolve-info and the type dispatch."""
+        assert plan.object_type is not None
+        try:
+            value = getattr(source, plan.attribute)
+        except Exception:
+            return _SLOW
+        if value is None:
+            return _SLOW if plan.non_null else None
+        return_type = GraphQLNonNull(plan.object_type) if plan.non_null else plan.object_type
+        try:
+            completed = self.collect_and_execute_subfields(
+                plan.object_type, field_details_list, path, value, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settle(completed, return_type, field_details_list, path)
+        return completed
+
+    async def _settle(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     def _middleware(self) -> bool:
         manager = self.middleware_manager

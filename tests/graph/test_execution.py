@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from typing import Any
@@ -21,10 +22,29 @@ class Color(enum.Enum):
 
 
 @strawberry.type
+class Part:
+    label: str
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise ValueError("broken part")
+
+    @strawberry.field
+    async def later(self) -> str:
+        return self.label
+
+    @strawberry.field
+    async def broken_later(self) -> str:
+        raise ValueError("broken later")
+
+
+@strawberry.type
 class Thing:
     name: str
     size: int | None
     color: Color
+    part: Part | None = strawberry.field(default=None)  # nullable: None is an answer
+    spare: Part = strawberry.field(default_factory=lambda: Part(label="spare"))
 
     @strawberry.field
     def shout(self) -> str:
@@ -51,10 +71,10 @@ def schema(*, short: bool, extensions: list[type[SchemaExtension]] | None = None
     return built
 
 
-def both(things: list[Thing], query: str = "{ things { name size color shout } }") -> Any:
+def both(things: list[Any], query: str = "{ things { name size color shout } }") -> Any:
     """The answer with the short path, after checking it equals graphql-core's own."""
     results = [
-        schema(short=short).execute_sync(query, root_value=Query(things=things))
+        asyncio.run(schema(short=short).execute(query, root_value=Query(things=things)))
         for short in (True, False)
     ]
     short, plain = (
@@ -72,6 +92,8 @@ def test_plain_leaves_are_planned_and_resolvers_are_not() -> None:
         "name",
         "size",
         "color",
+        "part",
+        "spare",
     }
 
 
@@ -112,7 +134,7 @@ def test_bad_values_raise_graphql_cores_own_errors(bad: Thing) -> None:
 
 
 def test_a_missing_attribute_is_graphql_cores_error() -> None:
-    answer = both([Query(things=[])], "{ things { name } }")  # type: ignore[list-item]
+    answer = both([Query(things=[])], "{ things { name } }")
     assert answer["errors"][0]["path"] == ["things", 0, "name"]
 
 
@@ -130,3 +152,36 @@ def test_resolve_middleware_still_sees_every_field() -> None:
     result = built.execute_sync("{ things { name } }", root_value=Query(things=[thing()]))
     assert result.data == {"things": [{"name": "lamp"}]}
     assert seen == ["things", "name"]
+
+
+def test_plain_objects_as_graphql_core_gives_them() -> None:
+    answer = both(
+        [thing(), Thing(name="desk", size=1, color=Color.RED, part=Part(label="leg"))],
+        "{ things { part { label later } spare { label } } }",
+    )
+    assert answer["data"]["things"][1] == {
+        "part": {"label": "leg", "later": "leg"},
+        "spare": {"label": "spare"},
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ things { part { label broken } } }",  # nullable object: it becomes null
+        "{ things { part { label brokenLater } } }",  # the same, awaited
+        "{ things { name spare { broken } } }",  # non-null: null bubbles to the list
+        "{ things { name spare { brokenLater } } }",
+    ],
+)
+def test_errors_under_a_plain_object_propagate_as_in_graphql_core(query: str) -> None:
+    things = [Thing(name="desk", size=1, color=Color.RED, part=Part(label="leg"))]
+    answer = both(things, query)
+    assert answer["errors"]
+
+
+def test_null_for_a_non_null_object_is_graphql_cores_error() -> None:
+    broken = Thing(name="desk", size=1, color=Color.RED, spare=None)  # type: ignore[arg-type]
+    answer = both([broken], "{ things { spare { label } } }")
+    assert answer["data"] is None
+    assert answer["errors"][0]["path"] == ["things", 0, "spare"]
