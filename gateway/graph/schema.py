@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types.execution import ExecutionContext
 
 from gateway.config import GraphQLSettings, LimitsSettings, Settings
@@ -33,6 +34,21 @@ from gateway.graph.users import User
 log = logging.getLogger("gateway.graphql")
 
 ENTITIES = frozenset(t.__name__ for t in (Organization, User, Project, Team, Scenario))
+
+
+class CachedNames(NameConverter):
+    """Strawberry's name converter, remembering its answers: it converts each
+    argument's Python name to camelCase again on every resolver call."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_camel_case=True)
+        self._names: dict[str, str] = {}  # the schema's own names: a bounded set
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._names.get(name)
+        if converted is None:
+            converted = self._names[name] = super().apply_naming_config(name)
+        return converted
 
 
 class Subgraph(strawberry.federation.Schema):
@@ -85,7 +101,9 @@ def build_schema(
             CacheNotesExtension,
             *extensions,
         ],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
+        config=StrawberryConfig(
+            auto_camel_case=True, name_converter=CachedNames(), scalar_map=SCALARS
+        ),
         execution_context_class=LeafExecutor,
     )
     plan_leaves(schema._schema)
