@@ -1,4 +1,5 @@
-"""CPU per upstream GET: httpx on its own pool, httpx on aiohttp's pool (ours), aiohttp alone.
+"""CPU per upstream GET: httpx on its own pool, httpx on aiohttp's pool, the gateway's
+whole upstream path over it (guards, retries, decoding), and aiohttp alone.
 
     .venv/bin/python bench/upstream_http.py [--requests N] [--concurrency C]
 
@@ -20,10 +21,15 @@ import aiohttp
 import httpx
 from cpu import start_sandbox
 
+from gateway.config import UpstreamSettings
+from gateway.errors import Source
 from gateway.sandbox.data import ORG_SPECS
+from gateway.upstreams.http import open_http_client
+from gateway.upstreams.pool import guarded_http
 from gateway.upstreams.transport import AiohttpTransport
 
-PATH = "/zylon/api/v1/app/organization/analytics/ranking/active-users"
+ENDPOINT = "/api/v1/app/organization/analytics/ranking/active-users"
+PATH = "/zylon" + ENDPOINT
 WARMUP = 50
 
 
@@ -61,7 +67,23 @@ async def run(url: str, n: int, c: int) -> None:
         await measure("httpx (httpcore pool)", via_httpx(plain), n, c)
     transport = AiohttpTransport(max_connections=c, connect_timeout_s=2.0)
     async with httpx.AsyncClient(transport=transport) as ours:
-        await measure("httpx on aiohttp's pool (ours)", via_httpx(ours), n, c)
+        await measure("httpx on aiohttp's pool", via_httpx(ours), n, c)
+    tuning = UpstreamSettings(max_connections=c)
+    async with open_http_client(tuning) as client:
+        http = guarded_http(
+            client,
+            source=Source.ZYLON,
+            base_url=url + "/zylon",
+            organization_id=aurora.key,
+            tuning=tuning,
+            on_attempt=None,
+        )
+        query = list(params.items())
+
+        async def gateway_get() -> None:
+            await http.get_json(ENDPOINT, params=query, headers=headers, endpoint="active-users")
+
+        await measure("the gateway's UpstreamHTTP", gateway_get, n, c)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c)) as session:
 
         async def get() -> None:

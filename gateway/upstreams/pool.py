@@ -44,7 +44,7 @@ class Upstreams:
         return self.organizations.get(organization_id)
 
 
-def _guarded_http(
+def guarded_http(
     client: httpx.AsyncClient,
     *,
     source: Source,
@@ -104,7 +104,7 @@ async def open_upstreams(
             zylon = make = None
             if org.zylon is not None:
                 tuning = settings.upstreams.zylon
-                http = _guarded_http(
+                http = guarded_http(
                     pool(org.zylon.base_url, tuning),
                     source=Source.ZYLON,
                     base_url=org.zylon.base_url,
@@ -115,7 +115,7 @@ async def open_upstreams(
                 zylon = ZylonClient(http, org_slug=org.zylon.org_slug, token=org.zylon.token)
             if org.make is not None:
                 tuning = settings.upstreams.make
-                http = _guarded_http(
+                http = guarded_http(
                     pool(org.make.base_url, tuning),
                     source=Source.MAKE,
                     base_url=org.make.base_url,
