@@ -9,6 +9,11 @@ resolver, arguments or field extensions) of a leaf type, `LeafExecutor` reads th
 attribute and coerces it directly; of an object type, it reads the attribute and
 executes the object's selection on it, as graphql-core would after its resolver.
 
+Value completion takes a shortcut too: a present value of an object type that does
+not check its values' type goes straight to its selection, and one of a leaf type
+straight to coercion, skipping the non-null and kind dispatch graphql-core walks
+through for every list item and resolver result.
+
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
 it always would, at the right path. So does every field when a schema extension
@@ -23,9 +28,11 @@ from typing import Any, NamedTuple
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -37,6 +44,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 PLAN = "gateway-leaf"  # the key of a field's plan in its GraphQLField.extensions
+COMPLETIONS = "gateway-completions"  # the key of the completion map in schema.extensions
 
 
 class LeafPlan(NamedTuple):
@@ -46,9 +54,17 @@ class LeafPlan(NamedTuple):
     object_type: GraphQLObjectType | None = None
 
 
+class Completion(NamedTuple):
+    type: GraphQLOutputType  # kept so that its id() stays its own
+    object_type: GraphQLObjectType | None
+    leaf_type: GraphQLLeafType | None
+
+
 def plan_leaves(schema: GraphQLSchema) -> int:
-    """Marks every plain field of `schema` with its plan; returns how many."""
+    """Marks every plain field of `schema` with its plan, and maps the output types
+    whose completion can be short; returns how many fields were marked."""
     marked = 0
+    completions: dict[int, Completion] = {}
     for named in schema.type_map.values():
         if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
             for field in named.fields.values():
@@ -56,7 +72,22 @@ def plan_leaves(schema: GraphQLSchema) -> int:
                 if plan is not None:
                     field.extensions = {**field.extensions, PLAN: plan}
                     marked += 1
+                _map_completions(field.type, completions)
+    schema.extensions = {**schema.extensions, COMPLETIONS: completions}
     return marked
+
+
+def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> None:
+    while True:
+        inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+        if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+            into[id(output)] = Completion(output, inner, None)
+        elif is_leaf_type(inner):
+            assert isinstance(inner, GraphQLLeafType)
+            into[id(output)] = Completion(output, None, inner)
+        if not isinstance(inner, GraphQLList | GraphQLNonNull):
+            return
+        output = inner.of_type
 
 
 def _plan(field: GraphQLField) -> LeafPlan | None:
@@ -158,6 +189,28 @@ class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if result is not None and result is not Undefined and not isinstance(result, Exception):
+            known = self.schema.extensions.get(COMPLETIONS, {}).get(id(return_type))
+            if known is not None:
+                if known.object_type is not None:
+                    return self.collect_and_execute_subfields(
+                        known.object_type, field_details_list, path, result, position_context
+                    )
+                assert known.leaf_type is not None
+                return self.complete_leaf_value(known.leaf_type, result)
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
 
     def _middleware(self) -> bool:
         manager = self.middleware_manager

@@ -54,6 +54,7 @@ class Thing:
 @strawberry.type
 class Query:
     things: list[Thing]
+    loose: list[Thing | None] = strawberry.field(default_factory=list)
 
 
 def thing(name: Any = "lamp", size: Any = 3, color: Any = Color.RED) -> Thing:
@@ -185,3 +186,14 @@ def test_null_for_a_non_null_object_is_graphql_cores_error() -> None:
     answer = both([broken], "{ things { spare { label } } }")
     assert answer["data"] is None
     assert answer["errors"][0]["path"] == ["things", 0, "spare"]
+
+
+def test_nullable_list_items_fail_alone_as_in_graphql_core() -> None:
+    root = Query(things=[], loose=[thing(), None, Thing(name="desk", size=1, color=Color.RED)])
+    results = [
+        asyncio.run(schema(short=short).execute("{ loose { spare { broken } } }", root_value=root))
+        for short in (True, False)
+    ]
+    short, plain = ((r.data, [e.formatted for e in r.errors or []]) for r in results)
+    assert short == plain
+    assert short[0] == {"loose": [None, None, None]}
