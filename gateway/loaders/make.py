@@ -112,6 +112,7 @@ class MakeLoader:
         self._loader.batch = None  # its last batch holds the results too
         for held in (self._fetched, self._lists, self._group_pages):
             held.clear()
+        del self._loader  # it calls a bound method of this object: without it, no cycle
 
     async def page(self, request: PageRequest) -> PageResult:
         result = await self._loader.load(request)

@@ -81,6 +81,8 @@ class ZylonLoaders:
             loader.batch = None  # its last batch holds the results too
         self._largest.clear()
         self._by_id.clear()
+        # Each DataLoader calls a bound method of this object: without them, no cycle.
+        del self.totals, self.rankings, self.series
 
     async def users(self, org_id: str, window: ZylonWindow, limit: int) -> list[UserRankingEntry]:
         ranking = await self.rankings.load(RankingKey(org_id, "users", window, limit))

@@ -48,6 +48,8 @@ logger = logging.getLogger("gateway.upstream")
 # 500 is retried too: a read is safe to repeat, and an upstream's 500 is often a blip.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
+_DRAINED = httpx.ByteStream(b"")
+
 AttemptHook = Callable[[Source, str, "int | None", float], None]
 
 
@@ -318,6 +320,9 @@ class UpstreamHTTP:
                     body = await self._read_limited(response, endpoint)
                 finally:
                     await response.aclose()
+                    # httpx's response and its stream refer to each other: without the
+                    # stream, reference counting frees them, not the cyclic collector.
+                    response.stream = _DRAINED
         except (httpx.TimeoutException, TimeoutError) as exc:
             if cut and isinstance(exc, TimeoutError):
                 late = self._cut_short(endpoint, "no answer before the request's deadline", status)
