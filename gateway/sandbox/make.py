@@ -151,7 +151,7 @@ def _compute_listing(org: MakeOrg, key: tuple[_Filters, q.Window]) -> _Listing:
     return _Listing(tuple(entries), total)
 
 
-_listing = OrgMemo(_compute_listing)
+_listing = OrgMemo(_compute_listing, size=64)  # a listing is ~160 KB
 
 
 def _matches(scenario: Scenario, filters: _Filters) -> bool:
@@ -162,7 +162,7 @@ def _matches(scenario: Scenario, filters: _Filters) -> bool:
     )
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)
 def _ordered(listing: _Listing, sort_by: str, sort_dir: str) -> list[dict[str, Any]]:
     return q.order(list(listing.entries), sort_by, sort_dir)
 

@@ -20,7 +20,7 @@ class OrgMemo(Generic[Org, K, V]):
     shared between answers: callers must not mutate them.
     """
 
-    def __init__(self, compute: Callable[[Org, K], V], size: int = 512) -> None:
+    def __init__(self, compute: Callable[[Org, K], V], size: int = 128) -> None:
         self._compute = compute
         self._size = size
         self._memo: dict[tuple[int, K], tuple[Org, V]] = {}

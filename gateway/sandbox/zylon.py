@@ -112,7 +112,7 @@ def _rank(org: ZylonOrg, key: tuple[str, int, int]) -> tuple[dict[str, Any], ...
     )
 
 
-_ranked = OrgMemo(_rank, size=1024)
+_ranked = OrgMemo(_rank, size=128)
 
 
 async def _active_users(state: SandboxState, request: Request) -> Response:
