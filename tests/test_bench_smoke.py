@@ -39,6 +39,17 @@ def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
     assert "command: .venv/bin/python bench/cpu.py --requests 4 --concurrency 2" in out
 
 
+def test_the_instruction_probe_runs_and_prints_its_figure() -> None:
+    # Two short bench/cpu.py runs under callgrind, side by side: about a minute.
+    command = [sys.executable, str(BENCH / "instructions.py"), "--requests", "2"]
+    command += ["--baseline", "1"]
+    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
+    assert returncode == 0, out[-4000:]
+    assert "cold dashboards:" in out
+    assert "M instructions each" in out
+    assert "command: .venv/bin/python bench/instructions.py --requests 2 --baseline 1" in out
+
+
 def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
     command = [sys.executable, str(BENCH / "upstream_http.py"), "--requests", "8"]
     command += ["--concurrency", "2"]
