@@ -105,9 +105,13 @@ class MakeLoader:
         self._fetched: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]] = {}
         self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}
         self._group_pages: dict[GroupKey, asyncio.Future[MakePage]] = {}
+        self._released = False
 
     def release(self) -> None:
         """Drop what this operation loaded (see `Loaders.release`)."""
+        if self._released:
+            return
+        self._released = True
         self._loader.clear_all()
         self._loader.batch = None  # its last batch holds the results too
         for held in (self._fetched, self._lists, self._group_pages):

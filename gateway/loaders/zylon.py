@@ -73,9 +73,13 @@ class ZylonLoaders:
         self.series: DataLoader[SeriesKey, list[SeriesPoint]] = DataLoader(self._load_series)
         self._largest: dict[tuple[str, RankingKind, ZylonWindow], tuple[int, Ranking]] = {}
         self._by_id: dict[RankingKey, asyncio.Future[RankingIndex]] = {}
+        self._released = False
 
     def release(self) -> None:
         """Drop what this operation loaded (see `Loaders.release`)."""
+        if self._released:
+            return
+        self._released = True
         for loader in (self.totals, self.rankings, self.series):
             loader.clear_all()
             loader.batch = None  # its last batch holds the results too
