@@ -5,7 +5,7 @@ figure, a name, a date. graphql-core spends the same machinery on each of them
 as on a resolver that fetches: a resolve-info object, argument coercion,
 awaitable checks, then value completion through the non-null and leaf layers.
 For a field that is nothing but an attribute (a Strawberry field without a
-resolver, arguments or field extensions) of a leaf type, `LeafExecutor` reads the
+resolver, arguments or field extensions) of a leaf type, `ShortPathExecutor` reads the
 attribute and coerces it directly; of an object type, it reads the attribute and
 executes the object's selection on it, as graphql-core would after its resolver.
 
@@ -44,12 +44,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
-PLAN = "gateway-leaf"  # the key of a field's plan in its GraphQLField.extensions
+PLAN = "gateway-field-plan"  # the key of a field's plan in its GraphQLField.extensions
 COMPLETIONS = "gateway-completions"  # the key of the completion map in schema.extensions
 
 
-class LeafPlan(NamedTuple):
+class FieldPlan(NamedTuple):
     attribute: str
+    return_type: GraphQLOutputType  # the field's type, as graphql-core handles its errors
     coerce: Any  # the leaf type's coerce_output_value; None for an object
     non_null: bool
     object_type: GraphQLObjectType | None = None
@@ -61,7 +62,7 @@ class Completion(NamedTuple):
     leaf_type: GraphQLLeafType | None
 
 
-def plan_leaves(schema: GraphQLSchema) -> int:
+def plan_short_paths(schema: GraphQLSchema) -> int:
     """Marks every plain field of `schema` with its plan, and maps the output types
     whose completion can be short; returns how many fields were marked."""
     marked = 0
@@ -91,7 +92,7 @@ def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> 
         output = inner.of_type
 
 
-def _plan(field: GraphQLField) -> LeafPlan | None:
+def _plan(field: GraphQLField) -> FieldPlan | None:
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
@@ -104,17 +105,17 @@ def _plan(field: GraphQLField) -> LeafPlan | None:
     non_null = isinstance(field.type, GraphQLNonNull)
     named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
-        return LeafPlan(definition.python_name, None, non_null, named)
+        return FieldPlan(definition.python_name, field.type, None, non_null, named)
     if not is_leaf_type(named):
         return None  # lists, and objects that check their values' type
     assert isinstance(named, GraphQLLeafType)
-    return LeafPlan(definition.python_name, named.coerce_output_value, non_null)
+    return FieldPlan(definition.python_name, field.type, named.coerce_output_value, non_null)
 
 
 _SLOW = object()  # the short path leaves this field to graphql-core's own
 
 
-def _leaf(plan: LeafPlan, source: Any) -> Any:
+def _leaf(plan: FieldPlan, source: Any) -> Any:
     try:
         value = getattr(source, plan.attribute)
         if value is None:
@@ -125,7 +126,7 @@ def _leaf(plan: LeafPlan, source: Any) -> Any:
     return _SLOW if coerced is None or coerced is Undefined else coerced
 
 
-class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
+class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context; plain fields skip the general machinery."""
 
     def execute_field(
@@ -151,7 +152,7 @@ class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _object(
         self,
-        plan: LeafPlan,
+        plan: FieldPlan,
         source: Any,
         field_details_list: FieldDetailsList,
         path: Path,
@@ -166,7 +167,7 @@ class LeafExecutor(StrawberryGraphQLCoreExecutionContext):
             return _SLOW
         if value is None:
             return _SLOW if plan.non_null else None
-        return_type = GraphQLNonNull(plan.object_type) if plan.non_null else plan.object_type
+        return_type = plan.return_type
         try:
             completed = self.collect_and_execute_subfields(
                 plan.object_type, field_details_list, path, value, position_context

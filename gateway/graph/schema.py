@@ -21,7 +21,7 @@ from gateway.graph.context import Info
 from gateway.graph.document_cache import CachedParse, CachedValidation
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
-from gateway.graph.execution import LeafExecutor, plan_leaves
+from gateway.graph.execution import ShortPathExecutor, plan_short_paths
 from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
 from gateway.graph.precheck import ArgumentCheck
@@ -104,7 +104,7 @@ def build_schema(
         config=StrawberryConfig(
             auto_camel_case=True, name_converter=CachedNames(), scalar_map=SCALARS
         ),
-        execution_context_class=LeafExecutor,
+        execution_context_class=ShortPathExecutor,
     )
-    plan_leaves(schema._schema)
+    plan_short_paths(schema._schema)
     return schema

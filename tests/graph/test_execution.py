@@ -12,7 +12,7 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from gateway.graph.execution import PLAN, LeafExecutor, plan_leaves
+from gateway.graph.execution import PLAN, ShortPathExecutor, plan_short_paths
 from gateway.graph.schema import build_schema
 
 
@@ -64,11 +64,11 @@ def thing(name: Any = "lamp", size: Any = 3, color: Any = Color.RED) -> Thing:
 def schema(*, short: bool, extensions: list[type[SchemaExtension]] | None = None) -> Any:
     built = strawberry.Schema(
         query=Query,
-        execution_context_class=LeafExecutor if short else None,
+        execution_context_class=ShortPathExecutor if short else None,
         extensions=extensions or [],
     )
     if short:
-        plan_leaves(built._schema)
+        plan_short_paths(built._schema)
     return built
 
 

@@ -20,9 +20,9 @@ from gateway.loaders import build_loaders
 from gateway.upstreams.pool import Upstreams
 from tests.graph.conftest import GraphQLClient, operation
 
-# Objects only the gateway's side makes: the test's own httpx client is not among them.
 TODAY = dt.date(2026, 11, 22)
-GATEWAY_TYPES = {"LeafExecutor", "ZylonLoaders", "MakeLoader", "DataLoader", "ClientResponse"}
+# Objects only the gateway's side makes: the test's own httpx client is not among them.
+GATEWAY_TYPES = {"ShortPathExecutor", "ZylonLoaders", "MakeLoader", "DataLoader", "ClientResponse"}
 
 
 @pytest.fixture
