@@ -13,14 +13,13 @@ attempt, retry or back-off runs past it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import http.cookiejar
 import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
@@ -231,7 +230,8 @@ class UpstreamHTTP:
             raise self._cut_short(endpoint, "the request's deadline passed")
         if self.breaker is not None and self.breaker.refuses():
             raise self._circuit_open(endpoint)  # without queueing for a slot first
-        async with self._slot(endpoint):
+        await self._take_slot(endpoint)
+        try:
             ticket = None
             if self.breaker is not None:
                 ticket = self.breaker.admit()
@@ -251,32 +251,34 @@ class UpstreamHTTP:
             finally:
                 if ticket is not None and self.breaker is not None:
                     self.breaker.record(ticket, verdict)
+        finally:
+            if self.slots is not None:
+                self.slots.release()
 
     def _circuit_open(self, endpoint: str) -> UpstreamUnavailable:
         return UpstreamUnavailable(self.source, f"{endpoint}: circuit open after repeated failures")
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, endpoint: str) -> AsyncIterator[None]:
-        """One of the concurrency cap's slots, waited for within bounds."""
-        if self.slots is None:
-            yield
+    async def _take_slot(self, endpoint: str) -> None:
+        """One of the concurrency cap's slots, waited for within bounds. A free slot is
+        taken at once, without the timer a wait needs (the common case)."""
+        slots = self.slots
+        if slots is None:
+            return
+        if not slots.locked():
+            await slots.acquire()  # returns at once: a slot is free
             return
         wait = self.settings.concurrency_wait_s
         left = deadline.remaining()
         cut = left is not None and left < wait
         try:
             async with asyncio.timeout(max(0.0, left) if cut and left is not None else wait):
-                await self.slots.acquire()
+                await slots.acquire()
         except TimeoutError:
             if cut:
                 raise self._cut_short(endpoint, "no free slot before the deadline") from None
             raise UpstreamUnavailable(
                 self.source, f"{endpoint}: too many calls in flight; try again later"
             ) from None
-        try:
-            yield
-        finally:
-            self.slots.release()
 
     def _cut_short(self, endpoint: str, why: str, status: int | None = None) -> DeadlineExceeded:
         return DeadlineExceeded(self.source, f"{endpoint}: {why}", status=status)
