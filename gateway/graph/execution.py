@@ -81,15 +81,25 @@ def plan_short_paths(schema: GraphQLSchema) -> int:
 
 def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> None:
     while True:
+        completion = _completion(output)
+        if completion is not None:
+            into[id(output)] = completion
         inner = output.of_type if isinstance(output, GraphQLNonNull) else output
-        if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-            into[id(output)] = Completion(output, inner, None)
-        elif is_leaf_type(inner):
-            assert isinstance(inner, GraphQLLeafType)
-            into[id(output)] = Completion(output, None, inner)
         if not isinstance(inner, GraphQLList | GraphQLNonNull):
             return
         output = inner.of_type
+
+
+def _completion(output: GraphQLOutputType) -> Completion | None:
+    """How a present value of `output` completes, when that is simple: an object type
+    that does not check its values' type, or a leaf type (either one non-null or not)."""
+    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return Completion(output, inner, None)
+    if is_leaf_type(inner):
+        assert isinstance(inner, GraphQLLeafType)
+        return Completion(output, None, inner)
+    return None
 
 
 def _plan(field: GraphQLField) -> FieldPlan | None:
@@ -102,14 +112,17 @@ def _plan(field: GraphQLField) -> FieldPlan | None:
         return None  # Strawberry wraps it (exception handlers): keep its path
     if definition.python_name is None:
         return None
-    non_null = isinstance(field.type, GraphQLNonNull)
-    named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    if isinstance(named, GraphQLObjectType) and named.is_type_of is None:
-        return FieldPlan(definition.python_name, field.type, None, non_null, named)
-    if not is_leaf_type(named):
+    completion = _completion(field.type)
+    if completion is None:
         return None  # lists, and objects that check their values' type
-    assert isinstance(named, GraphQLLeafType)
-    return FieldPlan(definition.python_name, field.type, named.coerce_output_value, non_null)
+    leaf = completion.leaf_type
+    return FieldPlan(
+        definition.python_name,
+        field.type,
+        leaf.coerce_output_value if leaf is not None else None,
+        isinstance(field.type, GraphQLNonNull),
+        completion.object_type,
+    )
 
 
 _SLOW = object()  # the short path leaves this field to graphql-core's own
