@@ -30,10 +30,16 @@ def test_the_quick_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
     assert "Command: `.venv/bin/python bench/run.py --quick --duration 1 --output" in text
 
 
-def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
-    command = [sys.executable, str(BENCH / "cpu.py"), "--requests", "4", "--concurrency", "2"]
+def run_probe(script: str, *args: str) -> str:
+    """What a bench/ probe printed, once it ran to a clean end."""
+    command = [sys.executable, str(BENCH / script), *args]
     returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
     assert returncode == 0, out[-4000:]
+    return out
+
+
+def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
+    out = run_probe("cpu.py", "--requests", "4", "--concurrency", "2")
     assert "cold dashboards: 4 at concurrency 2, gc serve, aiohttp pool:" in out
     assert "ms CPU each, of which" in out
     assert "command: .venv/bin/python bench/cpu.py --requests 4 --concurrency 2" in out
@@ -41,20 +47,14 @@ def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
 
 def test_the_instruction_probe_runs_and_prints_its_figure() -> None:
     # Two short bench/cpu.py runs under callgrind, side by side: about a minute.
-    command = [sys.executable, str(BENCH / "instructions.py"), "--requests", "2"]
-    command += ["--baseline", "1"]
-    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
-    assert returncode == 0, out[-4000:]
+    out = run_probe("instructions.py", "--requests", "2", "--baseline", "1")
     assert "cold dashboards:" in out
     assert "M instructions each" in out
     assert "command: .venv/bin/python bench/instructions.py --requests 2 --baseline 1" in out
 
 
 def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
-    command = [sys.executable, str(BENCH / "upstream_http.py"), "--requests", "8"]
-    command += ["--concurrency", "2"]
-    returncode, out = run_to_end(command, cwd=ROOT, timeout_s=TIMEOUT_S)
-    assert returncode == 0, out[-4000:]
+    out = run_probe("upstream_http.py", "--requests", "8", "--concurrency", "2")
     clients = [
         "httpx (httpcore pool)",
         "httpx on aiohttp's pool",
