@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import http.cookiejar
 import logging
 import math
 import random
@@ -54,7 +53,7 @@ AttemptHook = Callable[[Source, str, "int | None", float], None]
 
 def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
     """A pooled keep-alive client over aiohttp's pool; the app's lifespan owns and closes it."""
-    return httpx.AsyncClient(
+    return CookielessClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
         transport=AiohttpTransport(
             max_connections=settings.max_connections,
@@ -62,19 +61,36 @@ def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
         trust_env=False,  # an upstream's address is what the configuration says
-        cookies=_NoCookies(),
     )
 
 
-class _NoCookies(http.cookiejar.CookieJar):
+class _NoCookies(httpx.Cookies):
     """Keeps no cookie: one pool serves every organization on a base URL, and a cookie
     one of them was given must never ride on another's request."""
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
+    def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
-    def add_cookie_header(self, request: Any) -> None:
+    def set_cookie_header(self, request: httpx.Request) -> None:
         return None
+
+
+class CookielessClient(httpx.AsyncClient):
+    """An `httpx.AsyncClient` whose cookies are always `_NoCookies`.
+
+    Refusing cookies in the jar is not enough: httpx wraps every response and its
+    request into urllib objects for the jar first (about 2% of a cold dashboard)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise TypeError("an upstream client keeps no cookies")
+
+
+_NO_COOKIES = _NoCookies()
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -1,7 +1,7 @@
 """aiohttp's failures reach the upstream layer as the httpx exceptions they mean.
 
 Real sockets on loopback: a port nobody listens on, a server that never answers,
-and one that closes the connection halfway through a body.
+one that closes the connection halfway through a body, and one that sets a cookie.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
+from gateway.config import UpstreamSettings
+from gateway.upstreams.http import open_http_client
 from gateway.upstreams.transport import AiohttpTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -86,3 +88,31 @@ async def test_an_unparsable_answer_is_a_protocol_error(client: httpx.AsyncClien
         await writer.drain()
 
     await Upstream(garbage).fail(client, httpx.RemoteProtocolError)
+
+
+async def test_a_cookie_an_upstream_sets_never_rides_on_a_later_request() -> None:
+    """One pool serves every organization on a base URL: what one was given stays there."""
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while request := await reader.readuntil(b"\r\n\r\n"):
+            seen.append(request)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nSet-Cookie: session=org-a; Path=/\r\n"
+                b"Content-Length: 2\r\n\r\n{}"
+            )
+            await writer.drain()
+            if len(seen) == 2:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with server, open_http_client(UpstreamSettings()) as http:
+        first = await http.get(url)
+        second = await http.get(url)
+    assert first.headers["set-cookie"].startswith("session=org-a")
+    assert second.status_code == 200
+    assert len(seen) == 2
+    assert all(b"cookie" not in request.lower() for request in seen)
+    assert not http.cookies
