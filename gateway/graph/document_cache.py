@@ -34,7 +34,7 @@ class CachedParse(ParserCache):
         yield
 
 
-class _Text:
+class DocumentText:
     """A parsed document that hashes and compares as the text it was parsed from."""
 
     __slots__ = ("document", "text")
@@ -47,12 +47,12 @@ class _Text:
         return hash(self.text)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Text) and other.text == self.text
+        return isinstance(other, DocumentText) and other.text == self.text
 
 
 @functools.lru_cache(maxsize=MAX_DOCUMENTS)
 def _validate(
-    schema: GraphQLSchema, text: _Text, rules: tuple[type[ASTValidationRule], ...]
+    schema: GraphQLSchema, text: DocumentText, rules: tuple[type[ASTValidationRule], ...]
 ) -> list[GraphQLError]:
     return validate_document(schema, text.document, rules)
 
@@ -66,7 +66,7 @@ class CachedValidation(SchemaExtension):
                     run.schema._schema, run.graphql_document, tuple(run.validation_rules)
                 )
             else:
-                text = _Text(run.query, run.graphql_document)
+                text = DocumentText(run.query, run.graphql_document)
                 errors = _validate(run.schema._schema, text, tuple(run.validation_rules))
             run.pre_execution_errors = errors
         yield

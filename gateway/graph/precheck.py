@@ -5,19 +5,27 @@ same argument checks its resolver applies (gateway.graph.arguments). Cursors
 are checked against their binding where it is known from the enclosing
 `organization(id:)` (and `team(id:)`); elsewhere only their form is checked
 here, and the resolver checks the binding.
+
+Which fields lead to a checked one is worked out once per document text and
+operation (`_cached_plan`); a request then only coerces its variables and checks
+those fields' arguments, not the hundreds of plain fields around them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -33,6 +41,7 @@ from gateway.cursors import FOREIGN
 from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
+from gateway.graph.document_cache import MAX_DOCUMENTS, DocumentText
 from gateway.graph.error_codes import with_code
 from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
@@ -49,61 +58,118 @@ SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
 Scope = tuple[str | None, int | None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A field `_Walk.check` looks at (`checked`), or one on the way to such fields."""
+
+    owner: str
+    field: GraphQLField
+    node: FieldNode
+    checked: bool
+    children: tuple[_Step, ...]
+
+
+def _fields(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: frozenset[str] = frozenset(),
+) -> Iterator[FieldNode]:
+    for node in selection_set.selections if selection_set else ():
+        if isinstance(node, FieldNode):
+            yield node
+        elif isinstance(node, InlineFragmentNode):
+            yield from _fields(node.selection_set, fragments, seen)
+        elif isinstance(node, FragmentSpreadNode):
+            name = node.name.value
+            if name in fragments and name not in seen:
+                yield from _fields(fragments[name].selection_set, fragments, seen | {name})
+
+
+def _steps(
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode | None,
+) -> tuple[_Step, ...]:
+    """The fields under `selection_set` that lead to a checked one; the rest are left out."""
+    steps: list[_Step] = []
+    for node in _fields(selection_set, fragments):
+        types = [parent]
+        if not isinstance(parent, GraphQLObjectType):
+            types = list(schema.get_possible_types(parent))  # type: ignore[arg-type]
+        for owner in types:
+            field = (
+                owner.fields.get(node.name.value) if isinstance(owner, GraphQLObjectType) else None
+            )
+            if field is None:
+                continue
+            checked = node.name.value in CHECKED_NAMES or bool(node.arguments)
+            children = _steps(schema, fragments, get_named_type(field.type), node.selection_set)
+            if checked or children:
+                steps.append(_Step(owner.name, field, node, checked, children))
+    return tuple(steps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    steps: tuple[_Step, ...]
+
+
+def _plan(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> _Plan | None:
+    """What to check in the operation, or `None` where graphql-core refuses it itself."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name and o.name.value == operation_name)
+    ]
+    if len(chosen) != 1 or chosen[0].operation.value != "query" or schema.query_type is None:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    steps = _steps(schema, fragments, schema.query_type, chosen[0].selection_set)
+    return _Plan(chosen[0], fragments, steps)
+
+
+@functools.lru_cache(maxsize=MAX_DOCUMENTS)
+def _cached_plan(
+    schema: GraphQLSchema, text: DocumentText, operation_name: str | None
+) -> _Plan | None:
+    return _plan(schema, text.document, operation_name)
+
+
 class _Walk:
     def __init__(
         self,
-        schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
         variables: VariableValues,
         ctx: Context,
     ) -> None:
-        self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.ctx = ctx
         self.errors: list[GraphQLError] = []
 
-    def fields(
-        self, selection_set: SelectionSetNode | None, seen: frozenset[str]
-    ) -> Iterator[FieldNode]:
-        for node in selection_set.selections if selection_set else ():
-            if isinstance(node, FieldNode):
-                yield node
-            elif isinstance(node, InlineFragmentNode):
-                yield from self.fields(node.selection_set, seen)
-            elif isinstance(node, FragmentSpreadNode):
-                name = node.name.value
-                if name in self.fragments and name not in seen:
-                    yield from self.fields(self.fragments[name].selection_set, seen | {name})
-
-    def visit(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None, scope: Scope
-    ) -> None:
-        for node in self.fields(selection_set, frozenset()):
-            types = [parent]
-            if not isinstance(parent, GraphQLObjectType):
-                types = list(self.schema.get_possible_types(parent))  # type: ignore[arg-type]
-            for owner in types:
-                field = (
-                    owner.fields.get(node.name.value)
-                    if isinstance(owner, GraphQLObjectType)
-                    else None
-                )
-                if field is None:
-                    continue
-                if node.name.value not in CHECKED_NAMES and not node.arguments:
-                    if node.selection_set is not None:
-                        self.visit(get_named_type(field.type), node.selection_set, (scope[0], None))
-                    continue
-                try:
-                    values = get_argument_values(field, node, self.variables)
-                    child_scope = self.check(owner.name, node, values, scope)
-                except GatewayError as exc:
-                    self.errors.append(GraphQLError(exc.message, nodes=[node], original_error=exc))
-                    continue
-                except GraphQLError:
-                    continue  # graphql-core reports it itself
-                self.visit(get_named_type(field.type), node.selection_set, child_scope)
+    def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
+        for step in steps:
+            if not step.checked:
+                self.visit(step.children, (scope[0], None))
+                continue
+            node = step.node
+            try:
+                values = get_argument_values(step.field, node, self.variables)
+                child_scope = self.check(step.owner, node, values, scope)
+            except GatewayError as exc:
+                self.errors.append(GraphQLError(exc.message, nodes=[node], original_error=exc))
+                continue
+            except GraphQLError:
+                continue  # graphql-core reports it itself
+            self.visit(step.children, child_scope)
 
     def check(self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope) -> Scope:
         ctx, name = self.ctx, node.name.value
@@ -114,7 +180,7 @@ class _Walk:
         elif (owner, name) in MAKE_RANGE_FIELDS:
             args.make_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "usage"):
-            selected = {f.name.value for f in self.fields(node.selection_set, frozenset())}
+            selected = {f.name.value for f in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
                 args.make_range(ctx, values.get("range"))
             else:
@@ -168,20 +234,6 @@ def _check_form(ctx: Context, cursor: str) -> None:
             raise
 
 
-def check_operation(
-    schema: GraphQLSchema,
-    operation: OperationDefinitionNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: VariableValues,
-    ctx: Context,
-) -> list[GraphQLError]:
-    walk = _Walk(schema, fragments, variables, ctx)
-    root = schema.query_type
-    if root is not None:
-        walk.visit(root, operation.selection_set, (None, None))
-    return walk.errors
-
-
 class ArgumentCheck(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         run = self.execution_context
@@ -189,7 +241,12 @@ class ArgumentCheck(SchemaExtension):
         if document is not None and isinstance(ctx, Context):
             try:
                 errors = _check(
-                    run.schema._schema, document, run.operation_name, run.variables, ctx
+                    run.schema._schema,
+                    document,
+                    run.query,
+                    run.operation_name,
+                    run.variables,
+                    ctx,
                 )
             except Exception as exc:  # a bug here must still answer with a code
                 errors = [with_code(GraphQLError(str(exc), original_error=exc))]
@@ -200,23 +257,21 @@ class ArgumentCheck(SchemaExtension):
 
 def _check(
     schema: GraphQLSchema,
-    document: Any,
+    document: DocumentNode,
+    query: str | None,
     operation_name: str | None,
     raw: dict[str, Any] | None,
     ctx: Context,
 ) -> list[GraphQLError]:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [
-        o
-        for o in operations
-        if operation_name is None or (o.name and o.name.value == operation_name)
-    ]
-    if len(chosen) != 1 or chosen[0].operation.value != "query":
+    if query is None:
+        plan = _plan(schema, document, operation_name)
+    else:
+        plan = _cached_plan(schema, DocumentText(query, document), operation_name)
+    if plan is None:
         return []
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    variables = get_variable_values(schema, chosen[0].variable_definitions or (), raw or {})
+    variables = get_variable_values(schema, plan.operation.variable_definitions or (), raw or {})
     if not isinstance(variables, VariableValues):
         return []  # bad variables: graphql-core answers with its own errors
-    return check_operation(schema, chosen[0], fragments, variables, ctx)
+    walk = _Walk(plan.fragments, variables, ctx)
+    walk.visit(plan.steps, (None, None))
+    return walk.errors
