@@ -21,6 +21,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from gateway.errors import BadUserInput
 
 _VERSION = b"\x01"
@@ -69,9 +71,8 @@ class CursorCodec:
         return hmac.digest(self._key, message, "sha256")[:_MAC_BYTES]
 
     def encode(self, *, binding: str, position: Mapping[str, Any]) -> str:
-        payload = json.dumps(
-            dict(position), sort_keys=True, separators=(",", ":"), allow_nan=False
-        ).encode()
+        """`position`: JSON values, integers within 64 bits."""
+        payload = orjson.dumps(dict(position), option=orjson.OPT_SORT_KEYS)
         raw = _VERSION + self._mac(binding, payload) + payload
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 

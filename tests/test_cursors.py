@@ -122,8 +122,10 @@ def test_binding_for_is_canonical_and_distinguishing() -> None:
         binding_for(object())
 
 
+# Positions hold page indices: the codec takes integers of 64 bits (orjson's range).
+integers = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    st.none() | st.booleans() | integers | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
