@@ -89,21 +89,38 @@ class Fields:
     def array(self, key: str) -> list[Any]:
         return as_list(self._value.get(key), self._at(key))
 
+    # Each getter returns a value of the expected type at once; anything else, and the
+    # path its error names, takes the longer way (half of all parsing time went to
+    # formatting paths that no error needed).
+
     def integer(self, key: str) -> int:
+        value = self._value.get(key)
+        if type(value) is int:
+            return value
         return _int(self._required(key, "an integer"), self._at(key))
 
     def optional_integer(self, key: str) -> int | None:
         value = self._value.get(key)
-        return None if value is None else _int(value, self._at(key))
+        if value is None or type(value) is int:
+            return value
+        return _int(value, self._at(key))
 
     def number(self, key: str) -> float:
+        value = self._value.get(key)
+        if type(value) is float:
+            return value
         return _number(self._required(key, "a number"), self._at(key))
 
     def optional_number(self, key: str) -> float | None:
         value = self._value.get(key)
-        return None if value is None else _number(value, self._at(key))
+        if value is None or type(value) is float:
+            return value
+        return _number(value, self._at(key))
 
     def text(self, key: str) -> str:
+        value = self._value.get(key)
+        if type(value) is str:
+            return value
         value = self._required(key, "a string")
         if not isinstance(value, str):
             raise SchemaMismatch(self._at(key), "a string")
