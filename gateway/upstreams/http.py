@@ -47,6 +47,7 @@ logger = logging.getLogger("gateway.upstream")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 _DRAINED = httpx.ByteStream(b"")
+_MAX_HEADER_SETS = 64
 
 AttemptHook = Callable[[Source, str, "int | None", float], None]
 
@@ -160,6 +161,9 @@ class UpstreamHTTP:
         self.source = source
         self._base_url = base_url.rstrip("/")
         self._urls: dict[str, httpx.URL] = {}  # per path: parsing a URL costs more than a call
+        # The client's headers merged with a caller's (one organization's, constant):
+        # merging them again cost about 15 µs a call.
+        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
         self.settings = settings
         self.on_attempt = on_attempt
         self.breaker = breaker
@@ -307,8 +311,14 @@ class UpstreamHTTP:
         serves every organization on a base URL."""
         if params:
             url = url.copy_with(query=str(httpx.QueryParams(list(params))).encode("ascii"))
-        merged = httpx.Headers(self._client.headers)
-        merged.update(headers)
+        key = tuple(headers.items())
+        merged = self._headers.get(key)
+        if merged is None:
+            if len(self._headers) >= _MAX_HEADER_SETS:
+                self._headers.clear()
+            merged = httpx.Headers(self._client.headers)
+            merged.update(headers)
+            self._headers[key] = merged  # httpx.Request copies it
         timeout = self._client.timeout.as_dict()
         return httpx.Request("GET", url, headers=merged, extensions={"timeout": timeout})
 
