@@ -30,8 +30,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValueNode,
+    VariableDefinitionNode,
+    VariableNode,
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
@@ -47,7 +52,7 @@ from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
 
 MAKE_RANGE_FIELDS = {("Organization", "teams"), ("Team", "metrics")}
-# Every field name `_Walk.check` looks at; any other field without arguments is only walked.
+# Every field name `_Walk.check` looks at; any other field is only walked.
 CHECKED_NAMES = frozenset(
     {"organization", "scenarios", "teams", "metrics", "usage", "timeSeries"}
     | {"activeUsers", "activeProjects", "activity", "team"}
@@ -103,7 +108,7 @@ def _steps(
             )
             if field is None:
                 continue
-            checked = node.name.value in CHECKED_NAMES or bool(node.arguments)
+            checked = node.name.value in CHECKED_NAMES
             children = _steps(schema, fragments, get_named_type(field.type), node.selection_set)
             if checked or children:
                 steps.append(_Step(owner.name, field, node, checked, children))
@@ -115,6 +120,9 @@ class _Plan:
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
     steps: tuple[_Step, ...]
+    # Only the variables the checked arguments read are coerced: `_entities` alone can
+    # bring a hundred representations that no check looks at.
+    variables: tuple[VariableDefinitionNode, ...]
 
 
 def _plan(
@@ -133,7 +141,30 @@ def _plan(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     steps = _steps(schema, fragments, schema.query_type, chosen[0].selection_set)
-    return _Plan(chosen[0], fragments, steps)
+    read = set(_variables_read(steps))
+    variables = tuple(
+        d for d in chosen[0].variable_definitions or () if d.variable.name.value in read
+    )
+    return _Plan(chosen[0], fragments, steps, variables)
+
+
+def _variables_read(steps: tuple[_Step, ...]) -> Iterator[str]:
+    for step in steps:
+        if step.checked:
+            for argument in step.node.arguments or ():
+                yield from _names(argument.value)
+        yield from _variables_read(step.children)
+
+
+def _names(value: ValueNode) -> Iterator[str]:
+    if isinstance(value, VariableNode):
+        yield value.name.value
+    elif isinstance(value, ListValueNode):
+        for item in value.values:
+            yield from _names(item)
+    elif isinstance(value, ObjectValueNode):
+        for field in value.fields:
+            yield from _names(field.value)
 
 
 @functools.lru_cache(maxsize=MAX_DOCUMENTS)
@@ -269,7 +300,7 @@ def _check(
         plan = _cached_plan(schema, DocumentText(query, document), operation_name)
     if plan is None:
         return []
-    variables = get_variable_values(schema, plan.operation.variable_definitions or (), raw or {})
+    variables = get_variable_values(schema, plan.variables, raw or {})
     if not isinstance(variables, VariableValues):
         return []  # bad variables: graphql-core answers with its own errors
     walk = _Walk(plan.fragments, variables, ctx)
