@@ -155,10 +155,15 @@ class Cache:
                 self._inflight[item.key] = future
                 owned.append(item)
             futures[item.key] = future
-        waits: list[asyncio.Future[Any]] = [asyncio.shield(f) for f in futures.values()]
+        # The batch settles every future it owns before it ends (and returns once the values
+        # are stored): only the keys other calls are fetching need a wait of their own.
+        mine = {item.key for item in owned}
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.shield(f) for key, f in futures.items() if key not in mine
+        ]
         if owned:
             batch = self._spawn(self._fetch_batch(owned, {i.key: futures[i.key] for i in owned}))
-            waits.append(asyncio.shield(batch))  # returns once the values are stored
+            waits.append(asyncio.shield(batch))
         await asyncio.gather(*waits, return_exceptions=True)
         return {key: _outcome(future) for key, future in futures.items()}
 
