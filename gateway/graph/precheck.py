@@ -244,6 +244,8 @@ class _Walk:
         org, team = scope
         team_id = team if owner == "Team" else None
         cursors = [c for c in (after, before) if c is not None]
+        if not cursors:
+            return  # a first page: no binding to check
         if org is None or (owner == "Team" and team is None):
             for cursor in cursors:
                 _check_form(ctx, cursor)
