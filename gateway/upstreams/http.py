@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import logging
 import math
 import random
@@ -66,9 +67,19 @@ def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
     )
 
 
+class _RefusingJar(http.cookiejar.CookieJar):
+    """Stores nothing, whoever asks: one pool serves every organization on a base URL,
+    and a cookie one of them was given must never ride on another's request."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+
 class _NoCookies(httpx.Cookies):
-    """Keeps no cookie: one pool serves every organization on a base URL, and a cookie
-    one of them was given must never ride on another's request."""
+    """An always empty `httpx.Cookies` that skips the jar's work on each response."""
+
+    def __init__(self) -> None:
+        super().__init__(_RefusingJar())
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
@@ -78,21 +89,22 @@ class _NoCookies(httpx.Cookies):
 
 
 class CookielessClient(httpx.AsyncClient):
-    """An `httpx.AsyncClient` whose cookies are always `_NoCookies`.
+    """An `httpx.AsyncClient` whose cookies are always empty.
 
     Refusing cookies in the jar is not enough: httpx wraps every response and its
     request into urllib objects for the jar first (about 2% of a cold dashboard)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._no_cookies = _NoCookies()
+
     @property
     def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
+        return self._no_cookies
 
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
         raise TypeError("an upstream client keeps no cookies")
-
-
-_NO_COOKIES = _NoCookies()
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

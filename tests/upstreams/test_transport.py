@@ -116,3 +116,5 @@ async def test_a_cookie_an_upstream_sets_never_rides_on_a_later_request() -> Non
     assert len(seen) == 2
     assert all(b"cookie" not in request.lower() for request in seen)
     assert not http.cookies
+    http.cookies.set("session", "set-by-hand")
+    assert not http.cookies  # nothing is stored, whoever asks
