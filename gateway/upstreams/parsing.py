@@ -90,7 +90,7 @@ class Fields:
         return as_list(self._value.get(key), self._at(key))
 
     # Each getter returns a value of the expected type at once; anything else, and the
-    # path its error names, takes the longer way (half of all parsing time went to
+    # path its error names, takes the longer way (much of the parsing time went to
     # formatting paths that no error needed).
 
     def integer(self, key: str) -> int:
