@@ -26,6 +26,7 @@ from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
 from gateway.graph.precheck import ArgumentCheck
 from gateway.graph.projects import Project
+from gateway.graph.resolvers import lean_resolvers
 from gateway.graph.scalars import SCALARS
 from gateway.graph.scenarios import Scenario
 from gateway.graph.teams import Team
@@ -107,4 +108,5 @@ def build_schema(
         execution_context_class=ShortPathExecutor,
     )
     plan_short_paths(schema._schema)
+    lean_resolvers(schema)
     return schema
