@@ -12,7 +12,10 @@ executes the object's selection on it, as graphql-core would after its resolver.
 Value completion takes a shortcut too: a present value of an object type that does
 not check its values' type goes straight to its selection, and one of a leaf type
 straight to coercion, skipping the non-null and kind dispatch graphql-core walks
-through for every list item and resolver result.
+through for every list item and resolver result. A value of a union of plain
+Strawberry types finds its member by its Strawberry definition, as Strawberry's
+type resolver does after its checks for casts and generics (`_entities` answers
+a hundred of them).
 
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
@@ -35,6 +38,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLUnionType,
     Undefined,
     is_leaf_type,
 )
@@ -42,6 +46,8 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
 PLAN = "gateway-field-plan"  # the key of a field's plan in its GraphQLField.extensions
@@ -60,6 +66,9 @@ class Completion(NamedTuple):
     type: GraphQLOutputType  # kept so that its id() stays its own
     object_type: GraphQLObjectType | None
     leaf_type: GraphQLLeafType | None
+    # A union's members by the id of their Strawberry definition, which is how
+    # Strawberry resolves a union value's type (`_entities` returns one per item).
+    members: dict[int, GraphQLObjectType] | None = None
 
 
 def plan_short_paths(schema: GraphQLSchema) -> int:
@@ -99,7 +108,28 @@ def _completion(output: GraphQLOutputType) -> Completion | None:
     if is_leaf_type(inner):
         assert isinstance(inner, GraphQLLeafType)
         return Completion(output, None, inner)
+    if isinstance(inner, GraphQLUnionType):
+        members = _members(inner)
+        if members is not None:
+            return Completion(output, None, None, members)
     return None
+
+
+def _members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType] | None:
+    """A union whose members are plain Strawberry types (no generics, no type checks),
+    by definition; `None` for any other union."""
+    members: dict[int, GraphQLObjectType] = {}
+    for member in union.types:
+        definition = member.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if (
+            not isinstance(definition, StrawberryObjectDefinition)
+            or member.is_type_of is not None
+            or definition.is_graphql_generic
+            or definition.concrete_of is not None
+        ):
+            return None
+        members[id(definition)] = member
+    return members
 
 
 def _plan(field: GraphQLField) -> FieldPlan | None:
@@ -113,8 +143,8 @@ def _plan(field: GraphQLField) -> FieldPlan | None:
     if definition.python_name is None:
         return None
     completion = _completion(field.type)
-    if completion is None:
-        return None  # lists, and objects that check their values' type
+    if completion is None or completion.members is not None:
+        return None  # lists, unions, and objects that check their values' type
     leaf = completion.leaf_type
     return FieldPlan(
         definition.python_name,
@@ -137,6 +167,17 @@ def _leaf(plan: FieldPlan, source: Any) -> Any:
     except Exception:  # graphql-core's path raises it again, where it belongs
         return _SLOW
     return _SLOW if coerced is None or coerced is Undefined else coerced
+
+
+def _member(known: Completion, value: Any) -> GraphQLObjectType | None:
+    """The union member `value` is, as Strawberry would find it; `None` leaves it to
+    Strawberry (a value cast with `strawberry.cast`, or one of no member's type)."""
+    assert known.members is not None
+    definition = getattr(type(value), "__strawberry_definition__", None)
+    member = known.members.get(id(definition))
+    if member is None or get_strawberry_type_cast(value) is not None:
+        return None
+    return member
 
 
 class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -241,8 +282,13 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     return self.collect_and_execute_subfields(
                         known.object_type, field_details_list, path, result, position_context
                     )
-                assert known.leaf_type is not None
-                return self.complete_leaf_value(known.leaf_type, result)
+                if known.leaf_type is not None:
+                    return self.complete_leaf_value(known.leaf_type, result)
+                member = _member(known, result)
+                if member is not None:
+                    return self.collect_and_execute_subfields(
+                        member, field_details_list, path, result, position_context
+                    )
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import pytest
 import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from gateway.graph.execution import PLAN, ShortPathExecutor, plan_short_paths
+from gateway.graph.execution import COMPLETIONS, PLAN, ShortPathExecutor, plan_short_paths
 from gateway.graph.schema import build_schema
 
 
@@ -197,3 +198,68 @@ def test_nullable_list_items_fail_alone_as_in_graphql_core() -> None:
     short, plain = ((r.data, [e.formatted for e in r.errors or []]) for r in results)
     assert short == plain
     assert short[0] == {"loose": [None, None, None]}
+
+
+@strawberry.type
+class Lamp:
+    watts: int
+
+
+@strawberry.type
+class Chair:
+    legs: int
+
+
+@strawberry.type
+class Furnished:
+    @strawberry.field
+    def items(self) -> list[Annotated[Lamp | Chair, strawberry.union("Item")] | None]:
+        return ITEMS
+
+
+ITEMS: list[Any] = []
+
+
+def both_items(items: list[Any]) -> Any:
+    """`Furnished.items` with the short path and without; the two must agree."""
+    ITEMS[:] = items
+    query = "{ items { __typename ... on Lamp { watts } ... on Chair { legs } } }"
+    answers = []
+    for short in (True, False):
+        built = strawberry.Schema(
+            query=Furnished, execution_context_class=ShortPathExecutor if short else None
+        )
+        if short:
+            plan_short_paths(built._schema)
+        result = asyncio.run(built.execute(query))
+        answers.append({"data": result.data, "errors": [e.message for e in result.errors or []]})
+    assert answers[0] == answers[1]
+    return answers[0]
+
+
+def test_union_members_complete_as_in_strawberry() -> None:
+    built = strawberry.Schema(query=Furnished, execution_context_class=ShortPathExecutor)
+    plan_short_paths(built._schema)
+    completions = built._schema.extensions[COMPLETIONS].values()
+    assert any(c.members is not None and len(c.members) == 2 for c in completions)
+    answer = both_items([Lamp(watts=40), Chair(legs=4), None])
+    assert answer["data"]["items"] == [
+        {"__typename": "Lamp", "watts": 40},
+        {"__typename": "Chair", "legs": 4},
+        None,
+    ]
+
+
+def test_a_value_of_no_member_is_strawberrys_error() -> None:
+    answer = both_items([Lamp(watts=1), Thing(name="x", size=1, color=Color.RED)])
+    assert answer["data"]["items"][1] is None
+    assert answer["errors"]
+
+
+def test_a_cast_value_is_resolved_by_strawberry() -> None:
+    @dataclass
+    class Row:
+        legs: int
+
+    answer = both_items([strawberry.cast(Chair, Row(legs=3))])
+    assert answer["data"]["items"] == [{"__typename": "Chair", "legs": 3}]
