@@ -98,10 +98,10 @@ def _steps(
 ) -> tuple[_Step, ...]:
     """The fields under `selection_set` that lead to a checked one; the rest are left out."""
     steps: list[_Step] = []
+    types = [parent]
+    if not isinstance(parent, GraphQLObjectType):
+        types = list(schema.get_possible_types(parent))  # type: ignore[arg-type]
     for node in _fields(selection_set, fragments):
-        types = [parent]
-        if not isinstance(parent, GraphQLObjectType):
-            types = list(schema.get_possible_types(parent))  # type: ignore[arg-type]
         for owner in types:
             field = (
                 owner.fields.get(node.name.value) if isinstance(owner, GraphQLObjectType) else None
@@ -241,11 +241,11 @@ class _Walk:
         )
         r = args.make_range(ctx, values.get("range"))
         wanted = args.filters(values.get("filter"))
-        org, team = scope
-        team_id = team if owner == "Team" else None
         cursors = [c for c in (after, before) if c is not None]
         if not cursors:
             return  # a first page: no binding to check
+        org, team = scope
+        team_id = team if owner == "Team" else None
         if org is None or (owner == "Team" and team is None):
             for cursor in cursors:
                 _check_form(ctx, cursor)
