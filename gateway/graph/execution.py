@@ -25,7 +25,7 @@ resolves fields as middleware, which the short path would otherwise skip.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -76,16 +76,21 @@ def plan_short_paths(schema: GraphQLSchema) -> int:
     whose completion can be short; returns how many fields were marked."""
     marked = 0
     completions: dict[int, Completion] = {}
-    for named in schema.type_map.values():
-        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
-            for field in named.fields.values():
-                plan = _plan(field)
-                if plan is not None:
-                    field.extensions = {**field.extensions, PLAN: plan}
-                    marked += 1
-                _map_completions(field.type, completions)
+    for field in object_fields(schema):
+        plan = _plan(field)
+        if plan is not None:
+            field.extensions = {**field.extensions, PLAN: plan}
+            marked += 1
+        _map_completions(field.type, completions)
     schema.extensions = {**schema.extensions, COMPLETIONS: completions}
     return marked
+
+
+def object_fields(schema: GraphQLSchema) -> Iterator[GraphQLField]:
+    """Every field of the schema's own object types (introspection's left out)."""
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
+            yield from named.fields.values()
 
 
 def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> None:

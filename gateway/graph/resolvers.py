@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLResolveInfo
+from graphql import GraphQLResolveInfo
 from strawberry import Schema
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
 from strawberry.types.field import StrawberryField
+
+from gateway.graph.execution import object_fields
 
 
 def lean_resolvers(schema: Schema) -> int:
@@ -27,19 +29,16 @@ def lean_resolvers(schema: Schema) -> int:
         return 0  # a handler may apply to any field: keep Strawberry's layers
     converter = schema.schema_converter
     replaced = 0
-    for named in schema._schema.type_map.values():
-        if not isinstance(named, GraphQLObjectType) or named.name.startswith("__"):
-            continue
-        for field in named.fields.values():
-            definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if (
-                isinstance(definition, StrawberryField)
-                and definition.base_resolver is not None
-                and not definition.extensions  # permission classes are extensions too
-                and not definition.is_subscription
-            ):
-                field.resolve = _lean(definition, converter.config, converter.scalar_registry)
-                replaced += 1
+    for field in object_fields(schema._schema):
+        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if (
+            isinstance(definition, StrawberryField)
+            and definition.base_resolver is not None
+            and not definition.extensions  # permission classes are extensions too
+            and not definition.is_subscription
+        ):
+            field.resolve = _lean(definition, converter.config, converter.scalar_registry)
+            replaced += 1
     return replaced
 
 
