@@ -1,16 +1,19 @@
-"""CPU and garbage-collection time per cold dashboard, in one process, without the network.
+"""CPU and garbage-collection time per cold request, in one process, without the network.
 
-    .venv/bin/python bench/cpu.py [--requests N] [--concurrency C] [--gc default|serve]
+    .venv/bin/python bench/cpu.py [--operation dashboard|walk] [--requests N]
+                                  [--concurrency C] [--gc default|serve]
                                   [--transport aiohttp|httpcore] [--profile FILE]
 
 The sandbox upstreams run in a child process (so their CPU is not counted);
 the gateway app runs in this one, driven through httpx's ASGI transport, every
-request a dashboard over a range no other request asked for. Prints the CPU
-milliseconds per dashboard (this process's, so the driving client is in it:
-compare runs, not absolute figures) and the milliseconds spent in garbage
-collection. `--gc serve` applies what `gateway serve` applies (gateway.cli.tune_gc);
-`--transport httpcore` hands the app httpx clients on httpx's own pool instead of
-the aiohttp one it opens (gateway.upstreams.transport); `--profile` writes
+request a dashboard over a range no other request asked for (with `--operation
+walk`, N walks through every scenario page of such a range, one after another,
+each page asked with the cursor the last one gave). Prints the CPU milliseconds
+per request (this process's, so the driving client is in it: compare runs, not
+absolute figures) and the milliseconds spent in garbage collection.
+`--gc serve` applies what `gateway serve` applies (gateway.cli.tune_gc);
+`--transport httpcore` hands the app httpx clients on httpx's own pool instead
+of the aiohttp one it opens (gateway.upstreams.transport); `--profile` writes
 cProfile statistics of the measured requests.
 Where run.py answers "how fast, against the peer", this answers "where does
 the CPU of one cold operation go".
@@ -39,16 +42,33 @@ from gateway.cli import tune_gc
 from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import config_toml
 
-QUERY = (Path(__file__).resolve().parent / "queries" / "dashboard.graphql").read_text()
+QUERIES = Path(__file__).resolve().parent / "queries"
+QUERY = (QUERIES / "dashboard.graphql").read_text()
+PAGE = (QUERIES / "scenario-page.graphql").read_text()
+PAGE_SIZE = 10
 HEADERS = {"Authorization": "Bearer sandbox-demo-key"}
 WARMUP = 20
 START_TIMEOUT_S = 30.0
 
 
-def body(index: int, end: dt.datetime) -> dict[str, Any]:
+def span(index: int, end: dt.datetime) -> dict[str, str]:
     e = end - dt.timedelta(minutes=index)
-    span = {"from": (e - dt.timedelta(days=30)).isoformat(), "to": e.isoformat()}
-    return {"query": QUERY, "variables": {"org": "aurora", "range": span}}
+    return {"from": (e - dt.timedelta(days=30)).isoformat(), "to": e.isoformat()}
+
+
+def body(index: int, end: dt.datetime) -> dict[str, Any]:
+    return {"query": QUERY, "variables": {"org": "aurora", "range": span(index, end)}}
+
+
+def page_body(index: int, end: dt.datetime, after: str | None) -> dict[str, Any]:
+    variables = {
+        "org": "aurora",
+        "first": PAGE_SIZE,
+        "after": after,
+        "order": {"field": "OPERATIONS", "direction": "DESC"},
+        "range": span(index, end),
+    }
+    return {"query": PAGE, "variables": variables}
 
 
 def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
@@ -114,15 +134,32 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
 
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            requests = 0
 
-            async def post(index: int) -> None:
-                response = await client.post("/graphql", json=body(index, end), headers=HEADERS)
-                document = response.json()
+            async def ask(payload: dict[str, Any]) -> dict[str, Any]:
+                nonlocal requests
+                requests += 1
+                response = await client.post("/graphql", json=payload, headers=HEADERS)
+                document: dict[str, Any] = response.json()
                 if response.status_code != 200 or document.get("errors"):
                     raise SystemExit(f"not a full answer: {response.text[:300]}")
+                return document
+
+            async def post(index: int) -> None:
+                if args.operation == "dashboard":
+                    await ask(body(index, end))
+                    return
+                after = None
+                while True:
+                    page = (await ask(page_body(index, end, after)))["data"]
+                    info = page["organization"]["scenarios"]["pageInfo"]
+                    if not info["hasNextPage"]:
+                        return
+                    after = info["endCursor"]
 
             for index in range(WARMUP):
                 await post(100_000 + index)
+            requests = 0
             if args.gc == "serve":
                 tune_gc()
             clock = GcClock()
@@ -143,17 +180,19 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
                 profile.dump_stats(args.profile)
             used = time.process_time() - started
             gc.callbacks.remove(clock)
+    units = "dashboards" if args.operation == "dashboard" else f"walks ({requests} pages)"
     print(
-        f"cold dashboards: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "
-        f"{used / n * 1000:.2f} ms CPU each, of which {clock.seconds / n * 1000:.2f} ms "
-        f"in {clock.collections} garbage collections"
+        f"cold {units}: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "
+        f"{used / requests * 1000:.2f} ms CPU per request, of which "
+        f"{clock.seconds / requests * 1000:.2f} ms in {clock.collections} garbage collections"
     )
     print("command: .venv/bin/python bench/cpu.py " + " ".join(sys.argv[1:]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--operation", choices=("dashboard", "walk"), default="dashboard")
+    parser.add_argument("--requests", type=int, default=600, help="dashboards, or walks")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--gc", choices=("default", "serve"), default="serve")
     parser.add_argument("--transport", choices=("aiohttp", "httpcore"), default="aiohttp")

@@ -1,10 +1,12 @@
 """Instructions per cold dashboard: a CPU figure that the machine's noise does not move.
 
-    .venv/bin/python bench/instructions.py [--requests N] [--baseline M]
+    .venv/bin/python bench/instructions.py [--operation dashboard|walk] [--requests N]
+                                           [--baseline M]
 
 Runs bench/cpu.py under valgrind's callgrind twice, side by side, with M and
-M + N measured requests, and divides the difference in instructions executed by
-N: start-up, warm-up and the sandbox (a child process, which callgrind does not
+M + N measured dashboards (or walks), and divides the difference in instructions
+executed by the difference in requests (a walk is one request a scenario page):
+start-up, warm-up and the sandbox (a child process, which callgrind does not
 follow) cancel out. On this shared 2-core machine CPU time per request moves by
 a third between runs; this count moves by well under 1%, so it is what each
 lever of issue 9 was judged by (bench/RESULTS.md). Needs valgrind (the Debian
@@ -23,30 +25,36 @@ from pathlib import Path
 
 CPU = Path(__file__).resolve().parent / "cpu.py"
 COLLECTED = re.compile(r"Collected : (\d+)")
+MEASURED = re.compile(r"cold (?:dashboards|walks \((\d+) pages\)): (\d+)")
 TIMEOUT_S = 1800
 
 
-def instructions(requests: int) -> int:
-    """Instructions callgrind counted in a bench/cpu.py run of `requests` dashboards."""
+def instructions(operation: str, units: int) -> tuple[int, int]:
+    """(instructions callgrind counted, requests measured) in a bench/cpu.py run of
+    `units` dashboards or walks."""
     command = [
         "valgrind",
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
         sys.executable,
         str(CPU),
+        "--operation",
+        operation,
         "--requests",
-        str(requests),
+        str(units),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    found = COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
+    found, measured = COLLECTED.search(done.stderr), MEASURED.search(done.stdout)
+    if done.returncode != 0 or found is None or measured is None:
         raise SystemExit(f"bench/cpu.py under callgrind failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    pages, count = measured.groups()
+    return int(found.group(1)), int(pages or count)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--operation", choices=("dashboard", "walk"), default="dashboard")
+    parser.add_argument("--requests", type=int, default=100, help="dashboards, or walks")
     parser.add_argument("--baseline", type=int, default=20)
     args = parser.parse_args()
     if args.requests < 1 or args.baseline < 1:
@@ -55,9 +63,10 @@ def main() -> None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
     runs = (args.baseline, args.baseline + args.requests)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        low, high = pool.map(instructions, runs)
-    per_request = (high - low) / args.requests
-    print(f"cold dashboards: {per_request / 1e6:.2f} M instructions each")
+        (low, few), (high, many) = pool.map(lambda n: instructions(args.operation, n), runs)
+    per_request = (high - low) / (many - few)
+    what = "dashboards" if args.operation == "dashboard" else "walk pages"
+    print(f"cold {what}: {per_request / 1e6:.2f} M instructions each")
     print("command: .venv/bin/python bench/instructions.py " + " ".join(sys.argv[1:]))
 
 

@@ -30,6 +30,7 @@ from gateway.observe import (
     Observability,
     OperationObserver,
     current_operation,
+    executed_cleanly,
     note_client,
     note_response_cache_hit,
 )
@@ -54,9 +55,10 @@ def _repeatable(context: Context, response: Response) -> bytes | None:
     """The body of a complete answer from fresh data: worth giving again to the same request."""
     fresh = context.notes.stale == 0 and not context.notes.stale_on_error
     body = getattr(response, "body", None)  # a streamed response has none
-    if fresh and response.status_code == 200 and isinstance(body, bytes) and complete(body):
-        return body
-    return None
+    if not fresh or response.status_code != 200 or not isinstance(body, bytes):
+        return None
+    clean = executed_cleanly()  # known without reading the body back (~1% of a request)
+    return body if (complete(body) if clean is None else clean) else None
 
 
 def _wants_html(request: Request) -> bool:

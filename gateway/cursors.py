@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
-import datetime as dt
-import enum
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from gateway.canonical import canonical_json
 from gateway.errors import BadUserInput
 
 _VERSION = b"\x01"
@@ -38,22 +35,7 @@ FOREIGN = (
 
 def binding_for(*parts: object) -> str:
     """A short digest of the canonical JSON of `parts`, for `CursorCodec`."""
-    text = json.dumps(
-        parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _canonical(value: object) -> object:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=_canonical))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    raise TypeError(f"binding_for: cannot canonicalize a {type(value).__name__}")
+    return hashlib.sha256(canonical_json(parts)).hexdigest()[:32]
 
 
 class CursorCodec:
@@ -85,8 +67,8 @@ class CursorCodec:
         if not hmac.compare_digest(mac, self._mac(binding, payload)):
             raise BadUserInput(FOREIGN)
         try:
-            position = json.loads(payload)
-        except ValueError:
+            position = orjson.loads(payload)
+        except orjson.JSONDecodeError:
             position = None
         if not isinstance(position, dict):
             raise BadUserInput(MALFORMED)

@@ -80,6 +80,17 @@ def current_operation() -> str | None:
     return name if isinstance(name, str) else None
 
 
+def executed_cleanly() -> bool | None:
+    """Whether the operation the current request executed gave data and no errors;
+    `None` when none ran (or none finished)."""
+    record = _RECORD.get()
+    execution = record.execution if record is not None else None
+    result = execution.result if execution is not None else None
+    if result is None:
+        return None
+    return not result.errors and result.data is not None
+
+
 def note_response_cache_hit(operation: str | None) -> None:
     """The current request was answered from the response cache."""
     record = _RECORD.get()

@@ -41,8 +41,15 @@ def run_probe(script: str, *args: str) -> str:
 def test_the_cpu_probe_runs_and_prints_its_figures() -> None:
     out = run_probe("cpu.py", "--requests", "4", "--concurrency", "2")
     assert "cold dashboards: 4 at concurrency 2, gc serve, aiohttp pool:" in out
-    assert "ms CPU each, of which" in out
+    assert "ms CPU per request, of which" in out
     assert "command: .venv/bin/python bench/cpu.py --requests 4 --concurrency 2" in out
+
+
+def test_the_cpu_probe_walks_every_scenario_page() -> None:
+    out = run_probe("cpu.py", "--operation", "walk", "--requests", "1", "--concurrency", "1")
+    # The sandbox's aurora has 130 scenarios: 13 pages of 10, each asked with a cursor
+    # but the first; a cursor the gateway refused would have ended the run.
+    assert "cold walks (13 pages): 1 at concurrency 1, gc serve, aiohttp pool:" in out
 
 
 def test_the_instruction_probe_runs_and_prints_its_figure() -> None:

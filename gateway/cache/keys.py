@@ -8,13 +8,12 @@ sha256 of the credential is ever part of a name.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import enum
 import functools
 import hashlib
 import json
 import re
+
+from gateway.canonical import canonical_json
 
 PREFIX = "gw:v1:"
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -37,24 +36,9 @@ def scope(organization_id: str, source: str, base_url: str, credential: str) -> 
     return f"{_safe(organization_id)}:{_safe(source.lower())}:{digest}"
 
 
-def _canonical(value: object) -> object:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=_canonical))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    raise TypeError(f"cannot put a {type(value).__name__} into a cache key")
-
-
 def cache_key(scope: str, kind: str, *parts: object) -> str:
-    """A stable key for `parts` (JSON values, dates, enums, dataclasses, sets)."""
-    canonical = json.dumps(
-        list(parts), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_canonical
-    )
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    """A stable key for `parts` (see `gateway.canonical` for what they may be)."""
+    digest = hashlib.sha256(canonical_json(parts)).hexdigest()[:32]
     return f"{PREFIX}{scope}:{_safe(kind)}:{digest}"
 
 
