@@ -7,7 +7,7 @@ an enum as its value, a dataclass as the mapping of its fields, a set as the
 list of its members in canonical order. Parts that differ as such values give
 different bytes.
 
-orjson writes it, in a tenth of the time the standard library took, with the
+orjson writes it, in under half the time the standard library took, with the
 bytes `json.dumps(parts, sort_keys=True, separators=(",", ":"))` gave for parts
 of ASCII text (DEL aside) without floats or sets: the cache keys and cursor
 bindings of earlier releases stay valid. What orjson will not write (an integer
@@ -27,8 +27,8 @@ import orjson
 _OPTIONS = (
     orjson.OPT_SORT_KEYS
     | orjson.OPT_NON_STR_KEYS
-    # orjson writes these itself, but a dataclass's fields unsorted and a
-    # datetime's microseconds its own way: `_plain` gives both their usual form.
+    # orjson writes these itself, but a dataclass's fields unsorted, and a UTC
+    # offset to the minute (two instants would meet): `_plain` writes both.
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
@@ -37,14 +37,23 @@ _OPTIONS = (
 def canonical_json(parts: Sequence[object]) -> bytes:
     """The canonical JSON array of `parts`; `TypeError` for a part of another kind."""
     try:
-        return orjson.dumps(list(parts), default=_plain, option=_OPTIONS)
+        return orjson.dumps(parts, default=_plain, option=_OPTIONS)
     except orjson.JSONEncodeError:
         pass  # the standard library writes it, or raises the TypeError of `_plain`
     text = json.dumps(list(parts), sort_keys=True, separators=(",", ":"), default=_plain)
     return text.encode("ascii")
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # per dataclass: its fields' names
+
+
 def _plain(value: object) -> object:
+    kind = type(value)
+    if kind is dt.datetime or kind is dt.date:  # the common parts first, by exact type
+        return value.isoformat()  # type: ignore[attr-defined]
+    names = _FIELDS.get(kind)
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -52,5 +61,6 @@ def _plain(value: object) -> object:
     if isinstance(value, set | frozenset):
         return sorted(value, key=lambda member: canonical_json([member]))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+        return {name: getattr(value, name) for name in names}
     raise TypeError(f"no canonical JSON for a {type(value).__name__}")

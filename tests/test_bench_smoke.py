@@ -60,6 +60,14 @@ def test_the_instruction_probe_runs_and_prints_its_figure() -> None:
     assert "command: .venv/bin/python bench/instructions.py --requests 2 --baseline 1" in out
 
 
+def test_the_execution_floor_probe_runs_and_prints_its_figure() -> None:
+    out = run_probe("execution_floor.py", "--runs", "3")
+    # It checks that graphql-core gave back the gateway's own answer before it prints.
+    assert "alone, a dashboard's" in out
+    assert "us CPU per execution (3 runs)" in out
+    assert "command: .venv/bin/python bench/execution_floor.py --runs 3" in out
+
+
 def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
     out = run_probe("upstream_http.py", "--requests", "8", "--concurrency", "2")
     clients = [

@@ -102,6 +102,15 @@ def test_distinct_parts_give_distinct_bytes() -> None:
     assert len(seen) == 8  # Color.BLUE is written as its value, 2
 
 
+def test_offsets_with_seconds_keep_instants_apart() -> None:
+    odd = dt.timezone(dt.timedelta(hours=5, minutes=30, seconds=15))
+    even = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    moment = dt.datetime(1890, 1, 1, 12, 0)
+    one = canonical_json([moment.replace(tzinfo=odd)])
+    assert one == b'["1890-01-01T12:00:00+05:30:15"]'
+    assert one != canonical_json([moment.replace(tzinfo=even)])
+
+
 def test_a_part_of_another_kind_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="object"):
         canonical_json([object()])
