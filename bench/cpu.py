@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime as dt
 import gc
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +126,9 @@ async def measure(url: str, args: argparse.Namespace) -> None:
             await client.aclose()
 
 
-async def _measure(app: Starlette, args: argparse.Namespace) -> None:
-    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+@contextlib.asynccontextmanager
+async def app_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` in this process, within the app's lifespan."""
     async with app.router.lifespan_context(app) as state:
 
         async def with_state(scope: Any, receive: Any, send: Any) -> None:
@@ -134,52 +137,58 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
 
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            requests = 0
+            yield client
 
-            async def ask(payload: dict[str, Any]) -> dict[str, Any]:
-                nonlocal requests
-                requests += 1
-                response = await client.post("/graphql", json=payload, headers=HEADERS)
-                document: dict[str, Any] = response.json()
-                if response.status_code != 200 or document.get("errors"):
-                    raise SystemExit(f"not a full answer: {response.text[:300]}")
-                return document
 
-            async def post(index: int) -> None:
-                if args.operation == "dashboard":
-                    await ask(body(index, end))
+async def _measure(app: Starlette, args: argparse.Namespace) -> None:
+    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    async with app_client(app) as client:
+        requests = 0
+
+        async def ask(payload: dict[str, Any]) -> dict[str, Any]:
+            nonlocal requests
+            requests += 1
+            response = await client.post("/graphql", json=payload, headers=HEADERS)
+            document: dict[str, Any] = response.json()
+            if response.status_code != 200 or document.get("errors"):
+                raise SystemExit(f"not a full answer: {response.text[:300]}")
+            return document
+
+        async def post(index: int) -> None:
+            if args.operation == "dashboard":
+                await ask(body(index, end))
+                return
+            after = None
+            while True:
+                page = (await ask(page_body(index, end, after)))["data"]
+                info = page["organization"]["scenarios"]["pageInfo"]
+                if not info["hasNextPage"]:
                     return
-                after = None
-                while True:
-                    page = (await ask(page_body(index, end, after)))["data"]
-                    info = page["organization"]["scenarios"]["pageInfo"]
-                    if not info["hasNextPage"]:
-                        return
-                    after = info["endCursor"]
+                after = info["endCursor"]
 
-            for index in range(WARMUP):
-                await post(100_000 + index)
-            requests = 0
-            if args.gc == "serve":
-                tune_gc()
-            clock = GcClock()
-            gc.callbacks.append(clock)
-            profile = cProfile.Profile() if args.profile else None
-            n, c = args.requests, args.concurrency
+        for index in range(WARMUP):
+            await post(100_000 + index)
+        requests = 0
+        if args.gc == "serve":
+            tune_gc()
+        clock = GcClock()
+        gc.callbacks.append(clock)
+        profile = cProfile.Profile() if args.profile else None
+        n, c = args.requests, args.concurrency
 
-            async def user(first: int) -> None:
-                for index in range(first, n, c):
-                    await post(index)
+        async def user(first: int) -> None:
+            for index in range(first, n, c):
+                await post(index)
 
-            started = time.process_time()
-            if profile is not None:
-                profile.enable()
-            await asyncio.gather(*(user(k) for k in range(c)))
-            if profile is not None:
-                profile.disable()
-                profile.dump_stats(args.profile)
-            used = time.process_time() - started
-            gc.callbacks.remove(clock)
+        started = time.process_time()
+        if profile is not None:
+            profile.enable()
+        await asyncio.gather(*(user(k) for k in range(c)))
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(args.profile)
+        used = time.process_time() - started
+        gc.callbacks.remove(clock)
     units = "dashboards" if args.operation == "dashboard" else f"walks ({requests} pages)"
     print(
         f"cold {units}: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "

@@ -22,8 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import httpx
-from cpu import HEADERS, QUERY, body, start_sandbox
+from cpu import HEADERS, QUERY, app_client, body, start_sandbox
 from graphql import GraphQLResolveInfo, build_schema, execute, parse, validate
 
 from gateway.app import create_app
@@ -37,15 +36,8 @@ async def one_answer(url: str) -> dict[str, Any]:
     """The variables and the data of one cold dashboard, as the gateway answered it."""
     app = create_app(parse_settings(tomllib.loads(config_toml(url)), env={}))
     request = body(0, dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
-    async with app.router.lifespan_context(app) as state:
-
-        async def with_state(scope: Any, receive: Any, send: Any) -> None:
-            scope.setdefault("state", {}).update(state)
-            await app(scope, receive, send)
-
-        transport = httpx.ASGITransport(app=with_state)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            response = await client.post("/graphql", json=request, headers=HEADERS)
+    async with app_client(app) as client:
+        response = await client.post("/graphql", json=request, headers=HEADERS)
     document: dict[str, Any] = response.json()
     if response.status_code != 200 or document.get("errors"):
         raise SystemExit(f"not a full answer: {response.text[:300]}")
