@@ -11,7 +11,8 @@ orjson writes it, in under half the time the standard library took, with the
 bytes `json.dumps(parts, sort_keys=True, separators=(",", ":"))` gave for parts
 of ASCII text (DEL aside) without floats or sets: the cache keys and cursor
 bindings of earlier releases stay valid. What orjson will not write (an integer
-beyond 64 bits, a lone surrogate) the standard library writes, escaped to ASCII.
+beyond 64 bits, a lone surrogate, a mapping's key that is not a string) the
+standard library writes, escaped to ASCII.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import orjson
 
 _OPTIONS = (
     orjson.OPT_SORT_KEYS
-    | orjson.OPT_NON_STR_KEYS
     # orjson writes these itself, but a dataclass's fields unsorted, and a UTC
     # offset to the minute (two instants would meet): `_plain` writes both.
     | orjson.OPT_PASSTHROUGH_DATACLASS

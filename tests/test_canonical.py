@@ -87,6 +87,15 @@ def test_text_keeps_the_bytes_cursor_bindings_were_made_of(parts: list[str]) -> 
     assert json.loads(canonical_json(parts)) == parts
 
 
+def test_keys_other_than_strings_are_written_as_before() -> None:
+    parts = [{10: "a", 2: "b"}, {True: 1}]
+    assert (
+        canonical_json(parts)
+        == _stdlib(parts, ascii_only=True)
+        == b'[{"2":"b","10":"a"},{"true":1}]'
+    )
+
+
 def test_order_of_keys_and_members_does_not_matter() -> None:
     one = canonical_json([{"b": 1, "a": [1, 2]}, frozenset({"y", "x", 3}), Window(1, 2)])
     two = canonical_json([{"a": [1, 2], "b": 1}, frozenset({3, "x", "y"}), Window(1, 2)])
