@@ -9,6 +9,11 @@ answer, each field resolved by reading its response key from a dict. No upstream
 no HTTP, no parsing or validation (done once): the CPU per execution is the least
 any gateway built on graphql-core spends on this selection. bench/RESULTS.md sets it
 against the CPU budget the cold targets of issue 9 leave per dashboard.
+
+A second figure walks the same answer with the selection compiled once into nested
+tuples (response key, serializer, sub-plan): a sketch of an executor compiled per
+document, without error handling, null propagation or awaiting, so a floor for that
+approach rather than a measure of one.
 """
 
 from __future__ import annotations
@@ -19,11 +24,25 @@ import datetime as dt
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cpu import HEADERS, QUERY, app_client, body, start_sandbox
-from graphql import GraphQLResolveInfo, build_schema, execute, parse, validate
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    build_schema,
+    execute,
+    get_named_type,
+    parse,
+    validate,
+)
 
 from gateway.app import create_app
 from gateway.config import parse_settings
@@ -56,6 +75,49 @@ def fields_in(value: object) -> int:
     return 0
 
 
+# A selection compiled once: (response key, a leaf's serializer or None, sub-plan or None).
+Plan = tuple[tuple[str, Callable[[Any], Any] | None, "Plan | None"], ...]
+
+
+def compile_plan(parent: GraphQLObjectType, selections: SelectionSetNode) -> Plan:
+    """Plain fields only: the dashboard has no fragments, directives or abstract types."""
+    entries: list[tuple[str, Callable[[Any], Any] | None, Plan | None]] = []
+    for selection in selections.selections:
+        assert isinstance(selection, FieldNode)
+        named = get_named_type(parent.fields[selection.name.value].type)
+        key = selection.alias.value if selection.alias else selection.name.value
+        if selection.selection_set is None:
+            assert isinstance(named, GraphQLScalarType | GraphQLEnumType)
+            entries.append((key, named.serialize, None))
+        else:
+            assert isinstance(named, GraphQLObjectType)
+            entries.append((key, None, compile_plan(named, selection.selection_set)))
+    return tuple(entries)
+
+
+def run_plan(plan: Plan, source: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, serialize, sub in plan:
+        value = source.get(key)
+        if value is None:
+            out[key] = None
+        elif sub is not None:
+            many = isinstance(value, list)
+            out[key] = [run_plan(sub, v) for v in value] if many else run_plan(sub, value)
+        elif serialize is not None:
+            many = isinstance(value, list)
+            out[key] = [serialize(v) for v in value] if many else serialize(value)
+    return out
+
+
+def cpu_us(run: Callable[[], None], runs: int) -> float:
+    run()
+    started = time.process_time()
+    for _ in range(runs):
+        run()
+    return (time.process_time() - started) / runs * 1e6
+
+
 def measure(answer: dict[str, Any], runs: int) -> None:
     schema, document = build_schema(SDL.read_text()), parse(QUERY)
     if validate(schema, document):
@@ -73,15 +135,23 @@ def measure(answer: dict[str, Any], runs: int) -> None:
         if result.errors or result.data != data:
             raise SystemExit(f"graphql-core gave another answer: {result.errors}")
 
-    run()
-    started = time.process_time()
-    for _ in range(runs):
-        run()
-    used = time.process_time() - started
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    assert schema.query_type is not None
+    plan = compile_plan(schema.query_type, operation.selection_set)
+
+    def run_compiled() -> None:
+        if run_plan(plan, data) != data:
+            raise SystemExit("the compiled plan gave another answer")
+
     print(
         f"graphql-core {sys.modules['graphql'].__version__} alone, a dashboard's "
         f"{fields_in(data)} fields over its finished answer: "
-        f"{used / runs * 1e6:.0f} us CPU per execution ({runs} runs)"
+        f"{cpu_us(run, runs):.0f} us CPU per execution ({runs} runs)"
+    )
+    print(
+        "the same selection compiled once into a plan, walked over the same answer: "
+        f"{cpu_us(run_compiled, runs):.0f} us CPU per execution ({runs} runs)"
     )
 
 
