@@ -1,4 +1,4 @@
-"""Instructions per cold dashboard: a CPU figure that the machine's noise does not move.
+"""Instructions per cold dashboard or walk page: a CPU figure the machine's noise does not move.
 
     .venv/bin/python bench/instructions.py [--operation dashboard|walk] [--requests N]
                                            [--baseline M]
