@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -42,6 +43,11 @@ def canonical_json(parts: Sequence[object]) -> bytes:
         pass  # the standard library writes it, or raises the TypeError of `_plain`
     text = json.dumps(list(parts), sort_keys=True, separators=(",", ":"), default=_plain)
     return text.encode("ascii")
+
+
+def canonical_digest(parts: Sequence[object]) -> str:
+    """A short digest (32 hex digits of sha256) of the canonical JSON of `parts`."""
+    return hashlib.sha256(canonical_json(parts)).hexdigest()[:32]
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}  # per dataclass: its fields' names

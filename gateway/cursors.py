@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
-from gateway.canonical import canonical_json
+from gateway.canonical import canonical_digest
 from gateway.errors import BadUserInput
 
 _VERSION = b"\x01"
@@ -35,7 +34,7 @@ FOREIGN = (
 
 def binding_for(*parts: object) -> str:
     """A short digest of the canonical JSON of `parts`, for `CursorCodec`."""
-    return hashlib.sha256(canonical_json(parts)).hexdigest()[:32]
+    return canonical_digest(parts)
 
 
 class CursorCodec:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 
-from gateway.canonical import canonical_json
+from gateway.canonical import canonical_digest
 
 PREFIX = "gw:v1:"
 _SAFE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -38,8 +38,7 @@ def scope(organization_id: str, source: str, base_url: str, credential: str) -> 
 
 def cache_key(scope: str, kind: str, *parts: object) -> str:
     """A stable key for `parts` (see `gateway.canonical` for what they may be)."""
-    digest = hashlib.sha256(canonical_json(parts)).hexdigest()[:32]
-    return f"{PREFIX}{scope}:{_safe(kind)}:{digest}"
+    return f"{PREFIX}{scope}:{_safe(kind)}:{canonical_digest(parts)}"
 
 
 def lock_key(key: str) -> str:
