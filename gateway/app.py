@@ -58,7 +58,9 @@ def _repeatable(context: Context, response: Response) -> bytes | None:
     if not fresh or response.status_code != 200 or not isinstance(body, bytes):
         return None
     clean = executed_cleanly()  # known without reading the body back (~1% of a request)
-    return body if (complete(body) if clean is None else clean) else None
+    if clean is None:  # no operation ran: only the body can tell
+        clean = complete(body)
+    return body if clean else None
 
 
 def _wants_html(request: Request) -> bool:
