@@ -140,6 +140,14 @@ async def app_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+def full_answer(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON document; the run stops at one with errors."""
+    document: dict[str, Any] = response.json()
+    if response.status_code != 200 or document.get("errors"):
+        raise SystemExit(f"not a full answer: {response.text[:300]}")
+    return document
+
+
 async def _measure(app: Starlette, args: argparse.Namespace) -> None:
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     async with app_client(app) as client:
@@ -148,11 +156,7 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         async def ask(payload: dict[str, Any]) -> dict[str, Any]:
             nonlocal requests
             requests += 1
-            response = await client.post("/graphql", json=payload, headers=HEADERS)
-            document: dict[str, Any] = response.json()
-            if response.status_code != 200 or document.get("errors"):
-                raise SystemExit(f"not a full answer: {response.text[:300]}")
-            return document
+            return full_answer(await client.post("/graphql", json=payload, headers=HEADERS))
 
         async def post(index: int) -> None:
             if args.operation == "dashboard":

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cpu import HEADERS, QUERY, app_client, body, start_sandbox
+from cpu import HEADERS, QUERY, app_client, body, full_answer, start_sandbox
 from graphql import (
     FieldNode,
     GraphQLEnumType,
@@ -56,10 +56,7 @@ async def one_answer(url: str) -> dict[str, Any]:
     app = create_app(parse_settings(tomllib.loads(config_toml(url)), env={}))
     request = body(0, dt.datetime.now(dt.UTC).replace(second=0, microsecond=0))
     async with app_client(app) as client:
-        response = await client.post("/graphql", json=request, headers=HEADERS)
-    document: dict[str, Any] = response.json()
-    if response.status_code != 200 or document.get("errors"):
-        raise SystemExit(f"not a full answer: {response.text[:300]}")
+        document = full_answer(await client.post("/graphql", json=request, headers=HEADERS))
     return {"variables": request["variables"], "data": document["data"]}
 
 
