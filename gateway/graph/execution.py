@@ -26,7 +26,7 @@ resolves fields as middleware, which the short path would otherwise skip.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from graphql import (
     ExecutionResult,
@@ -42,8 +42,9 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import Executor
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
@@ -185,29 +186,82 @@ def _member(known: Completion, value: Any) -> GraphQLObjectType | None:
     return member
 
 
+# A selection's fields, each with its plan (None: graphql-core's path), kept per
+# selection an operation executes: the items of a list share their selection.
+Row: TypeAlias = tuple[str, FieldDetailsList, FieldPlan | None]
+
+
 class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context; plain fields skip the general machinery."""
 
-    def execute_field(
+    _row_sets: dict[int, tuple[GroupedFieldSet, GraphQLObjectType, list[Row]]] | None = None
+
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        field = parent_type.fields.get(field_details_list[0].node.name.value)
-        plan = field.extensions.get(PLAN) if field is not None else None
-        if plan is not None and not self._middleware():
-            if plan.object_type is None:
-                value = _leaf(plan, source)
-            else:
-                value = self._object(plan, source, field_details_list, path, position_context)
-            if value is not _SLOW:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+        """graphql-core's execute_fields, with a plain leaf read in the loop itself: no
+        path, no call through execute_field, no awaitable check (a coerced leaf never
+        is one). Any other field, and a leaf the short path leaves, goes as before."""
+        if self._middleware():
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for name, field_details_list, plan in self._rows(parent_type, grouped_field_set):
+                if plan is not None and plan.object_type is None:
+                    value = _leaf(plan, source_value)
+                    if value is not _SLOW:
+                        results[name] = value
+                        continue
+                field_path = Path(path, name, parent_type.name)
+                result = _SLOW
+                if plan is not None and plan.object_type is not None:
+                    result = self._object(
+                        plan, source_value, field_details_list, field_path, position_context
+                    )
+                if result is _SLOW:
+                    result = Executor.execute_field(
+                        self,
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        field_path,
+                        position_context,
+                    )
+                if result is not Undefined:
+                    results[name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(name)
+        except Exception:
+            if awaitable_fields:
+                # As graphql-core: the other fields' awaitables may fail too.
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gathered(results, awaitable_fields)
+
+    def _rows(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Row]:
+        rows_of = self._row_sets
+        if rows_of is None:
+            rows_of = self._row_sets = {}
+        known = rows_of.get(id(grouped))
+        if known is not None and known[0] is grouped and known[1] is parent_type:
+            return known[2]
+        rows: list[Row] = []
+        for name, field_details_list in grouped.items():
+            field = parent_type.fields.get(field_details_list[0].node.name.value)
+            rows.append((name, field_details_list, field.extensions.get(PLAN) if field else None))
+        rows_of[id(grouped)] = (grouped, parent_type, rows)  # kept: its id stays its own
+        return rows
 
     def _object(
         self,
@@ -299,5 +353,17 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         )
 
     def _middleware(self) -> bool:
+        """Whether an extension resolves fields as middleware, which must see each one."""
         manager = self.middleware_manager
         return manager is not None and bool(manager.middlewares)
+
+
+async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    """graphql-core's way to await a selection's awaitable fields into its results."""
+    if len(awaitable_fields) == 1:
+        field = awaitable_fields[0]
+        results[field] = await results[field]
+    else:
+        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results

@@ -182,6 +182,39 @@ def test_errors_under_a_plain_object_propagate_as_in_graphql_core(query: str) ->
     assert answer["errors"]
 
 
+def test_aliases_typenames_and_merged_fields_keep_graphql_cores_order() -> None:
+    query = """{ things { __typename n: name size ...F shout n2: name
+                 part { label } } } fragment F on Thing { name size color }"""
+    desk = Thing(name="desk", size=1, color=Color.RED, part=Part(label="l"))
+    answer = both([thing(), desk], query)
+    assert list(answer["data"]["things"][1]) == [
+        "__typename",
+        "n",
+        "size",
+        "name",
+        "color",
+        "shout",
+        "n2",
+        "part",
+    ]
+    assert answer["data"]["things"][1]["part"] == {"label": "l"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ things { part { later } name } }",  # the bad leaf after an awaitable
+        "{ things { spare { later } part { later } name } }",  # after two
+        "{ things { name spare { later } } }",  # before one
+    ],
+)
+def test_a_bad_leaf_beside_awaitables_is_graphql_cores_error(query: str) -> None:
+    bad = Thing(name=None, size=1, color=Color.RED, part=Part(label="l"))  # type: ignore[arg-type]
+    answer = both([thing(), bad], query)
+    assert answer["data"] is None
+    assert answer["errors"][0]["path"] == ["things", 1, "name"]
+
+
 def test_null_for_a_non_null_object_is_graphql_cores_error() -> None:
     broken = Thing(name="desk", size=1, color=Color.RED, spare=None)  # type: ignore[arg-type]
     answer = both([broken], "{ things { spare { label } } }")
