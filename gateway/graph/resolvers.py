@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
 from strawberry.types.field import StrawberryField
 
+from gateway.graph.conversions import compile_arguments
 from gateway.graph.execution import object_fields
 
 
@@ -48,16 +49,33 @@ def _lean(
     info_class = config.info_class
     resolver = field.base_resolver
     assert resolver is not None
+    convert = compile_arguments(field.arguments, config, scalars)
+    if convert is None:
+
+        def resolve_converted(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+            args, converted = get_arguments(
+                field=field,
+                source=source,
+                info=info_class(_raw_info=info, _field=field),
+                kwargs=kwargs,
+                config=config,
+                scalar_registry=scalars,
+            )
+            return resolver(*args, **converted)
+
+        return resolve_converted
+
+    # What get_arguments adds to the converted arguments, from the resolver's signature.
+    takes_self = resolver.self_parameter is not None
+    sources = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
 
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
-        args, converted = get_arguments(
-            field=field,
-            source=source,
-            info=info_class(_raw_info=info, _field=field),
-            kwargs=kwargs,
-            config=config,
-            scalar_registry=scalars,
-        )
-        return resolver(*args, **converted)
+        converted = convert(kwargs)
+        for name in sources:
+            converted[name] = source
+        if info_name is not None:
+            converted[info_name] = info_class(_raw_info=info, _field=field)
+        return resolver(source, **converted) if takes_self else resolver(**converted)
 
     return resolve

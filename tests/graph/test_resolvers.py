@@ -10,8 +10,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType
 from strawberry.permission import BasePermission
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exception_handlers import ExceptionHandler
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from gateway.graph.conversions import compile_arguments
+from gateway.graph.execution import object_fields
 from gateway.graph.resolvers import lean_resolvers
 from gateway.graph.schema import build_schema
 
@@ -74,8 +78,29 @@ class Box:
         return "secret"
 
 
+@strawberry.input
+class Shelf:
+    boxes: list[Window]
+    label: str | None  # no default: Strawberry gives None when it is left out
+    sizes: list[Size] | None = None
+    tags: list[str | None] = strawberry.field(default_factory=list)
+    inner: Window | None = None
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    def shelved(self, shelf: Shelf, sizes: list[Size] | None = None, note: str | None = "x") -> str:
+        return repr((shelf, sizes, note))
+
+    @strawberry.field
+    def maybe(self, value: strawberry.Maybe[int | None] = None) -> str:
+        return repr(value)
+
+    @strawberry.field
+    def node_id(self, id: strawberry.relay.GlobalID) -> str:
+        return repr(id)
+
     @strawberry.field
     def boxes(self, labels: list[str]) -> list[Box]:
         return [Box(label=label) for label in labels]
@@ -103,6 +128,14 @@ QUERIES = [
     "{ counted(count: {n: 2}) countedLater(count: {n: 3}) }",
     "{ countedLater(count: {n: -1}) }",
     "{ counted(count: {n: -1}) }",
+    "{ shelved(shelf: {boxes: [{firstDay: 1}, {firstDay: 2, lastDay: 3}]}) }",
+    '{ shelved(shelf: {boxes: [], sizes: [LARGE], tags: ["a", null], inner: {firstDay: 4}}, '
+    "sizes: [SMALL, LARGE], note: null) }",
+    '{ shelved(shelf: {boxes: [{firstDay: 1}], sizes: null, inner: null, label: "l"}) }',
+    "{ maybe } ",
+    "{ a: maybe(value: null) b: maybe(value: 3) }",
+    '{ nodeId(id: "Qm94OjE=") }',
+    '{ nodeId(id: "not a global id") }',
 ]
 
 
@@ -114,9 +147,33 @@ def answer(schema: strawberry.Schema, query: str) -> tuple[Any, list[Any]]:
 
 def test_lean_resolvers_answer_as_strawberrys_own() -> None:
     lean, own = strawberry.Schema(query=Query), strawberry.Schema(query=Query)
-    assert lean_resolvers(lean) == 8  # every resolver field but `guarded`
+    assert lean_resolvers(lean) == 11  # every resolver field but `guarded`
     for query in QUERIES:
         assert answer(lean, query) == answer(own, query), query
+
+
+def test_types_it_does_not_cover_keep_strawberrys_conversion() -> None:
+    definition = Query.__strawberry_definition__  # type: ignore[attr-defined]
+    fields = {field.python_name: field for field in definition.fields}
+    config = StrawberryConfig()
+    scalars = strawberry.Schema(query=Query).schema_converter.scalar_registry
+    assert compile_arguments(fields["shelved"].arguments, config, scalars) is not None
+    assert compile_arguments(fields["maybe"].arguments, config, scalars) is None
+    assert compile_arguments(fields["node_id"].arguments, config, scalars) is None
+
+
+def test_the_served_schema_converts_every_argument_its_own_way() -> None:
+    schema = build_schema()
+    converter = schema.schema_converter
+    fields = [
+        field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+        for field in object_fields(schema._schema)
+        if field.resolve is not None and field.resolve.__qualname__ == "_lean.<locals>.resolve"
+    ]
+    assert len(fields) > 15
+    for field in fields:
+        converted = compile_arguments(field.arguments, converter.config, converter.scalar_registry)
+        assert converted is not None, field.python_name
 
 
 def test_a_field_with_extensions_keeps_strawberrys_resolver() -> None:
