@@ -3,6 +3,7 @@
     .venv/bin/python bench/cpu.py [--operation dashboard|walk] [--requests N]
                                   [--concurrency C] [--gc default|serve]
                                   [--transport aiohttp|httpcore] [--profile FILE]
+                                  [--sample FILE]
 
 The sandbox upstreams run in a child process (so their CPU is not counted);
 the gateway app runs in this one, driven through httpx's ASGI transport, every
@@ -14,7 +15,9 @@ absolute figures) and the milliseconds spent in garbage collection.
 `--gc serve` applies what `gateway serve` applies (gateway.cli.tune_gc);
 `--transport httpcore` hands the app httpx clients on httpx's own pool instead
 of the aiohttp one it opens (gateway.upstreams.transport); `--profile` writes
-cProfile statistics of the measured requests.
+cProfile statistics of the measured requests, `--sample` a sampling profile of
+their CPU time as collapsed stacks (bench/sampling.py; cProfile's own cost
+inflates the many small calls of an executor's loops).
 Where run.py answers "how fast, against the peer", this answers "where does
 the CPU of one cold operation go".
 """
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sampling import Sampler
 from starlette.applications import Starlette
 from targets import free_port
 
@@ -178,6 +182,7 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         clock = GcClock()
         gc.callbacks.append(clock)
         profile = cProfile.Profile() if args.profile else None
+        sampler = Sampler() if args.sample else None
         n, c = args.requests, args.concurrency
 
         async def user(first: int) -> None:
@@ -187,7 +192,11 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         started = time.process_time()
         if profile is not None:
             profile.enable()
+        if sampler is not None:
+            sampler.start()
         await asyncio.gather(*(user(k) for k in range(c)))
+        if sampler is not None:
+            sampler.stop()
         if profile is not None:
             profile.disable()
             profile.dump_stats(args.profile)
@@ -199,6 +208,8 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         f"{used / requests * 1000:.2f} ms CPU per request, of which "
         f"{clock.seconds / requests * 1000:.2f} ms in {clock.collections} garbage collections"
     )
+    if sampler is not None:
+        print(f"{sampler.write(Path(args.sample))} CPU samples written to {args.sample}")
     print("command: .venv/bin/python bench/cpu.py " + " ".join(sys.argv[1:]))
 
 
@@ -210,6 +221,7 @@ def main() -> None:
     parser.add_argument("--gc", choices=("default", "serve"), default="serve")
     parser.add_argument("--transport", choices=("aiohttp", "httpcore"), default="aiohttp")
     parser.add_argument("--profile", metavar="FILE")
+    parser.add_argument("--sample", metavar="FILE")
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be at least 1")
