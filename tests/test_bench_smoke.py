@@ -40,16 +40,17 @@ def run_probe(script: str, *args: str) -> str:
 
 def test_the_cpu_probe_runs_and_prints_its_figures(tmp_path: Path) -> None:
     stacks = tmp_path / "stacks.txt"
-    out = run_probe("cpu.py", "--requests", "8", "--concurrency", "2", "--sample", str(stacks))
-    assert "cold dashboards: 8 at concurrency 2, gc serve, aiohttp pool:" in out
+    out = run_probe("cpu.py", "--requests", "40", "--concurrency", "2", "--sample", str(stacks))
+    assert "cold dashboards: 40 at concurrency 2, gc serve, aiohttp pool:" in out
     assert "ms CPU per request, of which" in out
     assert f"CPU samples written to {stacks}" in out
-    assert "command: .venv/bin/python bench/cpu.py --requests 8 --concurrency 2 --sample" in out
-    # Eight dashboards take tens of milliseconds of CPU: dozens of samples, one every
-    # half millisecond, in the collapsed-stack format, the gateway's frames among them.
+    assert "command: .venv/bin/python bench/cpu.py --requests 40 --concurrency 2 --sample" in out
+    # Forty dashboards take about 0.2 s of CPU: dozens of samples (the kernel's clock
+    # ticks), in the collapsed-stack format, the gateway's frames among them.
     lines = stacks.read_text().splitlines()
+    assert lines
     assert all(line.rsplit(" ", 1)[1].isdigit() for line in lines)
-    assert any("(gateway/graph/" in line for line in lines)
+    assert any("(gateway/" in line for line in lines)
 
 
 def test_the_cpu_probe_walks_every_scenario_page() -> None:
