@@ -17,6 +17,11 @@ Strawberry types finds its member by its Strawberry definition, as Strawberry's
 type resolver does after its checks for casts and generics (`_entities` answers
 a hundred of them).
 
+Each selection's fields are planned once, and `execute_fields` reads a plain leaf
+in its loop itself: no path, no call through execute_field, no awaitable check. A
+selection whose collection executions of one document share (gateway.graph.collected)
+keeps its plan with it, and goes from the collection straight to the loop.
+
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
 it always would, at the right path. So does every field when a schema extension
@@ -25,143 +30,27 @@ resolves fields as middleware, which the short path would otherwise skip.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
-from typing import Any, NamedTuple, TypeAlias
+from collections.abc import Awaitable
+from typing import Any
 
 from graphql import (
     ExecutionResult,
-    GraphQLField,
-    GraphQLLeafType,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLSchema,
-    GraphQLUnionType,
     Undefined,
-    is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import get_strawberry_type_cast
-from strawberry.types.field import StrawberryField
 
-PLAN = "gateway-field-plan"  # the key of a field's plan in its GraphQLField.extensions
-COMPLETIONS = "gateway-completions"  # the key of the completion map in schema.extensions
-
-
-class FieldPlan(NamedTuple):
-    attribute: str
-    return_type: GraphQLOutputType  # the field's type, as graphql-core handles its errors
-    coerce: Any  # the leaf type's coerce_output_value; None for an object
-    non_null: bool
-    object_type: GraphQLObjectType | None = None
-
-
-class Completion(NamedTuple):
-    type: GraphQLOutputType  # kept so that its id() stays its own
-    object_type: GraphQLObjectType | None
-    leaf_type: GraphQLLeafType | None
-    # A union's members by the id of their Strawberry definition, which is how
-    # Strawberry resolves a union value's type (`_entities` returns one per item).
-    members: dict[int, GraphQLObjectType] | None = None
-
-
-def plan_short_paths(schema: GraphQLSchema) -> int:
-    """Marks every plain field of `schema` with its plan, and maps the output types
-    whose completion can be short; returns how many fields were marked."""
-    marked = 0
-    completions: dict[int, Completion] = {}
-    for field in object_fields(schema):
-        plan = _plan(field)
-        if plan is not None:
-            field.extensions = {**field.extensions, PLAN: plan}
-            marked += 1
-        _map_completions(field.type, completions)
-    schema.extensions = {**schema.extensions, COMPLETIONS: completions}
-    return marked
-
-
-def object_fields(schema: GraphQLSchema) -> Iterator[GraphQLField]:
-    """Every field of the schema's own object types (introspection's left out)."""
-    for named in schema.type_map.values():
-        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
-            yield from named.fields.values()
-
-
-def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> None:
-    while True:
-        completion = _completion(output)
-        if completion is not None:
-            into[id(output)] = completion
-        inner = output.of_type if isinstance(output, GraphQLNonNull) else output
-        if not isinstance(inner, GraphQLList | GraphQLNonNull):
-            return
-        output = inner.of_type
-
-
-def _completion(output: GraphQLOutputType) -> Completion | None:
-    """How a present value of `output` completes, when that is simple: an object type
-    that does not check its values' type, or a leaf type (either one non-null or not)."""
-    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
-    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-        return Completion(output, inner, None)
-    if is_leaf_type(inner):
-        assert isinstance(inner, GraphQLLeafType)
-        return Completion(output, None, inner)
-    if isinstance(inner, GraphQLUnionType):
-        members = _members(inner)
-        if members is not None:
-            return Completion(output, None, None, members)
-    return None
-
-
-def _members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType] | None:
-    """A union whose members are plain Strawberry types (no generics, no type checks),
-    by definition; `None` for any other union."""
-    members: dict[int, GraphQLObjectType] = {}
-    for member in union.types:
-        definition = member.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if (
-            not isinstance(definition, StrawberryObjectDefinition)
-            or member.is_type_of is not None
-            or definition.is_graphql_generic
-            or definition.concrete_of is not None
-        ):
-            return None
-        members[id(definition)] = member
-    return members
-
-
-def _plan(field: GraphQLField) -> FieldPlan | None:
-    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
-        return None
-    if field.args or definition.default_resolver is not getattr:
-        return None
-    if not getattr(field.resolve, "_is_default", False):
-        return None  # Strawberry wraps it (exception handlers): keep its path
-    if definition.python_name is None:
-        return None
-    completion = _completion(field.type)
-    if completion is None or completion.members is not None:
-        return None  # lists, unions, and objects that check their values' type
-    leaf = completion.leaf_type
-    return FieldPlan(
-        definition.python_name,
-        field.type,
-        leaf.coerce_output_value if leaf is not None else None,
-        isinstance(field.type, GraphQLNonNull),
-        completion.object_type,
-    )
-
+from gateway.graph.collected import Collection, SharedCollections, shared_collections
+from gateway.graph.plans import COMPLETIONS, Completion, FieldPlan, Row, plan_rows
 
 _SLOW = object()  # the short path leaves this field to graphql-core's own
+_UNKNOWN: Any = object()  # an execution's shared collections, not yet asked for
 
 
 def _leaf(plan: FieldPlan, source: Any) -> Any:
@@ -186,15 +75,53 @@ def _member(known: Completion, value: Any) -> GraphQLObjectType | None:
     return member
 
 
-# A selection's fields, each with its plan (None: graphql-core's path), kept per
-# selection an operation executes: the items of a list share their selection.
-Row: TypeAlias = tuple[str, FieldDetailsList, FieldPlan | None]
-
-
 class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context; plain fields skip the general machinery."""
 
     _row_sets: dict[int, tuple[GroupedFieldSet, GraphQLObjectType, list[Row]]] | None = None
+    _shared: SharedCollections | None = _UNKNOWN  # the operation's, once asked
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        found = self._collection(return_type, field_details_list)
+        if found is None:
+            return super().collect_subfields(return_type, field_details_list)
+        return found[0]
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A shared collection goes straight to its planned fields."""
+        found = None
+        if position_context is None and not self._middleware():
+            found = self._collection(return_type, field_details_list)
+        if found is None:
+            return super().collect_and_execute_subfields(
+                return_type, field_details_list, path, result, position_context
+            )
+        return self._execute_rows(return_type, result, path, found[1])
+
+    def _collection(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Collection | None:
+        shared = self._shared
+        if shared is _UNKNOWN:
+            shared = self._shared = shared_collections(
+                self.schema, self.operation, self.fragments, plan_rows
+            )
+        if shared is None:
+            return None
+        found = shared.get(return_type, field_details_list)
+        if found is None:
+            collected = super().collect_subfields(return_type, field_details_list)
+            found = shared.add(return_type, field_details_list, collected)
+        return found
 
     def execute_fields(
         self,
@@ -204,18 +131,25 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        """graphql-core's execute_fields, with a plain leaf read in the loop itself: no
-        path, no call through execute_field, no awaitable check (a coerced leaf never
-        is one). Any other field, and a leaf the short path leaves, goes as before."""
-        if self._middleware():
+        if self._middleware() or position_context is not None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        return self._execute_rows(
+            parent_type, source_value, path, self._rows(parent_type, grouped_field_set)
+        )
+
+    def _execute_rows(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None, rows: list[Row]
+    ) -> Any:
+        """graphql-core's execute_fields, with a plain leaf read in the loop itself: no
+        path, no call through execute_field, no awaitable check (a coerced leaf never
+        is one). Any other field, and a leaf the short path leaves, goes as before."""
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         is_awaitable = self.is_awaitable
         try:
-            for name, field_details_list, plan in self._rows(parent_type, grouped_field_set):
+            for name, field_details_list, plan in rows:
                 if plan is not None and plan.object_type is None:
                     value = _leaf(plan, source_value)
                     if value is not _SLOW:
@@ -224,17 +158,10 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_path = Path(path, name, parent_type.name)
                 result = _SLOW
                 if plan is not None and plan.object_type is not None:
-                    result = self._object(
-                        plan, source_value, field_details_list, field_path, position_context
-                    )
+                    result = self._object(plan, source_value, field_details_list, field_path)
                 if result is _SLOW:
                     result = Executor.execute_field(
-                        self,
-                        parent_type,
-                        source_value,
-                        field_details_list,
-                        field_path,
-                        position_context,
+                        self, parent_type, source_value, field_details_list, field_path, None
                     )
                 if result is not Undefined:
                     results[name] = result
@@ -250,16 +177,15 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         return _gathered(results, awaitable_fields)
 
     def _rows(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Row]:
+        """The plans of a group no shared collection holds (the root's, say), kept for
+        the execution: the items of a list share their group."""
         rows_of = self._row_sets
         if rows_of is None:
             rows_of = self._row_sets = {}
         known = rows_of.get(id(grouped))
         if known is not None and known[0] is grouped and known[1] is parent_type:
             return known[2]
-        rows: list[Row] = []
-        for name, field_details_list in grouped.items():
-            field = parent_type.fields.get(field_details_list[0].node.name.value)
-            rows.append((name, field_details_list, field.extensions.get(PLAN) if field else None))
+        rows = plan_rows(parent_type, grouped)
         rows_of[id(grouped)] = (grouped, parent_type, rows)  # kept: its id stays its own
         return rows
 
@@ -269,7 +195,6 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         source: Any,
         field_details_list: FieldDetailsList,
         path: Path,
-        position_context: Any,
     ) -> Any:
         """graphql-core's execute_field and complete_value for a plain object field,
         less the resolver call, the resolve-info and the type dispatch."""
@@ -283,7 +208,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         return_type = plan.return_type
         try:
             completed = self.collect_and_execute_subfields(
-                plan.object_type, field_details_list, path, value, position_context
+                plan.object_type, field_details_list, path, value, None
             )
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)

@@ -21,7 +21,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter, get_argumen
 from strawberry.types.field import StrawberryField
 
 from gateway.graph.conversions import compile_arguments
-from gateway.graph.execution import object_fields
+from gateway.graph.plans import object_fields
 
 
 def lean_resolvers(schema: Schema) -> int:

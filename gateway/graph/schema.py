@@ -21,9 +21,10 @@ from gateway.graph.context import Info
 from gateway.graph.document_cache import CachedParse, CachedValidation
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
-from gateway.graph.execution import ShortPathExecutor, plan_short_paths
+from gateway.graph.execution import ShortPathExecutor
 from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
+from gateway.graph.plans import plan_short_paths
 from gateway.graph.precheck import ArgumentCheck
 from gateway.graph.projects import Project
 from gateway.graph.resolvers import lean_resolvers

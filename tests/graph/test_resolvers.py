@@ -15,7 +15,7 @@ from strawberry.schema.exception_handlers import ExceptionHandler
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from gateway.graph.conversions import compile_arguments
-from gateway.graph.execution import object_fields
+from gateway.graph.plans import object_fields
 from gateway.graph.resolvers import lean_resolvers
 from gateway.graph.schema import build_schema
 

@@ -1,0 +1,153 @@
+"""What the executor's short path knows of the schema, worked out once when it is built.
+
+A plain field (a Strawberry field without a resolver, arguments or field extensions,
+of a leaf or object type) gets a `FieldPlan` in its extensions: the attribute to
+read and how to complete its value. Output types whose present values complete
+simply (objects that do not check their values' type, leaves, unions of plain
+Strawberry types) get a `Completion` in the schema's extensions. `plan_rows` pairs
+a selection's fields with their plans, once per selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple, TypeAlias
+
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.field import StrawberryField
+
+PLAN = "gateway-field-plan"  # the key of a field's plan in its GraphQLField.extensions
+COMPLETIONS = "gateway-completions"  # the key of the completion map in schema.extensions
+
+
+class FieldPlan(NamedTuple):
+    attribute: str
+    return_type: GraphQLOutputType  # the field's type, as graphql-core handles its errors
+    coerce: Any  # the leaf type's coerce_output_value; None for an object
+    non_null: bool
+    object_type: GraphQLObjectType | None = None
+
+
+class Completion(NamedTuple):
+    type: GraphQLOutputType  # kept so that its id() stays its own
+    object_type: GraphQLObjectType | None
+    leaf_type: GraphQLLeafType | None
+    # A union's members by the id of their Strawberry definition, which is how
+    # Strawberry resolves a union value's type (`_entities` returns one per item).
+    members: dict[int, GraphQLObjectType] | None = None
+
+
+def plan_short_paths(schema: GraphQLSchema) -> int:
+    """Marks every plain field of `schema` with its plan, and maps the output types
+    whose completion can be short; returns how many fields were marked."""
+    marked = 0
+    completions: dict[int, Completion] = {}
+    for field in object_fields(schema):
+        plan = _plan(field)
+        if plan is not None:
+            field.extensions = {**field.extensions, PLAN: plan}
+            marked += 1
+        _map_completions(field.type, completions)
+    schema.extensions = {**schema.extensions, COMPLETIONS: completions}
+    return marked
+
+
+def object_fields(schema: GraphQLSchema) -> Iterator[GraphQLField]:
+    """Every field of the schema's own object types (introspection's left out)."""
+    for named in schema.type_map.values():
+        if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
+            yield from named.fields.values()
+
+
+def _map_completions(output: GraphQLOutputType, into: dict[int, Completion]) -> None:
+    while True:
+        completion = _completion(output)
+        if completion is not None:
+            into[id(output)] = completion
+        inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+        if not isinstance(inner, GraphQLList | GraphQLNonNull):
+            return
+        output = inner.of_type
+
+
+def _completion(output: GraphQLOutputType) -> Completion | None:
+    """How a present value of `output` completes, when that is simple: an object type
+    that does not check its values' type, or a leaf type (either one non-null or not)."""
+    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+    if isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+        return Completion(output, inner, None)
+    if is_leaf_type(inner):
+        assert isinstance(inner, GraphQLLeafType)
+        return Completion(output, None, inner)
+    if isinstance(inner, GraphQLUnionType):
+        members = _members(inner)
+        if members is not None:
+            return Completion(output, None, None, members)
+    return None
+
+
+def _members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType] | None:
+    """A union whose members are plain Strawberry types (no generics, no type checks),
+    by definition; `None` for any other union."""
+    members: dict[int, GraphQLObjectType] = {}
+    for member in union.types:
+        definition = member.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if (
+            not isinstance(definition, StrawberryObjectDefinition)
+            or member.is_type_of is not None
+            or definition.is_graphql_generic
+            or definition.concrete_of is not None
+        ):
+            return None
+        members[id(definition)] = member
+    return members
+
+
+def _plan(field: GraphQLField) -> FieldPlan | None:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if field.args or definition.default_resolver is not getattr:
+        return None
+    if not getattr(field.resolve, "_is_default", False):
+        return None  # Strawberry wraps it (exception handlers): keep its path
+    if definition.python_name is None:
+        return None
+    completion = _completion(field.type)
+    if completion is None or completion.members is not None:
+        return None  # lists, unions, and objects that check their values' type
+    leaf = completion.leaf_type
+    return FieldPlan(
+        definition.python_name,
+        field.type,
+        leaf.coerce_output_value if leaf is not None else None,
+        isinstance(field.type, GraphQLNonNull),
+        completion.object_type,
+    )
+
+
+# A selection's fields, each with its plan (None: graphql-core's path), kept with
+# the shared collection of the selection (gateway.graph.collected), or else per
+# selection an execution meets.
+Row: TypeAlias = tuple[str, FieldDetailsList, FieldPlan | None]
+
+
+def plan_rows(parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Row]:
+    rows: list[Row] = []
+    for name, field_details_list in grouped.items():
+        field = parent_type.fields.get(field_details_list[0].node.name.value)
+        rows.append((name, field_details_list, field.extensions.get(PLAN) if field else None))
+    return rows
