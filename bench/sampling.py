@@ -6,8 +6,8 @@ samples of this process came back sparse and mostly errors. `Sampler` takes a
 stack each time the process has used `interval_s` of CPU time (SIGPROF, handled in
 the main thread, where the gateway's event loop runs), so a function's share of the
 samples is its share of the CPU. The kernel delivers the signal on its own clock
-ticks: at 250 Hz, one sample per 4 ms of CPU at most, whatever the interval. One line a stack, `outer;...;inner count`: the format of
-flamegraph.pl and speedscope.
+ticks: at 250 Hz, one sample per 4 ms of CPU at most, whatever the interval. One
+line a stack, `outer;...;inner count`: the format of flamegraph.pl and speedscope.
 """
 
 from __future__ import annotations
