@@ -20,7 +20,8 @@ a hundred of them).
 Each selection's fields are planned once, and `execute_fields` reads a plain leaf
 in its loop itself: no path, no call through execute_field, no awaitable check. A
 selection whose collection executions of one document share (gateway.graph.collected)
-keeps its plan with it, and goes from the collection straight to the loop.
+keeps its plan with it, and goes from the collection straight to the loop; so
+does each present item of a list of a plain object type.
 
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
@@ -35,6 +36,7 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
@@ -277,6 +279,67 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list of a plain object type with a shared collection: each present item
+        goes straight to the collection's planned fields, as complete_list_item_value
+        and complete_value would send it. Null and awaitable items take their way."""
+        item_type = return_type.of_type
+        object_type = found = None
+        if position_context is None and isinstance(result, list) and not self._middleware():
+            known = self.schema.extensions.get(COMPLETIONS, {}).get(id(item_type))
+            object_type = known.object_type if known is not None else None
+        if object_type is not None:
+            found = self._collection(object_type, field_details_list)
+        if object_type is None or found is None:
+            return super().complete_list_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        rows = found[1]
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(result):
+                item_path = path.add_key(index, None)
+                if is_awaitable(item):
+                    completed.append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, field_details_list, info, item_path, None
+                        )
+                    )
+                    awaitable_indices.append(index)
+                    continue
+                if item is None:  # graphql-core's way: null where the type forbids one
+                    if self.complete_list_item_value(
+                        item, completed, item_type, field_details_list, info, item_path, None
+                    ):
+                        awaitable_indices.append(index)
+                    continue
+                try:
+                    value = self._execute_rows(object_type, item, item_path, rows)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    value = None
+                if is_awaitable(value):
+                    value = self._settle(value, item_type, field_details_list, item_path)
+                    awaitable_indices.append(index)
+                completed.append(value)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return _gathered_items(completed, awaitable_indices)
+
     def _middleware(self) -> bool:
         """Whether an extension resolves fields as middleware, which must see each one."""
         manager = self.middleware_manager
@@ -292,3 +355,15 @@ async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dic
         awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
         results.update(zip(awaitable_fields, awaited, strict=True))
     return results
+
+
+async def _gathered_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    """graphql-core's way to await a list's awaitable items into the list."""
+    if len(awaitable_indices) == 1:
+        index = awaitable_indices[0]
+        completed[index] = await completed[index]
+    else:
+        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+        for index, value in zip(awaitable_indices, awaited, strict=True):
+            completed[index] = value
+    return completed

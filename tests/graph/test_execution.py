@@ -58,6 +58,15 @@ class Query:
     things: list[Thing]
     loose: list[Thing | None] = strawberry.field(default_factory=list)
 
+    @strawberry.field
+    def awaited(self) -> list[Part | None]:
+        """Items that are themselves awaitables, which graphql-core awaits one by one."""
+
+        async def part(label: str | None) -> Part | None:
+            return None if label is None else Part(label=label)
+
+        return [part("a"), part(None), part("c")]  # type: ignore[list-item]
+
 
 def thing(name: Any = "lamp", size: Any = 3, color: Any = Color.RED) -> Thing:
     return Thing(name=name, size=size, color=color)
@@ -216,6 +225,18 @@ def test_a_bad_leaf_beside_awaitables_is_graphql_cores_error(query: str) -> None
     assert answer["errors"][0]["path"] == ["things", 1, "name"]
 
 
+def test_awaitable_and_null_items_complete_as_in_graphql_core() -> None:
+    answer = both([], "{ awaited { label later } }")
+    assert answer["data"]["awaited"] == [
+        {"label": "a", "later": "a"},
+        None,
+        {"label": "c", "later": "c"},
+    ]
+    answer = both([thing(), None])  # null in a list of non-null items
+    assert answer["data"] is None
+    assert answer["errors"][0]["path"] == ["things", 1]
+
+
 def test_null_for_a_non_null_object_is_graphql_cores_error() -> None:
     broken = Thing(name="desk", size=1, color=Color.RED, spare=None)  # type: ignore[arg-type]
     answer = both([broken], "{ things { spare { label } } }")
@@ -223,11 +244,12 @@ def test_null_for_a_non_null_object_is_graphql_cores_error() -> None:
     assert answer["errors"][0]["path"] == ["things", 0, "spare"]
 
 
-def test_nullable_list_items_fail_alone_as_in_graphql_core() -> None:
+@pytest.mark.parametrize("field", ["broken", "brokenLater"])  # raised, or awaited
+def test_nullable_list_items_fail_alone_as_in_graphql_core(field: str) -> None:
     root = Query(things=[], loose=[thing(), None, Thing(name="desk", size=1, color=Color.RED)])
+    query = f"{{ loose {{ spare {{ {field} }} }} }}"
     results = [
-        asyncio.run(schema(short=short).execute("{ loose { spare { broken } } }", root_value=root))
-        for short in (True, False)
+        asyncio.run(schema(short=short).execute(query, root_value=root)) for short in (True, False)
     ]
     short, plain = ((r.data, [e.formatted for e in r.errors or []]) for r in results)
     assert short == plain
