@@ -85,7 +85,11 @@ class UpstreamSettings:
     max_connections: int = 100
     max_response_bytes: int = 16 * 1024 * 1024
     # Per upstream and organization: calls in flight, and how long one waits for a slot.
-    max_concurrent: int = 20
+    # As many as the pool has connections: at 20, an upstream answering in 50 ms
+    # capped an organization at 400 calls a second, and the waits cost CPU of their
+    # own (bench/RESULTS.md). The vendors bound requests per minute (429), not calls
+    # in flight.
+    max_concurrent: int = 100
     concurrency_wait_s: float = 5.0
     # Retries stay within retry_budget_ratio of the requests over the window
     # (plus retry_budget_min retries always allowed per window).
