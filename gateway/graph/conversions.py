@@ -54,7 +54,7 @@ def compile_arguments(
             (
                 config.name_converter.from_argument(argument),
                 argument.python_name,
-                _convert(argument.type, config, scalars),
+                _convert(argument.type, config, scalars, frozenset()),
             )
             for argument in arguments
         ]
@@ -71,19 +71,22 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _convert(type_: Any, config: StrawberryConfig, scalars: Mapping[object, Any]) -> Convert:
+def _convert(
+    type_: Any, config: StrawberryConfig, scalars: Mapping[object, Any], within: frozenset[type]
+) -> Convert:
     """The conversion of one value of `type_`, step by step as `convert_argument`'s.
-    Every conversion returns None and UNSET as they are."""
+    Every conversion returns None and UNSET as they are. `within`: the inputs whose
+    conversion is being worked out, around this one."""
     if isinstance(type_, StrawberryMaybe | LazyType) or type_ is GlobalID:
         raise _Unsupported(type_)
     if isinstance(type_, StrawberryOptional):
-        return _convert(type_.of_type, config, scalars)
+        return _convert(type_.of_type, config, scalars, within)
     if isinstance(type_, StrawberryList):
-        return _list(type_.of_type, config, scalars)
+        return _list(type_.of_type, config, scalars, within)
     if _is_leaf(type_, scalars) or has_enum_definition(type_):
         return _same
     if has_object_definition(type_):
-        return _input(type_, config, scalars)
+        return _input(type_, config, scalars, within)
     raise _Unsupported(type_)  # Strawberry raises UnsupportedTypeError for it, when asked
 
 
@@ -91,20 +94,24 @@ def _is_leaf(type_: Any, scalars: Mapping[object, Any]) -> bool:
     return is_scalar(type_, scalars) or isinstance(type_, StrawberryEnumDefinition)
 
 
-def _list(of: Any, config: StrawberryConfig, scalars: Mapping[object, Any]) -> Convert:
+def _list(
+    of: Any, config: StrawberryConfig, scalars: Mapping[object, Any], within: frozenset[type]
+) -> Convert:
     inner = of.of_type if isinstance(of, StrawberryOptional) else of
     if inner is not GlobalID and not isinstance(of, StrawberryMaybe) and _is_leaf(inner, scalars):
         # The items need no conversion, but the list is copied, as Strawberry does:
         # graphql-core hands every request that omits it the same default list.
         return lambda value: value if value is None or value is UNSET else list(value)
-    item = _convert(of, config, scalars)
+    item = _convert(of, config, scalars, within)
     return lambda value: value if value is None or value is UNSET else [item(x) for x in value]
 
 
-def _input(cls: type, config: StrawberryConfig, scalars: Mapping[object, Any]) -> Convert:
+def _input(
+    cls: type, config: StrawberryConfig, scalars: Mapping[object, Any], within: frozenset[type]
+) -> Convert:
     definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-    if definition.from_input is not None or definition.is_graphql_generic:
-        raise _Unsupported(cls)
+    if definition.from_input is not None or definition.is_graphql_generic or cls in within:
+        raise _Unsupported(cls)  # an input within itself too: its converter would never end
     implicit: dict[str, Any] = {}
     if definition.is_input:
         # Strawberry's implicit None for fields without a default; graphql-core has
@@ -118,7 +125,9 @@ def _input(cls: type, config: StrawberryConfig, scalars: Mapping[object, Any]) -
         (
             config.name_converter.from_field(field),
             field.python_name,
-            _convert(field.resolve_type(type_definition=definition), config, scalars),
+            _convert(
+                field.resolve_type(type_definition=definition), config, scalars, within | {cls}
+            ),
         )
         for field in definition.fields
     ]

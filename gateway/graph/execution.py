@@ -170,13 +170,9 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     if is_awaitable(result):
                         awaitable_fields.append(name)
         except Exception:
-            if awaitable_fields:
-                # As graphql-core: the other fields' awaitables may fail too.
-                self.settle_in_background([results[field] for field in awaitable_fields])
+            self._settle_others(results, awaitable_fields)
             raise
-        if not awaitable_fields:
-            return results
-        return _gathered(results, awaitable_fields)
+        return _gathered(results, awaitable_fields) if awaitable_fields else results
 
     def _rows(self, parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[Row]:
         """The plans of a group no shared collection holds (the root's, say), kept for
@@ -333,12 +329,15 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     awaitable_indices.append(index)
                 completed.append(value)
         except Exception:
-            if awaitable_indices:
-                self.settle_in_background([completed[index] for index in awaitable_indices])
+            self._settle_others(completed, awaitable_indices)
             raise
-        if not awaitable_indices:
-            return completed
-        return _gathered_items(completed, awaitable_indices)
+        return _gathered(completed, awaitable_indices) if awaitable_indices else completed
+
+    def _settle_others(self, results: Any, pending: list[Any]) -> None:
+        """As graphql-core: when one field or item fails, the awaitables of the others
+        (by name in a selection's results, by index in a list) may fail too."""
+        if pending:
+            self.settle_in_background([results[key] for key in pending])
 
     def _middleware(self) -> bool:
         """Whether an extension resolves fields as middleware, which must see each one."""
@@ -346,24 +345,14 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         return manager is not None and bool(manager.middlewares)
 
 
-async def _gathered(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
-    """graphql-core's way to await a selection's awaitable fields into its results."""
-    if len(awaitable_fields) == 1:
-        field = awaitable_fields[0]
-        results[field] = await results[field]
+async def _gathered(results: Any, pending: list[Any]) -> Any:
+    """graphql-core's way to await the awaitables among a selection's results (by name)
+    or a list's items (by index), in place."""
+    if len(pending) == 1:
+        key = pending[0]
+        results[key] = await results[key]
     else:
-        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
-        results.update(zip(awaitable_fields, awaited, strict=True))
+        awaited = await gather_with_cancel(*(results[key] for key in pending))
+        for key, value in zip(pending, awaited, strict=True):
+            results[key] = value
     return results
-
-
-async def _gathered_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
-    """graphql-core's way to await a list's awaitable items into the list."""
-    if len(awaitable_indices) == 1:
-        index = awaitable_indices[0]
-        completed[index] = await completed[index]
-    else:
-        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
-        for index, value in zip(awaitable_indices, awaited, strict=True):
-            completed[index] = value
-    return completed

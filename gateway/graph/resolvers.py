@@ -3,10 +3,12 @@
 Strawberry wraps each resolver in layers for features a field may use: field
 extensions (a chain of partials built again on every call), exception handlers,
 and, for an async resolver, a coroutine of its own around the resolver's. For a
-field with none of them, what those layers come down to is: Strawberry's `Info`,
-Strawberry's own argument conversion (`get_arguments`), then the resolver. That
-is what `lean_resolvers` hands graphql-core for such fields; an async resolver's
-coroutine goes to graphql-core as it is, and graphql-core awaits it.
+field with none of them, what those layers come down to is: the argument
+conversion (`get_arguments`), Strawberry's `Info` where the resolver asks for it,
+then the resolver. That is what `lean_resolvers` hands graphql-core for such
+fields, with the conversion worked out once per field (gateway.graph.conversions)
+where its types allow; an async resolver's coroutine goes to graphql-core as it
+is, and graphql-core awaits it.
 """
 
 from __future__ import annotations

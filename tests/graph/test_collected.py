@@ -16,22 +16,13 @@ from strawberry.extensions import ParserCache
 from gateway.graph import collected
 from gateway.graph.execution import ShortPathExecutor
 from gateway.graph.plans import plan_short_paths
+from tests.graph.test_execution import Chair, Lamp
 
 
 @strawberry.type
 class Leaf:
     name: str
     size: int
-
-
-@strawberry.type
-class Lamp:
-    watts: int
-
-
-@strawberry.type
-class Chair:
-    legs: int
 
 
 @strawberry.type
