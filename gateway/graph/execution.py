@@ -101,7 +101,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """A shared collection goes straight to its planned fields."""
         found = None
-        if position_context is None and not self._middleware():
+        if self._short(position_context):
             found = self._collection(return_type, field_details_list)
         if found is None:
             return super().collect_and_execute_subfields(
@@ -133,7 +133,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        if self._middleware() or position_context is not None:
+        if not self._short(position_context):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
@@ -258,7 +258,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if result is not None and result is not Undefined and not isinstance(result, Exception):
-            known = self.schema.extensions.get(COMPLETIONS, {}).get(id(return_type))
+            known = self._completion(return_type)
             if known is not None:
                 if known.object_type is not None:
                     return self.collect_and_execute_subfields(
@@ -289,8 +289,8 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         and complete_value would send it. Null and awaitable items take their way."""
         item_type = return_type.of_type
         object_type = found = None
-        if position_context is None and isinstance(result, list) and not self._middleware():
-            known = self.schema.extensions.get(COMPLETIONS, {}).get(id(item_type))
+        if self._short(position_context) and isinstance(result, list):
+            known = self._completion(item_type)
             object_type = known.object_type if known is not None else None
         if object_type is not None:
             found = self._collection(object_type, field_details_list)
@@ -339,10 +339,17 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         if pending:
             self.settle_in_background([results[key] for key in pending])
 
-    def _middleware(self) -> bool:
-        """Whether an extension resolves fields as middleware, which must see each one."""
+    def _completion(self, output: GraphQLOutputType) -> Completion | None:
+        """How a present value of `output` completes, when plans.py found it simple."""
+        completion: Completion | None = self.schema.extensions.get(COMPLETIONS, {}).get(id(output))
+        return completion
+
+    def _short(self, position_context: Any) -> bool:
+        """Whether a selection may take the short path: not delivered incrementally
+        (`@defer`), and no extension resolving fields as middleware, which must see
+        each one."""
         manager = self.middleware_manager
-        return manager is not None and bool(manager.middlewares)
+        return position_context is None and (manager is None or not manager.middlewares)
 
 
 async def _gathered(results: Any, pending: list[Any]) -> Any:
