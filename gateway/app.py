@@ -167,6 +167,10 @@ def create_app(
         return PlainTextResponse("cache unavailable", status_code=503)
 
     async def metrics(request: Request) -> Response:
+        state: GatewayState = request.state.gateway
+        observability.metrics.breaker_states(
+            (breaker.name, breaker.state.value) for breaker in state.upstreams.breakers
+        )
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     routes = [

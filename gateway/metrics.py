@@ -129,9 +129,10 @@ class GatewayMetrics:
                 self.cache.labels(outcome).inc(count)
 
     def breaker_state(self, breaker: str, state: str) -> None:
-        """The hook for circuit breakers: call it on every change of state.
-
-        TODO: gateway.upstreams.breaker.CircuitBreaker has no state-change
-        callback yet; once it has, open_upstreams should pass this through.
-        """
         self.breaker.labels(breaker).set(BREAKER_STATES.get(state, -1))
+
+    def breaker_states(self, states: Iterable[tuple[str, str]]) -> None:
+        """Every breaker's state, read when /metrics is scraped: an open circuit turns
+        half-open when it is next asked, so a value kept from its last change would lie."""
+        for breaker, state in states:
+            self.breaker_state(breaker, state)

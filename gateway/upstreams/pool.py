@@ -39,9 +39,16 @@ class OrgUpstreams:
 @dataclass(slots=True)
 class Upstreams:
     organizations: dict[str, OrgUpstreams] = field(default_factory=dict)
+    breakers: list[CircuitBreaker] = field(default_factory=list)  # one per org and upstream
 
     def get(self, organization_id: str) -> OrgUpstreams | None:
         return self.organizations.get(organization_id)
+
+    def watched(self, http: UpstreamHTTP) -> UpstreamHTTP:
+        """`http`, its breaker listed for the metrics (read at every scrape)."""
+        if http.breaker is not None:
+            self.breakers.append(http.breaker)
+        return http
 
 
 def guarded_http(
@@ -104,24 +111,28 @@ async def open_upstreams(
             zylon = make = None
             if org.zylon is not None:
                 tuning = settings.upstreams.zylon
-                http = guarded_http(
-                    pool(org.zylon.base_url, tuning),
-                    source=Source.ZYLON,
-                    base_url=org.zylon.base_url,
-                    organization_id=org.id,
-                    tuning=tuning,
-                    on_attempt=on_attempt,
+                http = upstreams.watched(
+                    guarded_http(
+                        pool(org.zylon.base_url, tuning),
+                        source=Source.ZYLON,
+                        base_url=org.zylon.base_url,
+                        organization_id=org.id,
+                        tuning=tuning,
+                        on_attempt=on_attempt,
+                    )
                 )
                 zylon = ZylonClient(http, org_slug=org.zylon.org_slug, token=org.zylon.token)
             if org.make is not None:
                 tuning = settings.upstreams.make
-                http = guarded_http(
-                    pool(org.make.base_url, tuning),
-                    source=Source.MAKE,
-                    base_url=org.make.base_url,
-                    organization_id=org.id,
-                    tuning=tuning,
-                    on_attempt=on_attempt,
+                http = upstreams.watched(
+                    guarded_http(
+                        pool(org.make.base_url, tuning),
+                        source=Source.MAKE,
+                        base_url=org.make.base_url,
+                        organization_id=org.id,
+                        tuning=tuning,
+                        on_attempt=on_attempt,
+                    )
                 )
                 make = MakeClient(
                     http, organization_id=org.make.organization_id, token=org.make.token

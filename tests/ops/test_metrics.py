@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry
 
 from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
@@ -162,6 +164,53 @@ def test_breaker_state_gauge() -> None:
     value = registry.get_sample_value
     assert value("gateway_upstream_breaker_state", {"breaker": "zylon/aurora"}) == 2
     assert value("gateway_upstream_breaker_state", {"breaker": "make/aurora"}) == 0
+
+
+def breaker_config(cooldown_s: float) -> str:
+    return f"""
+[upstreams.zylon]
+max_retries = 0
+breaker_failures = 2
+breaker_cooldown_s = {cooldown_s}
+"""
+
+
+def test_breaker_states_are_read_at_each_scrape(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    settings = ops_settings(clean_sandbox, breaker_config(600.0))
+    gateway = start_gateway(settings)
+    state = "gateway_upstream_breaker_state"
+    before = gateway.metrics()
+    linked = {
+        f"{source}/{org.id}"
+        for org in settings.organizations
+        for source, link in (("zylon", org.zylon), ("make", org.make))
+        if link is not None
+    }
+    assert {"zylon/aurora", "make/aurora", "zylon/cygnus"} <= linked
+    assert "make/cygnus" not in linked  # an organization without Make has no Make breaker
+    assert {labels["breaker"] for labels, _ in samples(before, state)} == linked
+    assert all(value == 0 for _, value in samples(before, state))
+
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", org="aurora", status=500))
+    for _ in range(2):
+        assert "errors" in gateway.run(TOTALS)
+    opened = gateway.metrics()
+    assert sample(opened, state, breaker="zylon/aurora") == 2
+    assert sample(opened, state, breaker="make/aurora") == 0
+    assert sample(opened, state, breaker="zylon/borealis") == 0
+
+
+def test_a_cooled_down_breaker_scrapes_as_half_open(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway(ops_settings(clean_sandbox, breaker_config(0.001)))
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", org="aurora", status=500))
+    for _ in range(2):
+        assert "errors" in gateway.run(TOTALS)
+    time.sleep(0.01)  # ten cool-downs: nothing has asked the breaker since it opened
+    assert sample(gateway.metrics(), "gateway_upstream_breaker_state", breaker="zylon/aurora") == 1
 
 
 def test_an_operation_name_that_is_not_a_string_is_a_bad_request(
