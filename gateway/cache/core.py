@@ -173,9 +173,12 @@ class Cache:
         """Lock every key first, fetch and store the ones held (one write), and only then
         wait for the values other replicas fetch: a replica never waits while holding
         locks, so two replicas with overlapping batches cannot wait on each other."""
-        # One token for the batch: it tells this batch's locks from another's.
-        tokens = dict.fromkeys((item.key for item in items), secrets.token_hex(16))
-        held = await _all([self._lock(item, tokens[item.key]) for item in items])
+        tokens: dict[str, str] = {}
+        held = [True] * len(items)
+        if self._store.shared:  # in one process, `_inflight` has coalesced the fetches
+            # One token for the batch: it tells this batch's locks from another's.
+            tokens = dict.fromkeys((item.key for item in items), secrets.token_hex(16))
+            held = await _all([self._lock(item, tokens[item.key]) for item in items])
         try:
             await self._fetch_and_store(
                 [i for i, h in zip(items, held, strict=True) if h], futures, tokens
@@ -226,8 +229,9 @@ class Cache:
             for item, _ in done:
                 self._failed_refresh.pop(item.key, None)
         finally:
-            locks = [(lock_key(i.key), tokens[i.key]) for i in items if self._ttl(i) > 0]
-            await self._store.release_locks(locks)
+            if self._store.shared:
+                locks = [(lock_key(i.key), tokens[i.key]) for i in items if self._ttl(i) > 0]
+                await self._store.release_locks(locks)
 
     async def _from_replica(
         self,

@@ -75,6 +75,8 @@ def _backend(settings: CacheSettings) -> _RedisCache:
 
 
 class RedisStore:
+    shared = True
+
     def __init__(self, settings: CacheSettings) -> None:
         self.backend = _backend(settings)
         self._down_until = 0.0

@@ -15,6 +15,9 @@ from gateway.cache.lru import LruMemoryCache
 
 
 class Store(Protocol):
+    # Whether other processes share the entries: only then do fetches take locks.
+    shared: bool
+
     async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]: ...
 
     async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None: ...
@@ -34,6 +37,8 @@ def envelopes(values: Sequence[object]) -> list[Envelope | None]:
 
 class MemoryStore:
     """One process: in-process coalescing is all the locking there is."""
+
+    shared = False
 
     def __init__(self, max_entries: int) -> None:
         self.backend = LruMemoryCache(max_entries=max_entries, timeout=None)
