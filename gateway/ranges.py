@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass
 
 from gateway.errors import BadUserInput
+from gateway.frozen import frozen
 from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
@@ -25,7 +25,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Range:
     """A closed interval of aware UTC datetimes; `start <= end`."""
 

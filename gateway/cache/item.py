@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from gateway.frozen import frozen
+
 T = TypeVar("T")
 
 
@@ -17,7 +19,7 @@ class CacheItem(Generic[T]):
     ttl_s: float | None = None  # None: settings.ttl_s.get(kind, settings.default_ttl_s)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Envelope:
     """A stored value with its wall-clock (epoch seconds) freshness, shared by replicas."""
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from gateway.cache import Cache, CacheNotes
 from gateway.config import CacheSettings
+from gateway.frozen import frozen
 from gateway.loaders.make import MakeLoader
 from gateway.loaders.zylon import ZylonLoaders
 from gateway.upstreams.pool import Upstreams
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Loaders:
     zylon: ZylonLoaders
     make: MakeLoader

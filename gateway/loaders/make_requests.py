@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
+from gateway.frozen import frozen
 from gateway.upstreams.models import MakeMetrics, MakeScenario, MakeSortBy, MakeSortDir, MakeStatus
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Filters:
     team_ids: tuple[int, ...] = ()
     folder_ids: tuple[int, ...] = ()
@@ -25,13 +25,13 @@ class Filters:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Timeframe:
     date_from: dt.datetime
     date_to: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PageRequest:
     """A slice of one ordered listing.
 
@@ -53,7 +53,7 @@ class PageRequest:
     need_total_changes: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TotalRequest:
     org_id: str
     filters: Filters
@@ -61,7 +61,7 @@ class TotalRequest:
     need_changes: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListRequest:
     """Every scenario of the organization over the timeframe, unfiltered."""
 
@@ -72,7 +72,7 @@ class ListRequest:
 MakeRequest = PageRequest | TotalRequest | ListRequest
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PageResult:
     entries: tuple[MakeScenario, ...]
     more: bool | None  # entries follow the slice; None when not asked (no lookahead)
@@ -81,7 +81,7 @@ class PageResult:
     total: MakeMetrics
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScenarioList:
     scenarios: tuple[MakeScenario, ...]
     total: MakeMetrics

@@ -16,10 +16,10 @@ the listing it started with.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.errors import BadUserInput
+from gateway.frozen import frozen
 from gateway.loaders.make_requests import Filters, PageRequest, PageResult, Timeframe
 from gateway.upstreams.models import MakeScenario, MakeSortBy, MakeSortDir
 
@@ -30,7 +30,7 @@ Direction = Literal["f", "r"]
 MAX_KEYSET_SKIP = 100
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Position:
     d: Direction
     a: str | None
@@ -73,7 +73,7 @@ def _iso(value: object) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Window:
     """The page a connection asks for, its arguments already checked."""
 
@@ -83,7 +83,7 @@ class Window:
     before: Position | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Plan:
     request: PageRequest
     direction: Direction
@@ -91,7 +91,7 @@ class Plan:
     continues: bool  # read on from the cursor (True) or back towards the start (False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page:
     edges: list[tuple[Position, MakeScenario]]  # in the client's (forward) order
     has_next: bool

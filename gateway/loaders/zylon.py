@@ -16,13 +16,13 @@ import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, scope
 from gateway.errors import NotLinked, Source
+from gateway.frozen import frozen
 from gateway.upstreams.models import (
     ProjectRankingEntry,
     SeriesPoint,
@@ -41,7 +41,7 @@ SERIES_SPAN_DAYS = 365  # a series within this many days before today is cut fro
 _DAY_S = 86_400
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RankingKey:
     org_id: str
     kind: RankingKind
@@ -49,7 +49,7 @@ class RankingKey:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SeriesKey:
     org_id: str
     type: ZylonSeriesType

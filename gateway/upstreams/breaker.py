@@ -16,8 +16,8 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from dataclasses import dataclass
 
+from gateway.frozen import frozen
 from gateway.upstreams.window import Clock, SlidingCounts
 
 log = logging.getLogger("gateway.upstream")
@@ -31,7 +31,7 @@ class State(enum.StrEnum):
     HALF_OPEN = "half_open"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ticket:
     generation: int
     probe: bool

@@ -7,15 +7,16 @@ loader or the cache keys on them.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
+
+from gateway.frozen import frozen
 
 # --- Zylon -----------------------------------------------------------------
 
 ZylonSeriesType = Literal["interactions", "threads", "agent_flows", "uploaded_artifacts"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZylonTotals:
     projects: int
     threads: int
@@ -24,7 +25,7 @@ class ZylonTotals:
     uploaded_artifacts: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZylonUser:
     id: str
     org_id: str | None
@@ -36,7 +37,7 @@ class ZylonUser:
     created_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZylonProject:
     id: str
     name: str
@@ -51,27 +52,27 @@ class ZylonProject:
     is_pinned: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UserRankingEntry:
     user: ZylonUser
     interactions_created: int
     agent_flows_created: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProjectRankingEntry:
     project: ZylonProject
     interactions_created: int
     agent_flows_created: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SeriesPoint:
     date: dt.date
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ZylonWindow:
     """A Zylon date range: unix seconds, UTC, both days included."""
 
@@ -98,7 +99,7 @@ MakeSortDir = Literal["asc", "desc"]
 MakeStatus = Literal["active", "inactive", "invalid"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MakeMetrics:
     executions: int
     operations: int
@@ -112,7 +113,7 @@ class MakeMetrics:
     error_rate_change: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MakeScenario:
     id: int
     imt_id: str | None
@@ -123,7 +124,7 @@ class MakeScenario:
     metrics: MakeMetrics
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MakeQuery:
     """Every parameter of `GET /analytics/{organizationId}`; None means "not sent".
 
@@ -144,7 +145,7 @@ class MakeQuery:
     return_total_count: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MakePage:
     total: MakeMetrics
     analytics: tuple[MakeScenario, ...]
