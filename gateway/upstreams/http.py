@@ -430,6 +430,14 @@ class UpstreamHTTP:
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
+        try:
+            body = response.content  # a small body the transport has read already
+        except httpx.ResponseNotRead:
+            pass
+        else:
+            if len(body) > limit:
+                raise too_large
+            return body
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():

@@ -22,6 +22,10 @@ import httpx
 import yarl
 
 _CHUNK = 64 * 1024
+# A body at most this long, declared and not compressed, is read before the response
+# is handed over: one read instead of three nested async iterators. Anything else is
+# streamed, so the caller's size limit applies to what it decodes as it goes.
+EAGER_MAX_BYTES = 1024 * 1024
 KEEPALIVE_S = 4.0
 
 
@@ -60,6 +64,12 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         # Releasing an unread body closes its connection rather than reusing it.
         self._response.release()
+
+
+def _small_and_plain(response: aiohttp.ClientResponse) -> bool:
+    length = response.content_length
+    encoding = response.headers.get("Content-Encoding", "identity")
+    return length is not None and length <= EAGER_MAX_BYTES and encoding.lower() == "identity"
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -107,6 +117,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=timeout,
             )
+            if _small_and_plain(response):
+                try:
+                    content = await response.read()
+                except BaseException:
+                    response.close()  # a connection left mid-body is not reused
+                    raise
+                return httpx.Response(
+                    status_code=response.status,
+                    headers=response.raw_headers,
+                    content=content,
+                    request=request,
+                    extensions={"http_version": b"HTTP/1.1"},
+                )
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
