@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -24,6 +25,22 @@ OTHER = "other"  # over the limit of distinct names, or not a GraphQL name
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class _Children:
+    """A labelled metric's children by label values. `labels()` checks and converts
+    its values and takes a lock on every call; the registry keeps each child for
+    good anyway, so this only remembers where it is."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._known: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._known.get(values)
+        if child is None:
+            child = self._known[values] = self._metric.labels(*values)
+        return child
 
 
 class GatewayMetrics:
@@ -95,6 +112,11 @@ class GatewayMetrics:
         for outcome in ("hit", "miss", "stale"):
             self.cache.labels(outcome)
         self._operations: set[str] = set()
+        self._requests = _Children(self.requests)
+        self._duration = _Children(self.duration)
+        self._upstream_requests = _Children(self.upstream_requests)
+        self._upstream_duration = _Children(self.upstream_duration)
+        self._cache = _Children(self.cache)
 
     def operation_label(self, name: str | None, *, executed: bool) -> str:
         if name is None:
@@ -109,24 +131,24 @@ class GatewayMetrics:
 
     def request_finished(self, operation: str, codes: Iterable[str], seconds: float) -> None:
         distinct = sorted({c if _CODE.fullmatch(c) else "OTHER" for c in codes})
-        self.requests.labels(operation, ",".join(distinct) or "ok").inc()
+        self._requests(operation, ",".join(distinct) or "ok").inc()
         for code in distinct:
             self.errors.labels(operation, code).inc()
-        self.duration.labels(operation).observe(seconds)
+        self._duration(operation).observe(seconds)
 
     def upstream_attempt(
         self, source: str, endpoint: str, status: int | None, seconds: float, *, retry: bool
     ) -> None:
         label = "no_response" if status is None else str(status)
-        self.upstream_requests.labels(source, endpoint, label).inc()
-        self.upstream_duration.labels(source, endpoint).observe(seconds)
+        self._upstream_requests(source, endpoint, label).inc()
+        self._upstream_duration(source, endpoint).observe(seconds)
         if retry:
             self.upstream_retries.labels(source, endpoint).inc()
 
     def cache_lookups(self, *, hits: int, misses: int, stale: int) -> None:
         for outcome, count in (("hit", hits), ("miss", misses), ("stale", stale)):
             if count:
-                self.cache.labels(outcome).inc(count)
+                self._cache(outcome).inc(count)
 
     def breaker_state(self, breaker: str, state: str) -> None:
         self.breaker.labels(breaker).set(BREAKER_STATES.get(state, -1))
