@@ -41,15 +41,18 @@ class CursorCodec:
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("CursorCodec needs a non-empty key")
-        self._key = key
+        # Keyed once: each MAC starts from a copy instead of hashing the key again
+        # (a third of its cost; a page of ten edges signs ten cursors).
+        self._keyed = hmac.new(key, digestmod="sha256")
 
     def __repr__(self) -> str:
         return "CursorCodec(key=<hidden>)"
 
     def _mac(self, binding: str, payload: bytes) -> bytes:
         bound = binding.encode()
-        message = _VERSION + len(bound).to_bytes(4, "big") + bound + payload
-        return hmac.digest(self._key, message, "sha256")[:_MAC_BYTES]
+        mac = self._keyed.copy()
+        mac.update(_VERSION + len(bound).to_bytes(4, "big") + bound + payload)
+        return mac.digest()[:_MAC_BYTES]
 
     def encode(self, *, binding: str, position: Mapping[str, Any]) -> str:
         """`position`: JSON values, integers within 64 bits."""
