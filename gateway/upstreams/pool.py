@@ -106,36 +106,34 @@ async def open_upstreams(
         return owned[base_url]
 
     upstreams = Upstreams()
+
+    def http(source: Source, base_url: str, org: OrganizationSettings) -> UpstreamHTTP:
+        tuning = settings.upstreams.zylon if source is Source.ZYLON else settings.upstreams.make
+        return upstreams.watched(
+            guarded_http(
+                pool(base_url, tuning),
+                source=source,
+                base_url=base_url,
+                organization_id=org.id,
+                tuning=tuning,
+                on_attempt=on_attempt,
+            )
+        )
+
     try:
         for org in settings.organizations:
             zylon = make = None
             if org.zylon is not None:
-                tuning = settings.upstreams.zylon
-                http = upstreams.watched(
-                    guarded_http(
-                        pool(org.zylon.base_url, tuning),
-                        source=Source.ZYLON,
-                        base_url=org.zylon.base_url,
-                        organization_id=org.id,
-                        tuning=tuning,
-                        on_attempt=on_attempt,
-                    )
+                zylon = ZylonClient(
+                    http(Source.ZYLON, org.zylon.base_url, org),
+                    org_slug=org.zylon.org_slug,
+                    token=org.zylon.token,
                 )
-                zylon = ZylonClient(http, org_slug=org.zylon.org_slug, token=org.zylon.token)
             if org.make is not None:
-                tuning = settings.upstreams.make
-                http = upstreams.watched(
-                    guarded_http(
-                        pool(org.make.base_url, tuning),
-                        source=Source.MAKE,
-                        base_url=org.make.base_url,
-                        organization_id=org.id,
-                        tuning=tuning,
-                        on_attempt=on_attempt,
-                    )
-                )
                 make = MakeClient(
-                    http, organization_id=org.make.organization_id, token=org.make.token
+                    http(Source.MAKE, org.make.base_url, org),
+                    organization_id=org.make.organization_id,
+                    token=org.make.token,
                 )
             upstreams.organizations[org.id] = OrgUpstreams(org, zylon, make)
         yield upstreams
