@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
+from gateway.cache.redis_store import RedisStore
 from gateway.config import CacheSettings
 from gateway.errors import Source, UpstreamUnavailable
 from tests.redis_server import RedisServer, start_redis
@@ -75,6 +76,7 @@ class Upstream:
         self.failing: set[str] = set()
         self.failing_once: set[str] = set()
         self.gate: asyncio.Event | None = None
+        self.fetching = asyncio.Event()  # set by the first fetch
 
     def total(self) -> int:
         return sum(self.calls.values())
@@ -82,6 +84,7 @@ class Upstream:
     def fetch(self, name: str) -> Callable[[], Awaitable[str]]:
         async def fetch() -> str:
             self.calls[name] = self.calls.get(name, 0) + 1
+            self.fetching.set()
             if self.gate is not None:
                 await self.gate.wait()
             if name in self.failing_once:
@@ -291,15 +294,83 @@ async def test_a_replica_fetches_itself_when_the_lock_holder_fails(
 
 
 @pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
-async def test_load_many_is_one_mget_and_one_mset(
+async def test_load_many_is_two_mgets_and_one_mset(
     make_cache: MakeCache, redis_server: RedisServer
 ) -> None:
+    """One read, one more for the keys it then locks, one write; a warm load one read."""
     cache, up = make_cache(), Upstream()
     redis_server.command("CONFIG", "RESETSTAT")
     await cache.load_many([up.item(name) for name in "abcde"])
     stats = redis_server.command("INFO", "commandstats").decode()
     calls = dict(re.findall(r"cmdstat_(\w+):calls=(\d+)", stats))
-    assert (calls.get("mget"), calls.get("mset")) == ("1", "1")
+    assert (calls.get("mget"), calls.get("mset")) == ("2", "1")
+    redis_server.command("CONFIG", "RESETSTAT")
+    await cache.load_many([up.item(name) for name in "abcde"])
+    stats = redis_server.command("INFO", "commandstats").decode()
+    calls = dict(re.findall(r"cmdstat_(\w+):calls=(\d+)", stats))
+    assert (calls.get("mget"), calls.get("mset")) == ("1", None)
+
+
+class LateLock(RedisStore):
+    """Its `late`-th lock attempt waits for `gate`, after the read before it."""
+
+    def __init__(self, settings: CacheSettings, late: int) -> None:
+        super().__init__(settings)
+        self.late = late
+        self.attempts = 0
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
+        self.attempts += 1
+        if self.attempts == self.late:
+            self.waiting.set()
+            await self.gate.wait()
+        return await super().try_lock(key, token, timeout_s)
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_a_value_stored_between_a_read_and_a_lock_is_not_fetched_again(
+    make_cache: MakeCache, redis_url: str
+) -> None:
+    """Replica B reads a miss; A then fetches, stores and lets go of its lock; B takes
+    the lock and must find A's value rather than ask the upstream a second time."""
+    settings = CacheSettings(backend="redis", url=redis_url)
+    store = LateLock(settings, late=1)
+    late, first, up = Cache(store, settings), make_cache(), Upstream()
+    try:
+        behind = asyncio.create_task(late.load(up.item("a")))
+        await asyncio.wait_for(store.waiting.wait(), timeout=5)
+        assert await first.load(up.item("a")) == "a@v1"
+        store.gate.set()
+        assert await asyncio.wait_for(behind, timeout=5) == "a@v1"
+    finally:
+        await late.close()
+    assert up.calls == {"a": 1}
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_a_value_stored_while_a_replica_polls_is_not_fetched_again(
+    make_cache: MakeCache, redis_url: str
+) -> None:
+    """B waits on A's lock; between one of B's polls and its next lock attempt, A
+    stores the value and lets go: B takes the lock and must find the value."""
+    settings = CacheSettings(backend="redis", url=redis_url)
+    store = LateLock(settings, late=2)  # the first attempt finds A's lock; the next waits
+    late, first, up = Cache(store, settings), make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    try:
+        ahead = asyncio.create_task(first.load(up.item("a")))
+        await asyncio.wait_for(up.fetching.wait(), timeout=5)  # A holds the lock
+        behind = asyncio.create_task(late.load(up.item("a")))
+        await asyncio.wait_for(store.waiting.wait(), timeout=5)
+        up.gate.set()
+        assert await asyncio.wait_for(ahead, timeout=5) == "a@v1"
+        store.gate.set()
+        assert await asyncio.wait_for(behind, timeout=5) == "a@v1"
+    finally:
+        await late.close()
+    assert up.calls == {"a": 1}
 
 
 # --- redis outage -----------------------------------------------------------------

@@ -13,9 +13,11 @@ An entry is an `Envelope` kept by the backend for ttl + stale_s + stale_if_error
   is not hidden this way: that needs a person, not patience;
 - absent: fetched. Concurrent fetches of one key share one future in a process;
   across replicas the first takes a Redis lock and the others poll for its value
-  (for at most lock_timeout_s, then fetch themselves).
-Errors are never stored. A `load_many` reads with one multi_get and writes with
-one multi_set per distinct TTL.
+  (for at most lock_timeout_s, then fetch themselves). A replica that gets a lock
+  reads the keys once more before fetching: another may have stored them and let
+  go of the lock since its first read.
+Errors are never stored. A `load_many` reads with one multi_get (with Redis, one
+more for the keys it then locks) and writes with one multi_set per distinct TTL.
 """
 
 from __future__ import annotations
@@ -180,9 +182,10 @@ class Cache:
             tokens = dict.fromkeys((item.key for item in items), secrets.token_hex(16))
             held = await _all([self._lock(item, tokens[item.key]) for item in items])
         try:
-            await self._fetch_and_store(
-                [i for i, h in zip(items, held, strict=True) if h], futures, tokens
-            )
+            mine = [i for i, h in zip(items, held, strict=True) if h]
+            if self._store.shared:
+                mine = await self._not_stored_meanwhile(mine, futures, tokens)
+            await self._fetch_and_store(mine, futures, tokens)
             others = [i for i, h in zip(items, held, strict=True) if not h]
             if others:
                 await asyncio.gather(
@@ -196,6 +199,33 @@ class Cache:
                     future.cancel()
                 if self._inflight.get(item.key) is future:
                     del self._inflight[item.key]
+
+    async def _not_stored_meanwhile(
+        self,
+        items: Sequence[CacheItem[Any]],
+        futures: dict[str, asyncio.Future[Any]],
+        tokens: dict[str, str],
+    ) -> list[CacheItem[Any]]:
+        """The locked items still to fetch. Another replica may have stored a key and
+        let go of its lock between this batch's read and its lock: that value is
+        taken (one more read, under the locks), not fetched a second time."""
+        stored = [item for item in items if self._ttl(item) > 0]
+        if not stored:
+            return list(items)
+        envelopes = await self._store.get_many([item.key for item in stored])
+        now = time.time()
+        found = {
+            item.key: envelope
+            for item, envelope in zip(stored, envelopes, strict=True)
+            if envelope is not None and now < envelope.fresh_until
+        }
+        if not found:
+            return list(items)
+        await self._store.release_locks([(lock_key(key), tokens[key]) for key in found])
+        for key, envelope in found.items():
+            futures[key].set_result(envelope.value)
+            self._failed_refresh.pop(key, None)
+        return [item for item in items if item.key not in found]
 
     async def _lock(self, item: CacheItem[Any], token: str) -> bool:
         if self._ttl(item) <= 0:
@@ -255,12 +285,21 @@ class Cache:
         while loop.time() < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
-            [envelope] = await self._store.get_many([key])
-            if envelope is not None and time.time() < envelope.fresh_until:
+            envelope = await self._fresh(key)
+            if envelope is not None:
                 return envelope
             if await self._store.try_lock(lock, token, self._settings.lock_timeout_s):
-                return True
+                # The holder may have stored the value and let go since the read above.
+                envelope = await self._fresh(key)
+                if envelope is None:
+                    return True
+                await self._store.release_locks([(lock, token)])
+                return envelope
         return False
+
+    async def _fresh(self, key: str) -> Envelope | None:
+        [envelope] = await self._store.get_many([key])
+        return envelope if envelope is not None and time.time() < envelope.fresh_until else None
 
     # --- stale entries -------------------------------------------------------
 
