@@ -7,8 +7,8 @@ from upstream answers and loader keys, about 2% of its CPU. This `__init__` sets
 each slot through its own descriptor instead, about three times quicker, and
 stays exactly the dataclass otherwise: same signature, `repr`, equality, hash,
 immutability and pickling. Classes whose `__init__` does more than store its
-arguments (`__post_init__`, factories, `init=False`, keyword-only fields) keep
-the dataclass's own.
+arguments (`__post_init__`, factories, `init=False`, keyword-only fields), or
+whose fields take the generated code's `__frozen_` names, keep the dataclass's own.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ def frozen(cls: type[T]) -> type[T]:
     made: type[T] = dataclasses.dataclass(frozen=True, slots=True)(cls)
     fields = dataclasses.fields(made)  # type: ignore[arg-type]
     if hasattr(made, "__post_init__") or any(
-        not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields
+        not f.init
+        or f.kw_only
+        or f.default_factory is not dataclasses.MISSING
+        or f.name.startswith("__frozen_")  # the generated code's own names
+        for f in fields
     ):
         return made
     made.__init__ = _slot_init(made, fields)  # type: ignore[method-assign]
@@ -33,16 +37,16 @@ def frozen(cls: type[T]) -> type[T]:
 
 def _slot_init(cls: type[Any], fields: tuple[dataclasses.Field[Any], ...]) -> Any:
     scope: dict[str, Any] = {}
-    params = ["self"]
+    params = ["__frozen_self__"]  # a field may be called `self`
     lines = []
     for index, field in enumerate(fields):
-        scope[f"_set{index}"] = cls.__dict__[field.name].__set__
+        scope[f"__frozen_set_{index}__"] = cls.__dict__[field.name].__set__
         if field.default is dataclasses.MISSING:
             params.append(field.name)
         else:
-            scope[f"_default{index}"] = field.default
-            params.append(f"{field.name}=_default{index}")
-        lines.append(f"    _set{index}(self, {field.name})")
+            scope[f"__frozen_default_{index}__"] = field.default
+            params.append(f"{field.name}=__frozen_default_{index}__")
+        lines.append(f"    __frozen_set_{index}__(__frozen_self__, {field.name})")
     source = f"def __init__({', '.join(params)}):\n" + ("\n".join(lines) or "    pass") + "\n"
     exec(source, scope)  # noqa: S102 - source made here from field names, as dataclasses does
     init = scope["__init__"]

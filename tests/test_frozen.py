@@ -32,7 +32,7 @@ class Reference:
 
 
 def _fast(cls: type[Any]) -> bool:
-    return "_set0" in cls.__init__.__code__.co_names
+    return "__frozen_set_0__" in cls.__init__.__code__.co_names
 
 
 def test_same_signature_and_values_as_the_dataclass() -> None:
@@ -66,6 +66,22 @@ def test_frozen_hashable_and_picklable() -> None:
     assert hash(point) == hash(Point(1, 2))
     assert pickle.loads(pickle.dumps(point)) == point  # noqa: S301 - the Redis store pickles
     assert not hasattr(point, "__dict__")
+
+
+def test_fields_named_like_the_generated_code_still_work() -> None:
+    @frozen
+    class Odd:
+        self: int
+        __frozen_set_0__: int = 2
+
+    @frozen
+    class Plain:
+        self: int
+
+    odd, plain = Odd(1), Plain(3)
+    assert not _fast(Odd)  # the dataclass's own __init__: its names are not ours
+    assert _fast(Plain)
+    assert (odd.self, odd.__frozen_set_0__, plain.self) == (1, 2, 3)
 
 
 def test_an_init_that_does_more_keeps_the_dataclass_one() -> None:
