@@ -209,15 +209,14 @@ class Cache:
         """The locked items still to fetch. Another replica may have stored a key and
         let go of its lock between this batch's read and its lock: that value is
         taken (one more read, under the locks), not fetched a second time."""
-        stored = [item for item in items if self._ttl(item) > 0]
+        stored = [item.key for item in items if self._ttl(item) > 0]
         if not stored:
             return list(items)
-        envelopes = await self._store.get_many([item.key for item in stored])
-        now = time.time()
+        envelopes = await self._fresh(stored)
         found = {
-            item.key: envelope
-            for item, envelope in zip(stored, envelopes, strict=True)
-            if envelope is not None and now < envelope.fresh_until
+            key: envelope
+            for key, envelope in zip(stored, envelopes, strict=True)
+            if envelope is not None
         }
         if not found:
             return list(items)
@@ -285,21 +284,23 @@ class Cache:
         while loop.time() < deadline:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
-            envelope = await self._fresh(key)
+            [envelope] = await self._fresh([key])
             if envelope is not None:
                 return envelope
             if await self._store.try_lock(lock, token, self._settings.lock_timeout_s):
                 # The holder may have stored the value and let go since the read above.
-                envelope = await self._fresh(key)
+                [envelope] = await self._fresh([key])
                 if envelope is None:
                     return True
                 await self._store.release_locks([(lock, token)])
                 return envelope
         return False
 
-    async def _fresh(self, key: str) -> Envelope | None:
-        [envelope] = await self._store.get_many([key])
-        return envelope if envelope is not None and time.time() < envelope.fresh_until else None
+    async def _fresh(self, keys: Sequence[str]) -> list[Envelope | None]:
+        """The stored entries of `keys` that are still fresh; None for the others."""
+        envelopes = await self._store.get_many(keys)
+        now = time.time()
+        return [e if e is not None and now < e.fresh_until else None for e in envelopes]
 
     # --- stale entries -------------------------------------------------------
 
