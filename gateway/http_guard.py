@@ -47,10 +47,8 @@ _OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
 
 
-NO_QUERY = (
-    "GET /graphql needs a `query` parameter (or POST a JSON body); "
-    "open this address in a browser for GraphiQL."
-)
+NO_QUERY = "GET /graphql needs a `query` parameter (or POST a JSON body)."
+NO_QUERY_GRAPHIQL = NO_QUERY[:-1] + "; open this address in a browser for GraphiQL."
 GET_QUERIES_ONLY = "GET runs queries only: send mutations and subscriptions with POST."
 POST_JSON_ONLY = "POST a JSON body with Content-Type: application/json."
 RefusalHook = Callable[[Scope, int, float], Mapping[str, str]]
@@ -113,7 +111,7 @@ class HTTPGuard:
         if not query:
             if "extensions" in params:
                 return None  # a persisted query sent by its hash alone
-            return 400, NO_QUERY, {}
+            return 400, NO_QUERY_GRAPHIQL if self.html_page else NO_QUERY, {}
         kind = selected_operation_type(query, params.get("operationName") or None)
         if kind in ("mutation", "subscription"):
             return 405, GET_QUERIES_ONLY, {"allow": "POST"}

@@ -43,6 +43,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+MAX_LOGGED_NAME = 200
 
 
 @dataclass(slots=True)
@@ -105,7 +106,7 @@ def note_persisted(outcome: str, operation: object = None) -> None:
     if record is not None:
         record.persisted = outcome
         if isinstance(operation, str):
-            record.operation = operation
+            record.operation = _bounded(operation)
 
 
 class OperationObserver(SchemaExtension):
@@ -226,7 +227,7 @@ class Observability:
         operation, operation_type = record.operation, None
         if execution is not None:
             name: object = execution.operation_name  # as sent: not always a string
-            operation = name if isinstance(name, str) else operation
+            operation = _bounded(name) if isinstance(name, str) else operation
             operation_type = _operation_type(execution)
         if result is not None:
             codes = [_code(error.extensions) for error in result.errors or ()]
@@ -302,6 +303,11 @@ def _access_fields(
         "cache_stale": 0,
         "error_codes": sorted(set(codes)),
     }
+
+
+def _bounded(name: str) -> str:
+    """An operation name as sent, cut short: a client's typo must not make a 500 KB log line."""
+    return name if len(name) <= MAX_LOGGED_NAME else name[:MAX_LOGGED_NAME] + "…"
 
 
 def _operation_type(execution: ExecutionContext) -> str | None:

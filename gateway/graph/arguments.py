@@ -71,7 +71,7 @@ def ranking_limit(limit: int | None) -> int:
 
 def numeric_id(value: object, what: str) -> int:
     text = str(value)
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # `isdigit` alone takes "²"
         raise BadUserInput(f"{what} must be a numeric id, got {text!r}")
     return int(text)
 

@@ -13,12 +13,14 @@ import contextlib
 import functools
 from collections.abc import Iterator
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
 
 MAX_DOCUMENTS = 512
+MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
 
 
 class CachedParse(ParserCache):
@@ -68,5 +70,14 @@ class CachedValidation(SchemaExtension):
             else:
                 text = DocumentText(run.query, run.graphql_document)
                 errors = _validate(run.schema._schema, text, tuple(run.validation_rules))
+            if not errors and _unnamed_choice(run.graphql_document, run):
+                errors = [GraphQLError(MULTIPLE_OPERATIONS)]
             run.pre_execution_errors = errors
         yield
+
+
+def _unnamed_choice(document: DocumentNode, run: ExecutionContext) -> bool:
+    """Several operations and no `operationName`: Strawberry would run the first one,
+    where the GraphQL spec asks for an error."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    return len(operations) > 1 and run._provided_operation_name is None

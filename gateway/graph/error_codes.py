@@ -40,7 +40,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
         if error.path is not None and not error.message.startswith("Argument '"):
             # Raised while executing, yet not about an argument: a value that
             # could not be serialized (e.g. an enum value the contract lacks).
-            return _internal(error, original or error)
+            return internal(error, original or error)
         code = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
         if error.path is None and _is_input_error(error.message):
             code = "BAD_USER_INPUT"
@@ -55,10 +55,11 @@ def with_code(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ValueError) and error.path is None:
         # Scalar parsing of a variable: the message is ours (gateway.graph.scalars).
         return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
-    return _internal(error, original)
+    return internal(error, original)
 
 
-def _internal(error: GraphQLError, original: BaseException) -> GraphQLError:
+def internal(error: GraphQLError, original: BaseException) -> GraphQLError:
+    """`error` as INTERNAL: `original`, a bug, goes to the log and not to the caller."""
     log.error(
         "unexpected error in a resolver",
         exc_info=(type(original), original, original.__traceback__),

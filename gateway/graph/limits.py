@@ -58,6 +58,7 @@ from graphql.validation import (
 from strawberry.extensions import SchemaExtension
 
 from gateway.config import GraphQLSettings, LimitsSettings
+from gateway.graph.arguments import MAX_RANKING
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
 
 # The list size assumed where a query does not bound one (teams, organizations, points).
@@ -70,9 +71,12 @@ INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 _SUGGESTION = re.compile(r"\s*Did you mean [^\n]*\?$")
 _OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLError:
+    # A JSON number past 2**53 loses digits in a browser, and orjson refuses one past 2**64.
+    value = min(value, MAX_SAFE_INTEGER)
     extensions = {"code": "QUERY_TOO_COMPLEX", "limit": limit, "value": value, "max": maximum}
     return GraphQLError(message, extensions=extensions)
 
@@ -144,7 +148,7 @@ class _Measurer:
         fragments: Mapping[str, FragmentDefinitionNode],
         operation: OperationDefinitionNode,
         variables: Mapping[str, Any],
-        max_depth: int,
+        limits: LimitsSettings,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
@@ -152,7 +156,14 @@ class _Measurer:
         self.defaults = {
             d.variable.name.value: d.default_value for d in operation.variable_definitions or ()
         }
-        self.max_depth = max_depth
+        self.max_depth = limits.max_depth
+        # A size past its bound is measured at the bound: the argument check refuses it
+        # with BAD_USER_INPUT, which says more than a cost would.
+        self.max_size = {
+            "first": limits.max_page_size,
+            "last": limits.max_page_size,
+            "limit": MAX_RANKING,
+        }
         self.memo: dict[str, Measure] = {}
         self.expanding: set[str] = set()
         self.reads: set[str] = set()  # the variables the measure depends on
@@ -224,7 +235,7 @@ class _Measurer:
             return 1, False
         given = {a.name.value: a.value for a in node.arguments or ()}
         sizes = [
-            size
+            min(size, self.max_size[name])
             for name in SIZE_ARGUMENTS
             if name in definition.args
             and (size := self.int_argument(given.get(name), definition.args[name].default_value))
@@ -303,7 +314,7 @@ def _measure(
     try:
         for operation in operations:
             root = schema.get_root_type(operation.operation)
-            measurer = _Measurer(schema, fragments, operation, variables, limits.max_depth)
+            measurer = _Measurer(schema, fragments, operation, variables, limits)
             measure = measurer.selection_set(operation.selection_set, root, 1, False)
             reads |= measurer.reads
             total = Measure(

@@ -13,6 +13,7 @@ those fields' arguments, not the hundreds of plain fields around them.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
 from gateway.graph.document_cache import MAX_DOCUMENTS, DocumentText
-from gateway.graph.error_codes import with_code
+from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
 
@@ -58,6 +59,10 @@ CHECKED_NAMES = frozenset(
     | {"activeUsers", "activeProjects", "activity", "team"}
 )
 SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
+TEAM_CURSOR = (
+    "a cursor pages one team's scenarios: ask for them under `team(id:)`, "
+    "not under `teams` or a scenario's team"
+)
 
 # Where a field stands: its organization, and its team under `team(id:)`, when known.
 Scope = tuple[str | None, int | None]
@@ -185,6 +190,10 @@ class _Walk:
         self.variables = variables
         self.ctx = ctx
         self.errors: list[GraphQLError] = []
+        # Per organization (None: each of a list), the days Make series ask for: one
+        # call per day, so aliases over other ranges must not multiply the calls.
+        self.series_days: dict[str | None, set[dt.date]] = {}
+        self.series_nodes: list[FieldNode] = []
 
     def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
         for step in steps:
@@ -219,7 +228,10 @@ class _Walk:
         elif (owner, name) == ("Organization", "timeSeries"):
             metric = values.get("metric")
             is_make = isinstance(metric, Metric) and metric.source.value == "MAKE"
-            args.series_range(ctx, values.get("range"), make=is_make)
+            r = args.series_range(ctx, values.get("range"), make=is_make)
+            if is_make:
+                self.series_days.setdefault(scope[0], set()).update(r.days())
+                self.series_nodes.append(node)
         elif name in ("activeUsers", "activeProjects"):
             args.time_range(ctx, values.get("range"))
             args.ranking_limit(values.get("limit"))
@@ -246,7 +258,11 @@ class _Walk:
             return  # a first page: no binding to check
         org, team = scope
         team_id = team if owner == "Team" else None
-        if org is None or (owner == "Team" and team is None):
+        if org is not None and owner == "Team" and team is None:
+            # Under `teams`, or a scenario's team: a cursor pages one team's scenarios,
+            # so it would be foreign to every other team, found only upstream.
+            raise BadUserInput(TEAM_CURSOR)
+        if org is None:
             for cursor in cursors:
                 _check_form(ctx, cursor)
             return
@@ -281,8 +297,8 @@ class ArgumentCheck(SchemaExtension):
                     run.variables,
                     ctx,
                 )
-            except Exception as exc:  # a bug here must still answer with a code
-                errors = [with_code(GraphQLError(str(exc), original_error=exc))]
+            except Exception as exc:  # a bug here: a code, and nothing of its text
+                errors = [internal(GraphQLError(str(exc)), exc)]
             if errors:
                 run.result = ExecutionResult(data=None, errors=errors)
         yield
@@ -307,4 +323,13 @@ def _check(
         return []  # bad variables: graphql-core answers with its own errors
     walk = _Walk(plan.fragments, variables, ctx)
     walk.visit(plan.steps, (None, None))
+    most = max(map(len, walk.series_days.values()), default=0)
+    limit = ctx.settings.limits.max_series_days
+    if most > limit and not walk.errors:
+        message = (
+            f"Make's daily series in one request cover {most} distinct UTC days for one "
+            f"organization; together they may cover at most {limit} (one upstream call a day)"
+        )
+        error = BadUserInput(message)
+        walk.errors.append(GraphQLError(message, nodes=walk.series_nodes, original_error=error))
     return walk.errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import NewType
 
 import strawberry
@@ -15,17 +16,25 @@ def _serialize_datetime(value: dt.datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+# RFC 3339's date-time, the profile of ISO 8601 the contract means: a date, a time and
+# an offset. `fromisoformat` alone also takes week dates, bare dates and no offset.
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+
+
 def _parse_datetime(value: object) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-02-08T14:12:45Z")
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        if not _DATETIME.fullmatch(value):
+            raise ValueError
+        parsed = dt.datetime.fromisoformat(value.upper())
     except ValueError:
         raise ValueError(
             f"DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; got {value!r}"
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError:
@@ -36,7 +45,7 @@ def _parse_bigint(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError("BigInt must be a string of digits")
     text = str(value)
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"BigInt must be a non-negative integer; got {text!r}")
     return int(text)
 

@@ -1,13 +1,23 @@
-"""Strawberry's ASGI view, fed a context the gateway builds and encoding with orjson."""
+"""Strawberry's ASGI view, fed a context the gateway builds and encoding with orjson.
+
+The GraphQL-over-HTTP parameters are checked here, each with its own message:
+Strawberry reads a body that is JSON but not an object as if it were one, and
+names the body when a GET's `variables` or `extensions` is not JSON.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.http.types import QueryParams
 
 from gateway.graph.context import Context
+
+_JSON_PARAMETERS = ("variables", "extensions")
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -16,3 +26,28 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> Any:
         return orjson.loads(data)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        return False  # the app serves its own GraphiQL page; a GET without a query is a 400
+
+    def parse_json(self, data: str | bytes) -> Any:
+        value = super().parse_json(data)
+        if not isinstance(value, dict | list):  # a list is a batch: Strawberry refuses it
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        parsed: dict[str, Any] = dict(params)
+        for name in _JSON_PARAMETERS:
+            if parsed.get(name):
+                try:
+                    parsed[name] = orjson.loads(parsed[name])
+                except orjson.JSONDecodeError:
+                    raise HTTPException(400, f"The `{name}` parameter is not JSON.") from None
+        return parsed
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(400, "The `operationName` must be a string or null, if provided.")
+        return data

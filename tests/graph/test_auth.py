@@ -15,6 +15,7 @@ ORGS = "{ organizations { id name zylonSlug makeOrganizationId makeZone } }"
 
 def _assert_unauthenticated(response: httpx.Response) -> None:
     assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     body = response.json()
     assert body.get("data") is None
     (error,) = body["errors"]

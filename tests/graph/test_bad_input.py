@@ -133,6 +133,8 @@ def _cases() -> list[Case]:
         windows = [
             ("first=0", "first: $bad", "Int", 0, 5, "`first` must be between 1 and 100"),
             ("first=101", "first: $bad", "Int", 101, 100, "`first` must be between 1 and 100"),
+            # Past the cost limit too: the bound is what the caller needs to hear.
+            ("first=10^6", "first: $bad", "Int", 10**6, 100, "`first` must be between 1 and 100"),
             ("last=0", "last: $bad", "Int", 0, 5, "`last` must be between 1 and 100"),
             ("last=101", "last: $bad", "Int", 101, 100, "`last` must be between 1 and 100"),
             ("first+last", "first: 5, last: $bad", "Int", 5, None, "either `first` or `last`"),
@@ -154,6 +156,14 @@ def _cases() -> list[Case]:
                 "first: 5, filter: $bad",
                 "ScenarioFilter",
                 {"folderIds": ["-3"]},
+                {"folderIds": ["301"]},
+                "filter.folderIds",
+            ),
+            (
+                "superscript-folderIds",  # str.isdigit() says yes, int() says no
+                "first: 5, filter: $bad",
+                "ScenarioFilter",
+                {"folderIds": ["\u00b3"]},
                 {"folderIds": ["301"]},
                 "filter.folderIds",
             ),
@@ -193,6 +203,31 @@ def _cases() -> list[Case]:
             "growth",
             "12",
             "team id must be a numeric id",
+        ),
+        Case(
+            "team(id):superscript",
+            "team(id: $bad) { name }",
+            "ID!",
+            "\u00b2",
+            "12",
+            "team id must be a numeric id",
+        ),
+        Case(
+            "team(id):arabic-indic",  # digits to Python, not to an upstream
+            "team(id: $bad) { name }",
+            "ID!",
+            "\u0661\u0662",
+            "12",
+            "team id must be a numeric id",
+        ),
+        Case(
+            "teams.scenarios:any-cursor",
+            "teams(range: $good) "
+            "{ scenarios(range: $good, first: 2, after: $bad) { nodes { id } } }",
+            "String",
+            "{cursor}",  # team 11's or any other: foreign to every other team
+            None,
+            "a cursor pages one team's scenarios",
         ),
         Case(
             "organizations.scenarios:malformed-cursor",
@@ -316,6 +351,11 @@ MALFORMED_DATETIMES = [
     "2026-02-08 14:12:45Zulu",
     "",
     "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "2026-02-08",  # no time, no offset
+    "2026-02-08T14:12:45",  # no offset: whose 14:12?
+    "2026-W06-7T14:12:45Z",  # a week date
+    "2026-02-08T14:12:45Z\u0000",
+    "2026-02-08T14:12:45+0100",  # RFC 3339 writes the offset with a colon
 ]
 
 
@@ -420,4 +460,42 @@ def test_series_limit_applies_when_the_metric_is_a_variable(
     body = served.run(query, {"m": "CENTICREDITS", "r": _days(data, 120, 10)})
     assert ex.codes(body) == ["BAD_USER_INPUT"], body
     assert "at most 92 days" in body["errors"][0]["message"]
+    assert sandbox.state.log.count() == 0
+
+
+def test_make_series_together_stay_within_the_series_days(
+    served: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """One call a day: two 60-day Make series over different days would cost 120 calls."""
+    data = sandbox.state.data
+    query = """query($a: TimeRange, $b: TimeRange) { organization(id: "aurora") {
+      usage { workspace { projects } }
+      a: timeSeries(metric: OPERATIONS, range: $a) { points { value } }
+      b: timeSeries(metric: ERRORS, range: $b) { points { value } }
+    } }"""
+    sandbox.state.reset()
+    body = served.run(query, {"a": _days(data, 130, 71), "b": _days(data, 70, 11)})
+    assert ex.codes(body) == ["BAD_USER_INPUT"], body
+    (error,) = body["errors"]
+    assert "cover 120 distinct UTC days" in error["message"]
+    assert "at most 92" in error["message"]
+    assert len(error["locations"]) == 2
+    assert sandbox.state.log.count() == 0
+
+    # The same days twice cost them once: allowed.
+    body = served.run(query, {"a": _days(data, 70, 11), "b": _days(data, 70, 11)})
+    assert "errors" not in body, body["errors"]
+    assert len(body["data"]["organization"]["b"]["points"]) == 60
+
+
+def test_an_int_literal_past_32_bits_is_a_validation_error(
+    served: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    sandbox.state.reset()
+    body = served.run(
+        '{ organization(id: "aurora") { activeUsers(limit: 99999999999999999999) { rank: '
+        "interactionsCreated } } }"
+    )
+    assert ex.codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
+    assert "32-bit" in body["errors"][0]["message"]
     assert sandbox.state.log.count() == 0

@@ -9,6 +9,7 @@ import re
 import pytest
 from graphql import GraphQLError
 
+from gateway.graph.document_cache import MULTIPLE_OPERATIONS
 from gateway.graph.error_codes import INTERNAL_MESSAGE, with_code
 from gateway.sandbox.server import SandboxServer
 from tests.graph.conftest import DEMO_KEY, GraphQLClient
@@ -86,6 +87,61 @@ def test_malformed_requests_are_400_with_a_code(gql: GraphQLClient) -> None:
         assert response.status_code == 400, response.text
         (error,) = response.json()["errors"]
         assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("body", [b'"hello"', b"42", b"null", b"true", b'"persistedQuery"'])
+def test_a_body_that_is_json_but_no_object_is_400(
+    gql: GraphQLClient, sandbox: SandboxServer, body: bytes
+) -> None:
+    headers = {"Authorization": f"Bearer {DEMO_KEY}", "Content-Type": "application/json"}
+    response = gql.http.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error == {
+        "message": "The request body must be a JSON object.",
+        "extensions": {"code": "BAD_REQUEST"},
+    }
+    assert sandbox.state.log.count() == 0
+
+
+def test_an_operation_name_that_is_no_string_is_400(gql: GraphQLClient) -> None:
+    body = {"query": "query Five { organizations { id } }", "operationName": 5}
+    response = gql.http.post("/graphql", json=body, headers=AUTH)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert "operationName" in error["message"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+def test_a_get_parameter_that_is_not_json_is_named(gql: GraphQLClient, name: str) -> None:
+    params = {"query": "{ organizations { id } }", name: "{bad"}
+    response = gql.http.get("/graphql", params=params, headers=AUTH)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["message"] == f"The `{name}` parameter is not JSON."
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_several_operations_need_an_operation_name(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Strawberry alone would run the first; the GraphQL spec asks for an error."""
+    document = (
+        "query A { organizations { id } } "
+        'query B { organization(id: "aurora") { usage { workspace { projects } } } }'
+    )
+    unnamed = gql.run(document)
+    assert unnamed["data"] is None
+    (error,) = unnamed["errors"]
+    assert error["message"] == MULTIPLE_OPERATIONS
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert sandbox.state.log.count() == 0
+    body = {"query": document, "operationName": "B"}
+    named = gql.http.post("/graphql", json=body, headers=AUTH).json()
+    assert "errors" not in named, named
+    assert named["data"]["organization"]["usage"]["workspace"]["projects"] >= 0
+    assert sandbox.state.log.count() > 0
 
 
 def test_document_errors_keep_graphql_codes(gql: GraphQLClient) -> None:

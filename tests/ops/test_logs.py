@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.logs import ACCESS_LOGGER, HumanFormatter, configure_logging, redact
+from gateway.observe import MAX_LOGGED_NAME
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
@@ -135,6 +136,18 @@ def test_every_request_gets_one_json_access_line_and_no_secret_is_logged(
     upstream = [r for r in records if r["logger"] == "gateway.upstream"]
     assert upstream
     assert all(r.get("request_id") == "client-chosen.id_1" for r in upstream)
+
+
+def test_an_operation_name_is_logged_cut_short(
+    log_stream: io.StringIO, start_gateway: StartGateway
+) -> None:
+    gateway = start_gateway()
+    name = "N" * 5000
+    response = gateway.post({"query": f"query {name} {{ organizations {{ id }} }}"})
+    assert response.status_code == 200
+    assert "errors" not in response.json()
+    (access,) = [r for r in parse_lines(log_stream) if r["logger"] == ACCESS_LOGGER]
+    assert access["operation"] == "N" * MAX_LOGGED_NAME + "…"
 
 
 def test_the_terminal_format_is_one_readable_line() -> None:
