@@ -8,8 +8,7 @@
     ├── QueryTooComplex               QUERY_TOO_COMPLEX over an operation limit
     ├── UpstreamError                 (abstract)        an upstream answered badly or not at all
     │   ├── UpstreamUnauthorized      UPSTREAM_UNAUTHORIZED   401 / 403
-    │   ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, and other 4xx
-    │   ├── UpstreamNotFound          NOT_FOUND               404
+    │   ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, 404 and other 4xx
     │   ├── UpstreamRateLimited       UPSTREAM_RATE_LIMITED   429 after the retry budget
     │   ├── UpstreamTimeout           UPSTREAM_TIMEOUT        no answer in time
     │   ├── UpstreamUnavailable       UPSTREAM_UNAVAILABLE    refused, 5xx, open breaker
@@ -117,10 +116,6 @@ class UpstreamUnauthorized(UpstreamError):
 
 class UpstreamBadRequest(UpstreamError):
     code = "UPSTREAM_BAD_REQUEST"
-
-
-class UpstreamNotFound(UpstreamError):
-    code = "NOT_FOUND"
 
 
 class UpstreamRateLimited(UpstreamError):

@@ -5,6 +5,9 @@ reach `failure_ratio` of at least `min_calls` calls over the window; open →
 every call refused without touching the upstream, for `cooldown_s`; then
 half-open: at most `half_open_probes` calls at a time go through; the first
 success closes the circuit, a failure opens it again for another cool-down.
+The calls that find every probe out may wait for its verdict (`probe_settled`):
+a dashboard's parallel calls to a recovered upstream then all answer, not only
+the one that probed.
 
 Each admitted call gets a `Ticket` and reports its outcome once: True (the
 upstream answered), False (it failed: down, 5xx, too slow) or None (no verdict:
@@ -13,6 +16,7 @@ rate limited, cancelled, cut short by the caller's own deadline).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import time
@@ -65,6 +69,7 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at = 0.0
         self._probes = 0
+        self._settled: asyncio.Event | None = None  # made when a call first waits on a probe
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name}, {self.state.value})"
@@ -98,6 +103,7 @@ class CircuitBreaker:
             return  # admitted before the last change of state: no say in this one
         if ticket.probe:
             self._probes -= 1
+            self._wake()  # closed, open again, or (no verdict) a probe's place is free
             if ok is True:
                 self._close()
             elif ok is False:
@@ -116,6 +122,19 @@ class CircuitBreaker:
             self._open(f"{self._consecutive} failures in a row")
         elif calls >= self.min_calls and failures >= self.failure_ratio * calls:
             self._open(f"{failures} of {calls} calls failed")
+
+    async def probe_settled(self) -> None:
+        """Returns when a half-open probe reports; at once unless every probe is out."""
+        if not (self.state is State.HALF_OPEN and self._probes >= self.half_open_probes):
+            return
+        if self._settled is None:
+            self._settled = asyncio.Event()
+        await self._settled.wait()
+
+    def _wake(self) -> None:
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None
 
     def _cool_down(self) -> None:
         if self._state is State.OPEN and self._clock() - self._opened_at >= self.cooldown_s:

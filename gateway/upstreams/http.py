@@ -31,14 +31,13 @@ from gateway.errors import (
     UpstreamBadRequest,
     UpstreamBadResponse,
     UpstreamError,
-    UpstreamNotFound,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnauthorized,
     UpstreamUnavailable,
 )
 from gateway.upstreams import deadline
-from gateway.upstreams.breaker import CircuitBreaker
+from gateway.upstreams.breaker import CircuitBreaker, State
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.transport import AiohttpTransport
 from gateway.upstreams.urls import with_query
@@ -47,6 +46,8 @@ logger = logging.getLogger("gateway.upstream")
 
 # 500 is retried too: a read is safe to repeat, and an upstream's 500 is often a blip.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Where a `Retry-After` speaks for the whole upstream (RFC 9110), not one call.
+HOLD_STATUSES = frozenset({429, 503})
 
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
@@ -184,6 +185,9 @@ class UpstreamHTTP:
         self.budget = budget
         self.slots = slots
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
+        # Until when (time.monotonic) the upstream asked, through Retry-After, not to be
+        # called: every call of this organization waits for it, or fails at once.
+        self._hold_until = 0.0
 
     def __repr__(self) -> str:
         return f"UpstreamHTTP(source={self.source.value}, base_url={self._base_url!r})"
@@ -213,6 +217,7 @@ class UpstreamHTTP:
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
+        await self._respect_hold(endpoint)
         if self.budget is not None:
             self.budget.record_request()
         attempt = 0
@@ -230,6 +235,21 @@ class UpstreamHTTP:
                     # Other calls opened the circuit during the wait: this call's own
                     # failure (its status, its Retry-After) says more than "circuit open".
                     raise retry.error from retry.__cause__
+
+    async def _respect_hold(self, endpoint: str) -> None:
+        """Wait out a Retry-After an earlier call was given, where this call may wait that
+        long; else fail at once, with what is left of it, and without calling."""
+        left = self._hold_until - time.monotonic()
+        if left <= 0:
+            return
+        time_left = deadline.remaining()
+        if left > self.settings.retry_max_delay_s or (time_left is not None and left >= time_left):
+            raise UpstreamRateLimited(
+                self.source,
+                f"{endpoint}: the upstream asked for a pause; not called",
+                retry_after=float(math.ceil(left)),
+            )
+        await self._sleep(left)
 
     def _may_retry(self, attempt: int, retry: _Retryable, delay: float, endpoint: str) -> bool:
         if attempt > self.settings.max_retries or isinstance(retry.error, DeadlineExceeded):
@@ -263,7 +283,7 @@ class UpstreamHTTP:
         if left is not None and left <= 0:
             raise self._cut_short(endpoint, "the request's deadline passed")
         if self.breaker is not None and self.breaker.refuses():
-            raise self._circuit_open(endpoint)  # without queueing for a slot first
+            await self._await_probe(self.breaker, endpoint)  # without queueing for a slot
         await self._take_slot(endpoint)
         try:
             ticket = None
@@ -288,6 +308,22 @@ class UpstreamHTTP:
         finally:
             if self.slots is not None:
                 self.slots.release()
+
+    async def _await_probe(self, breaker: CircuitBreaker, endpoint: str) -> None:
+        """Half-open with its probe out: wait for the probe's verdict, as long as one
+        attempt could take; refused if the circuit stays open (or opens again)."""
+        wait = self.settings.timeout_s
+        left = deadline.remaining()
+        if left is not None:
+            wait = min(wait, max(0.0, left))
+        try:
+            async with asyncio.timeout(wait):
+                while breaker.refuses() and breaker.state is State.HALF_OPEN:
+                    await breaker.probe_settled()
+        except TimeoutError:
+            pass
+        if breaker.refuses():
+            raise self._circuit_open(endpoint)
 
     def _circuit_open(self, endpoint: str) -> UpstreamUnavailable:
         return UpstreamUnavailable(self.source, f"{endpoint}: circuit open after repeated failures")
@@ -407,15 +443,17 @@ class UpstreamHTTP:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         message = f"{endpoint} answered HTTP {status}"
         kw: dict[str, Any] = {"status": status, "retry_after": retry_after}
+        if retry_after is not None and status in HOLD_STATUSES:
+            self._hold_until = max(self._hold_until, time.monotonic() + retry_after)
         if status == 429:
             raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
         if status in RETRY_STATUSES:
             raise _Retryable(UpstreamUnavailable(self.source, message, **kw), retry_after)
         if status in (401, 403):
             raise UpstreamUnauthorized(self.source, message, **kw)
-        if status == 404:
-            raise UpstreamNotFound(self.source, message, **kw)
         if 400 <= status < 500:
+            # A 404 too: every path and id the gateway asks for is its own configuration,
+            # so NOT_FOUND, which the contract keeps for what a caller asked, would mislead.
             raise UpstreamBadRequest(self.source, message, **kw)
         if status >= 500:
             raise UpstreamUnavailable(self.source, message, **kw)

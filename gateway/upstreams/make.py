@@ -74,10 +74,10 @@ def iso_utc(value: dt.datetime) -> str:
 
 def parse_metrics(f: Fields) -> MakeMetrics:
     return MakeMetrics(
-        executions=f.integer("executions"),
-        operations=f.integer("operations"),
+        executions=f.count("executions"),
+        operations=f.count("operations"),
         centicredits=f.big_uint("centicredits"),
-        errors=f.integer("errors"),
+        errors=f.count("errors"),
         error_rate=f.optional_number("errorRate"),
         executions_change=f.optional_number("executionsChange"),
         operations_change=f.optional_number("operationsChange"),
@@ -110,7 +110,7 @@ def parse_page(body: Any) -> MakePage:
         total=parse_metrics(f.obj("total")),
         analytics=scenarios,
         last=pg.opaque("last") if pg else None,
-        total_count=pg.optional_integer("totalCount") if pg else None,
+        total_count=pg.optional_count("totalCount") if pg else None,
         sort_by=pg.optional_text("sortBy") if pg else None,
         sort_dir=pg.optional_text("sortDir") if pg else None,
         limit=pg.optional_integer("limit") if pg else None,

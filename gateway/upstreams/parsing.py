@@ -30,6 +30,9 @@ def as_list(value: Any, path: str) -> list[Any]:
 
 
 _EXACT_FLOAT_INT = 2**53
+# A count reaches a caller as GraphQL's Int: 32 bits, signed. A larger one could only
+# fail there, after it was cached, taking its non-null parents down with it.
+MAX_COUNT = 2**31 - 1
 
 
 def _int(value: Any, path: str) -> int:
@@ -98,6 +101,16 @@ class Fields:
         if type(value) is int:
             return value
         return _int(self._required(key, "an integer"), self._at(key))
+
+    def count(self, key: str) -> int:
+        """A non-negative integer that fits GraphQL's Int."""
+        value = self.integer(key)
+        if 0 <= value <= MAX_COUNT:
+            return value
+        raise SchemaMismatch(self._at(key), f"a count from 0 to {MAX_COUNT}")
+
+    def optional_count(self, key: str) -> int | None:
+        return None if self._value.get(key) is None else self.count(key)
 
     def optional_integer(self, key: str) -> int | None:
         value = self._value.get(key)

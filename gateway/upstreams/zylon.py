@@ -84,11 +84,11 @@ def _window(window: ZylonWindow, limit: int | None) -> list[tuple[str, str]]:
 def parse_totals(body: Any) -> ZylonTotals:
     f = as_object(body, "")
     return ZylonTotals(
-        projects=f.integer("projects_total"),
-        threads=f.integer("threads_total"),
-        interactions=f.integer("interactions_total"),
-        agent_flows=f.integer("agent_flows_total"),
-        uploaded_artifacts=f.integer("uploaded_artifacts_total"),
+        projects=f.count("projects_total"),
+        threads=f.count("threads_total"),
+        interactions=f.count("interactions_total"),
+        agent_flows=f.count("agent_flows_total"),
+        uploaded_artifacts=f.count("uploaded_artifacts_total"),
     )
 
 
@@ -112,7 +112,7 @@ def parse_project(f: Fields) -> ZylonProject:
         goal=f.optional_text("goal"),
         deadline=f.optional_datetime("deadline"),
         visibility=f.text("visibility"),
-        member_count=f.integer("member_count"),
+        member_count=f.count("member_count"),
         default_member_role=f.optional_text("default_member_role"),
         default_role_enabled=f.flag("default_role_enabled"),
         project_context=f.optional_text("project_context"),
@@ -126,7 +126,7 @@ def _ranked(body: Any, key: str, parse: Callable[[Fields], T]) -> list[tuple[T, 
     lines = []
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
-        counts = f.integer("interactions_created"), f.integer("agent_flows_created")
+        counts = f.count("interactions_created"), f.count("agent_flows_created")
         lines.append((parse(f.obj(key)), *counts))
     return lines
 

@@ -101,12 +101,36 @@ async def test_half_open_lets_one_probe_through_and_its_success_closes(
     clean_sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=300, times=1))
     probe = asyncio.create_task(zylon.totals())
     await until(lambda: totals_calls(clean_sandbox) == 3)
-    with pytest.raises(UpstreamUnavailable, match="circuit open"):
-        await zylon.totals()  # the one probe is out: refused
+    # The one probe is out: a parallel call waits for its verdict instead of failing.
+    waiting = asyncio.create_task(zylon.totals())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    assert totals_calls(clean_sandbox) == 3  # it did not call
     assert (await probe).projects > 0
     assert state(guard) is State.CLOSED
+    assert (await waiting).projects > 0  # then called, once closed
     assert (await zylon.totals()).projects > 0
-    assert totals_calls(clean_sandbox) == 4
+    assert totals_calls(clean_sandbox) == 5
+
+
+async def test_calls_waiting_on_a_failed_probe_are_refused_without_calling(
+    zylon_with: tuple[ZylonClient, CircuitBreaker, ManualClock], clean_sandbox: SandboxServer
+) -> None:
+    zylon, guard, clock = zylon_with
+    await open_it(zylon, clean_sandbox)
+    clock.now += 10.0
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=200, status=503, times=1))
+    probe = asyncio.create_task(zylon.totals())
+    await until(lambda: totals_calls(clean_sandbox) == 3)
+    waiting = [asyncio.create_task(zylon.totals()) for _ in range(3)]
+    with pytest.raises(UpstreamUnavailable) as info:
+        await probe
+    assert info.value.status == 503
+    for call in waiting:
+        with pytest.raises(UpstreamUnavailable, match="circuit open"):
+            await call
+    assert state(guard) is State.OPEN
+    assert totals_calls(clean_sandbox) == 3
 
 
 async def test_a_failed_probe_opens_it_again(

@@ -13,7 +13,6 @@ from gateway.errors import (
     Source,
     UpstreamBadRequest,
     UpstreamBadResponse,
-    UpstreamNotFound,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnauthorized,
@@ -72,6 +71,45 @@ async def test_retry_after_beyond_the_cap_gives_up_at_once(up: Upstreams) -> Non
     assert zylon_calls(up, "active-users") == 1
 
 
+async def test_a_long_retry_after_holds_later_calls_without_calling(up: Upstreams) -> None:
+    """The upstream asked for two minutes: the next call fails at once, no request sent."""
+    up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, retry_after=120))
+    zylon, http = up.zylon(retry_max_delay_s=4.0)
+    with pytest.raises(UpstreamRateLimited):
+        await zylon.active_users(week(up))
+    with pytest.raises(UpstreamRateLimited) as info:
+        await zylon.totals()  # another endpoint: the pause is the upstream's
+    assert info.value.status is None  # not an answer: no request was sent
+    assert info.value.retry_after is not None
+    assert 100 < info.value.retry_after <= 120
+    assert "not called" in info.value.message
+    assert up.sandbox.state.log.count(source="zylon") == 1
+    assert http.sleeps == []
+
+
+async def test_a_short_retry_after_is_waited_by_the_next_call(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="make", times=1, retry_after=3))
+    make, http = up.make(max_retries=0)
+    with pytest.raises(UpstreamRateLimited):
+        await make.analytics(MakeQuery(limit=1))
+    page = await make.analytics(MakeQuery(limit=1))
+    assert len(page.analytics) == 1
+    assert len(http.sleeps) == 1
+    assert 2 < http.sleeps[0] <= 3
+    assert make_calls(up) == 2
+
+
+async def test_a_pause_is_per_organization(up: Upstreams) -> None:
+    up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, retry_after=120))
+    zylon, _ = up.zylon(retry_max_delay_s=4.0)
+    with pytest.raises(UpstreamRateLimited):
+        await zylon.totals()
+    other, http = up.zylon(retry_max_delay_s=4.0)  # a client of its own, like another org's
+    totals = await other.totals()
+    assert totals.projects == len(up.data.zylon_org("aurora").projects)
+    assert http.sleeps == []
+
+
 async def test_real_quota_429_from_the_sandbox(up: Upstreams) -> None:
     # A still clock half-way through a minute: the quota refills in 30 s, beyond the cap.
     still = dt.datetime.now(dt.UTC).replace(second=30, microsecond=0)
@@ -123,7 +161,7 @@ async def test_503_with_retry_after_is_honoured(up: Upstreams) -> None:
         (400, UpstreamBadRequest),
         (401, UpstreamUnauthorized),
         (403, UpstreamUnauthorized),
-        (404, UpstreamNotFound),
+        (404, UpstreamBadRequest),
         (409, UpstreamBadRequest),
         (422, UpstreamBadRequest),
         (501, UpstreamUnavailable),
@@ -143,9 +181,9 @@ async def test_other_statuses_are_not_retried(
     assert http.sleeps == []
 
 
-async def test_unknown_path_is_not_found(up: Upstreams) -> None:
+async def test_an_unknown_path_is_a_bad_request_not_a_caller_s_not_found(up: Upstreams) -> None:
     http = up.http(Source.ZYLON, up.sandbox.zylon_url)
-    with pytest.raises(UpstreamNotFound) as info:
+    with pytest.raises(UpstreamBadRequest) as info:
         await http.get_json("/api/v1/nowhere", params=[], headers={}, endpoint="nowhere")
     assert info.value.status == 404
     assert up.sandbox.state.log.count(source="zylon", path_contains="nowhere") == 1

@@ -78,6 +78,14 @@ def test_page_without_pg() -> None:
         # What the JSON decoder reads of an integer past 64 bits: no longer exact.
         ({"total": metrics(errors=float(2**64 + 1)), "analytics": []}, "total.errors"),
         ({"total": metrics(errorRate=SECRETISH), "analytics": []}, "total.errorRate"),
+        # Counts reach a caller as GraphQL's 32-bit Int, and none is negative.
+        ({"total": metrics(operations=2**31), "analytics": []}, "total.operations"),
+        ({"total": metrics(executions=-5), "analytics": []}, "total.executions"),
+        (
+            {"total": metrics(), "analytics": [scenario(operations=3_000_000_000)]},
+            "analytics[0].operations",
+        ),
+        ({"total": metrics(), "analytics": [], "pg": {"totalCount": -1}}, "pg.totalCount"),
         ({"total": metrics(), "analytics": [scenario(status=SECRETISH)]}, "analytics[0].status"),
         ({"total": metrics(), "analytics": [scenario(id=SECRETISH)]}, "analytics[0].id"),
         ({"total": metrics(), "analytics": [scenario(), 5]}, "analytics[1]"),
@@ -92,6 +100,13 @@ def test_page_mismatch_names_the_field_not_the_value(body: Any, field: str) -> N
     assert SECRETISH not in str(info.value)
 
 
+TOTALS = {
+    "projects_total": 1,
+    "threads_total": 2,
+    "interactions_total": 3,
+    "agent_flows_total": 4,
+    "uploaded_artifacts_total": 5,
+}
 USER = {
     "id": "user_1",
     "org_id": "org_1",
@@ -137,6 +152,12 @@ def test_zylon_rankings_parse_dates_as_aware() -> None:
     [
         (parse_totals, {"projects_total": 1}, "threads_total"),
         (parse_totals, [], "the body"),
+        (parse_totals, {**TOTALS, "interactions_total": 2_200_000_000}, "interactions_total"),
+        (
+            parse_user_ranking,
+            [{"user": USER, "interactions_created": -1, "agent_flows_created": 0}],
+            "[0].interactions_created",
+        ),
         (
             parse_user_ranking,
             [{"user": {**USER, "created_at": SECRETISH}, "interactions_created": 1,
