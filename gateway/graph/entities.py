@@ -8,15 +8,20 @@ with no activity in the last year, or not among its 100 most active, cannot be
 found: NOT_FOUND. The caller's organizations are searched one after the other,
 so representations of the first cost nothing in the others. Scenarios and teams
 come from one full Make list per organization.
+
+An organization whose upstream fails is passed over, not the end of the search:
+another organization's entity is still found. Its error answers only for an id
+found nowhere else, which may be the failed organization's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Awaitable, Collection
+from typing import TypeVar
 
-from gateway.errors import BadUserInput, NotFound
+from gateway.errors import BadUserInput, NotFound, UpstreamError
 from gateway.graph.context import Info
-from gateway.loaders.make_requests import ListRequest, Timeframe
+from gateway.loaders.make_requests import ListRequest, ScenarioList, Timeframe
 from gateway.loaders.zylon import RankingKind
 from gateway.ranges import Range, resolve_range, zylon_window
 from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
@@ -37,8 +42,8 @@ def representation(value: object, index: int, typenames: Collection[str]) -> dic
     if not isinstance(typename, str) or typename not in typenames:
         raise BadUserInput(f"{where}: __typename must be one of {', '.join(sorted(typenames))}")
     key = value.get("id")
-    if isinstance(key, bool) or not isinstance(key, str | int):
-        raise BadUserInput(f"{where}: id must be a string (the entity's ID)")
+    if isinstance(key, bool) or not isinstance(key, str | int) or key == "":
+        raise BadUserInput(f"{where}: id must be a non-empty string (the entity's ID)")
     return {"__typename": typename, "id": str(key)}
 
 
@@ -47,23 +52,44 @@ def _ranges(info: Info) -> list[Range]:
     return [resolve_range(None, now=now), resolve_range(None, now=now, default_days=WIDE_DAYS)]
 
 
+T = TypeVar("T")
+
+
+class _Search:
+    """One entity's search through the caller's organizations."""
+
+    def __init__(self) -> None:
+        self.failure: UpstreamError | None = None
+
+    async def look(self, lookup: Awaitable[T]) -> T | None:
+        try:
+            return await lookup
+        except UpstreamError as exc:
+            self.failure = self.failure or exc
+            return None
+
+    def not_found(self, what: str) -> Exception:
+        return self.failure or NotFound(what)
+
+
 async def _find_ranked(info: Info, kind: RankingKind, entity_id: str) -> tuple[object, str]:
     """The user or project with this id in a ranking of a visible organization."""
     loaders = info.context.loaders.zylon
+    search = _Search()
     for r in _ranges(info):
         for org in info.context.visible_organizations():
             if org.zylon is None:
                 continue
             window = zylon_window(r)
             if kind == "users":
-                user = await loaders.user_entry(org.id, window, entity_id)
+                user = await search.look(loaders.user_entry(org.id, window, entity_id))
                 if user is not None:
                     return user.user, org.id
             else:
-                project = await loaders.project_entry(org.id, window, entity_id)
+                project = await search.look(loaders.project_entry(org.id, window, entity_id))
                 if project is not None:
                     return project.project, org.id
-    raise NotFound(f"no {kind[:-1]} with id {entity_id!r}")
+    raise search.not_found(f"no {kind[:-1]} with id {entity_id!r}")
 
 
 async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
@@ -83,26 +109,32 @@ def default_timeframe(info: Info) -> Timeframe:
     return Timeframe(r.start, r.end)
 
 
-async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str, Timeframe]:
+async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioList]]:
+    """Each visible organization's full Make list over the default range, but the failed."""
     timeframe = default_timeframe(info)
     for org in info.context.visible_organizations():
         if org.make is None:
             continue
-        listing = await info.context.loaders.make.scenarios(ListRequest(org.id, timeframe))
+        request = ListRequest(org.id, timeframe)
+        listing = await search.look(info.context.loaders.make.scenarios(request))
+        if listing is not None:
+            yield org.id, listing
+
+
+async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str, Timeframe]:
+    search = _Search()
+    async for org_id, listing in _listings(info, search):
         for scenario in listing.scenarios:
             if str(scenario.id) == scenario_id:
-                return scenario, org.id, timeframe
-    raise NotFound(f"no scenario with id {scenario_id!r}")
+                return scenario, org_id, default_timeframe(info)
+    raise search.not_found(f"no scenario with id {scenario_id!r}")
 
 
 async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
     """(id, name, organization) of a team that owns at least one scenario."""
-    timeframe = default_timeframe(info)
-    for org in info.context.visible_organizations():
-        if org.make is None:
-            continue
-        listing = await info.context.loaders.make.scenarios(ListRequest(org.id, timeframe))
+    search = _Search()
+    async for org_id, listing in _listings(info, search):
         for scenario in listing.scenarios:
             if str(scenario.team_id) == team_id:
-                return scenario.team_id, scenario.team_name, org.id
-    raise NotFound(f"no team with id {team_id!r}")
+                return scenario.team_id, scenario.team_name, org_id
+    raise search.not_found(f"no team with id {team_id!r}")

@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
-from tests.federation.conftest import AURORA_KEY
+from tests.federation.conftest import AURORA_KEY, DEMO_KEY
 from tests.servers import ThreadedServer
 
 ENTITIES = """
@@ -20,11 +21,16 @@ query($representations: [_Any!]!) {
 """
 
 
-def _entities(gateway: ThreadedServer, representations: list[Any]) -> dict[str, Any]:
+def _entities(
+    gateway: ThreadedServer,
+    representations: list[Any],
+    query: str = ENTITIES,
+    key: str = AURORA_KEY,
+) -> dict[str, Any]:
     response = httpx.post(
         f"{gateway.url}/graphql",
-        json={"query": ENTITIES, "variables": {"representations": representations}},
-        headers={"Authorization": f"Bearer {AURORA_KEY}"},
+        json={"query": query, "variables": {"representations": representations}},
+        headers={"Authorization": f"Bearer {key}"},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -41,6 +47,7 @@ def test_malformed_representations_are_bad_user_input_without_upstream_calls(
         "user_1",
         {"__typename": "User", "id": ["u"]},
         {"__typename": "Organization", "id": True},
+        {"__typename": "User", "id": ""},
     ]
 
     body = _entities(gateway, malformed)
@@ -68,3 +75,65 @@ def test_a_malformed_representation_fails_alone(gateway: ThreadedServer) -> None
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
         (["_entities", 1], "BAD_USER_INPUT")
     ]
+
+
+def gateway_run(gateway: ThreadedServer, query: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{gateway.url}/graphql",
+        json={"query": query},
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+EVERY_KIND = """
+query($representations: [_Any!]!) {
+  _entities(representations: $representations) {
+    ... on User { id name }
+    ... on Project { id name }
+    ... on Scenario { id name }
+    ... on Team { id name }
+  }
+}
+"""
+
+
+def test_one_organization_failing_leaves_the_others_entities_found(
+    gateway: ThreadedServer, sandbox: SandboxServer
+) -> None:
+    """The caller sees three organizations; aurora's upstreams both fail. Borealis's
+    entities are still found; an id found nowhere answers with aurora's failure."""
+    data = sandbox.state.data
+    borealis = data.zylon_org("borealis")
+    scenario = data.make_org("borealis").scenarios[0]
+    ranked = gateway_run(
+        gateway, '{ organization(id: "borealis") { activeProjects(limit: 1) { project { id } } } }'
+    )
+    project = ranked["organization"]["activeProjects"][0]["project"]["id"]
+    sandbox.state.faults.add(FaultRule(source="zylon", org="aurora", status=503))
+    sandbox.state.faults.add(FaultRule(source="make", org="aurora", status=500))
+    representations = [
+        {"__typename": "User", "id": borealis.users[0].id},
+        {"__typename": "Project", "id": project},
+        {"__typename": "Scenario", "id": str(scenario.id)},
+        {"__typename": "Team", "id": str(scenario.team_id)},
+        {"__typename": "User", "id": data.zylon_org("aurora").users[0].id},
+    ]
+
+    body = _entities(gateway, representations, EVERY_KIND, key=DEMO_KEY)
+
+    found = body["data"]["_entities"]
+    assert [e["id"] if e else None for e in found] == [
+        borealis.users[0].id,
+        project,
+        str(scenario.id),
+        str(scenario.team_id),
+        None,
+    ]
+    [error] = body["errors"]
+    assert error["path"] == ["_entities", 4]
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert error["extensions"]["source"] == "ZYLON"
