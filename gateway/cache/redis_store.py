@@ -41,6 +41,20 @@ return n
 """
 
 
+class _TolerantPickle(PickleSerializer):  # type: ignore[misc]
+    """A value that does not unpickle (written by another version's classes, or by
+    hand) is a miss for its own key, and the next store overwrites it. Raising here
+    failed the whole `multi_get`, so every key of the batch missed and the store
+    counted Redis as down for `_RETRY_AFTER_S`."""
+
+    def loads(self, value: Any) -> Any:
+        try:
+            return super().loads(value)
+        except Exception as exc:
+            log.debug("unreadable cache value (%s): a miss", type(exc).__name__)
+            return None
+
+
 class _RedisCache(RedisCache):  # type: ignore[misc]
     """aiocache 0.12 closes with redis-py's deprecated `close()`; use `aclose()`."""
 
@@ -62,7 +76,7 @@ def _backend(settings: CacheSettings) -> _RedisCache:
     # restarted server fails once before the pool reconnects.
     options.setdefault("retry", Retry(NoBackoff(), 1, (RedisConnectionError,)))
     return _RedisCache(
-        serializer=PickleSerializer(),
+        serializer=_TolerantPickle(),
         endpoint=host,
         port=port,
         db=db,

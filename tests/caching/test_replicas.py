@@ -49,6 +49,7 @@ class Replica:
     def __init__(self, config: Path, log: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._log_path = log
         self._log = log.open("wb")
         command = ["serve", "--config", str(config), "--port", str(self.port)]
         self._process = subprocess.Popen(
@@ -70,6 +71,10 @@ class Replica:
             if self._process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the replica on port {self.port} did not start")
             time.sleep(0.05)
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self._log_path.read_text(errors="replace")
 
     def ready(self) -> int:
         return self.http.get("/readyz").status_code
@@ -121,8 +126,10 @@ def pair(
     return replicas
 
 
-def _dashboard(replica: Replica, org: str = "aurora") -> dict[str, Any]:
-    body = replica.gql.run(DASHBOARD, {"org": org, "range": RANGE})
+def _dashboard(
+    replica: Replica, org: str = "aurora", time_range: dict[str, str] = RANGE
+) -> dict[str, Any]:
+    body = replica.gql.run(DASHBOARD, {"org": org, "range": time_range})
     assert "errors" not in body, body
     return body
 
@@ -140,6 +147,31 @@ def test_an_answer_on_one_replica_costs_the_other_nothing(
     sandbox.state.log.clear()
     assert _dashboard(b) == on_a
     assert sandbox.state.log.count() == 0
+
+
+def test_an_unreadable_value_is_a_miss_for_its_key_alone(
+    pair: tuple[Replica, Replica], sandbox: SandboxServer, replica_redis: RedisServer
+) -> None:
+    """Say a deploy changed the pickled classes: that key is fetched again and
+    overwritten, and Redis keeps serving every other key."""
+    a, b = pair
+    own = {**RANGE, "to": RANGE["to"].replace("59:59Z", "59:58Z")}  # no other test's answers
+    aurora = _dashboard(a, "aurora", own)
+    _dashboard(a, "borealis", own)
+    reply = replica_redis.command("KEYS", "gw:v1:borealis:*")
+    keys = [line for line in reply.decode().split("\r\n") if line.startswith("gw:v1:")]
+    assert keys
+    spoiled = keys[0]
+    replica_redis.command("SET", spoiled, "not a pickle", "EX", "600")
+    sandbox.state.log.clear()
+
+    _dashboard(b, "borealis", own)
+    assert 1 <= sandbox.state.log.count() <= 2  # the spoiled entry's request, no more
+    sandbox.state.log.clear()
+    assert _dashboard(b, "aurora", own) == aurora  # Redis was not taken for down
+    assert sandbox.state.log.count() == 0
+    assert b"not a pickle" not in replica_redis.command("GET", spoiled)  # overwritten
+    assert "redis cache unavailable" not in b.log_text()
 
 
 def test_concurrent_identical_operations_on_both_replicas_fetch_each_request_once(
