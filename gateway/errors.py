@@ -36,6 +36,16 @@ class ConfigError(Exception):
     """A configuration that cannot be served; the message names the key."""
 
 
+SHOWN_CHARS = 64
+
+
+def shown(value: object) -> str:
+    """A caller's value as a message quotes it: repr'd, and cut short past `SHOWN_CHARS`
+    (an error must not send back the 20 KB it was sent)."""
+    text = repr(str(value))
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 4] + "…" + text[-1]
+
+
 class GatewayError(Exception):
     code: ClassVar[str] = "INTERNAL"
 

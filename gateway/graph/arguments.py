@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.cursors import binding_for
-from gateway.errors import BadUserInput
+from gateway.errors import BadUserInput, shown
 from gateway.graph.context import Context
 from gateway.loaders.make_requests import Filters, Timeframe
 from gateway.ranges import (
@@ -24,6 +24,7 @@ from gateway.ranges import (
 )
 
 MAX_RANKING = 100  # Zylon's largest `limit`
+MAX_FILTER_IDS = 100
 DEFAULT_RANKING = 10
 
 
@@ -72,7 +73,7 @@ def ranking_limit(limit: int | None) -> int:
 def numeric_id(value: object, what: str) -> int:
     text = str(value)
     if not (text.isascii() and text.isdigit()) or len(text) > 18:  # `isdigit` alone takes "²"
-        raise BadUserInput(f"{what} must be a numeric id, got {text!r}")
+        raise BadUserInput(f"{what} must be a numeric id, got {shown(text)}")
     return int(text)
 
 
@@ -82,6 +83,9 @@ def filters(value: Any) -> Filters:
     team_ids = _get(value, "team_ids", "teamIds") or ()
     folder_ids = _get(value, "folder_ids", "folderIds") or ()
     statuses = _get(value, "statuses", "statuses") or ()
+    for name, ids in (("teamIds", team_ids), ("folderIds", folder_ids)):
+        if len(ids) > MAX_FILTER_IDS:  # Make gets them in its URL
+            raise BadUserInput(f"filter.{name} takes at most {MAX_FILTER_IDS} ids, got {len(ids)}")
     return Filters(
         team_ids=tuple(sorted({numeric_id(v, "filter.teamIds") for v in team_ids})),
         folder_ids=tuple(sorted({numeric_id(v, "filter.folderIds") for v in folder_ids})),

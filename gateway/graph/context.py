@@ -13,7 +13,7 @@ from graphql import GraphQLError
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, OrganizationSettings, Settings
 from gateway.cursors import CursorCodec
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NotFound, shown
 from gateway.loaders import Loaders
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class Context:
         """The organization, if the caller may read it; otherwise exactly like an unknown id."""
         org = self.settings.organization(organization_id)
         if org is None or not self.caller.may_read(org.id):
-            raise NotFound(f"no organization with id {organization_id!r}")
+            raise NotFound(f"no organization with id {shown(organization_id)}")
         return org
 
     def visible_organizations(self) -> list[OrganizationSettings]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Collection
 from typing import TypeVar
 
-from gateway.errors import BadUserInput, NotFound, UpstreamError
+from gateway.errors import BadUserInput, NotFound, UpstreamError, shown
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, ScenarioList, Timeframe
 from gateway.loaders.zylon import RankingKind
@@ -89,7 +89,7 @@ async def _find_ranked(info: Info, kind: RankingKind, entity_id: str) -> tuple[o
                 project = await search.look(loaders.project_entry(org.id, window, entity_id))
                 if project is not None:
                     return project.project, org.id
-    raise search.not_found(f"no {kind[:-1]} with id {entity_id!r}")
+    raise search.not_found(f"no {kind[:-1]} with id {shown(entity_id)}")
 
 
 async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
@@ -127,7 +127,7 @@ async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str
         for scenario in listing.scenarios:
             if str(scenario.id) == scenario_id:
                 return scenario, org_id, default_timeframe(info)
-    raise search.not_found(f"no scenario with id {scenario_id!r}")
+    raise search.not_found(f"no scenario with id {shown(scenario_id)}")
 
 
 async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
@@ -137,4 +137,4 @@ async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
         for scenario in listing.scenarios:
             if str(scenario.team_id) == team_id:
                 return scenario.team_id, scenario.team_name, org_id
-    raise search.not_found(f"no team with id {team_id!r}")
+    raise search.not_found(f"no team with id {shown(team_id)}")

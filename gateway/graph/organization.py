@@ -7,7 +7,7 @@ from typing import Self
 import strawberry
 
 from gateway.config import OrganizationSettings, make_zone
-from gateway.errors import NotFound
+from gateway.errors import NotFound, shown
 from gateway.graph.arguments import (
     make_range,
     numeric_id,
@@ -124,7 +124,7 @@ class Organization:
         for team in teams_of(listing, str(self.id)):
             if int(team.id) == team_id:
                 return team
-        raise NotFound(f"no team with id {str(id)!r}")
+        raise NotFound(f"no team with id {shown(id)}")
 
     @strawberry.field(
         description=(

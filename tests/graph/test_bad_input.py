@@ -160,6 +160,14 @@ def _cases() -> list[Case]:
                 "filter.folderIds",
             ),
             (
+                "too-many-teamIds",  # each goes into Make's URL
+                "first: 5, filter: $bad",
+                "ScenarioFilter",
+                {"teamIds": [str(i) for i in range(1, 102)]},
+                {"teamIds": ["11"]},
+                "filter.teamIds takes at most 100 ids, got 101",
+            ),
+            (
                 "superscript-folderIds",  # str.isdigit() says yes, int() says no
                 "first: 5, filter: $bad",
                 "ScenarioFilter",
@@ -499,3 +507,19 @@ def test_an_int_literal_past_32_bits_is_a_validation_error(
     assert ex.codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
     assert "32-bit" in body["errors"][0]["message"]
     assert sandbox.state.log.count() == 0
+
+
+def test_a_message_quotes_a_long_value_cut_short(served: GraphQLClient) -> None:
+    long_id = "9" * 20 + "x" * 20_000
+    body = served.run(
+        'query($t: ID!, $o: ID!) { organization(id: "aurora") { team(id: $t) { id } } '
+        "other: organization(id: $o) { id } }",
+        {"t": long_id, "o": long_id},
+    )
+    assert ex.codes(body) == ["BAD_USER_INPUT"], body
+    [error] = body["errors"]
+    assert "team id must be a numeric id" in error["message"]
+    assert len(error["message"]) < 200
+    unknown = served.run("query($o: ID!) { organization(id: $o) { id } }", {"o": long_id})
+    assert ex.codes(unknown) == ["NOT_FOUND"]
+    assert len(unknown["errors"][0]["message"]) < 200
