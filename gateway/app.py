@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -92,7 +93,9 @@ def create_app(
     responses = None
     if settings.cache.response_entries > 0:
         responses = ResponseCache(
-            ttl_s=response_ttl(settings.cache), max_entries=settings.cache.response_entries
+            ttl_s=response_ttl(settings.cache),
+            max_entries=settings.cache.response_entries,
+            max_bytes=settings.cache.response_max_bytes,
         )
     page_headers = json.dumps(dict(graphiql_headers), indent=2) if graphiql_headers else None
 
@@ -169,7 +172,8 @@ def create_app(
             context.loaders.release()
         body = _repeatable(context, response) if key is not None else None
         if key is not None and responses is not None and body is not None:
-            responses.put(key, body, current_operation())
+            fresh_for = context.notes.fresh_until - time.time()
+            responses.put(key, body, current_operation(), fresh_for_s=fresh_for)
         return response
 
     async def healthz(request: Request) -> Response:

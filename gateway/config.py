@@ -69,6 +69,7 @@ class CacheSettings:
     # timeout of every Redis call (an outage degrades to cache misses).
     # Whole responses per caller and request kept in process memory (0: none).
     response_entries: int = 2048
+    response_max_bytes: int = 64 * 1024 * 1024  # their bodies together
     # How long past stale_s an expired entry is kept to answer an upstream failure.
     stale_if_error_s: float = 3600.0
     lock_timeout_s: float = 10.0
@@ -519,6 +520,7 @@ def _cache(t: _Table) -> CacheSettings:
         max_entries=t.integer("max_entries", d.max_entries, minimum=1),
         stale_if_error_s=t.number("stale_if_error_s", d.stale_if_error_s, positive=False),
         response_entries=t.integer("response_entries", d.response_entries, minimum=0),
+        response_max_bytes=t.integer("response_max_bytes", d.response_max_bytes, minimum=0),
         lock_timeout_s=t.number("lock_timeout_s", d.lock_timeout_s, positive=True),
         redis_timeout_s=t.number("redis_timeout_s", d.redis_timeout_s, positive=True),
     )

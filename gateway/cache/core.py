@@ -108,6 +108,7 @@ class Cache:
                     expired[item.key] = envelope
             elif now < envelope.fresh_until:
                 notes.hits += 1
+                notes.fresh_until = min(notes.fresh_until, envelope.fresh_until)
                 results[item.key] = envelope.value
             else:
                 notes.stale += 1

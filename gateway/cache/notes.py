@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,9 @@ class CacheNotes:
     misses: int = 0
     stale: int = 0
     stale_on_error: list[str] = field(default_factory=list)
+    # The earliest end of freshness (epoch seconds) of the entries served as hits: an
+    # answer built from them is no fresher (gateway.response_cache).
+    fresh_until: float = math.inf
 
     def record_stale_on_error(self, kind: str) -> None:
         if kind not in self.stale_on_error:
