@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 
 from strawberry.dataloader import DataLoader
 
@@ -162,7 +162,13 @@ class MakeLoader:
         for key in keys:
             if isinstance(key, ListRequest):
                 plans[key] = self._plan_list(key)
-        await self._fetch(pending)
+        try:
+            await self._fetch(pending)
+        except BaseException:  # cancelled with the operation: the plans will never run
+            for plan in plans.values():
+                if isinstance(plan, Coroutine):
+                    plan.close()
+            raise
         results = await asyncio.gather(*plans.values(), return_exceptions=True)
         by_key = dict(zip(plans, results, strict=True))
         return [by_key[key] for key in keys]

@@ -11,6 +11,8 @@ so that no case is served from another's cache entries.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -523,3 +525,22 @@ def test_a_message_quotes_a_long_value_cut_short(served: GraphQLClient) -> None:
     unknown = served.run("query($o: ID!) { organization(id: $o) { id } }", {"o": long_id})
     assert ex.codes(unknown) == ["NOT_FOUND"]
     assert len(unknown["errors"][0]["message"]) < 200
+
+
+def test_a_refused_cursor_leaves_no_coroutine_unawaited(served: GraphQLClient) -> None:
+    """Aurora's cursor is foreign to borealis: that error nulls `organizations` and
+    cancels the Make batch still fetching, whose planned pages must be closed."""
+    first = served.run(
+        '{ organization(id: "aurora") { scenarios(first: 5) { pageInfo { endCursor } } } }'
+    )
+    cursor = first["data"]["organization"]["scenarios"]["pageInfo"]["endCursor"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        body = served.run(
+            "query($c: String) { organizations { id "
+            "scenarios(first: 3, after: $c) { nodes { id } } } }",
+            {"c": cursor},
+        )
+        gc.collect()
+    assert ex.codes(body) == ["BAD_USER_INPUT"]
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
