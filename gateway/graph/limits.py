@@ -404,7 +404,8 @@ def _over_limits(measure: Measure, limits: LimitsSettings) -> Iterator[GraphQLEr
     if measure.cost > limits.max_cost:
         yield too_complex(
             f"The operation's estimated cost is {measure.cost}; the limit is {limits.max_cost}. "
-            "Ask for smaller pages (first, last, limit) or fewer nested lists.",
+            "Ask for smaller pages (first, last, limit), fewer nested lists "
+            "or fewer _entities representations.",
             "max_cost",
             measure.cost,
             limits.max_cost,
