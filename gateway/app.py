@@ -45,6 +45,8 @@ log = logging.getLogger("gateway.graphql")
 
 GRAPHIQL_ASSETS = "/graphiql-static"
 _HIT = {"X-Gateway-Cache": "response"}
+_ALLOW = {"Allow": "GET, POST"}
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
 
 
@@ -134,6 +136,8 @@ def create_app(
             return _error(500, INTERNAL_MESSAGE, "INTERNAL")
 
     async def answer(request: Request) -> Response:
+        if request.method not in ("GET", "POST"):
+            return _error(405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW)
         state: GatewayState = request.state.gateway
         if request.method == "GET" and _wants_html(request) and settings.graphql.graphiql:
             page = render_graphiql_page(
@@ -193,7 +197,9 @@ def create_app(
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     routes = [
-        Route("/graphql", observability.wrap(graphql), methods=["GET", "POST"]),
+        # Every method reaches the endpoint, so that a refusal is logged, counted and
+        # carries its request id like any other answer.
+        Route("/graphql", observability.wrap(graphql), methods=_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

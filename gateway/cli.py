@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import signal
 import sys
@@ -21,6 +22,8 @@ from gateway.config import Settings, load_settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
+from gateway.persisted import load_manifest
+from gateway.tracing import check_exporter
 
 DEMO_KEY = "sandbox-demo-key"
 # Allocations between young collections; young collections per middle one; middle per old.
@@ -45,6 +48,30 @@ query Dashboard {
 }
 """
 CONFIG_ENV = "GATEWAY_CONFIG"
+# Past a request's deadline, a draining server stops waiting for what is in flight.
+SHUTDOWN_SLACK_S = 2.0
+
+
+def check_deployable(settings: Settings) -> None:
+    """What `create_app` would refuse beyond the file itself (the trusted documents'
+    manifest, the span exporter), found before any worker starts: a worker that
+    fails to build its app is restarted by uvicorn, forever."""
+    if not settings.organizations or not settings.clients:
+        # Every request would be refused, or answered with nothing.
+        raise ConfigError("the config needs at least one [[organizations]] and one [[clients]]")
+    if settings.graphql.trusted_documents is not None:
+        load_manifest(settings.graphql.trusted_documents)
+    check_exporter(settings.telemetry)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, got {port}")
+    return port
 
 
 def app_factory() -> Starlette:
@@ -88,6 +115,9 @@ def _serve(
     graphiql_headers: dict[str, str] | None = None,
     graphiql_query: str | None = None,
 ) -> None:
+    check_deployable(settings)
+    # A request in flight at SIGTERM may run to its deadline, and no longer.
+    drain_s = math.ceil(settings.limits.request_deadline_s + SHUTDOWN_SLACK_S)
     if workers > 1:
         if config_path is None:
             raise ConfigError("--workers needs a config file")
@@ -100,11 +130,19 @@ def _serve(
             workers=workers,
             log_config=None,  # our handlers: JSON lines, credentials blanked
             access_log=False,
+            timeout_graceful_shutdown=drain_s,
         )
         return
     app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
     tune_gc()
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=drain_s,
+    )
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -181,6 +219,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     settings = load_settings(args.path)
+    check_deployable(settings)
     print(
         f"{args.path}: ok ({len(settings.organizations)} organizations, "
         f"{len(settings.clients)} clients, cache {settings.cache.backend})"
@@ -200,13 +239,13 @@ def _parser() -> argparse.ArgumentParser:
         help="serve over built-in simulated upstreams; no config needed",
     )
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=_port)
     serve.add_argument("--workers", type=int)
     serve.set_defaults(run=_cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the simulated Zylon and Make")
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--port", type=_port, default=8001)
     sandbox.set_defaults(run=_cmd_sandbox)
 
     schema = commands.add_parser("schema", help="print the served SDL")

@@ -40,18 +40,27 @@ _UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", de
 _OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
 
 
+def _otlp() -> Any:
+    try:
+        return importlib.import_module(_OTLP_MODULE)
+    except ImportError:
+        raise ConfigError(
+            'telemetry.exporter: "otlp" needs the opentelemetry-exporter-otlp-proto-http '
+            'package installed (or choose "console" or "none")'
+        ) from None
+
+
+def check_exporter(settings: TelemetrySettings) -> None:
+    """Refuse, as the app would, an exporter this installation cannot make."""
+    if settings.enabled and settings.exporter == "otlp":
+        _otlp()
+
+
 def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
     if settings.exporter == "console":
         return ConsoleSpanExporter(service_name=settings.service_name)
     if settings.exporter == "otlp":
-        try:
-            module = importlib.import_module(_OTLP_MODULE)
-        except ImportError:
-            raise ConfigError(
-                'telemetry.exporter: "otlp" needs the opentelemetry-exporter-otlp-proto-http '
-                'package installed (or choose "console" or "none")'
-            ) from None
-        exporter: SpanExporter = module.OTLPSpanExporter()
+        exporter: SpanExporter = _otlp().OTLPSpanExporter()
         return exporter
     return None
 

@@ -179,6 +179,57 @@ def test_check_config_refuses_a_bad_file_naming_the_key(
     assert "Traceback" not in out + err
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[graphql]\ntrusted_documents = "{missing}"\n', "graphql.trusted_documents"),
+        ('[graphql]\ntrusted_documents = "{not_json}"\n', "is not JSON"),
+    ],
+)
+def test_check_config_refuses_what_the_app_would_refuse(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+    extra: str,
+    message: str,
+) -> None:
+    """Also what only building the app reads: `serve --workers N` checks the same
+    before starting workers, which uvicorn would otherwise restart without end."""
+    not_json = tmp_path / "manifest.json"
+    not_json.write_text("{")
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        config_toml(sandbox.url)
+        + extra.format(missing=tmp_path / "missing.json", not_json=not_json)
+    )
+    assert cli.main(["check-config", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert message in err
+    assert "Traceback" not in out + err
+    assert cli.main(["serve", "--config", str(path), "--workers", "2", "--port", "0"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_config_that_serves_nobody_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# nothing yet\n")
+    assert cli.main(["check-config", str(empty)]) == 1
+    assert "at least one [[organizations]] and one [[clients]]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_a_port_out_of_range_is_refused(
+    port: str, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["serve", "--sandbox", "--port", port])
+    assert info.value.code == 2
+    assert "port" in capsys.readouterr().err
+
+
 def test_check_config_on_a_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:
@@ -244,7 +295,8 @@ def test_sandbox_prints_a_config_that_check_config_accepts(
 ) -> None:
     with Running("sandbox", "--port", str(port)) as sandbox:
         printed = sandbox.until('organizations = ["aurora"]')
-        config = printed[printed.index("[[organizations]]") :]
+        config = printed  # all of it: `gateway sandbox > gateway.toml` must load
+        assert config.startswith("# Sandbox upstreams at")
         assert f"http://127.0.0.1:{port}/zylon" in config
         path = tmp_path / "gateway.toml"
         path.write_text(config)

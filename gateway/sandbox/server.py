@@ -176,8 +176,9 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8001) -> None:
     sock = _bind(host, port)
     try:
         url = f"http://{host}:{sock.getsockname()[1]}"
-        print(f"Sandbox upstreams at {url} (Zylon: {url}/zylon, Make: {url}/make/<zone>/api/v2)")
-        print("A gateway config that points at them:\n")
+        # Comments, so that `gateway sandbox > gateway.toml` writes a config that loads.
+        print(f"# Sandbox upstreams at {url} (Zylon: {url}/zylon, Make: {url}/make/<zone>/api/v2)")
+        print("# A gateway config that points at them:\n")
         print(config_toml(url), flush=True)
         uvicorn.Server(_uvicorn_config(create_sandbox_app(SandboxState()))).run(sockets=[sock])
     finally:

@@ -144,6 +144,20 @@ def test_several_operations_need_an_operation_name(
     assert sandbox.state.log.count() > 0
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+def test_other_methods_are_405_with_a_request_id(
+    gql: GraphQLClient, sandbox: SandboxServer, method: str
+) -> None:
+    response = gql.http.request(method, "/graphql", headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["x-request-id"]
+    if method != "HEAD":
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert sandbox.state.log.count() == 0
+
+
 def test_document_errors_keep_graphql_codes(gql: GraphQLClient) -> None:
     unknown = gql.run("{ organizations { nope } }")
     assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

@@ -85,7 +85,8 @@ def test_run_sandbox_serves_and_prints_a_config() -> None:
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
-            url = first.split()[3]
+            assert first.startswith("# ")  # a TOML comment: the whole output loads
+            url = first.split()[4]
             assert url.startswith("http://127.0.0.1:")
             printed = "".join(process.stdout.readline() for _ in range(12))
             assert f'base_url = "{url}/zylon"' in printed
