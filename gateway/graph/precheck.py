@@ -323,7 +323,9 @@ def _check(
         return []  # bad variables: graphql-core answers with its own errors
     walk = _Walk(plan.fragments, variables, ctx)
     walk.visit(plan.steps, (None, None))
-    most = max(map(len, walk.series_days.values()), default=0)
+    days = walk.series_days
+    each = days.pop(None, set())  # under `organizations` or `_entities`: every organization
+    most = max((len(named | each) for named in days.values()), default=len(each))
     limit = ctx.settings.limits.max_series_days
     if most > limit and not walk.errors:
         message = (

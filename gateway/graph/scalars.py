@@ -17,9 +17,11 @@ def _serialize_datetime(value: dt.datetime) -> str:
 
 
 # RFC 3339's date-time, the profile of ISO 8601 the contract means: a date, a time and
-# an offset. `fromisoformat` alone also takes week dates, bare dates and no offset.
+# an offset (also written +0100, as strftime's %z does). `fromisoformat` alone also
+# takes week dates, bare dates and no offset. Any number of fraction digits (.NET
+# writes 7, Go and Java up to 9): past microseconds they are dropped.
 _DATETIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})",
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})",
     re.ASCII,
 )
 
@@ -28,9 +30,11 @@ def _parse_datetime(value: object) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-02-08T14:12:45Z")
     try:
-        if not _DATETIME.fullmatch(value):
+        match = _DATETIME.fullmatch(value)
+        if match is None:
             raise ValueError
-        parsed = dt.datetime.fromisoformat(value.upper())
+        moment, fraction, offset = match.groups()
+        parsed = dt.datetime.fromisoformat((moment + (fraction or "")[:7] + offset).upper())
     except ValueError:
         raise ValueError(
             f"DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; got {value!r}"

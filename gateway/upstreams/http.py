@@ -249,7 +249,8 @@ class UpstreamHTTP:
                 f"{endpoint}: the upstream asked for a pause; not called",
                 retry_after=float(math.ceil(left)),
             )
-        await self._sleep(left)
+        # Spread out, so that the calls held together do not all land at the same instant.
+        await self._sleep(left + self._random.uniform(0, min(1.0, left / 10)))
 
     def _may_retry(self, attempt: int, retry: _Retryable, delay: float, endpoint: str) -> bool:
         if attempt > self.settings.max_retries or isinstance(retry.error, DeadlineExceeded):
@@ -444,7 +445,10 @@ class UpstreamHTTP:
         message = f"{endpoint} answered HTTP {status}"
         kw: dict[str, Any] = {"status": status, "retry_after": retry_after}
         if retry_after is not None and status in HOLD_STATUSES:
-            self._hold_until = max(self._hold_until, time.monotonic() + retry_after)
+            # Held no longer than a breaker's cool-down: past it, a call finds out whether
+            # the pause is over (a proxy's stray `Retry-After: 86400` must not last a day).
+            hold = min(retry_after, self.settings.breaker_cooldown_s)
+            self._hold_until = max(self._hold_until, time.monotonic() + hold)
         if status == 429:
             raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
         if status in RETRY_STATUSES:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from gateway.config import Settings
+from gateway.graph.scalars import _parse_datetime, _serialize_datetime
 from gateway.sandbox.model import SandboxData
 from gateway.sandbox.server import SandboxServer
 from tests.graph import expect as ex
@@ -365,8 +366,22 @@ MALFORMED_DATETIMES = [
     "2026-02-08T14:12:45",  # no offset: whose 14:12?
     "2026-W06-7T14:12:45Z",  # a week date
     "2026-02-08T14:12:45Z\u0000",
-    "2026-02-08T14:12:45+0100",  # RFC 3339 writes the offset with a colon
+    "2026-02-08T14:12:45+01",  # an offset without its minutes
+    "2026-02-08T14:12:45.Z",  # a fraction without digits
 ]
+
+
+@pytest.mark.parametrize(
+    ("value", "utc"),
+    [
+        ("2026-02-08T14:12:45.1234567Z", "2026-02-08T14:12:45.123456Z"),  # .NET's "o"
+        ("2026-02-08T15:12:45.123456789+01:00", "2026-02-08T14:12:45.123456Z"),  # Go, Java
+        ("2026-02-08T15:12:45+0100", "2026-02-08T14:12:45Z"),  # strftime's %z
+        ("2026-02-08t14:12:45z", "2026-02-08T14:12:45Z"),
+    ],
+)
+def test_datetimes_as_clients_write_them(value: str, utc: str) -> None:
+    assert _serialize_datetime(_parse_datetime(value)) == utc
 
 
 @pytest.mark.parametrize("value", MALFORMED_DATETIMES)
@@ -490,6 +505,18 @@ def test_make_series_together_stay_within_the_series_days(
     assert "cover 120 distinct UTC days" in error["message"]
     assert "at most 92" in error["message"]
     assert len(error["locations"]) == 2
+    assert sandbox.state.log.count() == 0
+
+    # Under `organizations` the days count for every organization, aurora's included.
+    spread = """query($a: TimeRange, $b: TimeRange) {
+      organization(id: "aurora") {
+        a: timeSeries(metric: OPERATIONS, range: $a) { points { value } }
+      }
+      organizations { b: timeSeries(metric: ERRORS, range: $b) { points { value } } }
+    }"""
+    body = served.run(spread, {"a": _days(data, 130, 71), "b": _days(data, 70, 11)})
+    assert ex.codes(body) == ["BAD_USER_INPUT"], body
+    assert "cover 120 distinct UTC days" in body["errors"][0]["message"]
     assert sandbox.state.log.count() == 0
 
     # The same days twice cost them once: allowed.

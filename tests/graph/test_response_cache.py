@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
+from gateway.config import Settings
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
+from tests.graph import expect as ex
 from tests.graph.conftest import AURORA_KEY, DEMO_KEY, GraphQLClient, operation
 
 HIT = "X-Gateway-Cache"
@@ -43,3 +48,27 @@ def test_a_response_cache_hit_is_still_counted_by_operation(gql: GraphQLClient) 
     metrics = gql.http.get("/metrics").text
     line = 'gateway_graphql_requests_total{operation="Dashboard",outcome="ok"} 2.0'
     assert line in metrics
+
+
+def test_an_answer_is_not_repeated_past_the_freshness_of_what_it_was_built_from(
+    settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    """Every TTL 4 s. A ranking is fetched at t=0; at t=2 another request (other bytes,
+    same data) is built from it. At t=5 that request must not come back from the
+    response cache, whose own TTL would run to t=6: the ranking behind it went stale
+    at t=4. (A second of margin each way, for a busy machine.)"""
+    cache = dataclasses.replace(settings.cache, default_ttl_s=4.0, ttl_s={})
+    short = dataclasses.replace(settings, cache=cache)
+    r = ex.whole_days(ex.day(clean_sandbox.state.data, 20), ex.day(clean_sandbox.state.data, 2))
+    query = 'query($r: TimeRange) { organization(id: "aurora") { activeUsers(range: $r) { %s } } }'
+    with ex.serve(short) as gql:
+        assert "errors" not in gql.run(query % "interactionsCreated", {"r": r})
+        time.sleep(2.0)
+        other = query % "interactionsCreated "  # other bytes: not the first's entry
+        built = gql.post(other, {"r": r})
+        assert HIT not in built.headers
+        assert "extensions" not in built.json()  # from the fresh ranking
+        time.sleep(3.0)
+        again = gql.post(other, {"r": r})
+        assert HIT not in again.headers
+        assert again.json()["extensions"]["cache"]["stale"] >= 1  # what the ranking is now

@@ -123,6 +123,8 @@ async def test_calls_waiting_on_a_failed_probe_are_refused_without_calling(
     probe = asyncio.create_task(zylon.totals())
     await until(lambda: totals_calls(clean_sandbox) == 3)
     waiting = [asyncio.create_task(zylon.totals()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert not any(call.done() for call in waiting)  # they wait for the probe's verdict
     with pytest.raises(UpstreamUnavailable) as info:
         await probe
     assert info.value.status == 503

@@ -74,7 +74,7 @@ async def test_retry_after_beyond_the_cap_gives_up_at_once(up: Upstreams) -> Non
 async def test_a_long_retry_after_holds_later_calls_without_calling(up: Upstreams) -> None:
     """The upstream asked for two minutes: the next call fails at once, no request sent."""
     up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, retry_after=120))
-    zylon, http = up.zylon(retry_max_delay_s=4.0)
+    zylon, http = up.zylon(retry_max_delay_s=4.0, breaker_cooldown_s=600.0)
     with pytest.raises(UpstreamRateLimited):
         await zylon.active_users(week(up))
     with pytest.raises(UpstreamRateLimited) as info:
@@ -95,8 +95,21 @@ async def test_a_short_retry_after_is_waited_by_the_next_call(up: Upstreams) -> 
     page = await make.analytics(MakeQuery(limit=1))
     assert len(page.analytics) == 1
     assert len(http.sleeps) == 1
-    assert 2 < http.sleeps[0] <= 3
+    assert 2 < http.sleeps[0] <= 3.3  # what is left of it, and a little jitter
     assert make_calls(up) == 2
+
+
+async def test_a_pause_lasts_no_longer_than_a_breaker_cool_down(up: Upstreams) -> None:
+    """A stray `Retry-After: 86400` (a proxy's, say) must not hold an organization a day."""
+    up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, retry_after=86400))
+    zylon, _ = up.zylon(retry_max_delay_s=4.0, breaker_cooldown_s=10.0)
+    with pytest.raises(UpstreamRateLimited) as first:
+        await zylon.totals()
+    assert first.value.retry_after == 86400.0  # the caller hears what the upstream said
+    with pytest.raises(UpstreamRateLimited) as held:
+        await zylon.totals()
+    assert held.value.retry_after is not None
+    assert 0 < held.value.retry_after <= 10.0
 
 
 async def test_a_pause_is_per_organization(up: Upstreams) -> None:
