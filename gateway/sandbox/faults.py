@@ -114,6 +114,14 @@ class FaultRule:
     probability: float | None = None
 
     def __post_init__(self) -> None:
+        # JSON from the fault API: each value of its own type (True is no count, "false"
+        # no flag), or a rule would answer something no upstream sends.
+        for name, (kinds, what) in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+                raise ValueError(f"{name} must be {what}")
         if self.source not in (None, "zylon", "make"):
             raise ValueError("source must be 'zylon', 'make' or None")
         if self.body not in (None, "malformed", "oversized", "schema"):
@@ -142,6 +150,20 @@ class FaultRule:
             return False
         return self.org is None or self.org in (org, org_key)
 
+
+_INTEGER = ((int,), "an integer")
+_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "path_contains": ((str,), "a string"),
+    "org": ((str,), "a string"),
+    "times": _INTEGER,
+    "latency_ms": _INTEGER,
+    "status": _INTEGER,
+    "retry_after": _INTEGER,
+    "hang": ((bool,), "true or false"),
+    "drip_ms": _INTEGER,
+    "drip_chunk_bytes": _INTEGER,
+    "probability": ((int, float), "a number"),
+}
 
 FAULT_SEED = 7
 

@@ -21,6 +21,7 @@ from gateway.sandbox.state import SandboxState
 PATH = "/make/{zone}/api/v2/analytics/{organizationId}"
 STATUSES = ("active", "inactive", "invalid")
 RETENTION = dt.timedelta(days=365)
+MAX_OFFSET = 2**31 - 1
 
 
 def make_routes(state: SandboxState) -> list[Route]:
@@ -46,11 +47,12 @@ class _Page:
 def _authorize(state: SandboxState, request: Request) -> MakeOrg:
     token = bearer(request.headers.get("authorization"), "Token")
     org = state.data.by_make_token(token) if token else None
-    if org is None or org.make is None:
+    # Zones are separate installations: a token of another zone is unknown here.
+    if org is None or org.make is None or request.path_params["zone"] != org.make.zone:
         raise ApiError(401, "Missing or unknown token")
     make = org.make
     wanted = request.path_params["organizationId"]
-    if wanted != str(make.organization_id) or request.path_params["zone"] != make.zone:
+    if wanted != str(make.organization_id):
         raise ApiError(403, "Not an owner of this organization, or no such organization")
     retry_after = state.make_quota.take(org.key, state.now())
     if retry_after is not None:
@@ -98,7 +100,10 @@ def _window(state: SandboxState, request: Request) -> q.Window:
 def _page(request: Request) -> _Page:
     limit = bounded("pg[limit]", single(request, "pg[limit]"), 1, 10_000, 10_000)
     offset_text = single(request, "pg[offset]")
-    offset = bounded("pg[offset]", offset_text, 0, None, 0) if offset_text is not None else None
+    # Bounded so that it can be echoed in `pg.offset`: past any list, a page is empty anyway.
+    offset = (
+        bounded("pg[offset]", offset_text, 0, MAX_OFFSET, 0) if offset_text is not None else None
+    )
     last = single(request, "pg[last]")
     if offset is not None and last is not None:
         raise ApiError(400, "pg[offset] and pg[last] cannot be combined")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,7 @@ def decode_last(text: str, sort_by: str) -> SortKey:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         decoded = json.loads(raw)
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:  # "[[[[…" nests too deep
         raise ValueError("pg[last] is not a key") from error
     if not (isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == sort_by):
         raise ValueError("pg[last] does not belong to this sort")
@@ -139,7 +140,7 @@ def _fits(value: Any, sort_by: str) -> bool:
         return isinstance(value, str)
     if sort_by in INTEGER_SORTS:
         return _is_int(value)
-    return value is None or _is_int(value) or isinstance(value, float)
+    return value is None or _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def after(

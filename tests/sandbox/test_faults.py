@@ -213,6 +213,12 @@ def test_control_api(clean_sandbox: SandboxServer, http: httpx.Client) -> None:
         '{"source": "github"}',
         '{"status": 42}',
         '{"latency_ms": "slow"}',
+        '{"status": 503.5}',
+        '{"retry_after": "soon"}',
+        '{"drip_chunk_bytes": 1.5}',
+        '{"hang": "false"}',
+        '{"times": true}',
+        '{"probability": "half"}',
     ],
 )
 def test_control_api_rejects_bad_rules(http: httpx.Client, body: str) -> None:

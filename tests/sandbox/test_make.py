@@ -71,7 +71,7 @@ def _org(data: SandboxData, key: str) -> MakeOrg:
         ("/make/eu1/api/v2/analytics/77", AURORA, 403),
         ("/make/eu1/api/v2/analytics/999", AURORA, 403),
         ("/make/eu1/api/v2/analytics/abc", AURORA, 403),
-        ("/make/us1/api/v2/analytics/42", AURORA, 403),
+        ("/make/us1/api/v2/analytics/42", AURORA, 401),  # zones are separate installations
         ("/make/us1/api/v2/analytics/42", BOREALIS, 403),
         ("/make/eu1/api/v2/analytics/42", AURORA, 200),
         ("/make/us1/api/v2/analytics/77", BOREALIS, 200),
@@ -241,6 +241,10 @@ def _b64(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
 
 
+def _nan_key() -> str:
+    return base64.urlsafe_b64encode(b'["errorRate", NaN, 1]').decode()
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -274,6 +278,9 @@ def _b64(value: object) -> str:
         [("pg[last]", _b64(["operations", 12, "1"]))],
         [("pg[last]", _b64(["operations", 12]))],
         [("pg[last]", _foreign_key())],  # a key of another sortBy
+        [("pg[last]", base64.urlsafe_b64encode(b"[" * 5000).decode())],  # nests too deep
+        [("pg[sortBy]", "errorRate"), ("pg[last]", _nan_key())],  # NaN is no JSON
+        [("pg[offset]", str(2**64))],  # could not be echoed in pg.offset
     ],
 )
 def test_bad_requests(http: httpx.Client, params: Params) -> None:
