@@ -21,10 +21,26 @@ _CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 ANONYMOUS = "anonymous"  # an operation without a name
 UNKNOWN = "unknown"  # no operation ran: refused before execution (auth, bad request)
 OTHER = "other"  # over the limit of distinct names, or not a GraphQL name
+_RESERVED = frozenset({ANONYMOUS, UNKNOWN, OTHER})  # an operation so named would blur them
 
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 
 
 class _Children:
@@ -121,7 +137,7 @@ class GatewayMetrics:
     def operation_label(self, name: str | None, *, executed: bool) -> str:
         if name is None:
             return ANONYMOUS if executed else UNKNOWN
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name in _RESERVED:
             return OTHER
         if name not in self._operations:
             if len(self._operations) >= MAX_OPERATION_NAMES:

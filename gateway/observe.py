@@ -141,6 +141,7 @@ class Observability:
             Source.MAKE: settings.upstreams.make.max_retries,
         }
         self._access = logging.getLogger(ACCESS_LOGGER)
+        self._graphiql = settings.graphql.graphiql  # else a GET asking for HTML is a query
 
     # --- the upstream side ---------------------------------------------------
 
@@ -179,7 +180,11 @@ class Observability:
 
     def wrap(self, endpoint: Endpoint) -> Endpoint:
         async def observed(request: Request) -> Response:
-            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            if (
+                self._graphiql
+                and request.method == "GET"
+                and "text/html" in request.headers.get("accept", "")
+            ):
                 return await endpoint(request)  # the GraphiQL page
             return await self._observe(request, endpoint)
 

@@ -42,7 +42,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
             # could not be serialized (e.g. an enum value the contract lacks).
             return internal(error, original or error)
         code = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
-        if error.path is None and _is_input_error(error.message):
+        if error.path is None and error.message.startswith("Syntax Error:"):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif error.path is None and _is_input_error(error.message):
             code = "BAD_USER_INPUT"
         return GraphQLError(
             error.message,

@@ -427,6 +427,15 @@ def hide_suggestions(error: GraphQLError) -> GraphQLError:
     )
 
 
+class NoEmptySelections(ASTValidationRule):
+    """`{ organizations { } }`: the GraphQL grammar asks for at least one selection, but
+    graphql-core 3.3 parses an empty set and would answer `[{}, {}, {}]`."""
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+        if not node.selections:
+            self.report_error(GraphQLError("A selection set must select at least one field.", node))
+
+
 class OperationLimits(SchemaExtension):
     """The limits of `LimitsSettings` and the switches of `GraphQLSettings`, per operation.
 
@@ -447,8 +456,9 @@ class OperationLimits(SchemaExtension):
         extra: type[ASTValidationRule] = MaxIntrospectionDepthRule
         if not self.graphql.introspection:
             extra = NoSchemaIntrospectionCustomRule
-        if extra not in run.validation_rules:
-            run.validation_rules = (*run.validation_rules, extra)
+        for rule in (extra, NoEmptySelections):
+            if rule not in run.validation_rules:
+                run.validation_rules = (*run.validation_rules, rule)
         yield
         result = run.result
         if not self.graphql.field_suggestions and result is not None and result.errors:

@@ -11,6 +11,7 @@ from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
     DASHBOARD_VARIABLES,
+    DEMO_KEY,
     StartGateway,
     operation,
     ops_settings,
@@ -153,6 +154,30 @@ def test_operation_labels_stay_bounded() -> None:
     assert [metrics.operation_label(n, executed=True) for n in names] == names
     assert metrics.operation_label("OneTooMany", executed=True) == "other"
     assert metrics.operation_label("Op7", executed=True) == "Op7"  # a known name stays
+
+
+def test_an_operation_named_like_a_reserved_label_is_other() -> None:
+    metrics = GatewayMetrics(CollectorRegistry())
+    for reserved in ("anonymous", "unknown", "other"):  # an operation so named blurs them
+        assert metrics.operation_label(reserved, executed=True) == "other"
+    assert metrics.operation_label("Anonymous", executed=True) == "Anonymous"
+
+
+def test_a_query_asking_for_html_is_observed_where_graphiql_is_off(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """Without GraphiQL, a GET asking for HTML runs as a query: counted, logged, with an id."""
+    gateway = start_gateway(ops_settings(clean_sandbox, "[graphql]\ngraphiql = false\n"))
+    response = gateway.http.get(
+        "/graphql",
+        params={"query": "query Html { organizations { id } }"},
+        headers={"Authorization": f"Bearer {DEMO_KEY}", "Accept": "text/html"},
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["organizations"]
+    assert response.headers["x-request-id"]
+    text = gateway.metrics()
+    assert sample(text, "gateway_graphql_requests_total", operation="Html", outcome="ok") == 1
 
 
 def test_breaker_state_gauge() -> None:
