@@ -113,6 +113,12 @@ class GatewayMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.response_cache_hits = Counter(
+            "gateway_response_cache_hits",
+            "GraphQL requests answered from the whole-response cache (no cache lookup, no "
+            "execution: they are not in gateway_cache_lookups)",
+            registry=registry,
+        )
         self.persisted = Counter(
             "gateway_persisted_queries",
             "Persisted-query requests by outcome: hit, miss, registered, refused",

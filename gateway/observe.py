@@ -249,6 +249,8 @@ class Observability:
         self.metrics.cache_lookups(hits=hits, misses=misses, stale=stale)
         if record.persisted is not None:
             self.metrics.persisted.labels(record.persisted).inc()
+        if record.response_cache:
+            self.metrics.response_cache_hits.inc()
 
         distinct = sorted(set(codes))
         status = response.status_code if response is not None else 500

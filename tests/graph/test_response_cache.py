@@ -48,6 +48,7 @@ def test_a_response_cache_hit_is_still_counted_by_operation(gql: GraphQLClient) 
     metrics = gql.http.get("/metrics").text
     line = 'gateway_graphql_requests_total{operation="Dashboard",outcome="ok"} 2.0'
     assert line in metrics
+    assert "gateway_response_cache_hits_total 1.0" in metrics
 
 
 def test_an_answer_is_not_repeated_past_the_freshness_of_what_it_was_built_from(
