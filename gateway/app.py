@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.cache import CacheNotes
@@ -25,8 +25,8 @@ from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
-from gateway.graphiql import graphiql_static_app, render_graphiql_page
-from gateway.http_guard import HTTPGuard
+from gateway.graphiql import asks_for_page, graphiql_static_app, render_graphiql_page
+from gateway.http_guard import HTTPGuard, error_response
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
 from gateway.observe import (
@@ -50,13 +50,6 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
 
 
-def _error(
-    status: int, message: str, code: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 async def _request_bytes(request: Request) -> bytes:
     return await request.body() if request.method == "POST" else request.url.query.encode()
 
@@ -71,10 +64,6 @@ def _repeatable(context: Context, response: Response) -> bytes | None:
     if clean is None:  # no operation ran: only the body can tell
         clean = complete(body)
     return body if clean else None
-
-
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
 
 
 def create_app(
@@ -133,13 +122,15 @@ def create_app(
             return await answer(request)
         except Exception:  # a bug: its trace goes to the log, never to the caller
             log.exception("unexpected error answering a GraphQL request")
-            return _error(500, INTERNAL_MESSAGE, "INTERNAL")
+            return error_response(500, INTERNAL_MESSAGE, "INTERNAL")
 
     async def answer(request: Request) -> Response:
         if request.method not in ("GET", "POST"):
-            return _error(405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW)
+            return error_response(
+                405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW
+            )
         state: GatewayState = request.state.gateway
-        if request.method == "GET" and _wants_html(request) and settings.graphql.graphiql:
+        if settings.graphql.graphiql and asks_for_page(request.method, request.headers):
             page = render_graphiql_page(
                 endpoint=str(request.url.path),
                 asset_prefix=GRAPHIQL_ASSETS,
@@ -149,7 +140,7 @@ def create_app(
             return HTMLResponse(page)
         caller = state.auth.client(request.headers.get("authorization"))
         if caller is None:
-            return _error(
+            return error_response(
                 401,
                 "missing or unknown API key: send Authorization: Bearer <key>",
                 "UNAUTHENTICATED",
@@ -171,7 +162,7 @@ def create_app(
             with request_deadline(settings.limits.request_deadline_s):
                 response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
-            return _error(exc.status_code, exc.reason, "BAD_REQUEST")
+            return error_response(exc.status_code, exc.reason, "BAD_REQUEST")
         finally:
             context.loaders.release()
         body = _repeatable(context, response) if key is not None else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from starlette.staticfiles import StaticFiles
@@ -28,6 +29,12 @@ _REQUIRED_ASSETS = (
     "graphql.worker.js",
 )
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+def asks_for_page(method: str, headers: Mapping[str, str]) -> bool:
+    """A browser's request for the page: a GET that accepts HTML (a query by GET from a
+    program asks for JSON)."""
+    return method == "GET" and "text/html" in headers.get("accept", "")
 
 
 def graphiql_build_dir() -> Path:

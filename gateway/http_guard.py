@@ -32,12 +32,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 from graphql import GraphQLSyntaxError, Source
 from graphql.language import Lexer, TokenKind
 from starlette.datastructures import Headers, QueryParams
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.graphiql import asks_for_page
 
 logger = logging.getLogger("gateway.http")
 
@@ -51,6 +55,19 @@ NO_QUERY = "GET /graphql needs a `query` parameter (or POST a JSON body)."
 NO_QUERY_GRAPHIQL = NO_QUERY[:-1] + "; open this address in a browser for GraphiQL."
 GET_QUERIES_ONLY = "GET runs queries only: send mutations and subscriptions with POST."
 POST_JSON_ONLY = "POST a JSON body with Content-Type: application/json."
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    """A GraphQL-over-HTTP answer with one error, its code, and no data."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def error_response(
+    status: int, message: str, code: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(message, code), status_code=status, headers=headers)
+
+
 RefusalHook = Callable[[Scope, int, float], Mapping[str, str]]
 """Told of each refusal (scope, status, seconds taken); returns headers to add to it."""
 
@@ -104,7 +121,7 @@ class HTTPGuard:
         await _refuse(send, scope, status, message, extra)
 
     def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
-        if self.html_page and "text/html" in Headers(scope=scope).get("accept", ""):
+        if self.html_page and asks_for_page(scope["method"], Headers(scope=scope)):
             return None  # the GraphiQL page: nothing runs
         params = QueryParams(scope["query_string"])
         query = params.get("query")
@@ -231,7 +248,7 @@ async def _refuse(
     extra_headers: Mapping[str, str] | None = None,
 ) -> None:
     logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]})
+    body = orjson.dumps(error_body(message, "BAD_REQUEST"))
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -34,6 +34,7 @@ from strawberry.types import ExecutionContext
 from gateway.cache import CacheNotes
 from gateway.config import Settings
 from gateway.errors import Source
+from gateway.graphiql import asks_for_page
 from gateway.logs import ACCESS_LOGGER, REQUEST_ID
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import EventHooks, Tracing
@@ -180,11 +181,7 @@ class Observability:
 
     def wrap(self, endpoint: Endpoint) -> Endpoint:
         async def observed(request: Request) -> Response:
-            if (
-                self._graphiql
-                and request.method == "GET"
-                and "text/html" in request.headers.get("accept", "")
-            ):
+            if self._graphiql and asks_for_page(request.method, request.headers):
                 return await endpoint(request)  # the GraphiQL page
             return await self._observe(request, endpoint)
 

@@ -30,13 +30,13 @@ from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gateway.cache import Cache, CacheItem
 from gateway.cache.keys import PREFIX
 from gateway.config import Settings
 from gateway.errors import ConfigError
-from gateway.http_guard import replay_body
+from gateway.http_guard import error_response, replay_body
 from gateway.observe import note_persisted
 
 KEY_PREFIX = f"{PREFIX}apq:"
@@ -50,13 +50,6 @@ _NO_STORE = {"Cache-Control": "private, no-cache, must-revalidate"}
 
 def sha256_hex(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
-
-
-def _error(
-    status: int, message: str, code: str, headers: Mapping[str, str] | None = None
-) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +114,7 @@ class PersistedQueries:
         if request.method == "POST":
             read = await _read_body(request, self._max_body)
             if read is None:
-                return _error(
+                return error_response(
                     413, f"The request body is over {self._max_body} bytes.", "BAD_REQUEST"
                 )
             body = read
@@ -150,12 +143,12 @@ class PersistedQueries:
         operation = payload.get("operationName")
         if not self._settings.persisted_queries:
             note_persisted("refused", operation)
-            return _error(200, NOT_SUPPORTED, "PERSISTED_QUERY_NOT_SUPPORTED", _NO_STORE)
+            return error_response(200, NOT_SUPPORTED, "PERSISTED_QUERY_NOT_SUPPORTED", _NO_STORE)
         if pq.get("version") != 1:
-            return _error(400, "Unsupported persisted query version; use 1.", "BAD_REQUEST")
+            return error_response(400, "Unsupported persisted query version; use 1.", "BAD_REQUEST")
         digest = pq.get("sha256Hash")
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
-            return _error(
+            return error_response(
                 400,
                 "extensions.persistedQuery.sha256Hash must be a SHA-256 hex digest.",
                 "BAD_REQUEST",
@@ -164,7 +157,7 @@ class PersistedQueries:
         query = payload.get("query")
         if isinstance(query, str) and query:
             if sha256_hex(query) != digest:
-                return _error(400, "provided sha does not match query", "BAD_REQUEST")
+                return error_response(400, "provided sha does not match query", "BAD_REQUEST")
             if len(query.encode()) <= self._max_document:
                 await self._register(cache, digest, query)
             note_persisted("registered", operation)
@@ -174,7 +167,7 @@ class PersistedQueries:
         document = await self._lookup(cache, digest)
         if document is None:
             note_persisted("miss", operation)
-            return _error(200, NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND", _NO_STORE)
+            return error_response(200, NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND", _NO_STORE)
         note_persisted("hit", operation)
         return _with_query(request, payload, document)
 
@@ -202,7 +195,7 @@ class PersistedQueries:
 
     def _refuse(self, operation: object) -> Response:
         note_persisted("refused", operation)
-        return _error(
+        return error_response(
             400,
             "This server runs only the operations of its trusted documents manifest; "
             "this one is not in it.",

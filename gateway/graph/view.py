@@ -41,7 +41,7 @@ class GraphQLView(GraphQL[Context, None]):
         for name in _JSON_PARAMETERS:
             if parsed.get(name):
                 try:
-                    parsed[name] = orjson.loads(parsed[name])
+                    parsed[name] = self.decode_json(parsed[name])
                 except orjson.JSONDecodeError:
                     raise HTTPException(400, f"The `{name}` parameter is not JSON.") from None
         return parsed
