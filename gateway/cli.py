@@ -131,6 +131,7 @@ def _serve(
             log_config=None,  # our handlers: JSON lines, credentials blanked
             access_log=False,
             timeout_graceful_shutdown=drain_s,
+            timeout_keep_alive=settings.server.keep_alive_s,
         )
         return
     app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
@@ -142,6 +143,7 @@ def _serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=drain_s,
+        timeout_keep_alive=settings.server.keep_alive_s,
     )
 
 

@@ -48,6 +48,10 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # An idle client connection is closed after this long. Longer than the idle timeout of
+    # the proxies in front (AWS ALB 60 s, nginx 60 s), so that the proxy, never the gateway,
+    # closes first: a request sent as the gateway closes is reset, and the proxy answers 502.
+    keep_alive_s: int = 65
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,8 +491,9 @@ def _server(t: _Table) -> ServerSettings:
     host = t.string("host", d.host)
     port = t.integer("port", d.port, minimum=0, maximum=65535)
     workers = t.integer("workers", d.workers, minimum=1)
+    keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
     t.done()
-    return ServerSettings(host=host, port=port, workers=workers)
+    return ServerSettings(host=host, port=port, workers=workers, keep_alive_s=keep_alive_s)
 
 
 def _cache(t: _Table) -> CacheSettings:

@@ -317,3 +317,31 @@ def test_sandbox_prints_a_config_that_check_config_accepts(
         assert totals["projects_total"] == expected["projects"]
         assert totals["interactions_total"] == expected["interactions"]
         assert sandbox.stop() == 0
+
+
+def _healthz_over(conn: socket.socket) -> bytes:
+    """The status line and headers of a GET /healthz sent on an open connection."""
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = conn.recv(4096)
+        assert chunk, "the server closed the connection"
+        received += chunk
+    return received
+
+
+def test_serve_keeps_an_idle_connection_open_for_the_configured_keep_alive(
+    port: int, tmp_path: Path
+) -> None:
+    """`server.keep_alive_s` reaches the server: with uvicorn's own 5 s, the connection would
+    be closed during the wait, and the next request on it would find it closed."""
+    with SandboxServer() as sandbox:
+        path = tmp_path / "gateway.toml"
+        config = config_toml(sandbox.url, api_key="k" * 24)
+        path.write_text("[server]\nkeep_alive_s = 60\n" + config)
+        with Running("serve", "--config", str(path), "--port", str(port)):
+            _wait_ready(f"http://127.0.0.1:{port}/healthz")
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
+                time.sleep(6)  # idle past uvicorn's default
+                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")

@@ -150,7 +150,7 @@ def test_every_key_of_every_section() -> None:
     data = base()
     data.update(
         {
-            "server": {"host": "::1", "port": 9000, "workers": 4},
+            "server": {"host": "::1", "port": 9000, "workers": 4, "keep_alive_s": 75},
             "cache": {
                 "backend": "redis",
                 "url": "rediss://cache.internal:6380/1",
@@ -177,7 +177,7 @@ def test_every_key_of_every_section() -> None:
         }
     )
     s = parse_settings(data, {"CURSOR_SECRET": "0123456789abcdef-cursor"})
-    assert s.server == ServerSettings(host="::1", port=9000, workers=4)
+    assert s.server == ServerSettings(host="::1", port=9000, workers=4, keep_alive_s=75)
     assert s.cache == CacheSettings(
         backend="redis",
         url="rediss://cache.internal:6380/1",
@@ -284,6 +284,8 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("server.port", 8000.0, "server.port: expected an integer, got a float"),
         ("server.port", 70000, "server.port: must be 0..65535"),
         ("server.workers", 0, "server.workers: must be at least 1"),
+        ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
+        ("server.keep_alive_s", 2.5, "server.keep_alive_s: expected an integer, got a float"),
         ("server.host", "", "server.host: must not be empty"),
         ("server.bogus", 1, "server.bogus: unknown key"),
         ("bogus", 1, "bogus: unknown key"),

@@ -17,6 +17,10 @@ from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.state import SandboxState
 
 START_TIMEOUT_S = 10.0
+# Idle connections stay open as long as a production API's would (uvicorn's own is 5 s, the
+# same as httpx's client-side expiry: a request sent on a connection idle for 5 s could meet
+# the server's close and be reset).
+KEEP_ALIVE_S = 65
 
 
 def _uvicorn_config(app: ASGIApp, *, lifespan: bool = False) -> uvicorn.Config:
@@ -27,6 +31,7 @@ def _uvicorn_config(app: ASGIApp, *, lifespan: bool = False) -> uvicorn.Config:
         lifespan="on" if lifespan else "off",
         ws="none",
         timeout_graceful_shutdown=1,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
