@@ -48,6 +48,7 @@ logger = logging.getLogger("gateway.upstream")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Where a `Retry-After` speaks for the whole upstream (RFC 9110), not one call.
 HOLD_STATUSES = frozenset({429, 503})
+MAX_RETRY_AFTER_S = 86_400.0
 
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
@@ -109,7 +110,9 @@ class CookielessClient(httpx.AsyncClient):
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date)."""
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), at most a
+    day: the figure is passed on to callers as `retryAfter`, which must stay a JSON-safe
+    integer whatever an upstream sends."""
     if value is None:
         return None
     value = value.strip()
@@ -125,7 +128,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         seconds = when.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds):
         return None
-    return max(0.0, seconds)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 class _Retryable(Exception):

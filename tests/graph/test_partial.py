@@ -127,6 +127,10 @@ def test_zylon_failing_leaves_make_intact(
             {"code": "UPSTREAM_RATE_LIMITED", "source": "MAKE", "status": 429, "retryAfter": 30},
         ),
         (
+            FaultRule(source="make", retry_after=10**23),  # past 64 bits: a day at most
+            {"code": "UPSTREAM_RATE_LIMITED", "source": "MAKE", "status": 429, "retryAfter": 86400},
+        ),
+        (
             FaultRule(source="make", body="malformed"),
             {"code": "UPSTREAM_BAD_RESPONSE", "source": "MAKE", "status": 200},
         ),
@@ -135,7 +139,7 @@ def test_zylon_failing_leaves_make_intact(
             {"code": "UPSTREAM_BAD_RESPONSE", "source": "MAKE", "status": 200},
         ),
     ],
-    ids=["500", "403", "429", "malformed", "schema"],
+    ids=["500", "403", "429", "429-huge", "malformed", "schema"],
 )
 def test_make_failing_leaves_zylon_intact(
     gql: GraphQLClient,

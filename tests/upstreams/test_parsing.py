@@ -205,6 +205,7 @@ def test_retry_after_seconds_and_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("nan") is None
+    assert parse_retry_after("100000000000000000000000") == 86_400.0  # a day at most
     now = 1_800_000_000.0
     date = email.utils.formatdate(now + 30, usegmt=True)
     assert parse_retry_after(date, now=now) == pytest.approx(30.0)
