@@ -77,7 +77,7 @@ class HumanFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             record.message = _access_line(fields)
-        line = super().formatMessage(record)
+        line = _one_line(super().formatMessage(record))
         request_id = getattr(record, "request_id", None)
         if request_id is not None and not isinstance(fields, dict):
             line += f" [request {request_id}]"
@@ -85,6 +85,15 @@ class HumanFormatter(logging.Formatter):
 
     def formatException(self, ei: Any) -> str:
         return redact(super().formatException(ei))
+
+
+# Line breaks and terminal control sequences in what a caller sent (an operation name, a
+# path) would let it forge a line of the log, or drive the terminal showing it.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def _access_line(f: dict[str, Any]) -> str:

@@ -174,6 +174,40 @@ def test_the_terminal_format_is_one_readable_line() -> None:
         assert part in line
 
 
+@pytest.fixture
+def terminal_log() -> Iterator[io.StringIO]:
+    """Every log record of the process at DEBUG, in the terminal's format."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
+    handler = configure_logging(logging.DEBUG, stream=stream, json_lines=False)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(saved[0])
+    for name, level in saved[1].items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_a_caller_cannot_forge_a_terminal_log_line(
+    terminal_log: io.StringIO, start_gateway: StartGateway
+) -> None:
+    forged = "2026-12-06 17:00:00,000 ERROR   gateway.graphql: FORGED"
+    gateway = start_gateway()
+    response = gateway.post(
+        {"query": "query A { organizations { id } }", "operationName": f"A\n{forged}\x1b[2K"}
+    )
+    assert response.status_code == 400  # no operation is so named
+    refused = gateway.http.put(f"/graphql%0A{forged.replace(' ', '%20')}")  # logged at DEBUG
+    assert refused.status_code in (404, 405)
+    lines = terminal_log.getvalue().splitlines()
+    assert not [line for line in lines if line.startswith(forged)]
+    assert len([line for line in lines if "FORGED" in line]) >= 2  # each inside its own line
+    assert "\x1b" not in terminal_log.getvalue()
+    (access,) = [line for line in lines if f" {ACCESS_LOGGER}: POST " in line]
+    assert "A\\n2026-12-06" in access  # escaped, still readable
+    assert "\\x1b[2K" in access
+
+
 def test_credentials_are_blanked_as_a_last_resort() -> None:
     assert redact("Authorization: Bearer abc.DEF-123") == "Authorization: [redacted]"
     assert redact("sent Bearer abc.DEF-123 along") == "sent Bearer [redacted] along"
