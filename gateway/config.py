@@ -158,6 +158,9 @@ class LimitsSettings:
     max_range_days: int = 366
     max_depth: int = 12
     max_aliases: int = 30
+    max_selection_fields: int = 50
+    max_fields: int = 500
+    max_fragment_spreads: int = 50
     max_tokens: int = 2000
     max_document_bytes: int = 20_000
     max_cost: int = 20_000

@@ -1,79 +1,138 @@
-"""Parsing and validation cached per document text, behind the operation limits.
+"""Parsed documents, and what is worked out once per document, behind the operation limits.
 
 Strawberry's own caches parse and validate unconditionally; these skip a
 document the limits already refused (a placeholder document with its error),
 so a refused document is neither parsed nor cached. Validation is keyed by the
 document's text: Strawberry's key is the parsed document, whose frozen-dataclass
 nodes hash their whole tree again on every request.
+
+The cache is bounded by the tokens its documents hold, not by their number: a
+parsed token takes up to 600 bytes, so 512 documents at the token limit would
+hold 300 MB, where 512 dashboards hold 40.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, TypeVar
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, parse
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import ParseOptions
 
 MAX_DOCUMENTS = 512
+MAX_TOKENS = 100_000  # held by the cached documents together: about 60 MB at most
 MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
 
+T = TypeVar("T")
 
-class CachedParse(ParserCache):
-    def __init__(self) -> None:
-        super().__init__(maxsize=MAX_DOCUMENTS)
+
+class _Entry:
+    __slots__ = ("document", "memo", "tokens")
+
+    def __init__(self, document: DocumentNode, tokens: int) -> None:
+        self.document = document
+        self.tokens = tokens
+        self.memo: dict[Hashable, Any] = {}
+
+
+class DocumentCache:
+    """Documents by text, least recently used out first, with what was worked out from each
+    (validation errors, plans): an evicted document takes its memos along."""
+
+    def __init__(self, max_documents: int = MAX_DOCUMENTS, max_tokens: int = MAX_TOKENS) -> None:
+        self.max_documents = max_documents
+        self.max_tokens = max_tokens
+        self.tokens = 0
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def parse(self, text: str, options: ParseOptions) -> DocumentNode:
+        """The parsed document; a syntax error is raised, and nothing is kept."""
+        entry = self._entries.get(text)
+        if entry is not None:
+            self._entries.move_to_end(text)
+            return entry.document
+        document = parse(text, **options)
+        tokens = _tokens(document)
+        if tokens <= self.max_tokens:
+            self._entries[text] = _Entry(document, tokens)
+            self.tokens += tokens
+            while len(self._entries) > self.max_documents or self.tokens > self.max_tokens:
+                _, evicted = self._entries.popitem(last=False)
+                self.tokens -= evicted.tokens
+        return document
+
+    def memo(
+        self, text: str | None, document: DocumentNode, key: Hashable, compute: Callable[[], T]
+    ) -> T:
+        """`compute()` once per cached document and key; every time for a document that is
+        not (or no longer) the cached one for its text."""
+        entry = self._entries.get(text) if text is not None else None
+        if entry is None or entry.document is not document:
+            return compute()
+        if key not in entry.memo:
+            entry.memo[key] = compute()
+        value: T = entry.memo[key]
+        return value
+
+
+def _tokens(document: DocumentNode) -> int:
+    count = 0
+    token = document.loc.start_token if document.loc is not None else None
+    while token is not None:
+        count += 1
+        token = token.next
+    return count
+
+
+class CachedParse(SchemaExtension):
+    def __init__(self, *, documents: DocumentCache) -> None:
+        super().__init__()
+        self.documents = documents
 
     def on_parse(self) -> Iterator[None]:
         run = self.execution_context
-        if run.graphql_document is None:
+        if run.graphql_document is None and run.query is not None:
             # On a syntax error Strawberry parses it again and reports the error itself.
             with contextlib.suppress(GraphQLError):
-                run.graphql_document = self.cached_parse_document(run.query, **run.parse_options)
+                run.graphql_document = self.documents.parse(run.query, run.parse_options)
         yield
-
-
-class DocumentText:
-    """A parsed document that hashes and compares as the text it was parsed from."""
-
-    __slots__ = ("document", "text")
-
-    def __init__(self, text: str, document: DocumentNode) -> None:
-        self.text = text
-        self.document = document
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DocumentText) and other.text == self.text
-
-
-@functools.lru_cache(maxsize=MAX_DOCUMENTS)
-def _validate(
-    schema: GraphQLSchema, text: DocumentText, rules: tuple[type[ASTValidationRule], ...]
-) -> list[GraphQLError]:
-    return validate_document(schema, text.document, rules)
 
 
 class CachedValidation(SchemaExtension):
+    def __init__(self, *, documents: DocumentCache) -> None:
+        super().__init__()
+        self.documents = documents
+
     def on_validate(self) -> Iterator[None]:
         run = self.execution_context
-        if run.pre_execution_errors is None and run.graphql_document is not None:
-            if run.query is None:
-                errors = validate_document(
-                    run.schema._schema, run.graphql_document, tuple(run.validation_rules)
-                )
-            else:
-                text = DocumentText(run.query, run.graphql_document)
-                errors = _validate(run.schema._schema, text, tuple(run.validation_rules))
-            if not errors and _unnamed_choice(run.graphql_document, run):
+        document = run.graphql_document
+        if run.pre_execution_errors is None and document is not None:
+            schema, rules = run.schema._schema, tuple(run.validation_rules)
+            errors = self.documents.memo(
+                run.query,
+                document,
+                ("validation", rules),
+                lambda: _validate(schema, document, rules),
+            )
+            if not errors and _unnamed_choice(document, run):
                 errors = [GraphQLError(MULTIPLE_OPERATIONS)]
             run.pre_execution_errors = errors
         yield
+
+
+def _validate(
+    schema: Any, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    return validate_document(schema, document, rules)
 
 
 def _unnamed_choice(document: DocumentNode, run: ExecutionContext) -> bool:

@@ -14,7 +14,6 @@ those fields' arguments, not the hundreds of plain fields around them.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,7 @@ from gateway.cursors import FOREIGN
 from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
-from gateway.graph.document_cache import MAX_DOCUMENTS, DocumentText
+from gateway.graph.document_cache import DocumentCache
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
@@ -172,13 +171,6 @@ def _names(value: ValueNode) -> Iterator[str]:
             yield from _names(field.value)
 
 
-@functools.lru_cache(maxsize=MAX_DOCUMENTS)
-def _cached_plan(
-    schema: GraphQLSchema, text: DocumentText, operation_name: str | None
-) -> _Plan | None:
-    return _plan(schema, text.document, operation_name)
-
-
 class _Walk:
     def __init__(
         self,
@@ -284,19 +276,20 @@ def _check_form(ctx: Context, cursor: str) -> None:
 
 
 class ArgumentCheck(SchemaExtension):
+    def __init__(self, *, documents: DocumentCache) -> None:
+        super().__init__()
+        self.documents = documents
+
     def on_execute(self) -> Iterator[None]:
         run = self.execution_context
         document, ctx = run.graphql_document, run.context
         if document is not None and isinstance(ctx, Context):
+            schema, name = run.schema._schema, run.operation_name
             try:
-                errors = _check(
-                    run.schema._schema,
-                    document,
-                    run.query,
-                    run.operation_name,
-                    run.variables,
-                    ctx,
+                plan = self.documents.memo(
+                    run.query, document, ("plan", name), lambda: _plan(schema, document, name)
                 )
+                errors = _check(schema, plan, run.variables, ctx)
             except Exception as exc:  # a bug here: a code, and nothing of its text
                 errors = [internal(GraphQLError(str(exc)), exc)]
             if errors:
@@ -305,17 +298,8 @@ class ArgumentCheck(SchemaExtension):
 
 
 def _check(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    query: str | None,
-    operation_name: str | None,
-    raw: dict[str, Any] | None,
-    ctx: Context,
+    schema: GraphQLSchema, plan: _Plan | None, raw: dict[str, Any] | None, ctx: Context
 ) -> list[GraphQLError]:
-    if query is None:
-        plan = _plan(schema, document, operation_name)
-    else:
-        plan = _cached_plan(schema, DocumentText(query, document), operation_name)
     if plan is None:
         return []
     variables = get_variable_values(schema, plan.variables, raw or {})

@@ -18,7 +18,7 @@ from gateway.config import GraphQLSettings, LimitsSettings, Settings
 from gateway.errors import BadUserInput
 from gateway.graph.cache_notes import CacheNotesExtension
 from gateway.graph.context import Info
-from gateway.graph.document_cache import CachedParse, CachedValidation
+from gateway.graph.document_cache import CachedParse, CachedValidation, DocumentCache
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
 from gateway.graph.execution import ShortPathExecutor
@@ -91,15 +91,16 @@ def build_schema(
         graphql=settings.graphql if settings else GraphQLSettings(),
         measures=MeasureCache(limit_settings),
     )
+    documents = DocumentCache()
     schema = Subgraph(
         query=Query,
         types=[User, Project, Team, Scenario],
         extensions=[
             ErrorCodes,
             limits,
-            CachedParse,
-            CachedValidation,
-            ArgumentCheck,
+            functools.partial(CachedParse, documents=documents),
+            functools.partial(CachedValidation, documents=documents),
+            functools.partial(ArgumentCheck, documents=documents),
             CacheNotesExtension,
             *extensions,
         ],
