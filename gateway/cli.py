@@ -273,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging()
     serving = args.command in ("serve", "sandbox")
+    previous = None
     if serving and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:
@@ -285,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"gateway: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:  # called as a function (a test): leave the caller's handler
+            signal.signal(signal.SIGTERM, previous)
     return code
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gateway.sandbox.server import SandboxServer
+
+# Examples are checked for what they produce, not for how fast: on a loaded CI machine a
+# 100 ms example takes 700, past Hypothesis' default deadline of 200 ms.
+settings.register_profile("gateway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gateway")
 
 
 @pytest.fixture(scope="session")

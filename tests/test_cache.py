@@ -54,7 +54,9 @@ async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]
     caches: list[Cache] = []
 
     def make(**overrides: Any) -> Cache:
-        options: dict[str, Any] = {"backend": backend, "url": url, **overrides}
+        # A loaded machine's stall must not pass for an outage (0.5 s would mark Redis down).
+        options: dict[str, Any] = {"backend": backend, "url": url, "redis_timeout_s": 5.0}
+        options.update(overrides)
         cache = open_cache(CacheSettings(**options))
         caches.append(cache)
         return cache
@@ -183,6 +185,7 @@ async def test_stale_entry_is_served_at_once_with_one_refresh(make_cache: MakeCa
     await cache.load(item)
     await asyncio.sleep(0.3)
     up.version, up.gate = 2, asyncio.Event()  # the refresh hangs until the gate opens
+    up.fetching = asyncio.Event()
 
     notes = CacheNotes()
     results = await asyncio.wait_for(
@@ -190,7 +193,7 @@ async def test_stale_entry_is_served_at_once_with_one_refresh(make_cache: MakeCa
     )
     assert results == ["a@v1"] * 20
     assert notes.stale == 20
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(up.fetching.wait(), timeout=5)  # the refresh started
     assert up.calls == {"a": 2}
 
     up.gate.set()
@@ -267,7 +270,7 @@ async def test_two_replicas_sharing_redis_fetch_once(make_cache: MakeCache) -> N
     first, second, up = make_cache(), make_cache(), Upstream()
     up.gate = asyncio.Event()
     loads = [asyncio.create_task(first.load(up.item("a"))) for _ in range(5)]
-    await asyncio.sleep(0.05)  # the first replica holds the lock
+    await asyncio.wait_for(up.fetching.wait(), timeout=5)  # the first replica holds the lock
     loads += [asyncio.create_task(second.load(up.item("a"))) for _ in range(5)]
     await asyncio.sleep(0.05)
     up.gate.set()
@@ -283,7 +286,7 @@ async def test_a_replica_fetches_itself_when_the_lock_holder_fails(
     up.gate = asyncio.Event()
     up.failing_once.add("a")
     failing = asyncio.create_task(first.load_many([up.item("a")]))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(up.fetching.wait(), timeout=5)  # the first replica holds the lock
     waiting = asyncio.create_task(second.load(up.item("a")))
     await asyncio.sleep(0.05)
     up.gate.set()
@@ -467,7 +470,7 @@ async def test_keys_never_contain_the_credential(
     cache, up = make_cache(), Upstream()
     up.gate = asyncio.Event()
     load = asyncio.create_task(cache.load(up.item("a")))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(up.fetching.wait(), timeout=5)  # fetching: the lock is held
     held = redis_server.keys()  # the value is not there yet; its lock is
     up.gate.set()
     await load

@@ -207,8 +207,10 @@ def test_check_config_refuses_what_the_app_would_refuse(
     out, err = capsys.readouterr()
     assert message in err
     assert "Traceback" not in out + err
+    handler = signal.getsignal(signal.SIGTERM)
     assert cli.main(["serve", "--config", str(path), "--workers", "2", "--port", "0"]) == 1
     assert message in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is handler  # the caller's, as it was
 
 
 def test_a_config_that_serves_nobody_is_refused(

@@ -199,8 +199,10 @@ def test_each_fault_of_each_source(
     clean_sandbox.state.faults.add(FaultRule(source=source, **fault.rule))
     body, expected = run_usage(gql, clean_sandbox)
     check(body, expected, source, fault)
+    assert upstream_attempts(gql, source) == fault.attempts
     log = clean_sandbox.state.log
-    assert log.count(source=source) == fault.attempts
+    if not fault.slow:  # an attempt cut before the sandbox read it is in no log of its own
+        assert log.count(source=source) == fault.attempts
     assert log.count(source=OTHER[source]) == 1
 
 
@@ -213,13 +215,14 @@ def test_a_slow_source_is_cut_at_the_request_deadline(
     fault: Fault,
 ) -> None:
     settings = matrix_settings(sandbox_settings, source, timeout_s=30.0)
-    limits = dataclasses.replace(settings.limits, request_deadline_s=1.0)
+    # Time enough for the healthy source on a loaded machine; the faults last far longer.
+    limits = dataclasses.replace(settings.limits, request_deadline_s=2.0)
     gql = serve(dataclasses.replace(settings, limits=limits))
     clean_sandbox.state.faults.add(FaultRule(source=source, **fault.rule))
     body, expected = run_usage(gql, clean_sandbox)
     check(body, expected, source, fault)
     assert "deadline" in body["errors"][0]["message"]
-    assert clean_sandbox.state.log.count(source=source) == fault.attempts
+    assert upstream_attempts(gql, source) == fault.attempts
 
 
 def upstream_attempts(gql: GraphQLClient, source: Source) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,10 +76,15 @@ StartGateway = Callable[..., Gateway]
 
 @pytest.fixture
 def start_gateway(clean_sandbox: SandboxServer) -> Iterator[StartGateway]:
-    """Starts fresh apps (cold caches) over the clean sandbox; `create_app` keywords pass on."""
+    """Starts fresh apps (cold caches) over the clean sandbox; `create_app` keywords pass on.
+
+    Each app's clock stands still: a default range moves with the minute, and a warm
+    request on the far side of a minute boundary would find a cold cache."""
     with contextlib.ExitStack() as stack:
 
         def start(settings: Settings | None = None, **options: Any) -> Gateway:
+            started = dt.datetime.now(dt.UTC)
+            options.setdefault("clock", lambda: started)
             app = create_app(settings or ops_settings(clean_sandbox), **options)
             server = stack.enter_context(ThreadedServer(app))
             http = stack.enter_context(httpx.Client(base_url=server.url, timeout=30))
