@@ -161,6 +161,7 @@ class LimitsSettings:
     max_selection_fields: int = 50
     max_fields: int = 500
     max_fragment_spreads: int = 50
+    max_representations: int = 1000  # per `_entities` field
     max_tokens: int = 2000
     max_document_bytes: int = 20_000
     max_cost: int = 20_000

@@ -222,11 +222,24 @@ def test_cost_multiplies_unbounded_lists_through_nesting(
 
 def test_cost_counts_entity_representations(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     query = """query ($r: [_Any!]!) {
-        _entities(representations: $r) { ... on User { id name activity { interactionsCreated } } }
+        _entities(representations: $r) { ... on Team { scenarios(first: 50) { nodes { id } } } }
     }"""
-    representations = [{"__typename": "User", "id": f"aurora:u{i}"} for i in range(5000)]
+    representations = [{"__typename": "Team", "id": f"aurora:{i}"} for i in range(500)]
     error = refused(gql, sandbox, query, {"r": representations})
     assert error["extensions"]["limit"] == "max_cost"
+
+
+def test_too_many_representations_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    """Each costs a lookup, or an error of its own: 20,000 held a worker for 2 s."""
+    query = "query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }"
+    representations = [{"__typename": "X"}] * (LIMITS.max_representations + 1)
+    error = refused(gql, sandbox, query, {"r": representations})
+    assert error["extensions"] == {
+        "code": "QUERY_TOO_COMPLEX",
+        "limit": "max_representations",
+        "value": LIMITS.max_representations + 1,
+        "max": LIMITS.max_representations,
+    }
 
 
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
