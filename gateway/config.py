@@ -178,6 +178,9 @@ class GraphQLSettings:
     # Apollo's automatic persisted queries, registered in the cache for this long.
     persisted_queries: bool = True
     persisted_query_ttl_s: float = 86400.0
+    # With the memory cache, registered documents have a store of their own, this large:
+    # registering thousands must not evict the upstream answers other clients are served.
+    persisted_query_max_entries: int = 1000
     # A manifest of trusted documents: when set, only the operations it lists run.
     trusted_documents: str | None = None
 
@@ -691,6 +694,9 @@ def _graphql(t: _Table) -> GraphQLSettings:
     }
     values["persisted_query_ttl_s"] = t.number(
         "persisted_query_ttl_s", d.persisted_query_ttl_s, positive=True
+    )
+    values["persisted_query_max_entries"] = t.integer(
+        "persisted_query_max_entries", d.persisted_query_max_entries, minimum=1
     )
     values["trusted_documents"] = t.string("trusted_documents", d.trusted_documents)
     t.done()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ class GatewayState:
     settings: Settings
     upstreams: Upstreams
     cache: Cache
+    # Registered persisted queries: the cache itself with Redis (shared by the replicas),
+    # a store of their own in memory.
+    documents: Cache
     auth: Authenticator
     cursors: CursorCodec
     clock: Clock
@@ -44,6 +48,10 @@ async def open_state(
 ) -> AsyncIterator[GatewayState]:
     """`on_attempt` sees every upstream HTTP attempt; `event_hooks` go on the HTTP clients."""
     cache = open_cache(settings.cache)
+    documents = cache
+    if settings.cache.backend == "memory":
+        entries = settings.graphql.persisted_query_max_entries
+        documents = open_cache(dataclasses.replace(settings.cache, max_entries=entries))
     try:
         async with (
             traced_clients(settings, http_clients, event_hooks) as clients,
@@ -53,9 +61,12 @@ async def open_state(
                 settings=settings,
                 upstreams=upstreams,
                 cache=cache,
+                documents=documents,
                 auth=Authenticator(settings),
                 cursors=CursorCodec(settings.cursor_key()),
                 clock=clock,
             )
     finally:
         await cache.close()
+        if documents is not cache:
+            await documents.close()

@@ -285,6 +285,11 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("server.port", 70000, "server.port: must be 0..65535"),
         ("server.workers", 0, "server.workers: must be at least 1"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
+        (
+            "graphql.persisted_query_max_entries",
+            0,
+            "graphql.persisted_query_max_entries: must be at least 1, got 0",
+        ),
         ("server.keep_alive_s", 2.5, "server.keep_alive_s: expected an integer, got a float"),
         ("server.host", "", "server.host: must not be empty"),
         ("server.bogus", 1, "server.bogus: unknown key"),

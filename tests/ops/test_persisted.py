@@ -48,6 +48,30 @@ def get_params(digest: str, variables: dict[str, Any] | None = None) -> dict[str
 # --- automatic persisted queries ------------------------------------------------
 
 
+def test_registering_many_documents_evicts_no_upstream_answer(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """With the memory cache, one client's registrations must not empty the cache that
+    serves every client: registered documents have a store of their own."""
+    extra = "[cache]\nresponse_entries = 0\nmax_entries = 100\n"
+    extra += "[graphql]\npersisted_query_max_entries = 20\n"
+    gateway = start_gateway(ops_settings(clean_sandbox, extra))
+    dashboard = {"query": operation("dashboard"), "variables": DASHBOARD_VARIABLES}
+    assert "errors" not in gateway.post(dashboard).json()
+    cold = clean_sandbox.state.log.count()
+    for i in range(150):  # past both stores' sizes
+        document = f"{{ __typename }} # {i}"
+        registered = gateway.post({"query": document, "extensions": pq(sha(document))})
+        assert registered.json() == {"data": {"__typename": "Query"}}
+    assert "errors" not in gateway.post(dashboard).json()
+    assert clean_sandbox.state.log.count() == cold  # still warm
+    # The newest registrations are served by hash alone; the oldest made room.
+    newest = "{ __typename } # 149"
+    assert gateway.post({"extensions": pq(sha(newest))}).json()["data"] == {"__typename": "Query"}
+    oldest = gateway.post({"extensions": pq(sha("{ __typename } # 0"))}).json()
+    assert codes(oldest) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
 def test_apq_round_trip_over_post_and_get(
     start_gateway: StartGateway, clean_sandbox: SandboxServer
 ) -> None:
