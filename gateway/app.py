@@ -182,6 +182,9 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         state: GatewayState = request.state.gateway
+        if not state.auth.may_scrape(request.headers.get("authorization")):
+            message = "/metrics needs Authorization: Bearer <server.metrics_token>"
+            return error_response(401, message, "UNAUTHENTICATED", _CHALLENGE)
         observability.metrics.breaker_states(
             (breaker.name, breaker.state.value) for breaker in state.upstreams.breakers
         )

@@ -48,6 +48,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # When set, /metrics answers only `Authorization: Bearer <token>`: its labels name every
+    # organization and the state of its upstreams.
+    metrics_token: Secret | None = None
     # An idle client connection is closed after this long. Longer than the idle timeout of
     # the proxies in front (AWS ALB 60 s, nginx 60 s), so that the proxy, never the gateway,
     # closes first: a request sent as the gateway closes is reset, and the proxy answers 502.
@@ -499,8 +502,15 @@ def _server(t: _Table) -> ServerSettings:
     port = t.integer("port", d.port, minimum=0, maximum=65535)
     workers = t.integer("workers", d.workers, minimum=1)
     keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
+    metrics_token = t.secret("metrics_token", required=False, min_length=16)
     t.done()
-    return ServerSettings(host=host, port=port, workers=workers, keep_alive_s=keep_alive_s)
+    return ServerSettings(
+        host=host,
+        port=port,
+        workers=workers,
+        metrics_token=metrics_token,
+        keep_alive_s=keep_alive_s,
+    )
 
 
 def _cache(t: _Table) -> CacheSettings:

@@ -285,6 +285,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("server.port", 70000, "server.port: must be 0..65535"),
         ("server.workers", 0, "server.workers: must be at least 1"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
+        ("server.metrics_token", "short", "server.metrics_token: needs 16+ characters"),
         (
             "graphql.persisted_query_max_entries",
             0,

@@ -249,3 +249,21 @@ def test_an_operation_name_that_is_not_a_string_is_a_bad_request(
     text = gateway.metrics()
     requests = "gateway_graphql_requests_total"
     assert sample(text, requests, operation="unknown", outcome="BAD_REQUEST") == 3
+
+
+def test_a_metrics_token_keeps_the_scrape_to_its_holder(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """Its labels name every organization and its upstreams' state: with a token set, an
+    API key of the graph is not enough, and no answer but the scraper's holds them."""
+    token = "scrape-T0KEN-never-printed"
+    gateway = start_gateway(ops_settings(clean_sandbox, f'[server]\nmetrics_token = "{token}"\n'))
+    for headers in ({}, {"Authorization": f"Bearer {DEMO_KEY}"}, {"Authorization": "Bearer x"}):
+        refused = gateway.http.get("/metrics", headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+        assert "aurora" not in refused.text
+        assert token not in refused.text
+    scraped = gateway.http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert scraped.status_code == 200
+    assert 'breaker="zylon/aurora"' in scraped.text
