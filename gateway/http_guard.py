@@ -29,6 +29,7 @@ like any other answer and gives it its `X-Request-Id`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -78,13 +79,17 @@ class HTTPGuard:
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        body_timeout_s: float | None = None,
         path: str = "/graphql",
         html_page: bool = True,
         on_refusal: RefusalHook | None = None,
     ) -> None:
-        """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through."""
+        """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through.
+        `body_timeout_s`: a body not in by then is refused, and its connection closed, so
+        that a client dripping one byte at a time holds no request open for long."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.path = path
         self.html_page = html_page
         self.on_refusal = on_refusal
@@ -147,7 +152,13 @@ class HTTPGuard:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, scope, started, 413, too_large, close)
             return
-        body = await _read_body(receive, limit)
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                body = await _read_body(receive, limit)
+        except TimeoutError:
+            message = f"The request body did not arrive within {self.body_timeout_s:g} s."
+            await self._refuse(send, scope, started, 408, message, close)
+            return
         if body is None:
             await self._refuse(send, scope, started, 413, too_large, close)
             return

@@ -301,6 +301,28 @@ def test_an_endless_body_is_answered_413_without_being_read_to_its_end(
     assert clean_sandbox.state.log.count() == 0
 
 
+def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_closed(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    """A client dripping its body (or stopping after a byte) holds no request open past
+    the request deadline."""
+    gql = serve(tuned(sandbox_settings, limits={"request_deadline_s": 1.0}))
+    url = urlsplit(str(gql.http.base_url))
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        answer = b""
+        while received := sock.recv(65536):  # until the gateway closes the connection
+            answer += received
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in head.lower()
+    assert b"did not arrive within 1 s" in body
+    assert clean_sandbox.state.log.count() == 0
+
+
 async def test_the_guard_reads_no_more_than_the_cap_and_never_calls_the_app() -> None:
     """At the ASGI level: a client that sends forever is read for cap + one chunk only."""
     reads = 0
