@@ -408,6 +408,9 @@ class _Table:
         if len(value.strip()) < min_length:
             need = "must not be empty" if min_length == 1 else f"needs {min_length}+ characters"
             raise ConfigError(f"{self.path(key)}: {need}")
+        if not value.isprintable():
+            # It travels in an HTTP header: a line break there fails every call at run time.
+            raise ConfigError(f"{self.path(key)}: must not contain control characters")
         return Secret(value)
 
     def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

@@ -372,6 +372,12 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("organizations[0].zylon.org_slug", "", "organizations[0].zylon.org_slug: must not be"),
         ("organizations[0].zylon.token", "", "organizations[0].zylon.token: must not be empty"),
         ("organizations[0].zylon.token", 5, "organizations[0].zylon.token: expected a string"),
+        (
+            "organizations[0].make.token",
+            "tok\r\nX-Injected: 1",
+            "organizations[0].make.token: must not contain control characters",
+        ),
+        ("clients[0].api_key", "key\n", "clients[0].api_key: must not contain control characters"),
         ("organizations[0].zylon.extra", 5, "organizations[0].zylon.extra: unknown key"),
         ("organizations[0].make.zone", "", "organizations[0].make.zone: must not be empty"),
         ("clients[0].organizations", ["nobody"], "clients[0].organizations[0]: unknown organiz"),
