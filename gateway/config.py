@@ -162,7 +162,7 @@ class LimitsSettings:
     max_depth: int = 12
     max_aliases: int = 30
     max_selection_fields: int = 50
-    max_fields: int = 500
+    max_fields: int = 1000
     max_fragment_spreads: int = 50
     max_representations: int = 1000  # per `_entities` field
     max_tokens: int = 2000
@@ -178,7 +178,7 @@ class GraphQLSettings:
     introspection: bool = True
     graphiql: bool = True
     field_suggestions: bool = True
-    # Apollo's automatic persisted queries, registered in the cache for this long.
+    # Apollo's automatic persisted queries, kept this long after their registration.
     persisted_queries: bool = True
     persisted_query_ttl_s: float = 86400.0
     # With the memory cache, registered documents have a store of their own, this large:

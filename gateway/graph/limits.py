@@ -1,17 +1,18 @@
 """Operation limits: a hostile or careless document is refused before any resolver runs.
 
 Before parsing: the document's size, its token count and how deeply its brackets
-nest (so the parser itself never recurses far). Before validation: field depth,
-aliases, the fields one selection set gathers, all fields and all fragment
-spreads, each counted through fragments (a fragment counts at every spread, so an
-alias bomb through a reused fragment is caught). Validation compares fields and
-fragments pairwise: within these limits it takes at most about 20 ms, where 220
-spreads of one-field fragments took it 200 ms. Then a cost estimate that
-multiplies list sizes (`first`, `last`, `limit`, `representations`; a default
-for unbounded lists) through nesting. Each refusal is `QUERY_TOO_COMPLEX`.
+nest (so the parser itself never recurses far). Before validation: field depth
+and aliases, counted through fragments (a fragment counts at every spread, so an
+alias bomb through a reused fragment is caught); what validation will compare in
+pairs (`expansion`: all fields, all spreads, the fields of one merged selection
+set), which keeps it to about 30 ms a document; `_entities` representations; and
+a cost estimate that multiplies list sizes (`first`, `last`, `limit`,
+`representations`; a default for unbounded lists) through nesting. Each refusal
+is `QUERY_TOO_COMPLEX`.
 
 Fragments are measured once each (memoized), so reuse costs no extra work; a
-fragment cycle is left to graphql-core's validation (GRAPHQL_VALIDATION_FAILED).
+fragment cycle counts as empty here, every limit still applies, and validation
+reports the cycle (GRAPHQL_VALIDATION_FAILED).
 Introspection is bounded by graphql-core's MaxIntrospectionDepthRule (made sure
 of here) rather than by depth or cost, as it makes no upstream call; or refused
 when switched off.
@@ -62,6 +63,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.config import GraphQLSettings, LimitsSettings
 from gateway.graph.arguments import MAX_RANKING
+from gateway.graph.expansion import Expansion, expand
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
 
 # The list size assumed where a query does not bound one (teams, organizations, points).
@@ -131,21 +133,11 @@ class Measure:
     depth: int = 0
     aliases: int = 0
     cost: int = 0
-    fields: int = 0  # every field, fragments counted at every spread
-    spreads: int = 0  # fragment spreads, counted at every spread of the fragment holding them
 
     def __add__(self, other: Measure) -> Measure:
         return Measure(
-            max(self.depth, other.depth),
-            self.aliases + other.aliases,
-            self.cost + other.cost,
-            self.fields + other.fields,
-            self.spreads + other.spreads,
+            max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost
         )
-
-
-class _Cycle(Exception):
-    """A fragment spreads itself: validation reports it, not the limits."""
 
 
 class _Measurer:
@@ -207,7 +199,7 @@ class _Measurer:
         if definition is None:
             return Measure()  # unknown fragment: validation reports it
         if name in self.expanding:
-            raise _Cycle(name)
+            return Measure()  # a fragment cycle: validation reports it
         if name not in self.memo:
             # Measured from level 1, then shifted to where it is spread.
             self.expanding.add(name)
@@ -216,7 +208,7 @@ class _Measurer:
             self.expanding.discard(name)
         measure = self.memo[name]
         depth = measure.depth + level - 1 if measure.depth else 0
-        return Measure(depth, measure.aliases, measure.cost, measure.fields, measure.spreads + 1)
+        return Measure(depth, measure.aliases, measure.cost)
 
     def field(
         self, node: FieldNode, parent: GraphQLNamedType | None, level: int, sized: bool
@@ -226,7 +218,7 @@ class _Measurer:
         if name in INTROSPECTION_ROOTS:
             # No upstream call; MaxIntrospectionDepthRule bounds it. Aliases still count.
             inner = self.selection_set(node.selection_set, None, 1, True)
-            return Measure(level, aliases + inner.aliases, 1, 1 + inner.fields, inner.spreads)
+            return Measure(level, aliases + inner.aliases, 1)
         definition = _field(parent, name)
         field_type = definition.type if definition is not None else None
         child = get_named_type(field_type) if field_type is not None else None
@@ -234,7 +226,7 @@ class _Measurer:
         inner = self.selection_set(node.selection_set, child, level + 1, bounds)
         depth = max(level, inner.depth)
         cost = 1 if child is not None and is_leaf_type(child) else 1 + size * inner.cost
-        return Measure(depth, aliases + inner.aliases, cost, 1 + inner.fields, inner.spreads)
+        return Measure(depth, aliases + inner.aliases, cost)
 
     def list_size(
         self, node: FieldNode, definition: GraphQLField | None, sized: bool
@@ -330,62 +322,22 @@ def _measure(
             measure = measurer.selection_set(operation.selection_set, root, 1, False)
             reads |= measurer.reads
             representations = max(representations, measurer.representations)
+            # Depth and cost are each operation's own (one runs); aliases are the document's.
             total = Measure(
                 max(total.depth, measure.depth),
                 total.aliases + measure.aliases,
                 max(total.cost, measure.cost),
-                total.fields + measure.fields,
-                total.spreads + measure.spreads,
             )
-    except _Cycle:
-        return frozenset(reads), ()
     except RecursionError:
         error = too_complex("The document nests too deeply.", "max_depth", 0, limits.max_depth)
         return frozenset(reads), (error,)
-    errors = tuple(_over_limits(total, limits))
-    if representations > limits.max_representations:
-        # Each costs a lookup and, when it names nothing, an error of its own: priced at
-        # one by the cost estimate, 20,000 of them held a worker for 2 s.
-        message = (
-            f"_entities is given {representations} representations; "
-            f"the limit is {limits.max_representations}."
-        )
-        limit = limits.max_representations
-        errors += (too_complex(message, "max_representations", representations, limit),)
-    if not errors:  # no cycle, and few enough fields and levels to expand them all
-        widest = max((_widest([o.selection_set], fragments) for o in operations), default=0)
-        if widest > limits.max_selection_fields:
-            message = (
-                f"A selection set gathers {widest} fields (through fragments, and with the "
-                f"fields of same-named siblings, which merge); "
-                f"the limit is {limits.max_selection_fields}."
-            )
-            limit = limits.max_selection_fields
-            errors = (too_complex(message, "max_selection_fields", widest, limit),)
-    return frozenset(reads), errors
-
-
-def _widest(sets: list[SelectionSetNode], fragments: Mapping[str, FragmentDefinitionNode]) -> int:
-    """The most fields any selection set gathers once merged as execution merges it:
-    through fragments, and with the sub-selections of same-named fields (the response
-    name: alias or name) taken together. Validation compares a merged set's fields in pairs."""
-    gathered = 0
-    below: dict[str, list[SelectionSetNode]] = {}
-    pending = list(sets)
-    while pending:
-        for node in pending.pop().selections:
-            if isinstance(node, FieldNode):
-                gathered += 1
-                if node.selection_set is not None:
-                    name = (node.alias or node.name).value
-                    below.setdefault(name, []).append(node.selection_set)
-            elif isinstance(node, InlineFragmentNode):
-                pending.append(node.selection_set)
-            elif isinstance(node, FragmentSpreadNode):
-                definition = fragments.get(node.name.value)
-                if definition is not None:
-                    pending.append(definition.selection_set)
-    return max([gathered, *(_widest(merged, fragments) for merged in below.values())])
+    expansion = expand(
+        (o.selection_set for o in operations),
+        fragments,
+        max_fields=limits.max_fields,
+        max_spreads=limits.max_fragment_spreads,
+    )
+    return frozenset(reads), tuple(_over_limits(total, expansion, representations, limits))
 
 
 def _variable_key(variables: Mapping[str, Any], name: str) -> tuple[str, int | None]:
@@ -443,7 +395,9 @@ def _key(variables: Mapping[str, Any], reads: frozenset[str]) -> tuple[tuple[str
     return tuple(_variable_key(variables, name) for name in sorted(reads))
 
 
-def _over_limits(measure: Measure, limits: LimitsSettings) -> Iterator[GraphQLError]:
+def _over_limits(
+    measure: Measure, expansion: Expansion, representations: int, limits: LimitsSettings
+) -> Iterator[GraphQLError]:
     if measure.depth > limits.max_depth:
         yield too_complex(
             f"The operation nests more than {limits.max_depth} fields deep.",
@@ -459,21 +413,40 @@ def _over_limits(measure: Measure, limits: LimitsSettings) -> Iterator[GraphQLEr
             measure.aliases,
             limits.max_aliases,
         )
-    if measure.fields > limits.max_fields:
+    if expansion.fields > limits.max_fields:
         yield too_complex(
-            f"The document has {measure.fields} fields (fragments counted at every spread); "
-            f"the limit is {limits.max_fields}.",
+            f"The document has more than {limits.max_fields} fields "
+            "(fragments counted at every spread).",
             "max_fields",
-            measure.fields,
+            expansion.fields,
             limits.max_fields,
         )
-    if measure.spreads > limits.max_fragment_spreads:
+    if expansion.spreads > limits.max_fragment_spreads:
         yield too_complex(
-            f"The document spreads fragments {measure.spreads} times (counted at every spread "
-            f"of the fragment holding them); the limit is {limits.max_fragment_spreads}.",
+            f"The document spreads fragments more than {limits.max_fragment_spreads} times "
+            "(counted at every spread of the fragment holding them).",
             "max_fragment_spreads",
-            measure.spreads,
+            expansion.spreads,
             limits.max_fragment_spreads,
+        )
+    if not expansion.cut and expansion.widest > limits.max_selection_fields:
+        yield too_complex(
+            f"A selection set gathers {expansion.widest} fields (through fragments, and with "
+            "the fields of same-named siblings, which merge); "
+            f"the limit is {limits.max_selection_fields}.",
+            "max_selection_fields",
+            expansion.widest,
+            limits.max_selection_fields,
+        )
+    if representations > limits.max_representations:
+        # Each costs a lookup and, when it names nothing, an error of its own: priced at
+        # one by the cost estimate, 20,000 of them held a worker for 2 s.
+        yield too_complex(
+            f"_entities is given {representations} representations; "
+            f"the limit is {limits.max_representations}.",
+            "max_representations",
+            representations,
+            limits.max_representations,
         )
     if measure.cost > limits.max_cost:
         yield too_complex(

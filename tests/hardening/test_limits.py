@@ -117,17 +117,51 @@ def test_a_selection_set_gathering_too_many_fields_is_refused(
 def test_a_document_with_too_many_fields_is_refused(
     gql: GraphQLClient, sandbox: SandboxServer
 ) -> None:
-    error = refused(gql, sandbox, "{ " + ("organizations { " + "id " * 49 + "} ") * 37 + "}")
+    query = "{ " + ("organizations { " + "id " * 49 + "} ") * 37 + "}"
+    error = refused(gql, sandbox, query)
     assert error["extensions"] == {
         "code": "QUERY_TOO_COMPLEX",
         "limit": "max_fields",
-        "value": 37 * 50,
+        "value": LIMITS.max_fields + 1,  # counted no further
         "max": LIMITS.max_fields,
     }
     # Counted at every spread of a fragment, as aliases are.
-    query = "{ " + "o: organizations { ...F } " * 12 + "}\nfragment F on Organization { "
+    query = "{ " + "o: organizations { ...F } " * 25 + "}\nfragment F on Organization { "
     query += "id " * 45 + "}"
-    assert refused(gql, sandbox, query)["extensions"]["value"] == 12 * 46
+    assert refused(gql, sandbox, query)["extensions"]["limit"] == "max_fields"
+    # A fragment spread twice in the fragment it spreads doubles at each step: the count
+    # stops at a limit, where expanding it all would take longer than a lifetime.
+    step = "fragment F{} on Team {{ scenarios {{ nodes {{ team {{ ...F{} ...F{} }} }} }} }}"
+    chain = [step.format(i, i + 1, i + 1) for i in range(60)]
+    chain.append("fragment F60 on Team { id }")
+    query = '{ organization(id: "aurora") { teams { ...F0 } } }\n' + "\n".join(chain)
+    body = gql.run(query)
+    assert body["data"] is None
+    assert "max_fragment_spreads" in {e["extensions"].get("limit") for e in body["errors"]}
+    assert sandbox.state.log.count() == 0
+
+
+def test_a_fragment_cycle_leaves_every_limit_on(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    """A cycle used to switch the limits off, leaving validation to compare 220 spreads."""
+    spreads = 220
+    query = "{ organizations { ...C " + " ".join(f"...F{i}" for i in range(spreads)) + " } }\n"
+    query += "fragment C on Organization { ...C }\n"
+    query += "\n".join(f"fragment F{i} on Organization {{ id }}" for i in range(spreads))
+    body = gql.run(query)
+    assert body["data"] is None
+    assert [e["extensions"].get("limit") for e in body["errors"]] == ["max_fragment_spreads"]
+    assert sandbox.state.log.count() == 0
+    # Nested past the depth the measure walks, inside introspection: still counted, and
+    # the cycle is reported by validation, with its code.
+    inner = "...F"
+    for _ in range(12):
+        inner = f"types {{ {inner} }}"
+    query = "{ __schema { " + inner + " } } fragment F on __Type { fields { type { ...F } } }"
+    body = gql.run(query)
+    assert body["data"] is None
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes <= {"QUERY_TOO_COMPLEX", "GRAPHQL_VALIDATION_FAILED"}, body
+    assert sandbox.state.log.count() == 0
 
 
 def test_too_many_fragment_spreads_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
