@@ -202,7 +202,7 @@ def create_app(
     guard = Middleware(
         HTTPGuard,
         max_body_bytes=settings.limits.max_body_bytes,
-        body_timeout_s=settings.limits.request_deadline_s,
+        deadline_s=settings.limits.request_deadline_s,
         html_page=settings.graphql.graphiql,
         on_refusal=observability.refused,
     )

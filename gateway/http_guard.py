@@ -21,7 +21,9 @@ refuses, each with a GraphQL error body (code BAD_REQUEST) and no upstream call:
 - a POST body over `max_body_bytes`: 413. A declared Content-Length is judged
   before anything is read (so a client waiting for `100 Continue` never sends
   the body); otherwise the body is counted as it streams in, and no more than
-  `max_body_bytes` of it is ever held. The body read is handed on to the app.
+  `max_body_bytes` of it is ever held. The body read is handed on to the app;
+- a POST body not in by the request deadline, which starts when the request
+  arrives: 408, and the connection is closed.
 
 Each refusal goes to `on_refusal` (gateway.observe), which counts and logs it
 like any other answer and gives it its `X-Request-Id`.
@@ -43,6 +45,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.graphiql import asks_for_page
+from gateway.upstreams.deadline import remaining, request_deadline
 
 logger = logging.getLogger("gateway.http")
 
@@ -79,17 +82,18 @@ class HTTPGuard:
         app: ASGIApp,
         *,
         max_body_bytes: int,
-        body_timeout_s: float | None = None,
+        deadline_s: float | None = None,
         path: str = "/graphql",
         html_page: bool = True,
         on_refusal: RefusalHook | None = None,
     ) -> None:
         """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through.
-        `body_timeout_s`: a body not in by then is refused, and its connection closed, so
-        that a client dripping one byte at a time holds no request open for long."""
+        `deadline_s`: the request's deadline starts when it arrives, so that the time its
+        body takes counts; a body not in by then is refused and its connection closed (a
+        client dripping a byte at a time holds no request open for long)."""
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.body_timeout_s = body_timeout_s
+        self.deadline_s = deadline_s
         self.path = path
         self.html_page = html_page
         self.on_refusal = on_refusal
@@ -98,6 +102,10 @@ class HTTPGuard:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
+        with request_deadline(self.deadline_s):
+            await self._guard(scope, receive, send)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         method = scope["method"]
         if method == "POST":
@@ -153,10 +161,10 @@ class HTTPGuard:
             await self._refuse(send, scope, started, 413, too_large, close)
             return
         try:
-            async with asyncio.timeout(self.body_timeout_s):
+            async with asyncio.timeout(remaining()):
                 body = await _read_body(receive, limit)
         except TimeoutError:
-            message = f"The request body did not arrive within {self.body_timeout_s:g} s."
+            message = f"The request body did not arrive within {self.deadline_s:g} s."
             await self._refuse(send, scope, started, 408, message, close)
             return
         if body is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from starlette.types import Message
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.http_guard import HTTPGuard, selected_operation_type
+from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.graph.conftest import DEMO_KEY, GraphQLClient
 from tests.servers import ThreadedServer
@@ -321,6 +323,38 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_closed(
     assert b"connection: close" in head.lower()
     assert b"did not arrive within 1 s" in body
     assert clean_sandbox.state.log.count() == 0
+
+
+def test_the_request_deadline_counts_from_arrival_not_from_the_body(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    """A body that took 1.2 s of a 2 s deadline leaves 0.8 s for the upstream calls: a
+    1.2 s call is cut, where a deadline started after the body would let it finish."""
+    limits = {"request_deadline_s": 2.0}
+    gql = serve(tuned(sandbox_settings, zylon={"timeout_s": 30.0}, limits=limits))
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", latency_ms=1_200)
+    )
+    query = '{ organization(id: "aurora") { usage { workspace { projects } } } }'
+    body = json.dumps({"query": query}).encode()
+    url = urlsplit(str(gql.http.base_url))
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {DEMO_KEY}\r\nConnection: close\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:1]
+        )
+        time.sleep(1.2)
+        sock.sendall(body[1:])
+        answer = b""
+        while received := sock.recv(65536):
+            answer += received
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    [error] = json.loads(payload)["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_TIMEOUT"
+    assert "deadline" in error["message"]
 
 
 async def test_the_guard_reads_no_more_than_the_cap_and_never_calls_the_app() -> None:
