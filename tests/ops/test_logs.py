@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,6 +207,20 @@ def test_a_caller_cannot_forge_a_terminal_log_line(
     (access,) = [line for line in lines if f" {ACCESS_LOGGER}: POST " in line]
     assert "A\\n2026-12-06" in access  # escaped, still readable
     assert "\\x1b[2K" in access
+
+
+def test_a_traceback_cannot_forge_a_terminal_log_line() -> None:
+    try:
+        raise ValueError("bad\n2026-12-06 17:00:00,000 ERROR   gateway: FORGED\x1b[2K")
+    except ValueError:
+        record = logging.LogRecord(
+            "gateway.graphql", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
+    first, *rest = HumanFormatter().format(record).split("\n")
+    assert first.endswith("gateway.graphql: failed")
+    assert rest
+    assert all(line.startswith("  ") for line in rest)  # only a record starts at the margin
+    assert any("FORGED\\x1b[2K" in line for line in rest)
 
 
 def test_credentials_are_blanked_as_a_last_resort() -> None:
