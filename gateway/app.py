@@ -147,7 +147,7 @@ def create_app(
                 _CHALLENGE,
             )
         note_client(caller.name)
-        resolved = await persisted.resolve(request, state.documents)
+        resolved = await persisted.resolve(request, state.persisted)
         if isinstance(resolved, Response):
             return resolved
         key = None

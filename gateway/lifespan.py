@@ -31,7 +31,7 @@ class GatewayState:
     cache: Cache
     # Registered persisted queries: the cache itself with Redis (shared by the replicas),
     # a store of their own in memory.
-    documents: Cache
+    persisted: Cache
     auth: Authenticator
     cursors: CursorCodec
     clock: Clock
@@ -48,10 +48,10 @@ async def open_state(
 ) -> AsyncIterator[GatewayState]:
     """`on_attempt` sees every upstream HTTP attempt; `event_hooks` go on the HTTP clients."""
     cache = open_cache(settings.cache)
-    documents = cache
+    persisted = cache
     if settings.cache.backend == "memory":
         entries = settings.graphql.persisted_query_max_entries
-        documents = open_cache(dataclasses.replace(settings.cache, max_entries=entries))
+        persisted = open_cache(dataclasses.replace(settings.cache, max_entries=entries))
     try:
         async with (
             traced_clients(settings, http_clients, event_hooks) as clients,
@@ -61,12 +61,12 @@ async def open_state(
                 settings=settings,
                 upstreams=upstreams,
                 cache=cache,
-                documents=documents,
+                persisted=persisted,
                 auth=Authenticator(settings),
                 cursors=CursorCodec(settings.cursor_key()),
                 clock=clock,
             )
     finally:
         await cache.close()
-        if documents is not cache:
-            await documents.close()
+        if persisted is not cache:
+            await persisted.close()

@@ -7,7 +7,8 @@ are checked against their binding where it is known from the enclosing
 here, and the resolver checks the binding.
 
 Which fields lead to a checked one is worked out once per document text and
-operation (`_cached_plan`); a request then only coerces its variables and checks
+operation (kept with the parsed document in the DocumentCache); a request then
+only coerces its variables and checks
 those fields' arguments, not the hundreds of plain fields around them.
 """
 
