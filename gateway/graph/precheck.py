@@ -3,8 +3,10 @@
 Walks the operation with its coerced variables and applies to every field the
 same argument checks its resolver applies (gateway.graph.arguments). Cursors
 are checked against their binding where it is known from the enclosing
-`organization(id:)` (and `team(id:)`); elsewhere only their form is checked
-here, and the resolver checks the binding.
+`organization(id:)` (and `team(id:)`), and under `organizations` against each
+organization the caller sees with Make (a cursor fits one of them at most);
+under `_entities` only their form is checked here, and the resolver checks the
+binding.
 
 Which fields lead to a checked one is worked out once per document text and
 operation (kept with the parsed document in the DocumentCache); a request then
@@ -187,22 +189,26 @@ class _Walk:
         # call per day, so aliases over other ranges must not multiply the calls.
         self.series_days: dict[str | None, set[dt.date]] = {}
         self.series_nodes: list[FieldNode] = []
+        self.every = 0  # under `organizations`: each of the caller's organizations
 
     def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
         for step in steps:
-            if not step.checked:
-                self.visit(step.children, (scope[0], None))
-                continue
             node = step.node
-            try:
-                values = get_argument_values(step.field, node, self.variables)
-                child_scope = self.check(step.owner, node, values, scope)
-            except GatewayError as exc:
-                self.errors.append(GraphQLError(exc.message, nodes=[node], original_error=exc))
-                continue
-            except GraphQLError:
-                continue  # graphql-core reports it itself
+            child_scope: Scope = (scope[0], None)
+            if step.checked:
+                try:
+                    values = get_argument_values(step.field, node, self.variables)
+                    child_scope = self.check(step.owner, node, values, scope)
+                except GatewayError as exc:
+                    error = GraphQLError(exc.message, nodes=[node], original_error=exc)
+                    self.errors.append(error)
+                    continue
+                except GraphQLError:
+                    continue  # graphql-core reports it itself
+            listing = (step.owner, node.name.value) == ("Query", "organizations")
+            self.every += listing
             self.visit(step.children, child_scope)
+            self.every -= listing
 
     def check(self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope) -> Scope:
         ctx, name = self.ctx, node.name.value
@@ -251,20 +257,26 @@ class _Walk:
             return  # a first page: no binding to check
         org, team = scope
         team_id = team if owner == "Team" else None
-        if org is not None and owner == "Team" and team is None:
+        if (org is not None or self.every) and owner == "Team" and team is None:
             # Under `teams`, or a scenario's team: a cursor pages one team's scenarios,
             # so it would be foreign to every other team, found only upstream.
             raise BadUserInput(TEAM_CURSOR)
-        if org is None:
-            for cursor in cursors:
+        if org is not None:
+            orgs = [org]
+        elif self.every:
+            # Under `organizations`: a cursor is bound to one organization, and refused by
+            # every other one's resolver; refused here, before the one it fits calls out.
+            orgs = [o.id for o in ctx.visible_organizations() if o.make is not None]
+        else:
+            for cursor in cursors:  # under `_entities`: the resolver checks the binding
                 _check_form(ctx, cursor)
             return
         given = r if values.get("range") is not None else None
-        binding = args.scenario_binding(
-            ctx, org, given, wanted, team_id, args.order(values.get("orderBy"))
-        )
-        for cursor in cursors:
-            Position.load(ctx.cursors.decode(cursor, binding=binding))
+        order = args.order(values.get("orderBy"))
+        for org_id in orgs:
+            binding = args.scenario_binding(ctx, org_id, given, wanted, team_id, order)
+            for cursor in cursors:
+                Position.load(ctx.cursors.decode(cursor, binding=binding))
 
 
 def _check_form(ctx: Context, cursor: str) -> None:

@@ -262,6 +262,40 @@ def test_a_forged_cursor_on_every_organization_is_refused_before_any_call(
     assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
 
 
+def test_a_cursor_under_organizations_fits_one_of_them_and_is_refused_before_any_call(
+    quiet_sandbox: SandboxServer, shared_gateway: httpx.Client
+) -> None:
+    """A cursor is bound to one organization: under `organizations` it is foreign to every
+    other one the caller sees, so the operation is refused before the one it fits calls out.
+    A caller who sees that one organization alone pages on as under `organization`."""
+    page = "scenarios(first: 2{}) {{ nodes {{ id }} pageInfo {{ endCursor }} }}"
+    first = '{{ organization(id: "aurora") {{ {} }} }}'.format(page.format(""))
+    listing = "query($after: String) {{ organizations {{ {} }} }}".format(
+        page.format(", after: $after")
+    )
+
+    def post(query: str, key: str, after: str | None = None) -> dict[str, Any]:
+        response = shared_gateway.post(
+            "/graphql",
+            json={"query": query, "variables": {"after": after}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    for key in (DEMO_KEY, AURORA_KEY):
+        cursor = post(first, key)["data"]["organization"]["scenarios"]["pageInfo"]["endCursor"]
+        quiet_sandbox.state.log.clear()
+        body = post(listing, key, cursor)
+        if key == DEMO_KEY:  # aurora, borealis and cygnus
+            assert quiet_sandbox.state.log.count() == 0
+            assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+        else:  # aurora alone
+            assert "errors" not in body, body
+            [aurora] = body["data"]["organizations"]
+            assert len(aurora["scenarios"]["nodes"]) == 2
+
+
 @pytest.mark.parametrize(
     "window",
     [
