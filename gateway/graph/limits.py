@@ -398,65 +398,59 @@ def _key(variables: Mapping[str, Any], reads: frozenset[str]) -> tuple[tuple[str
 def _over_limits(
     measure: Measure, expansion: Expansion, representations: int, limits: LimitsSettings
 ) -> Iterator[GraphQLError]:
-    if measure.depth > limits.max_depth:
-        yield too_complex(
-            f"The operation nests more than {limits.max_depth} fields deep.",
+    widest = 0 if expansion.cut else expansion.widest  # a cut walk saw only part of a set
+    checks = [
+        (
             "max_depth",
             measure.depth,
-            limits.max_depth,
-        )
-    if measure.aliases > limits.max_aliases:
-        yield too_complex(
-            f"The document uses {measure.aliases} aliases (fragments counted at every spread); "
-            f"the limit is {limits.max_aliases}.",
+            f"The operation nests more than {limits.max_depth} fields deep.",
+        ),
+        (
             "max_aliases",
             measure.aliases,
-            limits.max_aliases,
-        )
-    if expansion.fields > limits.max_fields:
-        yield too_complex(
-            f"The document has more than {limits.max_fields} fields "
-            "(fragments counted at every spread).",
+            f"The document uses {measure.aliases} aliases "
+            f"(fragments counted at every spread); the limit is {limits.max_aliases}.",
+        ),
+        (
             "max_fields",
             expansion.fields,
-            limits.max_fields,
-        )
-    if expansion.spreads > limits.max_fragment_spreads:
-        yield too_complex(
-            f"The document spreads fragments more than {limits.max_fragment_spreads} times "
-            "(counted at every spread of the fragment holding them).",
+            f"The document has more than {limits.max_fields} "
+            "fields (fragments counted at every spread).",
+        ),
+        (
             "max_fragment_spreads",
             expansion.spreads,
-            limits.max_fragment_spreads,
-        )
-    if not expansion.cut and expansion.widest > limits.max_selection_fields:
-        yield too_complex(
-            f"A selection set gathers {expansion.widest} fields (through fragments, and with "
-            "the fields of same-named siblings, which merge); "
-            f"the limit is {limits.max_selection_fields}.",
+            "The document spreads fragments more "
+            f"than {limits.max_fragment_spreads} times (counted at every spread of the fragment "
+            "holding them).",
+        ),
+        (
             "max_selection_fields",
-            expansion.widest,
-            limits.max_selection_fields,
-        )
-    if representations > limits.max_representations:
+            widest,
+            f"A selection set gathers {widest} fields (through "
+            "fragments, and with the fields of same-named siblings, which merge); the limit is "
+            f"{limits.max_selection_fields}.",
+        ),
         # Each costs a lookup and, when it names nothing, an error of its own: priced at
         # one by the cost estimate, 20,000 of them held a worker for 2 s.
-        yield too_complex(
-            f"_entities is given {representations} representations; "
-            f"the limit is {limits.max_representations}.",
+        (
             "max_representations",
             representations,
-            limits.max_representations,
-        )
-    if measure.cost > limits.max_cost:
-        yield too_complex(
-            f"The operation's estimated cost is {measure.cost}; the limit is {limits.max_cost}. "
-            "Ask for smaller pages (first, last, limit), fewer nested lists "
-            "or fewer _entities representations.",
+            f"_entities is given {representations} "
+            f"representations; the limit is {limits.max_representations}.",
+        ),
+        (
             "max_cost",
             measure.cost,
-            limits.max_cost,
-        )
+            f"The operation's estimated cost is {measure.cost}; the "
+            f"limit is {limits.max_cost}. Ask for smaller pages (first, last, limit), fewer "
+            "nested lists or fewer _entities representations.",
+        ),
+    ]
+    for name, value, message in checks:
+        limit: int = getattr(limits, name)
+        if value > limit:
+            yield too_complex(message, name, value, limit)
 
 
 def hide_suggestions(error: GraphQLError) -> GraphQLError:
