@@ -322,14 +322,24 @@ def test_sandbox_prints_a_config_that_check_config_accepts(
 
 
 def _healthz_over(conn: socket.socket) -> bytes:
-    """The status line and headers of a GET /healthz sent on an open connection."""
+    """The whole answer to a GET /healthz sent on an open connection, and nothing more."""
     conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n")
     received = b""
-    while b"\r\n\r\n" not in received:
+    while b"\r\n\r\n" not in received or len(received) < _answer_length(received):
         chunk = conn.recv(4096)
         assert chunk, "the server closed the connection"
         received += chunk
     return received
+
+
+def _answer_length(received: bytes) -> int:
+    head, _, _ = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return len(head) + 4 + length
 
 
 def test_serve_keeps_an_idle_connection_open_for_the_configured_keep_alive(
