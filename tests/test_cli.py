@@ -357,3 +357,19 @@ def test_serve_keeps_an_idle_connection_open_for_the_configured_keep_alive(
                 assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
                 time.sleep(6)  # idle past uvicorn's default
                 assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
+
+
+def test_serve_closes_an_idle_connection_after_a_short_keep_alive(
+    port: int, tmp_path: Path
+) -> None:
+    """The other side of the setting: a value is used, not a constant that happens to be
+    long. (Within the socket's 30 s timeout; 65 s would not close it.)"""
+    with SandboxServer() as sandbox:
+        path = tmp_path / "gateway.toml"
+        config = config_toml(sandbox.url, api_key="k" * 24)
+        path.write_text("[server]\nkeep_alive_s = 1\n" + config)
+        with Running("serve", "--config", str(path), "--port", str(port)):
+            _wait_ready(f"http://127.0.0.1:{port}/healthz")
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
+                assert conn.recv(4096) == b""  # closed by the server, idle
