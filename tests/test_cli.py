@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -342,21 +344,28 @@ def _answer_length(received: bytes) -> int:
     return len(head) + 4 + length
 
 
+@contextlib.contextmanager
+def _connected(port: int, tmp_path: Path, keep_alive_s: int) -> Iterator[socket.socket]:
+    """A connection to `gateway serve` with this keep-alive, after one answered request."""
+    with SandboxServer() as sandbox:
+        path = tmp_path / "gateway.toml"
+        config = config_toml(sandbox.url, api_key="k" * 24)
+        path.write_text(f"[server]\nkeep_alive_s = {keep_alive_s}\n" + config)
+        with Running("serve", "--config", str(path), "--port", str(port)):
+            _wait_ready(f"http://127.0.0.1:{port}/healthz")
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
+                yield conn
+
+
 def test_serve_keeps_an_idle_connection_open_for_the_configured_keep_alive(
     port: int, tmp_path: Path
 ) -> None:
     """`server.keep_alive_s` reaches the server: with uvicorn's own 5 s, the connection would
     be closed during the wait, and the next request on it would find it closed."""
-    with SandboxServer() as sandbox:
-        path = tmp_path / "gateway.toml"
-        config = config_toml(sandbox.url, api_key="k" * 24)
-        path.write_text("[server]\nkeep_alive_s = 60\n" + config)
-        with Running("serve", "--config", str(path), "--port", str(port)):
-            _wait_ready(f"http://127.0.0.1:{port}/healthz")
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
-                time.sleep(6)  # idle past uvicorn's default
-                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
+    with _connected(port, tmp_path, keep_alive_s=60) as conn:
+        time.sleep(6)  # idle past uvicorn's default
+        assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
 
 
 def test_serve_closes_an_idle_connection_after_a_short_keep_alive(
@@ -364,12 +373,5 @@ def test_serve_closes_an_idle_connection_after_a_short_keep_alive(
 ) -> None:
     """The other side of the setting: a value is used, not a constant that happens to be
     long. (Within the socket's 30 s timeout; 65 s would not close it.)"""
-    with SandboxServer() as sandbox:
-        path = tmp_path / "gateway.toml"
-        config = config_toml(sandbox.url, api_key="k" * 24)
-        path.write_text("[server]\nkeep_alive_s = 1\n" + config)
-        with Running("serve", "--config", str(path), "--port", str(port)):
-            _wait_ready(f"http://127.0.0.1:{port}/healthz")
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-                assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
-                assert conn.recv(4096) == b""  # closed by the server, idle
+    with _connected(port, tmp_path, keep_alive_s=1) as conn:
+        assert conn.recv(4096) == b""  # closed by the server, idle
