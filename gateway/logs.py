@@ -95,22 +95,14 @@ class HumanFormatter(logging.Formatter):
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _escaped(match: re.Match[str]) -> str:
-    return ascii(match.group())[1:-1]
-
-
 def _one_line(text: str) -> str:
-    return _CONTROL.sub(_escaped, text)
+    return _CONTROL.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def _continued(text: str) -> str:
     """A traceback under its record: every line indented, so that only a record's first
     line starts at the margin, whatever an exception's message holds."""
-    text = _CONTROL_BUT_NEWLINE.sub(_escaped, text)
-    return "\n".join("  " + line for line in text.split("\n"))
+    return "\n".join("  " + _one_line(line) for line in text.split("\n"))
 
 
 def _access_line(f: dict[str, Any]) -> str:
