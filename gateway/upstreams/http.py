@@ -131,6 +131,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
+def _within_deadline(wait: float) -> tuple[float, bool]:
+    """`wait`, or what is left of the request's deadline when that is sooner (then True)."""
+    left = deadline.remaining()
+    if left is not None and left < wait:
+        return max(0.0, left), True
+    return wait, False
+
+
 class _Retryable(Exception):
     """One attempt failed in a way worth another try; `error` is raised if none is left."""
 
@@ -316,10 +324,7 @@ class UpstreamHTTP:
     async def _await_probe(self, breaker: CircuitBreaker, endpoint: str) -> None:
         """Half-open with its probe out: wait for the probe's verdict, as long as one
         attempt could take; refused if the circuit stays open (or opens again)."""
-        wait = self.settings.timeout_s
-        left = deadline.remaining()
-        if left is not None:
-            wait = min(wait, max(0.0, left))
+        wait, _ = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(wait):
                 while breaker.refuses() and breaker.state is State.HALF_OPEN:
@@ -341,11 +346,9 @@ class UpstreamHTTP:
         if not slots.locked():
             await slots.acquire()  # returns at once: a slot is free
             return
-        wait = self.settings.concurrency_wait_s
-        left = deadline.remaining()
-        cut = left is not None and left < wait
+        wait, cut = _within_deadline(self.settings.concurrency_wait_s)
         try:
-            async with asyncio.timeout(max(0.0, left) if cut and left is not None else wait):
+            async with asyncio.timeout(wait):
                 await slots.acquire()
         except TimeoutError:
             if cut:
