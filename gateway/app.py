@@ -39,7 +39,6 @@ from gateway.observe import (
 )
 from gateway.persisted import PersistedQueries
 from gateway.response_cache import ResponseCache, complete, response_ttl
-from gateway.upstreams.deadline import request_deadline
 
 log = logging.getLogger("gateway.graphql")
 
@@ -158,9 +157,8 @@ def create_app(
                 note_response_cache_hit(hit[1])
                 return Response(hit[0], media_type="application/json", headers=_HIT)
         context = context_for(state, caller)
-        try:
-            with request_deadline(settings.limits.request_deadline_s):
-                response = await view.run(resolved, context=context)
+        try:  # under the request's deadline, opened by the guard when the request arrived
+            response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
             return error_response(exc.status_code, exc.reason, "BAD_REQUEST")
         finally:
