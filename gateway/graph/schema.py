@@ -22,6 +22,7 @@ from gateway.graph.document_cache import CachedParse, CachedValidation, Document
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
 from gateway.graph.execution import ShortPathExecutor
+from gateway.graph.hooks import PlannedHooks
 from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
 from gateway.graph.plans import plan_short_paths
@@ -53,7 +54,7 @@ class CachedNames(NameConverter):
         return converted
 
 
-class Subgraph(strawberry.federation.Schema):
+class Subgraph(PlannedHooks, strawberry.federation.Schema):
     """The federation schema, with each `_entities` representation checked before its lookup."""
 
     def entities_resolver(
