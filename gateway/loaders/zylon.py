@@ -13,9 +13,11 @@ cached series of that whole year, so moving or widening a range costs nothing.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from operator import attrgetter
 from typing import Literal, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -39,6 +41,7 @@ RankingKind = Literal["users", "projects"]
 MAX_RANKING = 100  # Zylon's largest `limit`
 SERIES_SPAN_DAYS = 365  # a series within this many days before today is cut from one
 _DAY_S = 86_400
+_DAY = attrgetter("date")  # of a series point
 
 
 @frozen
@@ -190,7 +193,8 @@ class ZylonLoaders:
                 out.append(result)
                 continue
             first, last = _utc_day(key.window.start), _utc_day(key.window.end)
-            out.append([p for p in result if first <= p.date <= last])
+            low = bisect.bisect_left(result, first, key=_DAY)  # parse_series sorts by day
+            out.append(result[low : bisect.bisect_right(result, last, lo=low, key=_DAY)])
         return out
 
     async def _load_rankings(self, keys: list[RankingKey]) -> list[Ranking | BaseException]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from gateway.config import Secret
@@ -144,4 +145,5 @@ def parse_series(body: Any) -> list[SeriesPoint]:
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
         points.append(SeriesPoint(date=f.date("date"), value=f.number("value")))
+    points.sort(key=attrgetter("date"))  # the loaders search it by day; sent so, as a rule
     return points

@@ -198,6 +198,12 @@ def test_series_values_and_dates() -> None:
     ]
 
 
+def test_series_points_come_by_day_whatever_the_order_sent() -> None:
+    """The loaders find a window's points by binary search over the days."""
+    sent = [{"date": f"2026-02-{day:02d}", "value": day} for day in (5, 1, 3, 2, 4)]
+    assert [p.value for p in parse_series(sent)] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
 def test_retry_after_seconds_and_dates() -> None:
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(" 1.5 ") == 1.5
