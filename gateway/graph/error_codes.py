@@ -19,6 +19,13 @@ from gateway.errors import GatewayError
 log = logging.getLogger("gateway.graphql")
 
 INTERNAL_MESSAGE = "Internal error. It has been logged; the request id names it."
+# graphql-core quotes a bad literal in full ("found: ..."): its messages are cut past
+# this, so that an error never sends back the kilobytes it was sent.
+MESSAGE_CHARS = 1_000
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MESSAGE_CHARS else message[: MESSAGE_CHARS - 1] + "…"
 
 
 def with_code(error: GraphQLError) -> GraphQLError:
@@ -47,7 +54,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
         elif error.path is None and _is_input_error(error.message):
             code = "BAD_USER_INPUT"
         return GraphQLError(
-            error.message,
+            _bounded(error.message),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
@@ -56,7 +63,8 @@ def with_code(error: GraphQLError) -> GraphQLError:
         )
     if isinstance(original, ValueError) and error.path is None:
         # Scalar parsing of a variable: the message is ours (gateway.graph.scalars).
-        return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+        message = _bounded(error.message)
+        return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
     return internal(error, original)
 
 

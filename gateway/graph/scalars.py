@@ -9,6 +9,8 @@ from typing import NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from gateway.errors import shown
+
 
 def _serialize_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
@@ -37,12 +39,13 @@ def _parse_datetime(value: object) -> dt.datetime:
         parsed = dt.datetime.fromisoformat((moment + (fraction or "")[:7] + offset).upper())
     except ValueError:
         raise ValueError(
-            f"DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; got {value!r}"
+            "DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; "
+            f"got {shown(value)}"
         ) from None
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError:
-        raise ValueError(f"DateTime is out of range in UTC; got {value!r}") from None
+        raise ValueError(f"DateTime is out of range in UTC; got {shown(value)}") from None
 
 
 def _parse_bigint(value: object) -> int:
@@ -50,7 +53,7 @@ def _parse_bigint(value: object) -> int:
         raise ValueError("BigInt must be a string of digits")
     text = str(value)
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"BigInt must be a non-negative integer; got {text!r}")
+        raise ValueError(f"BigInt must be a non-negative integer; got {shown(text)}")
     return int(text)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from gateway.config import Settings
+from gateway.graph.error_codes import MESSAGE_CHARS
 from gateway.graph.scalars import _parse_datetime, _serialize_datetime
 from gateway.sandbox.model import SandboxData
 from gateway.sandbox.server import SandboxServer
@@ -552,6 +553,30 @@ def test_a_message_quotes_a_long_value_cut_short(served: GraphQLClient) -> None:
     unknown = served.run("query($o: ID!) { organization(id: $o) { id } }", {"o": long_id})
     assert ex.codes(unknown) == ["NOT_FOUND"]
     assert len(unknown["errors"][0]["message"]) < 200
+
+
+def test_a_long_datetime_is_quoted_cut_short(served: GraphQLClient, sandbox: SandboxServer) -> None:
+    """Ours quotes the value cut short; graphql-core quotes a variable cut short, but a
+    literal in full, so its messages are cut past MESSAGE_CHARS."""
+    sandbox.state.reset()
+    long = "y" * 5_000  # within the document limit
+    variable = served.run(
+        'query($r: TimeRange) { organization(id: "aurora") { usage(range: $r) '
+        "{ workspace { projects } } } }",
+        {"r": {"from": long, "to": "2026-02-08T14:12:45Z"}},
+    )
+    literal = served.run(
+        f'{{ organization(id: "aurora") {{ usage(range: {{from: "{long}", '
+        'to: "2026-02-08T14:12:45Z"}) { workspace { projects } } } }'
+    )
+    for body in (variable, literal):
+        assert ex.codes(body) == ["BAD_USER_INPUT"], body
+        [error] = body["errors"]
+        assert "DateTime must be ISO 8601 with an offset" in error["message"]
+        assert "got 'yyyy" in error["message"]
+        assert len(error["message"]) <= MESSAGE_CHARS
+    assert "y" * 100 not in variable["errors"][0]["message"].split("found:")[0]
+    assert sandbox.state.log.count() == 0
 
 
 def test_a_refused_cursor_leaves_no_coroutine_unawaited(served: GraphQLClient) -> None:
