@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.cursors import binding_for
+from gateway.digits import ascii_digits
 from gateway.errors import BadUserInput, shown
 from gateway.graph.context import Context
 from gateway.loaders.make_requests import Filters, Timeframe
@@ -72,7 +73,7 @@ def ranking_limit(limit: int | None) -> int:
 
 def numeric_id(value: object, what: str) -> int:
     text = str(value)
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # `isdigit` alone takes "²"
+    if not ascii_digits(text) or len(text) > 18:
         raise BadUserInput(f"{what} must be a numeric id, got {shown(text)}")
     return int(text)
 

@@ -9,6 +9,7 @@ from typing import NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from gateway.digits import ascii_digits
 from gateway.errors import shown
 
 
@@ -52,7 +53,7 @@ def _parse_bigint(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError("BigInt must be a string of digits")
     text = str(value)
-    if not (text.isascii() and text.isdigit()):
+    if not ascii_digits(text):
         raise ValueError(f"BigInt must be a non-negative integer; got {shown(text)}")
     return int(text)
 

@@ -26,6 +26,7 @@ import httpx
 import orjson
 
 from gateway.config import UpstreamSettings
+from gateway.digits import ascii_digits
 from gateway.errors import (
     Source,
     UpstreamBadRequest,
@@ -476,7 +477,7 @@ class UpstreamHTTP:
             self.source, f"{endpoint}: response too large", status=response.status_code
         )
         declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and ascii_digits(declared) and int(declared) > limit:
             raise too_large
         try:
             body = response.content  # a small body the transport has read already

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from gateway.digits import ascii_digits
+
 
 class SchemaMismatch(Exception):
     def __init__(self, path: str, expected: str) -> None:
@@ -179,7 +181,7 @@ class Fields:
     def big_uint(self, key: str) -> int:
         """A non-negative integer sent as a decimal string (or a JSON integer), exactly."""
         value = self._value.get(key)
-        if isinstance(value, str) and value.isascii() and value.isdigit():
+        if isinstance(value, str) and ascii_digits(value):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
