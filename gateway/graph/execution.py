@@ -21,7 +21,9 @@ Each selection's fields are planned once, and `execute_fields` reads a plain lea
 in its loop itself: no path, no call through execute_field, no awaitable check. A
 selection whose collection executions of one document share (gateway.graph.collected)
 keeps its plan with it, and goes from the collection straight to the loop; so
-does each present item of a list of a plain object type.
+does each present item of a list of a plain object type. A shared selection made
+of plain fields only is answered by the function gateway.graph.builders writes for
+it, without the loop.
 
 Anything unusual (no such attribute, a null where the type forbids one, a value
 the scalar refuses) takes graphql-core's own path, which then raises the error
@@ -48,8 +50,18 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import get_strawberry_type_cast
 
+from gateway.graph.builders import Builder, compile_selection
 from gateway.graph.collected import Collection, SharedCollections, shared_collections
-from gateway.graph.plans import COMPLETIONS, Completion, FieldPlan, Row, plan_rows
+from gateway.graph.plans import (
+    COMPLETIONS,
+    UNCOMPILED,
+    Completion,
+    FieldPlan,
+    Row,
+    Selection,
+    plan_rows,
+    plan_selection,
+)
 
 _SLOW = object()  # the short path leaves this field to graphql-core's own
 _UNKNOWN: Any = object()  # an execution's shared collections, not yet asked for
@@ -64,6 +76,13 @@ def _leaf(plan: FieldPlan, source: Any) -> Any:
     except Exception:  # graphql-core's path raises it again, where it belongs
         return _SLOW
     return _SLOW if coerced is None or coerced is Undefined else coerced
+
+
+def _built(builder: Builder, value: Any) -> Any:
+    try:
+        return builder(value)
+    except Exception:  # anything unusual: graphql-core's path answers it, error and all
+        return _SLOW
 
 
 def _member(known: Completion, value: Any) -> GraphQLObjectType | None:
@@ -107,7 +126,27 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().collect_and_execute_subfields(
                 return_type, field_details_list, path, result, position_context
             )
-        return self._execute_rows(return_type, result, path, found[1])
+        selection: Selection = found[1]
+        builder = self._builder(return_type, selection)
+        if builder is not None:
+            built = _built(builder, result)
+            if built is not _SLOW:
+                return built
+        return self._execute_rows(return_type, result, path, selection.rows)
+
+    def _builder(self, return_type: GraphQLObjectType, selection: Selection) -> Builder | None:
+        builder: Builder | None = selection.builder
+        if builder is UNCOMPILED:
+            builder = selection.builder = compile_selection(
+                return_type, selection.rows, self._sub_builder
+            )
+        return builder
+
+    def _sub_builder(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Builder | None:
+        found = self._collection(object_type, field_details_list)
+        return None if found is None else self._builder(object_type, found[1])
 
     def _collection(
         self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -115,7 +154,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
         shared = self._shared
         if shared is _UNKNOWN:
             shared = self._shared = shared_collections(
-                self.schema, self.operation, self.fragments, plan_rows
+                self.schema, self.operation, self.fragments, plan_selection
             )
         if shared is None:
             return None
@@ -298,7 +337,8 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().complete_list_value(
                 return_type, field_details_list, info, path, result, position_context
             )
-        rows = found[1]
+        selection: Selection = found[1]
+        rows, builder = selection.rows, self._builder(object_type, selection)
         is_awaitable = self.is_awaitable
         completed: list[Any] = []
         awaitable_indices: list[int] = []
@@ -319,6 +359,11 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     ):
                         awaitable_indices.append(index)
                     continue
+                if builder is not None:
+                    built = _built(builder, item)
+                    if built is not _SLOW:
+                        completed.append(built)
+                        continue
                 try:
                     value = self._execute_rows(object_type, item, item_path, rows)
                 except Exception as raw_error:

@@ -5,7 +5,8 @@ of a leaf or object type) gets a `FieldPlan` in its extensions: the attribute to
 read and how to complete its value. Output types whose present values complete
 simply (objects that do not check their values' type, leaves, unions of plain
 Strawberry types) get a `Completion` in the schema's extensions. `plan_rows` pairs
-a selection's fields with their plans, once per selection.
+a selection's fields with their plans, once per selection; a shared selection keeps
+them in a `Selection`, with its builder (gateway.graph.builders).
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def _members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType] | None:
     return members
 
 
-def _plan(field: GraphQLField) -> FieldPlan | None:
+def _attribute(field: GraphQLField) -> str | None:
+    """The attribute a plain field reads, or None for any other field."""
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
@@ -124,14 +126,25 @@ def _plan(field: GraphQLField) -> FieldPlan | None:
         return None
     if not getattr(field.resolve, "_is_default", False):
         return None  # Strawberry wraps it (exception handlers): keep its path
-    if definition.python_name is None:
+    return definition.python_name
+
+
+def list_attribute(field: GraphQLField) -> str | None:
+    """The attribute a plain field of a list type reads (gateway.graph.builders)."""
+    inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    return _attribute(field) if isinstance(inner, GraphQLList) else None
+
+
+def _plan(field: GraphQLField) -> FieldPlan | None:
+    attribute = _attribute(field)
+    if attribute is None:
         return None
     completion = _completion(field.type)
     if completion is None or completion.members is not None:
         return None  # lists, unions, and objects that check their values' type
     leaf = completion.leaf_type
     return FieldPlan(
-        definition.python_name,
+        attribute,
         field.type,
         leaf.coerce_output_value if leaf is not None else None,
         isinstance(field.type, GraphQLNonNull),
@@ -151,3 +164,21 @@ def plan_rows(parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[
         field = parent_type.fields.get(field_details_list[0].node.name.value)
         rows.append((name, field_details_list, field.extensions.get(PLAN) if field else None))
     return rows
+
+
+class Selection:
+    """A shared selection's plan: its rows, and the builder of its answer once asked
+    for (gateway.graph.builders; None when it has none)."""
+
+    __slots__ = ("builder", "rows")
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self.builder: Any = UNCOMPILED
+
+
+UNCOMPILED: Any = object()
+
+
+def plan_selection(parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> Selection:
+    return Selection(plan_rows(parent_type, grouped))

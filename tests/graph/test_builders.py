@@ -1,0 +1,212 @@
+"""Plain subtrees built by generated code answer exactly as graphql-core does: the
+same data in the same order, and, for anything unusual, the same errors at the same
+paths (the builder leaves those to graphql-core's path)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import enum
+from typing import Any
+
+import pytest
+import strawberry
+
+from gateway.graph.builders import Builder, compile_selection
+from gateway.graph.execution import ShortPathExecutor
+from gateway.graph.plans import plan_short_paths
+from tests.graph.conftest import GraphQLClient, operation
+
+
+@strawberry.enum
+class Mood(enum.Enum):
+    CALM = "calm"
+    LOUD = "loud"
+
+
+@strawberry.type
+class Point:
+    day: dt.date
+    value: float
+
+
+@strawberry.type
+class Label:
+    text: str
+    note: str | None = None
+
+
+@strawberry.type
+class Series:
+    name: str
+    count: int
+    moods: list[Mood]
+    points: list[Point]
+    label: Label
+    maybe_moods: list[Mood | None] | None = None
+    loose: list[Point | None] = strawberry.field(default_factory=list)
+    extra: Label | None = None
+    tags: list[str] = strawberry.field(default_factory=list)
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+
+@strawberry.type
+class Query:
+    series: list[Series]
+
+
+def point(day: int = 1, value: Any = 1.5) -> Point:
+    return Point(day=dt.date(2026, 2, day), value=value)
+
+
+def series(**changes: Any) -> Series:
+    fields: dict[str, Any] = {
+        "name": "interactions",
+        "count": 3,
+        "moods": [Mood.CALM, Mood.LOUD],
+        "points": [point(1), point(2, 2), point(3, 0)],
+        "label": Label(text="daily"),
+        "maybe_moods": [None, Mood.LOUD],
+        "loose": [point(4), None],
+        "extra": Label(text="x", note="n"),
+        "tags": ["a", "b"],
+    }
+    fields.update(changes)
+    return Series(**fields)
+
+
+ALL = """{ series { __typename name count moods maybeMoods tags
+  points { day value } loose { day value } label { text note } extra { text note } } }"""
+
+
+def run(query: str, items: list[Any], *, short: bool) -> Any:
+    built = strawberry.Schema(
+        query=Query, execution_context_class=ShortPathExecutor if short else None
+    )
+    if short:
+        plan_short_paths(built._schema)
+    result = asyncio.run(built.execute(query, root_value=Query(series=items)))
+    return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
+
+
+def both(items: list[Any], query: str = ALL) -> Any:
+    """The answer with builders, after checking it equals graphql-core's own."""
+    built, plain = run(query, items, short=True), run(query, items, short=False)
+    assert built == plain
+    assert list(map(str, built["data"] or {})) == list(map(str, plain["data"] or {}))
+    return built
+
+
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> list[Builder | None]:
+    """What each compilation of a selection gave: a builder, or None."""
+    results: list[Builder | None] = []
+    real = compile_selection
+
+    def recording(*args: Any) -> Builder | None:
+        results.append(real(*args))
+        return results[-1]
+
+    monkeypatch.setattr("gateway.graph.execution.compile_selection", recording)
+    return results
+
+
+def test_a_plain_subtree_is_built_as_graphql_core_answers_it(
+    compiled: list[Builder | None],
+) -> None:
+    answer = both([series(), series(name="threads", maybe_moods=None, extra=None, tags=[])])
+    assert answer["data"]["series"][0]["points"][1] == {"day": "2026-02-02", "value": 2.0}
+    assert answer["data"]["series"][1]["extra"] is None
+    assert answer["data"]["series"][1]["maybeMoods"] is None
+    assert any(builder is not None for builder in compiled), "the builders ran"
+
+
+def test_a_selection_with_a_resolver_is_not_built_but_its_plain_parts_are(
+    compiled: list[Builder | None],
+) -> None:
+    answer = both([series()], "{ series { shout points { value } label { text } } }")
+    assert answer["data"]["series"][0]["shout"] == "INTERACTIONS"
+    assert None in compiled  # Series, for its resolver
+    assert sum(builder is not None for builder in compiled) == 2  # Point and Label
+
+
+def test_keys_keep_graphql_cores_order_with_aliases_fragments_and_merges() -> None:
+    query = """{ series { s: name __typename ...F Undefined: count _k1: name
+        points { value } points { day } label { text } ...G } }
+        fragment F on Series { count name }
+        fragment G on Series { label { note } n: name }"""
+    answer = both([series()], query)
+    assert list(answer["data"]["series"][0]) == [
+        "s",
+        "__typename",
+        "count",
+        "name",
+        "Undefined",
+        "_k1",
+        "points",
+        "label",
+        "n",
+    ]
+    assert answer["data"]["series"][0]["label"] == {"text": "daily", "note": None}
+    assert answer["data"]["series"][0]["points"][0] == {"value": 1.5, "day": "2026-02-01"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"name": None}, ["series", 1, "name"]),
+        ({"count": "three"}, ["series", 1, "count"]),
+        ({"count": 2**40}, ["series", 1, "count"]),
+        ({"moods": [Mood.CALM, None]}, ["series", 1, "moods", 1]),
+        ({"moods": ["angry"]}, ["series", 1, "moods", 0]),
+        ({"points": [point(1), point(2, None)]}, ["series", 1, "points", 1, "value"]),
+        ({"points": [point(1), None]}, ["series", 1, "points", 1]),
+        ({"points": [point(1, "many")]}, ["series", 1, "points", 0, "value"]),
+        ({"loose": [Point(day="soon", value=1.0)]}, ["series", 1, "loose", 0, "day"]),  # type: ignore[arg-type]
+        ({"label": None}, ["series", 1, "label"]),
+        ({"label": Label(text=None)}, ["series", 1, "label", "text"]),  # type: ignore[arg-type]
+        ({"extra": object()}, ["series", 1, "extra", "text"]),
+        ({"tags": "ab"}, ["series", 1, "tags"]),
+        ({"points": 7}, ["series", 1, "points"]),
+    ],
+    ids=[
+        "null-leaf",
+        "not-an-int",
+        "past-32-bits",
+        "null-item",
+        "not-an-enum-item",
+        "null-deep-in-a-list",
+        "null-list-item",
+        "not-a-float-in-a-list",
+        "bad-date-in-a-nullable-item",
+        "null-object",
+        "null-in-an-object",
+        "no-such-attribute",
+        "a-string-for-a-list",
+        "not-iterable",
+    ],
+)
+def test_anything_unusual_is_graphql_cores_error(changes: dict[str, Any], path: list[Any]) -> None:
+    answer = both([series(), series(**changes)])
+    assert answer["errors"], answer
+    assert answer["errors"][0]["path"] == path
+
+
+def test_other_iterables_and_nullable_items_as_graphql_core_gives_them() -> None:
+    answer = both([series(tags=("x", "y"), loose=[None, None], maybe_moods=[None])])
+    assert answer["data"]["series"][0]["tags"] == ["x", "y"]
+    assert answer["data"]["series"][0]["loose"] == [None, None]
+
+
+def test_the_served_dashboard_builds_its_plain_parts(
+    gql: GraphQLClient, compiled: list[Builder | None]
+) -> None:
+    """Its series points, scenario edges, teams and metrics: test_operations checks the
+    dashboard's data against the sandbox's, builders and all."""
+    body = gql.run(operation("dashboard"), {"org": "aurora"})
+    assert not body.get("errors"), body
+    built = [builder for builder in compiled if builder is not None]
+    assert len(built) >= 5, compiled
