@@ -38,8 +38,10 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
 
-from gateway.graph.plans import Row, list_attribute
+from gateway.graph.plans import Row, leaf_coercion, list_attribute
 
 Builder = Callable[[Any], dict[str, Any]]
 # How to compile the selection of a plain object field or list item: its builder,
@@ -61,7 +63,10 @@ def compile_selection(
     """The builder of a selection of `parent_type`, or None if it holds anything but
     plain fields. `sub_builder(object_type, field_details_list)` compiles the
     selection of an object field or of a list's items."""
-    source = _Source()
+    definition = parent_type.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryObjectDefinition):
+        return None
+    source = _Source(definition.origin)
     for name, field_details_list, plan in rows:
         key = source.constant(name)
         field_name = field_details_list[0].node.name.value
@@ -117,7 +122,7 @@ def _list(
             return False
         item = source.constant(builder)
     elif is_leaf_type(named):
-        item = source.constant(_leaf_item(named.coerce_output_value))
+        item = source.constant(_leaf_item(leaf_coercion(named)))
     else:
         return False  # a list of lists, of a union or an interface
     source.items(key, read, item, non_null, item_non_null)
@@ -146,10 +151,15 @@ def _leaf_item(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
 class _Source:
     """The generated function's lines, and the values its names stand for."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    def __init__(self, origin: type) -> None:
         self.namespace: dict[str, Any] = {"Unbuilt": Unbuilt, "Undefined": Undefined}
         self.keys: list[tuple[str, str]] = []  # (the name of a response key, its value's)
+        # Only a value of the type's own class: not an exception or an awaitable, which
+        # graphql-core raises or awaits, nor anything else that merely looks the part.
+        self.lines: list[str] = [
+            f"if s.__class__ is not {self.constant(origin)}:",
+            "    raise Unbuilt",
+        ]
 
     def constant(self, value: Any) -> str:
         name = f"_k{len(self.namespace)}"

@@ -242,6 +242,8 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
             return _SLOW
         if value is None:
             return _SLOW if plan.non_null else None
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _SLOW  # graphql-core raises the one and awaits the other
         return_type = plan.return_type
         try:
             completed = self.collect_and_execute_subfields(
@@ -325,7 +327,8 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """A list of a plain object type with a shared collection: each present item
         goes straight to the collection's planned fields, as complete_list_item_value
-        and complete_value would send it. Null and awaitable items take their way."""
+        and complete_value would send it. Null, exception and awaitable items take
+        graphql-core's way."""
         item_type = return_type.of_type
         object_type = found = None
         if self._short(position_context) and isinstance(result, list):
@@ -338,7 +341,8 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                 return_type, field_details_list, info, path, result, position_context
             )
         selection: Selection = found[1]
-        rows, builder = selection.rows, self._builder(object_type, selection)
+        rows = selection.rows
+        builder = self._builder(object_type, selection) if result else None
         is_awaitable = self.is_awaitable
         completed: list[Any] = []
         awaitable_indices: list[int] = []
@@ -353,7 +357,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     )
                     awaitable_indices.append(index)
                     continue
-                if item is None:  # graphql-core's way: null where the type forbids one
+                if item is None or isinstance(item, Exception):  # graphql-core's way
                     if self.complete_list_item_value(
                         item, completed, item_type, field_details_list, info, item_path, None
                     ):

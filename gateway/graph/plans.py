@@ -11,10 +11,12 @@ them in a `Selection`, with its builder (gateway.graph.builders).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeAlias
 
 from graphql import (
+    GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -24,8 +26,10 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     is_leaf_type,
+    specified_scalar_types,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import is_awaitable
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
@@ -129,6 +133,29 @@ def _attribute(field: GraphQLField) -> str | None:
     return definition.python_name
 
 
+_PLAIN = frozenset({str, int, float, bool, dt.date, dt.datetime})  # neither one nor other
+
+
+def leaf_coercion(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
+    """How the short path coerces a present value of `leaf`; None means "leave it to
+    graphql-core". graphql-core raises a value that is an exception and awaits one that
+    is awaitable before it coerces; the specified scalars and enums refuse both, but a
+    custom scalar may take anything (BigInt serializes with `str`), so for one of those
+    the short path leaves them to graphql-core."""
+    coerce = leaf.coerce_output_value
+    if isinstance(leaf, GraphQLEnumType) or specified_scalar_types.get(leaf.name) is leaf:
+        return coerce
+
+    def guarded(value: Any) -> Any:
+        if value.__class__ not in _PLAIN and (
+            isinstance(value, BaseException) or is_awaitable(value)
+        ):
+            return None
+        return coerce(value)
+
+    return guarded
+
+
 def list_attribute(field: GraphQLField) -> str | None:
     """The attribute a plain field of a list type reads (gateway.graph.builders)."""
     inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
@@ -146,7 +173,7 @@ def _plan(field: GraphQLField) -> FieldPlan | None:
     return FieldPlan(
         attribute,
         field.type,
-        leaf.coerce_output_value if leaf is not None else None,
+        leaf_coercion(leaf) if leaf is not None else None,
         isinstance(field.type, GraphQLNonNull),
         completion.object_type,
     )

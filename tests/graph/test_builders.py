@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from gateway.graph.builders import Builder, compile_selection
 from gateway.graph.execution import ShortPathExecutor
 from gateway.graph.plans import plan_short_paths
+from gateway.graph.scalars import SCALARS, BigInt
 from tests.graph.conftest import GraphQLClient, operation
 
 
@@ -210,3 +212,69 @@ def test_the_served_dashboard_builds_its_plain_parts(
     assert not body.get("errors"), body
     built = [builder for builder in compiled if builder is not None]
     assert len(built) >= 5, compiled
+
+
+@strawberry.type
+class Odd:
+    big: BigInt
+    bigs: list[BigInt]
+    label: Label
+    labels: list[Label]
+
+
+@strawberry.type
+class OddQuery:
+    odd: list[Odd]
+
+
+async def later(value: Any) -> Any:
+    return value
+
+
+def odd(**changes: Any) -> Odd:
+    fields: dict[str, Any] = {"big": 1, "bigs": [1, 2], "label": Label(text="l"), "labels": []}
+    fields.update(changes)
+    return Odd(**fields)
+
+
+def run_odd(query: str, make: Any, *, short: bool) -> Any:
+    built = strawberry.Schema(
+        query=OddQuery,
+        config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=ShortPathExecutor if short else None,
+    )
+    if short:
+        plan_short_paths(built._schema)
+    result = asyncio.run(built.execute(query, root_value=OddQuery(odd=[odd(), make()])))
+    return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
+
+
+@pytest.mark.parametrize(
+    ("query", "make"),
+    [
+        ("{ odd { bigs } }", lambda: odd(bigs=[1, ValueError("boom")])),
+        ("{ odd { bigs } }", lambda: odd(bigs=[1, later(5)])),
+        ("{ odd { big } }", lambda: odd(big=ValueError("boom"))),
+        ("{ odd { big } }", lambda: odd(big=later(5))),
+        ("{ odd { label { text } } }", lambda: odd(label=later(Label(text="later")))),
+        ("{ odd { label { __typename } } }", lambda: odd(label=ValueError("boom"))),
+        ("{ odd { labels { __typename } } }", lambda: odd(labels=[ValueError("boom")])),
+        ("{ odd { labels { text } } }", lambda: odd(labels=[Label(text="a"), later(None)])),
+    ],
+    ids=[
+        "exception-in-a-list-of-a-custom-scalar",
+        "awaitable-in-a-list-of-a-custom-scalar",
+        "exception-for-a-custom-scalar",
+        "awaitable-for-a-custom-scalar",
+        "awaitable-for-an-object",
+        "exception-for-an-object",
+        "exception-for-a-list-item",
+        "awaitable-list-item",
+    ],
+)
+def test_exceptions_and_awaitables_held_in_plain_fields_as_graphql_core_answers(
+    query: str, make: Any
+) -> None:
+    """graphql-core raises a value that is an exception and awaits one that is awaitable;
+    a custom scalar such as BigInt (`str`) would otherwise coerce either into text."""
+    assert run_odd(query, make, short=True) == run_odd(query, make, short=False)
