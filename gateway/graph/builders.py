@@ -14,7 +14,8 @@ not handle anything unusual: a null where the type forbids one, a value the
 scalar refuses, a missing attribute, a list that is not a list. It raises, and
 its caller executes that subtree again on graphql-core's path, which answers
 with the error it always would, at the right path. Reading plain attributes has
-no side effect, so reading them twice changes nothing.
+no side effect, so reading them again changes nothing (a bad value d selections
+deep is read up to d + 1 times, each enclosing builder giving up in turn).
 
 The generated source holds no name a client chose: response keys (aliases) and
 the functions it calls are passed in as values, and attribute names come from
