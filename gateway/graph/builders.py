@@ -175,15 +175,16 @@ class _Source:
     def value(self, key: str, constant: str) -> None:
         self.keys.append((key, constant))
 
-    def _absent(self, name: str, non_null: bool) -> list[str]:
-        return ["    raise Unbuilt"] if non_null else [f"    {name} = None"]
+    def _opening(self, key: str, read: str, non_null: bool) -> str:
+        """Reads the value of `key` into a local; what is absent is null or gives up."""
+        v = self._next(key)
+        absent = "    raise Unbuilt" if non_null else f"    {v} = None"
+        self.lines += [f"{v} = {read}", f"if {v} is None:", absent]
+        return v
 
     def leaf(self, key: str, read: str, coerce: str, non_null: bool) -> None:
-        v = self._next(key)
+        v = self._opening(key, read, non_null)
         self.lines += [
-            f"{v} = {read}",
-            f"if {v} is None:",
-            *self._absent(v, non_null),
             "else:",
             f"    {v} = {coerce}({v})",
             f"    if {v} is None or {v} is Undefined:",
@@ -191,23 +192,14 @@ class _Source:
         ]
 
     def object(self, key: str, read: str, builder: str, non_null: bool) -> None:
-        v = self._next(key)
-        self.lines += [
-            f"{v} = {read}",
-            f"if {v} is None:",
-            *self._absent(v, non_null),
-            "else:",
-            f"    {v} = {builder}({v})",
-        ]
+        v = self._opening(key, read, non_null)
+        self.lines += ["else:", f"    {v} = {builder}({v})"]
 
     def items(self, key: str, read: str, item: str, non_null: bool, item_non_null: bool) -> None:
-        v = self._next(key)
+        v = self._opening(key, read, non_null)
         # A null item where the type forbids one fails in the item's builder.
         each = f"{item}(x)" if item_non_null else f"None if x is None else {item}(x)"
         self.lines += [
-            f"{v} = {read}",
-            f"if {v} is None:",
-            *self._absent(v, non_null),
             f"elif {v}.__class__ is not list:",
             "    raise Unbuilt",
             "else:",
