@@ -133,15 +133,16 @@ def _attribute(field: GraphQLField) -> str | None:
     return definition.python_name
 
 
-_PLAIN = frozenset({str, int, float, bool, dt.date, dt.datetime})  # neither one nor other
+# Values of these classes are neither exceptions nor awaitables: no need to ask.
+_PLAIN = frozenset({str, int, float, bool, dt.date, dt.datetime})
 
 
 def leaf_coercion(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
-    """How the short path coerces a present value of `leaf`; None means "leave it to
-    graphql-core". graphql-core raises a value that is an exception and awaits one that
-    is awaitable before it coerces; the specified scalars and enums refuse both, but a
-    custom scalar may take anything (BigInt serializes with `str`), so for one of those
-    the short path leaves them to graphql-core."""
+    """How the short path coerces a present value of `leaf`: to None when it must be
+    left to graphql-core's path. graphql-core raises a value that is an exception, and
+    awaits one that is awaitable, before it coerces. The specified scalars and enums
+    refuse both; a custom scalar may take anything (BigInt serializes with `str`), so
+    for one of those the short path leaves both to graphql-core."""
     coerce = leaf.coerce_output_value
     if isinstance(leaf, GraphQLEnumType) or specified_scalar_types.get(leaf.name) is leaf:
         return coerce
