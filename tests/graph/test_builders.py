@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import functools
 from typing import Any
 
 import pytest
 import strawberry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.graph.builders import Builder, compile_selection
@@ -84,13 +87,18 @@ ALL = """{ series { __typename name count moods maybeMoods tags
   points { day value } loose { day value } label { text note } extra { text note } } }"""
 
 
-def run(query: str, items: list[Any], *, short: bool) -> Any:
+@functools.cache
+def schema(*, short: bool) -> strawberry.Schema:
     built = strawberry.Schema(
         query=Query, execution_context_class=ShortPathExecutor if short else None
     )
     if short:
         plan_short_paths(built._schema)
-    result = asyncio.run(built.execute(query, root_value=Query(series=items)))
+    return built
+
+
+def run(query: str, items: list[Any], *, short: bool) -> Any:
+    result = asyncio.run(schema(short=short).execute(query, root_value=Query(series=items)))
     return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
 
 
@@ -278,3 +286,56 @@ def test_exceptions_and_awaitables_held_in_plain_fields_as_graphql_core_answers(
     """graphql-core raises a value that is an exception and awaits one that is awaitable;
     a custom scalar such as BigInt (`str`) would otherwise coerce either into text."""
     assert run_odd(query, make, short=True) == run_odd(query, make, short=False)
+
+
+# Property: whatever plain data and selection, builders answer as graphql-core does.
+BAD = st.sampled_from([None, 7, "text", 1.5, ValueError("boom"), object()])
+
+
+def _or_bad(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly good: a builder answers only for an item whose selected values all are."""
+    return st.one_of(*[good] * 5, BAD)
+
+
+POINTS = st.builds(Point, day=_or_bad(st.dates()), value=_or_bad(st.floats(allow_nan=False)))
+LABELS = st.builds(Label, text=_or_bad(st.text(max_size=3)), note=_or_bad(st.none()))
+MOODS = st.lists(_or_bad(st.sampled_from(Mood)), max_size=3)
+SERIES = st.builds(
+    Series,
+    name=_or_bad(st.text(max_size=3)),
+    count=_or_bad(st.integers(-(2**33), 2**33)),
+    moods=_or_bad(MOODS),
+    points=_or_bad(st.lists(_or_bad(POINTS), max_size=3)),
+    label=_or_bad(LABELS),
+    maybe_moods=_or_bad(MOODS),
+    loose=_or_bad(st.lists(_or_bad(POINTS), max_size=3)),
+    extra=_or_bad(LABELS),
+    tags=_or_bad(st.lists(_or_bad(st.text(max_size=2)), max_size=3)),
+)
+SUBFIELDS = {
+    "points": ["day", "value", "__typename"],
+    "loose": ["day", "value"],
+    "label": ["text", "note", "__typename"],
+    "extra": ["text", "note"],
+}
+FIELDS = ["__typename", "name", "count", "moods", "maybeMoods", "tags", *SUBFIELDS]
+
+
+@st.composite
+def selections(draw: st.DrawFn, fields: list[str]) -> str:
+    chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=len(fields) + 2))
+    parts = []
+    for index, field in enumerate(chosen):
+        alias = f"a{index}: " if draw(st.booleans()) else ""
+        sub = SUBFIELDS.get(field)
+        inner = f" {{ {draw(selections(sub))} }}" if sub else ""
+        parts.append(f"{alias}{field}{inner}")
+    return " ".join(parts)
+
+
+@settings(max_examples=300)
+@given(items=st.lists(SERIES, max_size=3), selection=selections(FIELDS))
+def test_any_plain_data_and_selection_answer_as_graphql_core(
+    items: list[Series], selection: str
+) -> None:
+    both(items, f"{{ series {{ {selection} }} }}")
