@@ -10,8 +10,9 @@ answer's shape is fixed by the document: `compile_selection` writes it as one
 Python function, read top to bottom: `{"id": coerce(source.id), ...}`.
 
 A built value must be exactly what graphql-core would answer, so a builder does
-not handle anything unusual: a null where the type forbids one, a value the
-scalar refuses, a missing attribute, a list that is not a list. It raises, and
+not handle anything unusual: a source of another class than its type's (an
+exception or an awaitable among them), a null where the type forbids one, a value
+the scalar refuses, a missing attribute, a list that is not a list. It raises, and
 its caller executes that subtree again on graphql-core's path, which answers
 with the error it always would, at the right path. Reading plain attributes has
 no side effect, so reading them again changes nothing (a bad value d selections
