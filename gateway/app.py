@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from cross_web import HTTPException as StrawberryHTTPException
 from opentelemetry.sdk.trace.export import SpanExporter
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -29,6 +29,7 @@ from gateway.graphiql import asks_for_page, graphiql_static_app, render_graphiql
 from gateway.http_guard import HTTPGuard, error_response
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
+from gateway.metrics import exposition, worker_stopped
 from gateway.observe import (
     Observability,
     OperationObserver,
@@ -102,6 +103,7 @@ def create_app(
                 yield {"gateway": state}
         finally:
             observability.tracing.shutdown()
+            worker_stopped()
 
     def context_for(state: GatewayState, caller: ClientSettings) -> Context:
         now = state.clock()
@@ -186,7 +188,7 @@ def create_app(
         observability.metrics.breaker_states(
             (breaker.name, breaker.state.value) for breaker in state.upstreams.breakers
         )
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+        return Response(exposition(registry), media_type="text/plain; version=0.0.4")
 
     routes = [
         # Every method reaches the endpoint, so that a refusal is logged, counted and

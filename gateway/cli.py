@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import os
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import threading
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from graphql import print_schema
@@ -22,6 +23,7 @@ from gateway.config import Settings, load_settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
+from gateway.metrics import MULTIPROCESS_ENV
 from gateway.persisted import load_manifest
 from gateway.tracing import check_exporter
 
@@ -105,6 +107,23 @@ def _configure_logging() -> None:
     configure_logging(os.environ.get("GATEWAY_LOG_LEVEL", "INFO").upper())
 
 
+@contextlib.contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """A new, empty directory where the workers keep their metrics, so that a scrape,
+    whichever worker answers it, sees them all (gateway.metrics); removed at the end.
+    One given in PROMETHEUS_MULTIPROC_DIR is used instead, and kept: it must be empty
+    at start and belong to this server alone."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="gateway-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENV] = directory  # the workers, started after, inherit it
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_ENV]
+
+
 def _serve(
     settings: Settings,
     *,
@@ -116,23 +135,27 @@ def _serve(
     graphiql_query: str | None = None,
 ) -> None:
     check_deployable(settings)
+    shared = os.environ.get(MULTIPROCESS_ENV)
+    if shared and not os.path.isdir(shared):
+        raise ConfigError(f"{MULTIPROCESS_ENV} must name a directory: {shared!r} is none")
     # A request in flight at SIGTERM may run to its deadline, and no longer.
     drain_s = math.ceil(settings.limits.request_deadline_s + SHUTDOWN_SLACK_S)
     if workers > 1:
         if config_path is None:
             raise ConfigError("--workers needs a config file")
         os.environ[CONFIG_ENV] = config_path
-        uvicorn.run(
-            "gateway.cli:app_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,  # our handlers: JSON lines, credentials blanked
-            access_log=False,
-            timeout_graceful_shutdown=drain_s,
-            timeout_keep_alive=settings.server.keep_alive_s,
-        )
+        with _shared_metrics():
+            uvicorn.run(
+                "gateway.cli:app_factory",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,  # our handlers: JSON lines, credentials blanked
+                access_log=False,
+                timeout_graceful_shutdown=drain_s,
+                timeout_keep_alive=settings.server.keep_alive_s,
+            )
         return
     app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
     tune_gc()

@@ -2,17 +2,30 @@
 
 Label values are bounded: operation names are what clients send, so only
 well-formed names are kept, and only the first `MAX_OPERATION_NAMES` distinct
-ones; later names count as "other". With `--workers N` each worker process has
-its own registry: a scrape sees the worker that answered it.
+ones; later names count as "other".
+
+With `--workers N` the workers write their values to files in one directory
+(`PROMETHEUS_MULTIPROC_DIR`, Prometheus's multiprocess mode, which `gateway
+serve` sets up), and a scrape, whichever worker answers it, reads them all:
+counters and histograms summed, requests in flight summed over the live
+workers, a breaker's state the most severe a live worker last reported.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 MAX_OPERATION_NAMES = 200
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
@@ -24,6 +37,28 @@ OTHER = "other"  # over the limit of distinct names, or not a GraphQL name
 _RESERVED = frozenset({ANONYMOUS, UNKNOWN, OTHER})  # an operation so named would blur them
 
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when imported
+
+
+def shared_by_workers() -> bool:
+    """Whether this process's metrics live in the workers' shared directory."""
+    return bool(os.environ.get(MULTIPROCESS_ENV))
+
+
+def exposition(registry: CollectorRegistry) -> bytes:
+    """The text a scrape gets: this process's registry, or every worker's values."""
+    if not shared_by_workers():
+        return generate_latest(registry)
+    workers = CollectorRegistry()
+    multiprocess.MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
+    return generate_latest(workers)
+
+
+def worker_stopped() -> None:
+    """Drops this worker's live gauges (in flight, breakers) from the shared values."""
+    if shared_by_workers():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -85,6 +120,7 @@ class GatewayMetrics:
             "gateway_graphql_requests_in_flight",
             "GraphQL requests being answered",
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.upstream_requests = Counter(
             "gateway_upstream_requests",
@@ -130,6 +166,7 @@ class GatewayMetrics:
             "Circuit breaker state per upstream and organization: 0 closed, 1 half-open, 2 open",
             ["breaker"],
             registry=registry,
+            multiprocess_mode="livemax",
         )
         for outcome in ("hit", "miss", "stale"):
             self.cache.labels(outcome)

@@ -375,3 +375,57 @@ def test_serve_closes_an_idle_connection_after_a_short_keep_alive(
     long. (Within the socket's 30 s timeout; 65 s would not close it.)"""
     with _connected(port, tmp_path, keep_alive_s=1) as conn:
         assert conn.recv(4096) == b""  # closed by the server, idle
+
+
+def _counted(scrape: str, metric: str) -> float:
+    """The sum of a metric's samples in a Prometheus text scrape."""
+    samples = [line.split() for line in scrape.splitlines() if line.startswith(metric + "{")]
+    return sum(float(sample[-1]) for sample in samples)
+
+
+def test_every_scrape_of_several_workers_counts_every_request(port: int, tmp_path: Path) -> None:
+    """With `--workers 2` a scrape reaches one worker; it still counts the requests both
+    answered, and so does every scrape after it, whichever worker takes it."""
+    requests = 24
+    scrapes: list[str] = []
+    with SandboxServer() as sandbox:
+        path = tmp_path / "gateway.toml"
+        path.write_text(config_toml(sandbox.url, api_key="k" * 24))
+        with Running(
+            "serve", "--config", str(path), "--port", str(port), "--workers", "2"
+        ) as served:
+            try:
+                base = f"http://127.0.0.1:{port}"
+                _wait_ready(f"{base}/readyz")
+                headers = {"Authorization": f"Bearer {'k' * 24}"}
+                query = {"query": "{ __typename }"}
+                for _ in range(requests):
+                    # A connection each: the workers take turns at the listening socket.
+                    with httpx.Client(base_url=base, timeout=30) as client:
+                        answer = client.post("/graphql", json=query, headers=headers)
+                        assert answer.status_code == 200, answer.text
+                for _ in range(8):
+                    with httpx.Client(base_url=base, timeout=30) as client:
+                        scrapes.append(client.get("/metrics").text)
+            finally:
+                # SIGTERM: uvicorn stops its workers (a kill would leave them running).
+                assert served.stop() == 0
+    counts = {_counted(scrape, "gateway_graphql_requests_total") for scrape in scrapes}
+    assert counts == {float(requests)}, counts
+    assert all("gateway_graphql_requests_in_flight 0.0" in s for s in scrapes), scrapes[0]
+
+
+def test_a_metrics_directory_that_is_none_is_refused(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml(sandbox.url))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    assert cli.main(["serve", "--config", str(path), "--port", str(_free_port())]) == 1
+    err = capsys.readouterr().err
+    assert "PROMETHEUS_MULTIPROC_DIR must name a directory" in err
+    assert "Traceback" not in err
