@@ -137,7 +137,7 @@ def _serve(
     check_deployable(settings)
     shared = os.environ.get(MULTIPROCESS_ENV)
     if shared and not os.path.isdir(shared):
-        raise ConfigError(f"{MULTIPROCESS_ENV} must name a directory: {shared!r} is none")
+        raise ConfigError(f"{MULTIPROCESS_ENV} must name a directory: {shared!r} is not one")
     # A request in flight at SIGTERM may run to its deadline, and no longer.
     drain_s = math.ceil(settings.limits.request_deadline_s + SHUTDOWN_SLACK_S)
     if workers > 1:
