@@ -398,11 +398,7 @@ class UpstreamHTTP:
     ) -> Any:
         started = time.perf_counter()
         status: int | None = None
-        timeout = self.settings.timeout_s
-        left = deadline.remaining()
-        cut = left is not None and left < timeout
-        if cut and left is not None:
-            timeout = max(0.0, left)
+        timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
                 request = self._request(url, params, headers)
