@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cpu.py [--operation dashboard|walk] [--requests N]
                                   [--concurrency C] [--gc default|serve]
-                                  [--transport aiohttp|httpcore] [--profile FILE]
+                                  [--transport own|httpcore] [--profile FILE]
                                   [--sample FILE]
 
 The sandbox upstreams run in a child process (so their CPU is not counted);
@@ -14,7 +14,7 @@ per request (this process's, so the driving client is in it: compare runs, not
 absolute figures) and the milliseconds spent in garbage collection.
 `--gc serve` applies what `gateway serve` applies (gateway.cli.tune_gc);
 `--transport httpcore` hands the app httpx clients on httpx's own pool instead
-of the aiohttp one it opens (gateway.upstreams.transport); `--profile` writes
+of its own transport (gateway.upstreams.transport); `--profile` writes
 cProfile statistics of the measured requests, `--sample` a sampling profile of
 their CPU time as collapsed stacks (bench/sampling.py; cProfile's own cost
 inflates the many small calls of an executor's loops).
@@ -110,7 +110,7 @@ class GcClock:
 
 
 def httpcore_clients(settings: Settings) -> dict[str, httpx.AsyncClient]:
-    """httpx's default transport for every upstream base URL, as before aiohttp's pool."""
+    """httpx's default transport for every upstream base URL, as before the gateway had its own."""
     clients: dict[str, httpx.AsyncClient] = {}
     for org in settings.organizations:
         for link in (org.zylon, org.make):
@@ -219,7 +219,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="dashboards, or walks")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--gc", choices=("default", "serve"), default="serve")
-    parser.add_argument("--transport", choices=("aiohttp", "httpcore"), default="aiohttp")
+    parser.add_argument("--transport", choices=("own", "httpcore"), default="own")
     parser.add_argument("--profile", metavar="FILE")
     parser.add_argument("--sample", metavar="FILE")
     args = parser.parse_args()

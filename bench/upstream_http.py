@@ -1,5 +1,6 @@
-"""CPU per upstream GET: httpx on its own pool, httpx on aiohttp's pool, the gateway's
-whole upstream path over it (guards, retries, decoding), and aiohttp alone.
+"""CPU per upstream GET: httpx on its own pool, httpx on the gateway's transport, the
+gateway's whole upstream path over it (guards, retries, decoding), and, for scale,
+aiohttp alone (the transport the gateway used before its own).
 
     .venv/bin/python bench/upstream_http.py [--requests N] [--concurrency C]
 
@@ -26,7 +27,7 @@ from gateway.errors import Source
 from gateway.sandbox.data import ORG_SPECS
 from gateway.upstreams.http import open_http_client
 from gateway.upstreams.pool import guarded_http
-from gateway.upstreams.transport import AiohttpTransport
+from gateway.upstreams.transport import Http1Transport
 
 ENDPOINT = "/api/v1/app/organization/analytics/ranking/active-users"
 PATH = "/zylon" + ENDPOINT
@@ -65,9 +66,9 @@ async def run(url: str, n: int, c: int) -> None:
     limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
     async with httpx.AsyncClient(limits=limits) as plain:
         await measure("httpx (httpcore pool)", via_httpx(plain), n, c)
-    transport = AiohttpTransport(max_connections=c, connect_timeout_s=2.0)
+    transport = Http1Transport(max_connections=c, connect_timeout_s=2.0)
     async with httpx.AsyncClient(transport=transport) as ours:
-        await measure("httpx on aiohttp's pool", via_httpx(ours), n, c)
+        await measure("httpx on the gateway's transport", via_httpx(ours), n, c)
     tuning = UpstreamSettings(max_connections=c)
     async with open_http_client(tuning) as client:
         http = guarded_http(

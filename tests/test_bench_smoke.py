@@ -41,7 +41,7 @@ def run_probe(script: str, *args: str) -> str:
 def test_the_cpu_probe_runs_and_prints_its_figures(tmp_path: Path) -> None:
     stacks = tmp_path / "stacks.txt"
     out = run_probe("cpu.py", "--requests", "40", "--concurrency", "2", "--sample", str(stacks))
-    assert "cold dashboards: 40 at concurrency 2, gc serve, aiohttp pool:" in out
+    assert "cold dashboards: 40 at concurrency 2, gc serve, own pool:" in out
     assert "ms CPU per request, of which" in out
     assert f"CPU samples written to {stacks}" in out
     assert "command: .venv/bin/python bench/cpu.py --requests 40 --concurrency 2 --sample" in out
@@ -57,7 +57,7 @@ def test_the_cpu_probe_walks_every_scenario_page() -> None:
     out = run_probe("cpu.py", "--operation", "walk", "--requests", "1", "--concurrency", "1")
     # The sandbox's aurora has 130 scenarios: 13 pages of 10, each asked with a cursor
     # but the first; a cursor the gateway refused would have ended the run.
-    assert "cold walks (13 pages): 1 at concurrency 1, gc serve, aiohttp pool:" in out
+    assert "cold walks (13 pages): 1 at concurrency 1, gc serve, own pool:" in out
 
 
 def test_the_instruction_probe_runs_and_prints_its_figure() -> None:
@@ -81,7 +81,7 @@ def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
     out = run_probe("upstream_http.py", "--requests", "8", "--concurrency", "2")
     clients = [
         "httpx (httpcore pool)",
-        "httpx on aiohttp's pool",
+        "httpx on the gateway's transport",
         "the gateway's UpstreamHTTP",
         "aiohttp alone",
     ]

@@ -40,7 +40,7 @@ from gateway.errors import (
 from gateway.upstreams import deadline
 from gateway.upstreams.breaker import CircuitBreaker, State
 from gateway.upstreams.retry_budget import RetryBudget
-from gateway.upstreams.transport import AiohttpTransport
+from gateway.upstreams.transport import Http1Transport
 from gateway.upstreams.urls import with_query
 
 logger = logging.getLogger("gateway.upstream")
@@ -58,10 +58,10 @@ AttemptHook = Callable[[Source, str, "int | None", float], None]
 
 
 def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
-    """A pooled keep-alive client over aiohttp's pool; the app's lifespan owns and closes it."""
+    """A pooled keep-alive client on our own transport; the app's lifespan owns and closes it."""
     return CookielessClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-        transport=AiohttpTransport(
+        transport=Http1Transport(
             max_connections=settings.max_connections,
             connect_timeout_s=settings.connect_timeout_s,
         ),

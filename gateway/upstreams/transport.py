@@ -1,144 +1,287 @@
-"""An httpx transport that sends over aiohttp's connection pool.
+"""An httpx transport of our own: HTTP/1.1 keep-alive connections over asyncio.
 
 httpx stays the client the rest of the code sees (requests, responses, event
-hooks, exceptions); only the wire underneath changes. With a few dozen calls
-in flight, httpcore's pool and the anyio layer under it cost more CPU than the
-GraphQL execution they serve (encode/httpx#3215): `bench/cpu.py --transport
-httpcore` spent 17.0 ms of CPU per cold dashboard against 8.0 ms on this
-transport, and `bench/upstream_http.py` puts one upstream GET at 1,171 µs on
-httpcore, 361 µs here and 155 µs for aiohttp alone (bench/RESULTS.md).
+hooks, exceptions); only the wire underneath changes. CPU per upstream GET through
+the gateway's whole upstream path, 16 in flight (`bench/upstream_http.py`): 244 µs
+when this layer was aiohttp's pool, 121-140 µs on this transport; aiohttp alone,
+without httpx above it, 95-128 µs. httpx's own pool (httpcore, anyio) takes 1,210-
+1,332 µs: with a few dozen calls in flight it costs more than the GraphQL execution
+it serves (encode/httpx#3215). aiohttp built a request and a response of its own
+under httpx's; this transport writes the head of the request httpx built and parses
+the answer (httptools, as uvicorn does) straight into httpx's response.
 
-aiohttp's failures become the httpx exceptions they mean, so the upstream
-layer's single translation (`gateway.upstreams.http`) keeps working unchanged.
+What it does, as a production pool must:
+- at most `max_connections` exchanges at once, further ones waiting their turn;
+  idle connections kept for KEEPALIVE_S, less than the usual 5 s after which
+  servers close them, newest first;
+- an exchange on a kept-alive connection that the upstream had closed (no byte of
+  an answer) is sent once more on a new connection;
+- TLS with certificate and host name checks (httpx's default context);
+- connect and read timeouts from the request's `timeout` extension;
+- a connection left mid-answer (cancelled, timed out, broken, unread) is closed,
+  never reused;
+- bodies: one in with its head, or declared at most EAGER_MAX_BYTES long, is
+  handed over read; others are streamed, with back-pressure; compressed ones are
+  always streamed, so that the caller's size limit counts decoded bytes;
+- requests whose head would carry a line break or a NUL are refused unsent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+import ssl
+import time
+from collections.abc import AsyncIterator
 
-import aiohttp
 import httpx
-import yarl
 
-_CHUNK = 64 * 1024
-# A body at most this long, declared and not compressed, is read before the response
-# is handed over: one read instead of three nested async iterators. Anything else is
-# streamed, so the caller's size limit applies to what it decodes as it goes.
-EAGER_MAX_BYTES = 1024 * 1024
+from gateway.upstreams.connection import Connection, NoAnswer
+
 KEEPALIVE_S = 4.0
+CLOSE_WAIT_S = 1.0
+_HTTP_1_1 = {"http_version": b"HTTP/1.1"}
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+# Sent once more on a new connection when a kept-alive one closed under them unanswered.
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
-
-@contextlib.contextmanager
-def _httpx_errors(request: httpx.Request) -> Iterator[None]:
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:  # before its parent, ServerTimeoutError
-        raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-    except aiohttp.ServerTimeoutError as exc:  # before ClientConnectionError: it is one
-        raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise httpx.ConnectError(str(exc), request=request) from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise httpx.ReadError(str(exc), request=request) from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except aiohttp.ClientResponseError as exc:  # a response aiohttp could not parse
-        raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-    except TimeoutError as exc:  # before OSError: it is one
-        raise httpx.ReadTimeout("timed out", request=request) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise httpx.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
+Origin = tuple[bytes, bytes, int]
 
 
 class _Body(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
+    """An answer's body as it arrives; closing it gives the connection back (or closes
+    it, if the body was not read to its end)."""
+
+    def __init__(self, transport: Http1Transport, conn: Connection, timeout: float | None) -> None:
+        self._transport = transport
+        self._conn = conn
+        self._timeout = timeout
+        self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors(self._request):
-            async for chunk in self._response.content.iter_chunked(_CHUNK):
+        conn = self._conn
+        while True:
+            chunk = conn.take()
+            if chunk:
                 yield chunk
+            elif conn.error is not None:
+                raise conn.error
+            elif conn.complete:
+                return
+            else:
+                await conn.wait(self._timeout)
 
     async def aclose(self) -> None:
-        # Releasing an unread body closes its connection rather than reusing it.
-        self._response.release()
+        if not self._closed:
+            self._closed = True
+            self._transport.release(self._conn)
 
 
-def _small_and_plain(response: aiohttp.ClientResponse) -> bool:
-    length = response.content_length
-    encoding = response.headers.get("Content-Encoding", "identity")
-    return length is not None and length <= EAGER_MAX_BYTES and encoding.lower() == "identity"
+def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if len(name) == 16 and name.lower() == b"content-encoding":
+            return value.strip().lower() != b"identity"
+    return False
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """GET-only in practice, but any method with an in-memory body works.
+def _head(request: httpx.Request, body: bytes) -> bytes:
+    url = request.url
+    lines = []
+    named = set()
+    for name, value in request.headers.raw:
+        lines.append(b"%s: %s\r\n" % (name, value))
+        named.add(name.lower())
+    if b"host" not in named:
+        lines.insert(0, b"Host: %s\r\n" % url.netloc)
+    if body and b"content-length" not in named and b"transfer-encoding" not in named:
+        lines.append(b"Content-Length: %d\r\n" % len(body))
+    target = url.raw_path
+    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method.encode("ascii"), target, b"".join(lines))
+    # httpx lets a header value carry CR, LF or NUL: sent, they would forge headers.
+    count = len(lines) + 2
+    if head.count(b"\n") != count or head.count(b"\r") != count or b"\0" in head:
+        raise httpx.LocalProtocolError("a header or the target holds a control character")
+    if b" " in target:
+        raise httpx.LocalProtocolError("the request target holds a space")
+    return head
 
-    The session is made on first use, inside the event loop that will run it.
-    Compression is left to httpx (`auto_decompress=False`), as are redirects
-    (never followed here) and cookies (aiohttp's jar is a dummy one).
-    """
 
-    def __init__(self, *, max_connections: int, connect_timeout_s: float) -> None:
-        self._max_connections = max_connections
+class Http1Transport(httpx.AsyncBaseTransport):
+    """Any method but HEAD, with its body in memory (the gateway only GETs)."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        connect_timeout_s: float,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._connect_timeout_s = connect_timeout_s
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._max_connections,
-                    limit_per_host=0,
-                    # Idle connections go before the usual 5 s server timeout closes them
-                    # under a request (httpx's own pool keeps them 5 s).
-                    keepalive_timeout=KEEPALIVE_S,
-                ),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            )
-        return self._session
+        self._max_idle = max_connections
+        self._slots = asyncio.Semaphore(max_connections)
+        self._ssl_context = ssl_context
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._closed = False
+        self._all_closed: asyncio.Event | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        port = _DEFAULT_PORTS.get(url.raw_scheme)
+        if port is None:
+            raise httpx.UnsupportedProtocol(f"no {url.scheme!r} here: http or https only")
+        if request.method == "HEAD":
+            raise httpx.LocalProtocolError("HEAD is not supported")
+        if self._closed:
+            raise httpx.ConnectError("the transport is closed", request=request)
+        body = await request.aread()
+        data = _head(request, body) + body if body else _head(request, body)
+        origin = (url.raw_scheme, url.raw_host, url.port or port)
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=timeouts.get("connect", self._connect_timeout_s),
-            sock_read=timeouts.get("read"),
-        )
-        with _httpx_errors(request):
-            response = await self._open().request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),  # httpx has quoted it already
-                headers=request.headers.multi_items(),
-                data=await request.aread() or None,
-                allow_redirects=False,
-                timeout=timeout,
+        read_timeout = timeouts.get("read")
+        await self._take_slot(request, timeouts.get("pool"))
+        try:
+            conn = await self._exchange(request, data, origin, timeouts, read_timeout)
+        except BaseException:
+            self._slots.release()
+            raise
+        headers = conn.headers
+        if conn.complete and not _encoded(headers):
+            content = conn.take()
+            self.release(conn)
+            return httpx.Response(
+                conn.status,
+                headers=headers,
+                content=content,
+                request=request,
+                extensions=_HTTP_1_1,
             )
-            if _small_and_plain(response):
-                try:
-                    content = await response.read()
-                except BaseException:
-                    response.close()  # a connection left mid-body is not reused
-                    raise
-                return httpx.Response(
-                    status_code=response.status,
-                    headers=response.raw_headers,
-                    content=content,
-                    request=request,
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
+        conn.handed_over = True
         return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
+            conn.status,
+            headers=headers,
+            stream=_Body(self, conn, read_timeout),
             request=request,
-            extensions={"http_version": b"HTTP/1.1"},
+            extensions=_HTTP_1_1,
         )
 
+    async def _exchange(
+        self,
+        request: httpx.Request,
+        data: bytes,
+        origin: Origin,
+        timeouts: dict[str, float | None],
+        read_timeout: float | None,
+    ) -> Connection:
+        """A connection holding the answer's head (and its body, when declared short)."""
+        while True:
+            conn = self._idle_connection(origin)
+            kept = conn is not None
+            if conn is None:
+                conn = await self._connect(request, origin, timeouts.get("connect"))
+            try:
+                conn.start(request, data)
+                await conn.wait(read_timeout)
+                if conn.error is not None:
+                    raise conn.error
+            except NoAnswer:
+                conn.close()
+                if kept and request.method in _IDEMPOTENT:
+                    continue  # closed as idle under us: once more, on a new connection
+                raise
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+    async def _take_slot(self, request: httpx.Request, within: float | None) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns at once
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no free connection in time", request=request) from None
+
+    def _idle_connection(self, origin: Origin) -> Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        stale_before = time.monotonic() - KEEPALIVE_S
+        while idle:
+            conn = idle.pop()  # the newest: the least likely to have been closed
+            if conn.idle_since < stale_before:
+                conn.close()
+                for older in idle:
+                    older.close()
+                idle.clear()
+                return None
+            if conn.reusable():
+                return conn
+            conn.close()
+        return None
+
+    async def _connect(
+        self, request: httpx.Request, origin: Origin, within: float | None
+    ) -> Connection:
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
+        tls = self._tls() if scheme == b"https" else None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._connect_timeout_s if within is None else within):
+                _, conn = await loop.create_connection(
+                    lambda: Connection(origin, self._forget),
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls is not None else None,
+                )
+        except TimeoutError as exc:
+            raise httpx.ConnectTimeout("connect timed out", request=request) from exc
+        except OSError as exc:  # refused, unreachable, unresolved; TLS errors are OSErrors
+            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
+        if self._closed:
+            conn.close()
+            raise httpx.ConnectError("the transport is closed", request=request)
+        self._open.add(conn)
+        return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
+    def release(self, conn: Connection) -> None:
+        """An exchange is over: its slot is free; its connection is kept if it may be."""
+        self._slots.release()
+        conn.finish()
+        if self._closed or not conn.reusable():
+            conn.close()
+            return
+        origin = conn.origin
+        idle = self._idle.setdefault(origin, [])
+        if len(idle) >= self._max_idle:
+            idle.pop(0).close()
+        conn.idle_since = time.monotonic()
+        idle.append(conn)
+
+    def _forget(self, conn: Connection) -> None:
+        self._open.discard(conn)
+        if not self._open and self._all_closed is not None:
+            self._all_closed.set()
+
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Closes every connection, and waits (briefly) until they are closed: a peer
+        then sees them end while the event loop still runs."""
+        self._closed = True
+        self._idle.clear()
+        if not self._open:
+            return
+        self._all_closed = asyncio.Event()
+        for conn in list(self._open):
+            conn.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self._all_closed.wait()

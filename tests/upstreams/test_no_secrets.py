@@ -15,7 +15,7 @@ from gateway.upstreams.models import MakeQuery, ZylonWindow
 
 from .conftest import Upstreams, unix
 
-LOGGERS = ("gateway", "httpx", "aiohttp")
+LOGGERS = ("gateway", "httpx")
 
 FAULTS: list[dict[str, Any]] = [
     {"retry_after": 1},

@@ -15,14 +15,14 @@ import pytest
 
 from gateway.config import UpstreamSettings
 from gateway.upstreams.http import open_http_client
-from gateway.upstreams.transport import AiohttpTransport
+from gateway.upstreams.transport import Http1Transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    transport = AiohttpTransport(max_connections=4, connect_timeout_s=2.0)
+    transport = Http1Transport(max_connections=4, connect_timeout_s=2.0)
     async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(0.5)) as http:
         yield http
 
