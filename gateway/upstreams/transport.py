@@ -134,7 +134,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError("HEAD is not supported")
         if self._closed:
             raise httpx.ConnectError("the transport is closed", request=request)
-        body = await request.aread()
+        stream = request.stream
+        # A body in memory is read without an async generator (the event loop tracks each).
+        body = b"".join(stream) if isinstance(stream, httpx.ByteStream) else await request.aread()
         data = _head(request, body) + body if body else _head(request, body)
         origin = (url.raw_scheme, url.raw_host, url.port or port)
         timeouts = request.extensions.get("timeout", {})

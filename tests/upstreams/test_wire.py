@@ -473,3 +473,17 @@ async def test_tls_refuses_an_upstream_it_cannot_verify(
     async with server, httpx.AsyncClient(transport=transport) as client:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"https://localhost:{port}/")
+
+
+async def test_a_body_in_memory_goes_with_its_length(client: httpx.AsyncClient) -> None:
+    async def echo(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await script.read_request(reader)
+        assert b"\r\nContent-Length: 7\r\n" in head
+        body = await reader.readexactly(7)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n" + body)
+        await writer.drain()
+
+    async with Script(echo) as url:
+        assert (await client.post(url, content=b"payload")).content == b"payload"
