@@ -50,6 +50,12 @@ class Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._request: httpx.Request | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # The read timeout of a wait counts from the last bytes received, as httpx's
+        # own transports count it: a slow but steady answer is not cut short.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._within: float | None = None
+        self._progress = 0.0
         self._begin(None)
 
     def _begin(self, request: httpx.Request | None) -> None:
@@ -68,6 +74,7 @@ class Connection(asyncio.Protocol):
         self._received = False
         self._interim = False
         self._length: int | None = None
+        self._declared = False  # a Content-Length came, whatever its value
         self._framed = False  # chunked: the body's end is marked, not the connection's
         self._paused = False
 
@@ -83,15 +90,19 @@ class Connection(asyncio.Protocol):
         declared short), more body, the end, or an error (then in `error`)."""
         if self._ready():
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = None if within is None else loop.call_later(within, self._time_out, waiter)
+        self._within = within
+        self._progress = loop.time()
+        if within is not None:
+            self._timer = loop.call_later(within, self._time_out, waiter)
         try:
             await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     @property
     def eager(self) -> bool:
@@ -126,6 +137,12 @@ class Connection(asyncio.Protocol):
         self._request = None
 
     def close(self) -> None:
+        if self._request is not None and not self.complete and self.error is None:
+            # Closed by us mid-answer: what came is not the whole answer, whatever the
+            # framing (a body that ends with its connection would otherwise look whole).
+            self.error = httpx.ReadError(
+                "the connection was closed mid-answer", request=self._request
+            )
         self.lost = True
         if self.transport is not None:
             self.transport.close()
@@ -140,6 +157,8 @@ class Connection(asyncio.Protocol):
             self.close()  # nobody asked: whatever follows on it cannot be trusted
             return
         self._received = True
+        if self._timer is not None and self._loop is not None:
+            self._progress = self._loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -152,7 +171,12 @@ class Connection(asyncio.Protocol):
                 self._unfinished += len(data)
                 if self._unfinished > MAX_HEAD_BYTES:
                     self._fail(httpx.RemoteProtocolError, "the answer's head is too large")
-            elif self._buffered > HIGH_WATER and not self._paused and not self.complete:
+            elif (
+                self._buffered > HIGH_WATER
+                and not self._paused
+                and not self.complete
+                and not self.eager  # gathered whole before the reader sees it: never paused
+            ):
                 self._paused = True
                 assert self.transport is not None
                 self.transport.pause_reading()
@@ -177,10 +201,15 @@ class Connection(asyncio.Protocol):
             raise httpx.RemoteProtocolError("more than one answer")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:
+            return  # a trailer, after a chunked body: never one of the answer's headers
         if len(name) == 14 and name.lower() == b"content-length":
+            value = value.strip(b" \t")  # llhttp passes on the spaces it allows around it
             self._length = int(value) if value.isdigit() else None
+            self._declared = True
         elif len(name) == 17 and name.lower() == b"transfer-encoding":
-            self._framed = True
+            # Only a final "chunked" marks the body's end; else it ends with the connection.
+            self._framed = value.rsplit(b",", 1)[-1].strip(b" \t").lower() == b"chunked"
         self.headers.append((name, value))
         self._head_bytes += len(name) + len(value)
 
@@ -209,6 +238,7 @@ class Connection(asyncio.Protocol):
             self.headers = []
             self._head_bytes = 0
             self._length = None
+            self._declared = False
             self._framed = False
             return
         self.complete = True
@@ -218,7 +248,7 @@ class Connection(asyncio.Protocol):
     # -- inside -----------------------------------------------------------------------
 
     def _until_close(self) -> bool:
-        return self._length is None and not self._framed
+        return not self._declared and not self._framed
 
     def _ready(self) -> bool:
         if self.error is not None or self.complete:
@@ -243,5 +273,13 @@ class Connection(asyncio.Protocol):
         raise self.error or httpx.RemoteProtocolError(message)
 
     def _time_out(self, waiter: asyncio.Future[None]) -> None:
-        if not waiter.done():
-            waiter.set_exception(httpx.ReadTimeout("no answer in time", request=self._request))
+        self._timer = None
+        if waiter.done():
+            return
+        loop, within = self._loop, self._within
+        if loop is not None and within is not None:
+            idle = loop.time() - self._progress
+            if idle < within:  # bytes came meanwhile: wait the rest of the timeout
+                self._timer = loop.call_later(within - idle, self._time_out, waiter)
+                return
+        waiter.set_exception(httpx.ReadTimeout("no answer in time", request=self._request))

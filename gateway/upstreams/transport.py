@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -46,30 +47,48 @@ _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 Origin = tuple[bytes, bytes, int]
+ENCODED_CHUNK = 16 * 1024
+_KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_NAMES = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+(?::[!#$%&'*+\-.^_`|~0-9a-z]+)*")
+# Header lines: a token, a colon, a value of visible characters, spaces and tabs.
+_FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
+_NOT_IN_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 
 
 class _Body(httpx.AsyncByteStream):
     """An answer's body as it arrives; closing it gives the connection back (or closes
-    it, if the body was not read to its end)."""
+    it, if the body was not read to its end).
 
-    def __init__(self, transport: Http1Transport, conn: Connection, timeout: float | None) -> None:
+    A compressed body goes out in pieces of at most ENCODED_CHUNK bytes: httpx's
+    decoders inflate each piece whole, and the caller's size limit must be able to
+    stop a small body that inflates to gigabytes before it has."""
+
+    def __init__(
+        self, transport: Http1Transport, conn: Connection, within: float | None, encoded: bool
+    ) -> None:
         self._transport = transport
         self._conn = conn
-        self._timeout = timeout
+        self._within = within
+        self._piece = ENCODED_CHUNK if encoded else None
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
+        piece = self._piece
         while True:
             chunk = conn.take()
-            if chunk:
+            if piece is not None and len(chunk) > piece:
+                for start in range(0, len(chunk), piece):
+                    yield chunk[start : start + piece]
+            elif chunk:
                 yield chunk
             elif conn.error is not None:
                 raise conn.error
             elif conn.complete:
                 return
             else:
-                await conn.wait(self._timeout)
+                await conn.wait(self._within)
 
     async def aclose(self) -> None:
         if not self._closed:
@@ -78,32 +97,47 @@ class _Body(httpx.AsyncByteStream):
 
 
 def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether any Content-Encoding header names any coding but identity."""
     for name, value in headers:
         if len(name) == 16 and name.lower() == b"content-encoding":
-            return value.strip().lower() != b"identity"
+            for coding in value.split(b","):
+                if coding.strip(b" \t").lower() not in (b"", b"identity"):
+                    return True
     return False
 
 
 def _head(request: httpx.Request, body: bytes) -> bytes:
+    """The request's head, as httpx built it. httpx lets through header names that are
+    not tokens and values with control characters, which sent would forge headers or
+    requests (RFC 9110 5.1, 5.5): those are refused here, unsent."""
     url = request.url
+    method = request.method
+    if method not in _KNOWN_METHODS and not _TOKEN.fullmatch(method):
+        raise httpx.LocalProtocolError("the method is not an HTTP token")
     lines = []
     named = set()
     for name, value in request.headers.raw:
+        lower = name.lower()
+        if lower == b"transfer-encoding":
+            continue  # the body is in memory: it goes with its Content-Length instead
         lines.append(b"%s: %s\r\n" % (name, value))
-        named.add(name.lower())
+        named.add(lower)
+    if named and not _NAMES.fullmatch(b":".join(named)):
+        raise httpx.LocalProtocolError("a header's name is not a token")
     if b"host" not in named:
         lines.insert(0, b"Host: %s\r\n" % url.netloc)
-    if body and b"content-length" not in named and b"transfer-encoding" not in named:
+    if body and b"content-length" not in named:
         lines.append(b"Content-Length: %d\r\n" % len(body))
+    fields = b"".join(lines)
+    # One line per header (a CR LF inside a value would add one), each well formed.
+    if fields.count(b"\n") != len(lines) or not _FIELDS.fullmatch(fields):
+        raise httpx.LocalProtocolError(
+            "a header holds a control character, or a name that is not a token"
+        )
     target = url.raw_path
-    head = b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method.encode("ascii"), target, b"".join(lines))
-    # httpx lets a header value carry CR, LF or NUL: sent, they would forge headers.
-    count = len(lines) + 2
-    if head.count(b"\n") != count or head.count(b"\r") != count or b"\0" in head:
-        raise httpx.LocalProtocolError("a header or the target holds a control character")
-    if b" " in target:
-        raise httpx.LocalProtocolError("the request target holds a space")
-    return head
+    if _NOT_IN_TARGET.search(target):
+        raise httpx.LocalProtocolError("the request target holds a space or a control character")
+    return b"%s %s HTTP/1.1\r\n%s\r\n" % (method.encode("ascii"), target, fields)
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -148,7 +182,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         headers = conn.headers
-        if conn.complete and not _encoded(headers):
+        encoded = _encoded(headers)
+        if conn.complete and not encoded:
             content = conn.take()
             self.release(conn)
             return httpx.Response(
@@ -162,7 +197,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         return httpx.Response(
             conn.status,
             headers=headers,
-            stream=_Body(self, conn, read_timeout),
+            stream=_Body(self, conn, read_timeout, encoded),
             request=request,
             extensions=_HTTP_1_1,
         )
@@ -176,9 +211,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         read_timeout: float | None,
     ) -> Connection:
         """A connection holding the answer's head (and its body, when declared short)."""
+        conn = self._idle_connection(origin)
+        kept = conn is not None
         while True:
-            conn = self._idle_connection(origin)
-            kept = conn is not None
             if conn is None:
                 conn = await self._connect(request, origin, timeouts.get("connect"))
             try:
@@ -189,7 +224,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
             except NoAnswer:
                 conn.close()
                 if kept and request.method in _IDEMPOTENT:
-                    continue  # closed as idle under us: once more, on a new connection
+                    # Closed as idle under us. The other idle ones are as old or older
+                    # (a restarted upstream closes them all): once more, on a new one.
+                    self._drop_idle(origin)
+                    conn, kept = None, False
+                    continue
                 raise
             except BaseException:
                 conn.close()
@@ -269,8 +308,16 @@ class Http1Transport(httpx.AsyncBaseTransport):
         conn.idle_since = time.monotonic()
         idle.append(conn)
 
+    def _drop_idle(self, origin: Origin) -> None:
+        for conn in self._idle.pop(origin, ()):
+            conn.close()
+
     def _forget(self, conn: Connection) -> None:
+        """A connection is closed, by either side."""
         self._open.discard(conn)
+        idle = self._idle.get(conn.origin)
+        if idle and conn in idle:
+            idle.remove(conn)
         if not self._open and self._all_closed is not None:
             self._all_closed.set()
 

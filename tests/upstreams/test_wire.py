@@ -8,6 +8,7 @@ connections and the requests it has read.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,8 +16,8 @@ import httpx
 import pytest
 import trustme
 
-from gateway.upstreams.connection import HIGH_WATER, MAX_HEAD_BYTES
-from gateway.upstreams.transport import Http1Transport
+from gateway.upstreams.connection import EAGER_MAX_BYTES, HIGH_WATER, MAX_HEAD_BYTES
+from gateway.upstreams.transport import ENCODED_CHUNK, Http1Transport
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -487,3 +488,239 @@ async def test_a_body_in_memory_goes_with_its_length(client: httpx.AsyncClient) 
 
     async with Script(echo) as url:
         assert (await client.post(url, content=b"payload")).content == b"payload"
+
+
+# -- what an independent review found (each failed before its fix) --------------------
+
+
+async def test_a_plain_body_above_the_high_water_mark_is_read_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    """Declared short enough to be gathered whole, but more than back-pressure lets sit
+    unread: gathering it must not pause reading, or it never completes."""
+    body = b"x" * (HIGH_WATER * 2 + 1)
+    assert len(body) <= EAGER_MAX_BYTES
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        await reader.read()
+
+    async with Script(play) as url:
+        assert (await client.get(url)).content == body
+
+
+async def test_every_content_encoding_header_counts(client: httpx.AsyncClient) -> None:
+    """`identity` first and `gzip` second is a gzip body: streamed, never inflated whole."""
+    packed = gzip.compress(b"{}")
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(packed) + packed
+        )
+        await writer.drain()
+        await reader.read()
+
+    async with Script(play) as url:
+        response = await client.send(client.build_request("GET", url), stream=True)
+        with pytest.raises(httpx.ResponseNotRead):
+            _ = response.content
+        assert await response.aread() == b"{}"
+        await response.aclose()
+
+
+async def test_a_compressed_body_goes_out_in_small_pieces(client: httpx.AsyncClient) -> None:
+    """httpx inflates each raw piece whole: a piece of 1 MiB of zeros is a gigabyte."""
+    packed = gzip.compress(b"\0" * (64 * 1024 * 1024))
+    assert len(packed) > 2 * ENCODED_CHUNK
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+            + packed
+        )
+        await writer.drain()
+        await reader.read()
+
+    async with Script(play) as url, client.stream("GET", url) as response:
+        pieces = [len(piece) async for piece in response.aiter_raw()]
+    assert sum(pieces) == len(packed)
+    assert max(pieces) <= ENCODED_CHUNK
+
+
+async def test_a_streamed_request_body_goes_with_its_length_not_raw_chunks(
+    client: httpx.AsyncClient,
+) -> None:
+    """httpx marks a streamed body `Transfer-Encoding: chunked`; sent unencoded, a body
+    holding `0\\r\\n\\r\\n` would end it early and smuggle what follows as a request."""
+    smuggle = b"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield smuggle
+
+    async def echo(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await script.read_request(reader)
+        assert b"transfer-encoding" not in head.lower()
+        assert b"\r\nContent-Length: %d\r\n" % len(smuggle) in head
+        received = await reader.readexactly(len(smuggle))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(received) + received)
+        await writer.drain()
+
+    async with Script(echo) as url:
+        assert (await client.post(url, content=body())).content == smuggle
+
+
+async def test_a_length_with_spaces_still_frames_the_body(client: httpx.AsyncClient) -> None:
+    """`Content-Length: 100 ` (allowed whitespace) and a close after 5 bytes is cut short,
+    not a body that ends with its connection."""
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100 \r\n\r\nhello")
+        await writer.drain()
+
+    async with Script(play) as url:
+        with pytest.raises(httpx.ReadError):
+            await client.get(url)
+
+
+async def test_trailers_are_not_headers(client: httpx.AsyncClient) -> None:
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Encoding\r\n\r\n"
+            b"2\r\n{}\r\n0\r\nContent-Encoding: gzip\r\n\r\n"
+        )
+        await writer.drain()
+        await reader.read()
+
+    async with Script(play) as url:
+        response = await client.get(url)
+    assert response.content == b"{}"
+    assert "content-encoding" not in response.headers
+
+
+async def test_a_transfer_coding_other_than_chunked_ends_with_the_connection(
+    client: httpx.AsyncClient,
+) -> None:
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n{}")
+        await writer.drain()
+
+    async with Script(play) as url:
+        assert (await client.get(url)).content == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {"X Y": "z"}),
+        ("GET", {"Host: evil.example\tX": "1"}),
+        ("GET", {"X-Org": "a\x7fb"}),
+        ("GET", {"X-Org": "a\x0bb"}),
+        ("GET /x", {}),
+        ("GÉT", {}),
+    ],
+    ids=[
+        "space in a name",
+        "a line in a name",
+        "DEL",
+        "vertical tab",
+        "space in the method",
+        "not ascii",
+    ],
+)
+async def test_what_is_not_a_token_or_a_field_value_is_refused_unsent(
+    client: httpx.AsyncClient, method: str, headers: dict[str, str]
+) -> None:
+    script = Script(answer_each)
+    async with script as url:
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.request(method, url, headers=headers)
+    assert script.requests == 0
+
+
+async def test_the_read_timeout_counts_from_the_last_bytes() -> None:
+    """A short body arriving in slow steps, each well within the read timeout, is read
+    whole although the whole takes longer than the timeout (as httpx's pool times it)."""
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+        for byte in b"trickled":
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.write(bytes([byte]))
+        await writer.drain()
+        await reader.read()
+
+    transport = Http1Transport(max_connections=1, connect_timeout_s=2.0)
+    async with Script(play) as url, httpx.AsyncClient(transport=transport) as client:
+        response = await client.get(url, timeout=httpx.Timeout(0.6))
+    assert response.content == b"trickled"
+
+
+async def test_a_body_ending_with_its_connection_cut_by_our_close_is_not_whole() -> None:
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\npart of it")
+        await writer.drain()
+        await reader.read()
+
+    transport = Http1Transport(max_connections=1, connect_timeout_s=2.0)
+    async with Script(play) as url, httpx.AsyncClient(transport=transport) as client:
+        response = await client.send(client.build_request("GET", url), stream=True)
+        await transport.aclose()
+        with pytest.raises(httpx.ReadError):
+            await response.aread()
+
+
+async def test_after_one_stale_connection_the_others_idle_are_dropped() -> None:
+    """An upstream that restarted closed every idle connection: one failed attempt on
+    one of them, then a new connection, not a failed attempt on each."""
+    release = asyncio.Event()
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if script.connections <= 2:
+            await script.read_request(reader)
+            await release.wait()
+            writer.write(OK)
+            await writer.drain()
+            await script.read_request(reader)  # ...and close it unanswered
+            return
+        await answer_each(script, reader, writer)
+
+    script = Script(play)
+    transport = Http1Transport(max_connections=4, connect_timeout_s=2.0)
+    async with script as url, httpx.AsyncClient(transport=transport) as client:
+        first = [asyncio.create_task(client.get(url)) for _ in range(2)]
+        await requests_read(script, 2)
+        release.set()
+        await asyncio.gather(*first)
+        assert (await client.get(url)).text == "ok"
+    assert (script.connections, script.requests) == (3, 4)
