@@ -3,8 +3,8 @@
 httpx stays the client the rest of the code sees (requests, responses, event
 hooks, exceptions); only the wire underneath changes. CPU per upstream GET through
 the gateway's whole upstream path, 16 in flight (`bench/upstream_http.py`): 244 µs
-when this layer was aiohttp's pool, 121-140 µs on this transport; aiohttp alone,
-without httpx above it, 95-128 µs. httpx's own pool (httpcore, anyio) takes 1,210-
+when this layer was aiohttp's pool, 107-140 µs on this transport; aiohttp alone,
+without httpx above it, 94-128 µs. httpx's own pool (httpcore, anyio) takes 1,130-
 1,332 µs: with a few dozen calls in flight it costs more than the GraphQL execution
 it serves (encode/httpx#3215). aiohttp built a request and a response of its own
 under httpx's; this transport writes the head of the request httpx built and parses
