@@ -20,14 +20,13 @@ from gateway.upstreams.connection import EAGER_MAX_BYTES, HIGH_WATER, MAX_HEAD_B
 from gateway.upstreams.transport import ENCODED_CHUNK, Http1Transport
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+Play = Callable[["Script", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class Script:
     """A loopback server; `play(script, reader, writer)` runs on each connection."""
 
-    def __init__(
-        self, play: Callable[[Script, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-    ) -> None:
+    def __init__(self, play: Play) -> None:
         self._play = play
         self.connections = 0
         self.requests = 0
@@ -60,13 +59,39 @@ class Script:
         self._server.close()
 
 
-async def answer_each(
+def replying(answer: bytes, *, then: str = "hold", after: asyncio.Event | None = None) -> Play:
+    """A script that answers a request with `answer` (once `after` is set), then holds
+    the connection until the client hangs up, closes it, or answers each further
+    request alike (`repeat`)."""
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            await script.read_request(reader)
+            if after is not None:
+                await after.wait()
+            writer.write(answer)
+            await writer.drain()
+            if then != "repeat":
+                break
+        if then == "hold":
+            await reader.read()
+
+    return play
+
+
+answer_each = replying(OK, then="repeat")
+
+
+async def answer_then_drop(
     script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    while True:
-        await script.read_request(reader)
-        writer.write(OK)
-        await writer.drain()
+    """Answers one request, then closes the connection under the next, unanswered."""
+    await script.read_request(reader)
+    writer.write(OK)
+    await writer.drain()
+    await script.read_request(reader)
 
 
 @pytest.fixture
@@ -94,12 +119,7 @@ async def test_connections_are_kept_alive(client: httpx.AsyncClient) -> None:
 async def test_a_connection_the_upstream_closed_while_idle_is_not_used(
     client: httpx.AsyncClient,
 ) -> None:
-    async def once(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(OK)
-        await writer.drain()
+    once = replying(OK, then="close")
 
     script = Script(once)
     async with script as url:
@@ -119,11 +139,8 @@ async def test_a_kept_connection_closed_under_a_request_is_replaced(
     async def drop_second(
         script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        await script.read_request(reader)
-        writer.write(OK)
-        await writer.drain()
         if script.connections == 1:
-            await script.read_request(reader)  # ...and close it unanswered
+            await answer_then_drop(script, reader, writer)
         else:
             await answer_each(script, reader, writer)
 
@@ -148,15 +165,7 @@ async def test_a_new_connection_closed_unanswered_is_an_error(client: httpx.Asyn
 
 
 async def test_a_post_is_not_sent_again(client: httpx.AsyncClient) -> None:
-    async def drop_second(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(OK)
-        await writer.drain()
-        await script.read_request(reader)
-
-    script = Script(drop_second)
+    script = Script(answer_then_drop)
     async with script as url:
         await client.get(url)
         with pytest.raises(httpx.RemoteProtocolError):
@@ -176,13 +185,7 @@ async def test_a_post_is_not_sent_again(client: httpx.AsyncClient) -> None:
 async def test_a_connection_that_may_not_be_reused_is_not(
     client: httpx.AsyncClient, answer: bytes
 ) -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        while True:
-            await script.read_request(reader)
-            writer.write(answer)
-            await writer.drain()
+    play = replying(answer, then="repeat")
 
     script = Script(play)
     async with script as url:
@@ -192,12 +195,7 @@ async def test_a_connection_that_may_not_be_reused_is_not(
 
 
 async def test_a_body_that_ends_with_its_connection(client: httpx.AsyncClient) -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 100_000)
-        await writer.drain()
+    play = replying(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 100_000, then="close")
 
     script = Script(play)
     async with script as url:
@@ -236,13 +234,7 @@ async def test_an_interim_answer_is_skipped(client: httpx.AsyncClient) -> None:
 async def test_what_is_not_an_answer_is_a_protocol_error(
     client: httpx.AsyncClient, answer: bytes
 ) -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(answer)
-        await writer.drain()
-        await reader.read()
+    play = replying(answer)
 
     async with Script(play) as url:
         with pytest.raises(httpx.RemoteProtocolError):
@@ -267,16 +259,7 @@ async def test_a_head_with_a_control_character_is_refused_unsent(
 async def test_the_cap_holds_exchanges_in_flight_and_queues_the_rest() -> None:
     release = asyncio.Event()
 
-    async def held(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        while True:
-            await script.read_request(reader)
-            await release.wait()
-            writer.write(OK)
-            await writer.drain()
-
-    script = Script(held)
+    script = Script(replying(OK, then="repeat", after=release))
     transport = Http1Transport(max_connections=2, connect_timeout_s=2.0)
     async with script as url, httpx.AsyncClient(transport=transport) as client:
         calls = [asyncio.create_task(client.get(url)) for _ in range(5)]
@@ -292,15 +275,7 @@ async def test_the_cap_holds_exchanges_in_flight_and_queues_the_rest() -> None:
 async def test_no_free_connection_within_the_pool_timeout() -> None:
     release = asyncio.Event()
 
-    async def held(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        await release.wait()
-        writer.write(OK)
-        await writer.drain()
-
-    script = Script(held)
+    script = Script(replying(OK, then="close", after=release))
     transport = Http1Transport(max_connections=1, connect_timeout_s=2.0)
     async with script as url, httpx.AsyncClient(transport=transport) as client:
         first = asyncio.create_task(client.get(url))
@@ -341,13 +316,7 @@ async def test_a_cancelled_exchange_closes_its_connection_and_frees_its_slot() -
 async def test_an_unread_body_closes_its_connection(client: httpx.AsyncClient) -> None:
     big = b"HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n" + b"x" * 4_000_000
 
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        while True:
-            await script.read_request(reader)
-            writer.write(big)
-            await writer.drain()
+    play = replying(big, then="repeat")
 
     script = Script(play)
     async with script as url:
@@ -386,13 +355,7 @@ async def test_reading_pauses_while_the_caller_does_not_read(client: httpx.Async
 
 
 async def test_a_body_that_stalls_is_a_read_timeout() -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
-        await writer.drain()
-        await reader.read()
+    play = replying(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n")
 
     transport = Http1Transport(max_connections=1, connect_timeout_s=2.0)
     async with (
@@ -501,13 +464,7 @@ async def test_a_plain_body_above_the_high_water_mark_is_read_whole(
     body = b"x" * (HIGH_WATER * 2 + 1)
     assert len(body) <= EAGER_MAX_BYTES
 
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
-        await reader.read()
+    play = replying(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
 
     async with Script(play) as url:
         assert (await client.get(url)).content == body
@@ -517,16 +474,10 @@ async def test_every_content_encoding_header_counts(client: httpx.AsyncClient) -
     """`identity` first and `gzip` second is a gzip body: streamed, never inflated whole."""
     packed = gzip.compress(b"{}")
 
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(packed) + packed
-        )
-        await writer.drain()
-        await reader.read()
+    play = replying(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(packed) + packed
+    )
 
     async with Script(play) as url:
         response = await client.send(client.build_request("GET", url), stream=True)
@@ -541,16 +492,10 @@ async def test_a_compressed_body_goes_out_in_small_pieces(client: httpx.AsyncCli
     packed = gzip.compress(b"\0" * (64 * 1024 * 1024))
     assert len(packed) > 2 * ENCODED_CHUNK
 
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
-            + packed
-        )
-        await writer.drain()
-        await reader.read()
+    play = replying(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+        + packed
+    )
 
     async with Script(play) as url, client.stream("GET", url) as response:
         pieces = [len(piece) async for piece in response.aiter_raw()]
@@ -586,12 +531,7 @@ async def test_a_length_with_spaces_still_frames_the_body(client: httpx.AsyncCli
     """`Content-Length: 100 ` (allowed whitespace) and a close after 5 bytes is cut short,
     not a body that ends with its connection."""
 
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100 \r\n\r\nhello")
-        await writer.drain()
+    play = replying(b"HTTP/1.1 200 OK\r\nContent-Length: 100 \r\n\r\nhello", then="close")
 
     async with Script(play) as url:
         with pytest.raises(httpx.ReadError):
@@ -599,16 +539,10 @@ async def test_a_length_with_spaces_still_frames_the_body(client: httpx.AsyncCli
 
 
 async def test_trailers_are_not_headers(client: httpx.AsyncClient) -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Encoding\r\n\r\n"
-            b"2\r\n{}\r\n0\r\nContent-Encoding: gzip\r\n\r\n"
-        )
-        await writer.drain()
-        await reader.read()
+    play = replying(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Encoding\r\n\r\n"
+        b"2\r\n{}\r\n0\r\nContent-Encoding: gzip\r\n\r\n"
+    )
 
     async with Script(play) as url:
         response = await client.get(url)
@@ -619,12 +553,7 @@ async def test_trailers_are_not_headers(client: httpx.AsyncClient) -> None:
 async def test_a_transfer_coding_other_than_chunked_ends_with_the_connection(
     client: httpx.AsyncClient,
 ) -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n{}")
-        await writer.drain()
+    play = replying(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n{}", then="close")
 
     async with Script(play) as url:
         assert (await client.get(url)).content == b"{}"
@@ -682,13 +611,7 @@ async def test_the_read_timeout_counts_from_the_last_bytes() -> None:
 
 
 async def test_a_body_ending_with_its_connection_cut_by_our_close_is_not_whole() -> None:
-    async def play(
-        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        await script.read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\n\r\npart of it")
-        await writer.drain()
-        await reader.read()
+    play = replying(b"HTTP/1.1 200 OK\r\n\r\npart of it")
 
     transport = Http1Transport(max_connections=1, connect_timeout_s=2.0)
     async with Script(play) as url, httpx.AsyncClient(transport=transport) as client:
