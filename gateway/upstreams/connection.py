@@ -8,8 +8,8 @@ exceptions, bound to the request, so the upstream layer's one translation applie
 
 The connection guards itself against what an upstream may send: a head past
 MAX_HEAD_BYTES, bytes that are not HTTP, a switch of protocol, and bytes nobody asked
-for are errors that close it; a body the reader has not caught up with pauses reading
-from the socket past HIGH_WATER bytes.
+for are errors that close it; a streamed body the reader has not caught up with
+pauses reading from the socket past HIGH_WATER bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import httpx
 
 MAX_HEAD_BYTES = 64 * 1024
 HIGH_WATER = 256 * 1024
-LOW_WATER = HIGH_WATER // 4
 # A body declared at most this long is read whole before the answer is handed over:
 # one wake-up instead of one per chunk. Anything longer, or of unknown length, is
 # handed over with its head and streamed.

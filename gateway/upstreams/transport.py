@@ -14,16 +14,21 @@ What it does, as a production pool must:
 - at most `max_connections` exchanges at once, further ones waiting their turn;
   idle connections kept for KEEPALIVE_S, less than the usual 5 s after which
   servers close them, newest first;
-- an exchange on a kept-alive connection that the upstream had closed (no byte of
-  an answer) is sent once more on a new connection;
-- TLS with certificate and host name checks (httpx's default context);
-- connect and read timeouts from the request's `timeout` extension;
+- an idempotent request on a kept-alive connection that the upstream had closed (no
+  byte of an answer) is sent once more, on a new connection; the origin's other idle
+  connections, as old or older, are dropped;
+- TLS with certificate and host name checks, against the system's trust store;
+- connect, pool and read timeouts from the request's `timeout` extension, the read
+  timeout counted from the last bytes received;
 - a connection left mid-answer (cancelled, timed out, broken, unread) is closed,
   never reused;
 - bodies: one in with its head, or declared at most EAGER_MAX_BYTES long, is
   handed over read; others are streamed, with back-pressure; compressed ones are
   always streamed, so that the caller's size limit counts decoded bytes;
-- requests whose head would carry a line break or a NUL are refused unsent.
+- a request whose head would not be well formed (a header name or the method not a
+  token, a control character in a value or the target) is refused unsent; a body is
+  read into memory and sent with its Content-Length, never raw under
+  `Transfer-Encoding: chunked`.
 """
 
 from __future__ import annotations
@@ -290,8 +295,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
         return conn
 
     def _tls(self) -> ssl.SSLContext:
+        """The system's trust store, as under aiohttp before: where operators add a
+        private authority (OpenSSL also reads SSL_CERT_FILE and SSL_CERT_DIR)."""
         if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context()
+            self._ssl_context = ssl.create_default_context()
         return self._ssl_context
 
     def release(self, conn: Connection) -> None:

@@ -1,4 +1,4 @@
-"""aiohttp's failures reach the upstream layer as the httpx exceptions they mean.
+"""The transport's failures reach the upstream layer as the httpx exceptions they mean.
 
 Real sockets on loopback: a port nobody listens on, a server that never answers,
 one that closes the connection halfway through a body, and one that sets a cookie.

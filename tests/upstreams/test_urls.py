@@ -58,7 +58,7 @@ async def test_request_reaches_the_upstream_on_httpx_own_transport(up: Upstreams
         ("timeframe[dateTo]", f"{day}T23:59:59Z"),
         ("pg[limit]", "2"),
     ]
-    async with httpx.AsyncClient() as client:  # httpcore, not the aiohttp transport
+    async with httpx.AsyncClient() as client:  # httpcore, not the gateway's own transport
         http = UpstreamHTTP(
             client, source=Source.MAKE, base_url=up.sandbox.make_url(morg.zone), settings=FAST
         )
