@@ -94,19 +94,31 @@ def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
 
 
 class GcClock:
-    """Wall time spent inside collections (gc.callbacks), and how many there were."""
+    """Wall time spent inside collections (gc.callbacks), and how many there were, in
+    all and per generation."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self.collections = 0
+        self.by_generation = [[0, 0.0], [0, 0.0], [0, 0.0]]  # count, seconds
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._started
+            spent = time.perf_counter() - self._started
+            self.seconds += spent
             self.collections += 1
+            generation = self.by_generation[info["generation"]]
+            generation[0] += 1
+            generation[1] += spent
+
+    def generations(self) -> str:
+        return ", ".join(
+            f"gen {g}: {count} in {seconds * 1000:.0f} ms"
+            for g, (count, seconds) in enumerate(self.by_generation)
+        )
 
 
 def httpcore_clients(settings: Settings) -> dict[str, httpx.AsyncClient]:
@@ -208,6 +220,7 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         f"{used / requests * 1000:.2f} ms CPU per request, of which "
         f"{clock.seconds / requests * 1000:.2f} ms in {clock.collections} garbage collections"
     )
+    print(f"collections by generation: {clock.generations()}")
     if sampler is not None:
         print(f"{sampler.write(Path(args.sample))} CPU samples written to {args.sample}")
     print("command: .venv/bin/python bench/cpu.py " + " ".join(sys.argv[1:]))
