@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def test_the_cpu_probe_runs_and_prints_its_figures(tmp_path: Path) -> None:
     out = run_probe("cpu.py", "--requests", "40", "--concurrency", "2", "--sample", str(stacks))
     assert "cold dashboards: 40 at concurrency 2, gc serve, own pool:" in out
     assert "ms CPU per request, of which" in out
+    assert re.search(r"collections by generation: gen 0: \d+ in \d+ ms, gen 1: ", out)
     assert f"CPU samples written to {stacks}" in out
     assert "command: .venv/bin/python bench/cpu.py --requests 40 --concurrency 2 --sample" in out
     # Forty dashboards take about 0.2 s of CPU: dozens of samples (the kernel's clock
