@@ -294,6 +294,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._open.add(conn)
         return conn
 
+    @property
+    def open_connections(self) -> int:
+        """Connections open now, idle or in an exchange."""
+        return len(self._open)
+
     def _tls(self) -> ssl.SSLContext:
         """The system's trust store, as under aiohttp before: where operators add a
         private authority (OpenSSL also reads SSL_CERT_FILE and SSL_CERT_DIR)."""
