@@ -45,7 +45,6 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.lost = False
-        self.exchanges = 0  # answers received whole
         self.idle_since = 0.0
         self._request: httpx.Request | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -242,7 +241,6 @@ class Connection(asyncio.Protocol):
             return
         self.complete = True
         self.keep_alive = self._parser.should_keep_alive()
-        self.exchanges += 1
 
     # -- inside -----------------------------------------------------------------------
 
