@@ -9,3 +9,11 @@ from __future__ import annotations
 
 def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def declared_over(content_length: str | None, limit: int) -> bool:
+    """Whether a Content-Length header declares more than `limit` bytes. One that is
+    absent or not a number declares nothing: what arrives is counted instead."""
+    return (
+        content_length is not None and ascii_digits(content_length) and int(content_length) > limit
+    )

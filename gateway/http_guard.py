@@ -44,7 +44,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.digits import ascii_digits
+from gateway.digits import declared_over
 from gateway.graphiql import asks_for_page
 from gateway.upstreams.deadline import remaining, request_deadline
 
@@ -157,8 +157,7 @@ class HTTPGuard:
         limit = self.max_body_bytes
         too_large = f"The request body is over the limit of {limit} bytes."
         close = {"connection": "close"}
-        declared = headers.get("content-length")
-        if declared is not None and ascii_digits(declared) and int(declared) > limit:
+        if declared_over(headers.get("content-length"), limit):
             await self._refuse(send, scope, started, 413, too_large, close)
             return
         try:

@@ -35,7 +35,7 @@ from starlette.responses import Response
 from gateway.cache import Cache, CacheItem
 from gateway.cache.keys import PREFIX
 from gateway.config import Settings
-from gateway.digits import ascii_digits
+from gateway.digits import declared_over
 from gateway.errors import ConfigError
 from gateway.http_guard import error_response, replay_body
 from gateway.observe import note_persisted
@@ -255,8 +255,7 @@ def _query_params(request: Request) -> dict[str, Any] | None:
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
     """The whole body, or None when it is over `limit` bytes (declared or sent)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and ascii_digits(declared) and int(declared) > limit:
+    if declared_over(request.headers.get("content-length"), limit):
         return None
     chunks: list[bytes] = []
     size = 0

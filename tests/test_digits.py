@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.digits import ascii_digits
+from gateway.digits import ascii_digits, declared_over
 
 SUPERSCRIPT_TWO = "\u00b2"  # `isdigit` takes it, then `int` refuses it
 ARABIC_INDIC_12 = "\u0661\u0662"  # `int` reads it as 12
@@ -22,3 +22,14 @@ def test_ascii_digits_are_digits(text: str) -> None:
 )
 def test_anything_else_is_not(text: str) -> None:
     assert not ascii_digits(text)
+
+
+@pytest.mark.parametrize(
+    ("content_length", "over"),
+    [("11", True), ("10", False), ("0010", False), (None, False), ("", False)]
+    + [(text, False) for text in (SUPERSCRIPT_TWO, ARABIC_INDIC_12, "1e9", "-1", " 99")],
+)
+def test_only_a_number_of_ascii_digits_declares_a_length(
+    content_length: str | None, over: bool
+) -> None:
+    assert declared_over(content_length, 10) is over

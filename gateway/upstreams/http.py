@@ -26,7 +26,7 @@ import httpx
 import orjson
 
 from gateway.config import UpstreamSettings
-from gateway.digits import ascii_digits
+from gateway.digits import declared_over
 from gateway.errors import (
     Source,
     UpstreamBadRequest,
@@ -472,8 +472,7 @@ class UpstreamHTTP:
         too_large = UpstreamBadResponse(
             self.source, f"{endpoint}: response too large", status=response.status_code
         )
-        declared = response.headers.get("content-length")
-        if declared is not None and ascii_digits(declared) and int(declared) > limit:
+        if declared_over(response.headers.get("content-length"), limit):
             raise too_large
         try:
             body = response.content  # a small body the transport has read already
