@@ -145,13 +145,34 @@ def ratio_table(rows: list[Row]) -> list[str]:
     lines = [RATIO_HEADER, "|" + "---|" * RATIO_HEADER.count(" | ") + "---|"]
     for row in rows:
         peer = peers.get(row.cell)
-        if row.target.startswith("peer") or peer is None:
+        if row.target.startswith("peer") or row.target == "floor" or peer is None:
             continue
         ours, theirs = row.figures(), peer.figures()
         cells = [_ratio(ours[name], theirs[name]) for name in ours]
         lines.append(
             f"| {row.operation} | {row.mode} | {row.latency_ms} ms | {row.concurrency} "
             f"| {row.target} | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
+FLOOR_HEADER = "| operation | upstream | conc | target | added p50 / p99 ms | beyond the floor ms |"
+
+
+def floor_table(rows: list[Row]) -> list[str]:
+    """What each server adds over the injected latency, less what the floor adds in its cell."""
+    floors = {row.cell: row for row in rows if row.target == "floor"}
+    lines = [FLOOR_HEADER, "|" + "---|" * FLOOR_HEADER.count(" | ") + "---|"]
+    for row in rows:
+        floor = floors.get(row.cell)
+        added = row.added()
+        base = floor.added() if floor is not None else None
+        if added is None or base is None:
+            continue
+        lines.append(
+            f"| {row.operation} | {row.latency_ms} ms | {row.concurrency} | {row.target} "
+            f"| {_n(added[0])} / {_n(added[1])} "
+            f"| {_n(added[0] - base[0])} / {_n(added[1] - base[1])} |"
         )
     return lines
 

@@ -66,7 +66,7 @@ class Plan:
     concurrencies: tuple[int, ...]
     operations: tuple[str, ...]
     modes: tuple[str, ...]
-    targets: tuple[str, ...]  # "ours-1w", "ours-2w", "peer"
+    targets: tuple[str, ...]  # "ours-1w", "ours-2w", "peer", "floor"
     duration_s: float
     warmup_s: float
 
@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="TOKEN",
         help="keep only matching runs: dashboard walk entities cold warm 0ms 50ms "
-        "c16 c64 ours-1w ours-2w peer (tokens of one kind are alternatives)",
+        "c16 c64 ours-1w ours-2w peer floor (tokens of one kind are alternatives)",
     )
     parser.add_argument("--output", type=Path, help="where to write the markdown")
     args = parser.parse_args(argv)
@@ -108,7 +108,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             concurrencies=(4,),
             operations=OPERATIONS,
             modes=MODES,
-            targets=("ours-1w", "peer") if args.peer else ("ours-1w",),
+            targets=("ours-1w", "floor", "peer") if args.peer else ("ours-1w", "floor"),
             duration_s=args.duration or 1.0,
             warmup_s=0.2 if args.warmup is None else args.warmup,
         )
@@ -118,7 +118,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             concurrencies=(16, 64),
             operations=OPERATIONS,
             modes=MODES,
-            targets=("ours-1w", "ours-2w", "peer"),
+            targets=("ours-1w", "ours-2w", "peer", "floor"),
             duration_s=args.duration or 10.0,
             warmup_s=2.0 if args.warmup is None else args.warmup,
         )
@@ -132,7 +132,7 @@ def _restrict(plan: Plan, tokens: list[str]) -> Plan:
         "modes": set(MODES),
         "latencies": {"0ms", "50ms"},
         "concurrencies": {"c16", "c64", "c4"},
-        "targets": {"ours-1w", "ours-2w", "peer"},
+        "targets": {"ours-1w", "ours-2w", "peer", "floor"},
     }
     for token in tokens:
         kind = next((k for k, values in known.items() if token in values), None)
@@ -341,7 +341,7 @@ class Bench:
                 order.reverse()  # A/B interleaved: who goes first alternates
             flip = not flip
             for target in order:
-                if target is None or (operation == "entities" and target.kind == "peer"):
+                if target is None or not runs(target, operation, mode):
                     continue
                 try:
                     row = self.measure(target, latency, operation, mode, concurrency)
@@ -366,6 +366,14 @@ class Bench:
             faults.add(FaultRule(latency_ms=latency))
 
 
+def runs(target: Target, operation: str, mode: str) -> bool:
+    """The peer has no `_entities` (Mesh over REST is no subgraph); the floor (bench/floor.py)
+    answers cold dashboards only."""
+    if target.kind == "floor":
+        return operation == "dashboard" and mode == "cold"
+    return not (operation == "entities" and target.kind == "peer")
+
+
 def start_servers(plan: Plan, sandbox_url: str, out: Path) -> dict[str, Target]:
     servers: dict[str, Target] = {}
     config_path = out / "gateway.toml"
@@ -375,6 +383,8 @@ def start_servers(plan: Plan, sandbox_url: str, out: Path) -> dict[str, Target]:
             if name.startswith("ours"):
                 workers = int(name.removeprefix("ours-").removesuffix("w"))
                 servers[name] = targets.start_ours(name, config_path, workers, API_KEY, out)
+        if "floor" in plan.targets and "dashboard" in plan.operations and "cold" in plan.modes:
+            servers["floor"] = targets.start_floor(sandbox_url, out)
         if "peer" in plan.targets:
             targets.install_peer(out)
             supergraph = targets.compose_peer(sandbox_url, out)
@@ -460,6 +470,14 @@ def markdown(bench: Bench, command: str, started: float, quiet_note: str) -> str
             "the rest)",
             "",
             *report.ratio_table(bench.rows),
+        ]
+    if any(row.target == "floor" and row.added() for row in bench.rows):
+        lines += [
+            "",
+            "## Over the floor (bench/floor.py: three upstream calls a dashboard on our stack, "
+            "nothing else)",
+            "",
+            *report.floor_table(bench.rows),
         ]
     errors = sum(row.result["errors"] for row in bench.rows)
     if errors:

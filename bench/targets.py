@@ -39,8 +39,8 @@ def free_port() -> int:
 class Target:
     """One running server: what it is, where it listens, and its process."""
 
-    name: str  # "ours-1w", "ours-2w", "peer", "peer-cached"
-    kind: str  # "ours" or "peer"
+    name: str  # "ours-1w", "ours-2w", "peer", "peer-cached", "floor"
+    kind: str  # "ours", "peer" or "floor"
     url: str
     headers: dict[str, str]
     process: subprocess.Popen[bytes]
@@ -108,6 +108,17 @@ def start_ours(name: str, config_path: Path, workers: int, api_key: str, out: Pa
     _wait_ready(process, f"{base}/readyz", log_path)
     headers = {"Authorization": f"Bearer {api_key}"}
     return Target(name, "ours", f"{base}/graphql", headers, process, log_path)
+
+
+def start_floor(sandbox_url: str, out: Path) -> Target:
+    """bench/floor.py: three upstream calls a dashboard and nothing else, on our stack."""
+    port = free_port()
+    log_path = out / "floor.log"
+    command = [sys.executable, str(BENCH / "floor.py"), sandbox_url, str(port)]
+    process = _spawn(command, log_path)
+    base = f"http://127.0.0.1:{port}"
+    _wait_ready(process, f"{base}/readyz", log_path)
+    return Target("floor", "floor", f"{base}/graphql", {}, process, log_path)
 
 
 def install_peer(out: Path) -> None:

@@ -72,7 +72,7 @@ def answer(status: int, body: bytes) -> dict[str, Any]:
 class Spec:
     """Everything a load generator needs to build the requests of one run (JSON-able)."""
 
-    target: str  # "ours" or "peer"
+    target: str  # "ours", "peer" or "floor" (bench/floor.py, asked as ours is)
     operation: str  # "dashboard", "walk" or "entities"
     mode: str  # "cold" or "warm"
     base_end: int  # unix seconds: the latest end of any range
@@ -94,7 +94,7 @@ class Workload:
         self._end = spec.first_index + spec.max_units
         self._warm_body: bytes | None = None
         self.walk_total: int | None = None  # scenarios in a walk, once a page told
-        ours = spec.target == "ours"
+        ours = spec.target != "peer"
         self._dashboard = query("dashboard.graphql" if ours else "peer-dashboard.graphql")
         self._page = query("scenario-page.graphql" if ours else "peer-scenario-page.graphql")
         self._entities = query("entities.graphql")
@@ -115,7 +115,7 @@ class Workload:
 
     def dashboard_body(self, index: int) -> bytes:
         start, end = time_range(self.spec.base_end, index)
-        if self.spec.target == "ours":
+        if self.spec.target != "peer":
             variables: dict[str, Any] = {
                 "org": "aurora",
                 "range": {"from": iso(start), "to": iso(end)},
@@ -140,7 +140,7 @@ class Workload:
 
     def _page_body(self, index: int, position: str | int | None) -> bytes:
         start, end = time_range(self.spec.base_end, index)
-        if self.spec.target == "ours":
+        if self.spec.target != "peer":
             variables: dict[str, Any] = {
                 "org": "aurora",
                 "first": PAGE_SIZE,
@@ -191,7 +191,7 @@ class Workload:
         self, data: dict[str, Any], seen: int
     ) -> tuple[str | int | None, int, int, bool]:
         """(next position, scenarios seen so far, total, whether this was the last page)."""
-        if self.spec.target == "ours":
+        if self.spec.target != "peer":
             connection = data["organization"]["scenarios"]
             seen += len(connection["edges"])
             info = connection["pageInfo"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,9 +28,47 @@ def test_the_quick_benchmark_runs_and_prints_its_table(tmp_path: Path) -> None:
     for operation in ("dashboard", "walk", "entities"):
         for mode in ("cold", "warm"):
             assert f"| {operation} | {mode} | 0 ms |" in out
+    # The floor (bench/floor.py) answers cold dashboards, and only those.
+    floor_runs = re.findall(r"\| (\w+) \| (\w+) \| 0 ms \| 4 \| floor \|", out)
+    assert set(floor_runs) == {("dashboard", "cold")}
     text = output.read_text()
     assert text.startswith("# Benchmark results")
     assert "Command: `.venv/bin/python bench/run.py --quick --duration 1 --output" in text
+
+
+def _bench_report(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """bench/report.py, loaded from its file (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_report", BENCH / "report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses looks it up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_floor_table_sets_each_server_against_the_floor_of_its_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = _bench_report(monkeypatch)
+
+    def row(target: str, p50: float, p99: float, concurrency: int = 16) -> Any:
+        result = {"latency_ms": {"p50": p50, "p99": p99}, "rps": 1.0, "requests": 1, "units": 1}
+        return report.Row("dashboard", "cold", 50, concurrency, target, result, 3, 0.0, [], 0.0)
+
+    rows = [
+        row("ours-1w", 58.0, 90.0),
+        row("floor", 53.0, 70.0),
+        row("peer", 60.0, 95.0),
+        row("ours-1w", 150.0, 250.0, concurrency=64),  # no floor in its cell: left out
+    ]
+    lines = report.floor_table(rows)
+    assert lines[2:] == [
+        "| dashboard | 50 ms | 16 | ours-1w | 8.0 / 40.0 | 5.0 / 20.0 |",
+        "| dashboard | 50 ms | 16 | floor | 3.0 / 20.0 | 0.0 / 0.0 |",
+        "| dashboard | 50 ms | 16 | peer | 10.0 / 45.0 | 7.0 / 25.0 |",
+    ]
+    assert all("floor" not in line for line in report.ratio_table(rows))
 
 
 def run_probe(script: str, *args: str) -> str:
