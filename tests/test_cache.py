@@ -248,6 +248,43 @@ async def test_concurrent_loads_in_one_process_share_one_fetch(make_cache: MakeC
     assert up.calls == {"a": 1}
 
 
+@both_backends
+async def test_a_cancelled_caller_leaves_the_fetch_it_shares_to_the_others(
+    make_cache: MakeCache,
+) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    first = asyncio.create_task(cache.load(up.item("a")))  # owns the fetch
+    await up.fetching.wait()
+    second = asyncio.create_task(cache.load(up.item("a")))  # waits on the first's fetch
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    up.gate.set()
+    assert await second == "a@v1"
+    await cache.drain()
+    # The fetch ran to its end, once, and was stored: the next load is a hit.
+    notes = CacheNotes()
+    assert await cache.load(up.item("a"), notes=notes) == "a@v1"
+    assert (up.calls, notes.hits) == ({"a": 1}, 1)
+
+
+async def test_a_cancelled_lone_caller_still_stores_what_it_fetched(make_cache: MakeCache) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    alone = asyncio.create_task(cache.load(up.item("a")))
+    await up.fetching.wait()
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    up.gate.set()
+    await cache.drain()
+    notes = CacheNotes()
+    assert await cache.load(up.item("a"), notes=notes) == "a@v1"
+    assert (up.calls, notes.hits) == ({"a": 1}, 1)
+
+
 async def test_a_shared_failure_reaches_every_waiter_and_is_retried_later(
     make_cache: MakeCache,
 ) -> None:

@@ -160,14 +160,16 @@ class Cache:
             futures[item.key] = future
         # The batch settles every future it owns before it ends (and returns once the values
         # are stored): only the keys other calls are fetching need a wait of their own.
+        # `asyncio.wait` neither cancels what it waits for when this caller is cancelled
+        # (a fetch others share goes on) nor raises what it ends with (read below), as
+        # shield and gather did; and the caller resumes one turn of the loop sooner.
         mine = {item.key for item in owned}
-        waits: list[asyncio.Future[Any]] = [
-            asyncio.shield(f) for key, f in futures.items() if key not in mine
-        ]
+        waits: list[asyncio.Future[Any]] = [f for key, f in futures.items() if key not in mine]
         if owned:
             batch = self._spawn(self._fetch_batch(owned, {i.key: futures[i.key] for i in owned}))
-            waits.append(asyncio.shield(batch))
-        await asyncio.gather(*waits, return_exceptions=True)
+            batch.add_done_callback(_retrieve)
+            waits.append(batch)
+        await asyncio.wait(waits)
         return {key: _outcome(future) for key, future in futures.items()}
 
     async def _fetch_batch(
