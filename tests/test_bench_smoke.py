@@ -119,6 +119,29 @@ def test_the_execution_floor_probe_runs_and_prints_its_figure() -> None:
     assert "command: .venv/bin/python bench/execution_floor.py --runs 3" in out
 
 
+def test_the_turns_probe_counts_both_phases_of_a_cold_dashboard() -> None:
+    out = run_probe("hops.py", "--requests", "3")
+    found = re.search(
+        r"cold dashboards: 3, one at a time; loop turns \(median, min-max\): "
+        r"(\d+) \(\d+-\d+\) before the first upstream call, (\d+) \(\d+-\d+\) after",
+        out,
+    )
+    assert found, out[-2000:]
+    # Each phase waits on the loop at least once: a task for the loaders' batch, and one
+    # for the answer to reach the resolvers.
+    assert int(found[1]) >= 1
+    assert int(found[2]) >= 1
+    assert "command: .venv/bin/python bench/hops.py --requests 3" in out
+
+
+def test_the_loop_model_gives_first_come_first_served_the_shortest_tail() -> None:
+    out = run_probe("loop_model.py", "--turns", "1", "20")
+    p99 = [float(v) for v in re.findall(r"pieces a phase: p50 +[\d.]+ ms, p99 +([\d.]+) ms", out)]
+    assert len(p99) == 2, out
+    assert p99[0] < p99[1]
+    assert "command: .venv/bin/python bench/loop_model.py --turns 1 20" in out
+
+
 def test_the_upstream_http_probe_runs_and_prints_its_figures() -> None:
     out = run_probe("upstream_http.py", "--requests", "8", "--concurrency", "2")
     clients = [
