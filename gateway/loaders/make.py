@@ -41,6 +41,7 @@ from gateway.upstreams.pool import Upstreams
 FULL_LIST_LIMIT = 10_000  # Make's largest page
 
 Need = Callable[[str, MakeQuery], "asyncio.Future[MakePage]"]
+Plan = tuple[Awaitable[object], bool]  # (the plan, whether it may fetch for itself)
 GroupKey = tuple[str, Filters, Timeframe]
 
 
@@ -153,12 +154,17 @@ class MakeLoader:
             if isinstance(key, ListRequest) and self._client(key.org_id) is not None:
                 self._list_future(key, need)
         plans: dict[MakeRequest, Awaitable[object]] = {}
+        fetching: dict[MakeRequest, Awaitable[object]] = {}  # plans that may fetch for themselves
         for key in keys:
             if isinstance(key, PageRequest):
-                plans[key] = self._plan_page(key, need)
+                plans[key], fetches = self._plan_page(key, need)
+                if fetches:
+                    fetching[key] = plans[key]
         for key in keys:
             if isinstance(key, TotalRequest):
-                plans[key] = self._plan_total(key, need)
+                plans[key], fetches = self._plan_total(key, need)
+                if fetches:
+                    fetching[key] = plans[key]
         for key in keys:
             if isinstance(key, ListRequest):
                 plans[key] = self._plan_list(key)
@@ -169,9 +175,17 @@ class MakeLoader:
                 if isinstance(plan, Coroutine):
                     plan.close()
             raise
-        results = await asyncio.gather(*plans.values(), return_exceptions=True)
-        by_key = dict(zip(plans, results, strict=True))
-        return [by_key[key] for key in keys]
+        # The other plans read what `_fetch` brought, or a fetch an earlier batch has under
+        # way: awaited in turn, most never suspend, where a task each would cost the
+        # operation three turns of the loop (bench/hops.py).
+        results: dict[MakeRequest, object] = {}
+        for key, plan in plans.items():
+            if key not in fetching:
+                results[key] = await _settled(plan)
+        if fetching:
+            settled = await asyncio.gather(*fetching.values(), return_exceptions=True)
+            results.update(zip(fetching, settled, strict=True))
+        return [results[key] for key in keys]
 
     def _client(self, org_id: str) -> MakeClient | None:
         org = self._upstreams.get(org_id)
@@ -205,16 +219,16 @@ class MakeLoader:
         page = await self._lists[(key.org_id, key.timeframe)]
         return ScenarioList(page.analytics, page.total)
 
-    def _plan_page(self, key: PageRequest, need: Need) -> Awaitable[object]:
+    def _plan_page(self, key: PageRequest, need: Need) -> Plan:
         if self._client(key.org_id) is None:
-            return self._not_linked(key.org_id)
+            return self._not_linked(key.org_id), False
         derivable = derive.can_derive_page(key) and (key.org_id, key.timeframe) in self._lists
         if derivable:
-            return self._derived_page(key)
+            return self._derived_page(key), True
         query, drop = _page_query(key)
         future = need(key.org_id, query)
         self._group_pages.setdefault((key.org_id, key.filters, key.timeframe), future)
-        return self._sliced(future, key, query, drop)
+        return self._sliced(future, key, query, drop), False
 
     async def _derived_page(self, key: PageRequest) -> PageResult:
         full = await self._full_list(key.org_id, key.timeframe)
@@ -228,11 +242,11 @@ class MakeLoader:
     ) -> PageResult:
         return _slice(await future, key, query, drop)
 
-    def _plan_total(self, key: TotalRequest, need: Need) -> Awaitable[object]:
+    def _plan_total(self, key: TotalRequest, need: Need) -> Plan:
         if self._client(key.org_id) is None:
-            return self._not_linked(key.org_id)
+            return self._not_linked(key.org_id), False
         if derive.can_derive_total(key) and (key.org_id, key.timeframe) in self._lists:
-            return self._derived_total(key, need)
+            return self._derived_total(key, need), True
         page = self._group_pages.get((key.org_id, key.filters, key.timeframe))
         if page is None:
             query = _query(
@@ -240,7 +254,7 @@ class MakeLoader:
             )
             page = need(key.org_id, query)
             self._group_pages[(key.org_id, key.filters, key.timeframe)] = page
-        return self._total_of(page)
+        return self._total_of(page), False
 
     async def _derived_total(self, key: TotalRequest, need: Need) -> MakeMetrics:
         full = await self._full_list(key.org_id, key.timeframe)
@@ -313,6 +327,21 @@ class MakeLoader:
             return await client.analytics(query)
 
         return CacheItem(key=key, kind=kind, fetch=fetch, ttl_s=ttl)
+
+
+async def _settled(plan: Awaitable[object]) -> object:
+    """The plan's value, or what it raised, as gather(return_exceptions=True) gives them:
+    a plan cancelled with the future it awaited is an outcome; this task's own
+    cancellation is not."""
+    try:
+        return await plan
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        return exc
+    except Exception as exc:
+        return exc
 
 
 def _retrieve(future: asyncio.Future[MakePage]) -> None:
