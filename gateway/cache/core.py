@@ -17,7 +17,8 @@ An entry is an `Envelope` kept by the backend for ttl + stale_s + stale_if_error
   reads the keys once more before fetching: another may have stored them and let
   go of the lock since its first read.
 Errors are never stored. A `load_many` reads with one multi_get (with Redis, one
-more for the keys it then locks) and writes with one multi_set per distinct TTL.
+more for the keys it then locks) and writes with one multi_set per distinct TTL
+(in memory, each value as it arrives, and its callers go on from there).
 """
 
 from __future__ import annotations
@@ -158,17 +159,20 @@ class Cache:
                 self._inflight[item.key] = future
                 owned.append(item)
             futures[item.key] = future
-        # The batch settles every future it owns before it ends (and returns once the values
-        # are stored): only the keys other calls are fetching need a wait of their own.
         # `asyncio.wait` neither cancels what it waits for when this caller is cancelled
         # (a fetch others share goes on) nor raises what it ends with (read below), as
-        # shield and gather did; and the caller resumes one turn of the loop sooner.
-        mine = {item.key for item in owned}
-        waits: list[asyncio.Future[Any]] = [f for key, f in futures.items() if key not in mine]
+        # shield and gather would, and it costs fewer turns of the loop (bench/hops.py).
+        waits: list[asyncio.Future[Any]] = list(futures.values())
         if owned:
             batch = self._spawn(self._fetch_batch(owned, {i.key: futures[i.key] for i in owned}))
             batch.add_done_callback(_retrieve)
-            waits.append(batch)
+            if self._store.shared:
+                # The batch stores its values with one write, then lets go of their locks:
+                # it is over once all that is done.
+                mine = {item.key for item in owned}
+                waits = [f for key, f in futures.items() if key not in mine] + [batch]
+            # In one process a value is stored before its future is set (`fetch_into`):
+            # the futures say all there is to wait for, each as soon as it is known.
         await asyncio.wait(waits)
         return {key: _outcome(future) for key, future in futures.items()}
 
@@ -200,8 +204,7 @@ class Cache:
                 future = futures[item.key]
                 if not future.done():
                     future.cancel()
-                if self._inflight.get(item.key) is future:
-                    del self._inflight[item.key]
+                self._settled(item.key, future)
 
     async def _not_stored_meanwhile(
         self,
@@ -241,25 +244,32 @@ class Cache:
         tokens: dict[str, str],
     ) -> None:
         done: list[tuple[CacheItem[Any], object]] = []
+        each = not self._store.shared  # one write per value, made before its future is set
 
         async def fetch_into(item: CacheItem[Any]) -> None:
             future = futures[item.key]
             try:
                 value = await item.fetch()
+                if each:
+                    await self._write([(item, value)])
             except asyncio.CancelledError:
                 future.cancel()
                 raise
             except BaseException as exc:
+                if each:
+                    self._settled(item.key, future)
                 future.set_exception(exc)
                 return
             done.append((item, value))
+            self._failed_refresh.pop(item.key, None)
+            if each:
+                self._settled(item.key, future)
             future.set_result(value)
 
         try:
             await _all([fetch_into(item) for item in items])  # fetch_into raises nothing
-            await self._write(done)
-            for item, _ in done:
-                self._failed_refresh.pop(item.key, None)
+            if not each:
+                await self._write(done)
         finally:
             if self._store.shared:
                 locks = [(lock_key(i.key), tokens[i.key]) for i in items if self._ttl(i) > 0]
@@ -337,6 +347,12 @@ class Cache:
             await self._store.release_locks([(lock, token)])
 
     # --- helpers -------------------------------------------------------------
+
+    def _settled(self, key: str, future: asyncio.Future[Any]) -> None:
+        """Later loads of `key` no longer join this fetch: they read the store, or fetch
+        again after a failure (errors are never kept)."""
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
 
     def _ttl(self, item: CacheItem[Any]) -> float:
         if item.ttl_s is not None:
