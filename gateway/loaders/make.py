@@ -168,23 +168,26 @@ class MakeLoader:
         for key in keys:
             if isinstance(key, ListRequest):
                 plans[key] = self._plan_list(key)
+        unstarted = dict(plans)
         try:
             await self._fetch(pending)
-        except BaseException:  # cancelled with the operation: the plans will never run
-            for plan in plans.values():
+            # The other plans read what `_fetch` brought, or a fetch an earlier batch has
+            # under way: awaited in turn, most never suspend, where a task each would cost
+            # the operation three turns of the loop (bench/hops.py).
+            results: dict[MakeRequest, object] = {}
+            for key, plan in plans.items():
+                if key not in fetching:
+                    del unstarted[key]
+                    results[key] = await _settled(plan)
+            if fetching:
+                unstarted.clear()  # gather owns them now, and cancels them with itself
+                settled = await asyncio.gather(*fetching.values(), return_exceptions=True)
+                results.update(zip(fetching, settled, strict=True))
+        except BaseException:  # cancelled with the operation: these plans will never run
+            for plan in unstarted.values():
                 if isinstance(plan, Coroutine):
                     plan.close()
             raise
-        # The other plans read what `_fetch` brought, or a fetch an earlier batch has under
-        # way: awaited in turn, most never suspend, where a task each would cost the
-        # operation three turns of the loop (bench/hops.py).
-        results: dict[MakeRequest, object] = {}
-        for key, plan in plans.items():
-            if key not in fetching:
-                results[key] = await _settled(plan)
-        if fetching:
-            settled = await asyncio.gather(*fetching.values(), return_exceptions=True)
-            results.update(zip(fetching, settled, strict=True))
         return [results[key] for key in keys]
 
     def _client(self, org_id: str) -> MakeClient | None:
