@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from gateway.errors import BadUserInput, NotFound, UpstreamError, shown
 from gateway.graph.context import Info
-from gateway.loaders.make_requests import ListRequest, ScenarioList, Timeframe
+from gateway.loaders.make_requests import ListRequest, ScenarioIndex, Timeframe
 from gateway.loaders.zylon import RankingKind
 from gateway.ranges import Range, resolve_range, zylon_window
 from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
@@ -109,32 +109,33 @@ def default_timeframe(info: Info) -> Timeframe:
     return Timeframe(r.start, r.end)
 
 
-async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioList]]:
-    """Each visible organization's full Make list over the default range, but the failed."""
+async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioIndex]]:
+    """Each visible organization's full Make list over the default range, indexed, but
+    the failed."""
     timeframe = default_timeframe(info)
     for org in info.context.visible_organizations():
         if org.make is None:
             continue
         request = ListRequest(org.id, timeframe)
-        listing = await search.look(info.context.loaders.make.scenarios(request))
-        if listing is not None:
-            yield org.id, listing
+        index = await search.look(info.context.loaders.make.scenario_index(request))
+        if index is not None:
+            yield org.id, index
 
 
 async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str, Timeframe]:
     search = _Search()
-    async for org_id, listing in _listings(info, search):
-        for scenario in listing.scenarios:
-            if str(scenario.id) == scenario_id:
-                return scenario, org_id, default_timeframe(info)
+    async for org_id, index in _listings(info, search):
+        scenario = index.by_id.get(scenario_id)
+        if scenario is not None:
+            return scenario, org_id, default_timeframe(info)
     raise search.not_found(f"no scenario with id {shown(scenario_id)}")
 
 
 async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
     """(id, name, organization) of a team that owns at least one scenario."""
     search = _Search()
-    async for org_id, listing in _listings(info, search):
-        for scenario in listing.scenarios:
-            if str(scenario.team_id) == team_id:
-                return scenario.team_id, scenario.team_name, org_id
+    async for org_id, index in _listings(info, search):
+        scenario = index.by_team.get(team_id)
+        if scenario is not None:
+            return scenario.team_id, scenario.team_name, org_id
     raise search.not_found(f"no team with id {shown(team_id)}")

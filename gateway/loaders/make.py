@@ -30,6 +30,7 @@ from gateway.loaders.make_requests import (
     MakeRequest,
     PageRequest,
     PageResult,
+    ScenarioIndex,
     ScenarioList,
     Timeframe,
     TotalRequest,
@@ -106,6 +107,7 @@ class MakeLoader:
         self._fetched: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]] = {}
         self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}
         self._group_pages: dict[GroupKey, asyncio.Future[MakePage]] = {}
+        self._indexes: dict[ListRequest, ScenarioIndex] = {}
         self._released = False
 
     def release(self) -> None:
@@ -115,7 +117,7 @@ class MakeLoader:
         self._released = True
         self._loader.clear_all()
         self._loader.batch = None  # its last batch holds the results too
-        for held in (self._fetched, self._lists, self._group_pages):
+        for held in (self._fetched, self._lists, self._group_pages, self._indexes):
             held.clear()
         del self._loader  # it calls a bound method of this object: without it, no cycle
 
@@ -133,6 +135,14 @@ class MakeLoader:
         result = await self._loader.load(request)
         assert isinstance(result, ScenarioList)
         return result
+
+    async def scenario_index(self, request: ListRequest) -> ScenarioIndex:
+        """The full list of `scenarios(request)` indexed, built once per operation."""
+        index = self._indexes.get(request)
+        if index is None:
+            index = ScenarioIndex.of(await self.scenarios(request))
+            index = self._indexes.setdefault(request, index)
+        return index
 
     # --- planning ---------------------------------------------------------------
 

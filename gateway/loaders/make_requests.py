@@ -85,3 +85,19 @@ class PageResult:
 class ScenarioList:
     scenarios: tuple[MakeScenario, ...]
     total: MakeMetrics
+
+
+@frozen
+class ScenarioIndex:
+    """A full list by scenario id and by team id (the first scenario of each team, in
+    the list's order): `_entities` looks up many ids in it at once."""
+
+    by_id: dict[str, MakeScenario]
+    by_team: dict[str, MakeScenario]
+
+    @classmethod
+    def of(cls, listing: ScenarioList) -> ScenarioIndex:
+        by_team: dict[str, MakeScenario] = {}
+        for scenario in listing.scenarios:
+            by_team.setdefault(str(scenario.team_id), scenario)
+        return cls({str(s.id): s for s in listing.scenarios}, by_team)
