@@ -27,8 +27,9 @@ import orjson
 import uvicorn
 
 from gateway.cli import tune_gc
+from gateway.config import UpstreamSettings
 from gateway.sandbox.data import ORG_SPECS
-from gateway.upstreams.transport import Http1Transport
+from gateway.upstreams.http import open_http_client
 
 ORG = next(spec for spec in ORG_SPECS if spec.key == "aurora")
 LIMIT = "5"
@@ -39,8 +40,8 @@ Message = dict[str, Any]
 
 
 def _client() -> httpx.AsyncClient:
-    transport = Http1Transport(max_connections=100, connect_timeout_s=2.0)
-    return httpx.AsyncClient(transport=transport, timeout=5.0, trust_env=False)
+    """The gateway's own upstream client, with its default tuning."""
+    return open_http_client(UpstreamSettings())
 
 
 def _unix(iso: str) -> str:

@@ -28,11 +28,12 @@ from typing import Any
 
 import httpx
 from cpu import HEADERS, app_client, body, full_answer, start_sandbox
+from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.config import parse_settings
 from gateway.sandbox.server import config_toml
-from gateway.upstreams.http import open_http_client
+from gateway.tracing import EventHooks, traced_clients
 
 WARMUP = 20
 Scope = dict[str, Any]
@@ -90,17 +91,14 @@ class Moments:
 
 async def measure(url: str, requests: int) -> tuple[list[int], list[int]]:
     settings = parse_settings(tomllib.loads(config_toml(url)), env={})
-    turns = Turns()
-    moments = Moments(turns)
-    hooks = {"request": [moments.on_request], "response": [moments.on_response]}
-    clients: dict[str, httpx.AsyncClient] = {}
-    for org in settings.organizations:
-        links = ((org.zylon, settings.upstreams.zylon), (org.make, settings.upstreams.make))
-        for link, tuning in links:
-            if link is not None and link.base_url not in clients:
-                clients[link.base_url] = client = open_http_client(tuning)
-                client.event_hooks = hooks
-    app = create_app(settings, http_clients=clients)
+    moments = Moments(Turns())
+    hooks: EventHooks = {"request": [moments.on_request], "response": [moments.on_response]}
+    async with traced_clients(settings, None, hooks) as clients:
+        return await _measure(create_app(settings, http_clients=clients), moments, requests)
+
+
+async def _measure(app: Starlette, moments: Moments, requests: int) -> tuple[list[int], list[int]]:
+    turns = moments.turns
 
     async def marked(scope: Scope, receive: Any, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,21 +117,17 @@ async def measure(url: str, requests: int) -> tuple[list[int], list[int]]:
     pre: list[int] = []
     post: list[int] = []
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    try:
-        async with app_client(marked) as client:  # type: ignore[arg-type]
-            turns.start()
-            for index in range(WARMUP + requests):
-                moments.events.clear()
-                response = await client.post("/graphql", json=body(index, end), headers=HEADERS)
-                full_answer(response)
-                if index >= WARMUP:
-                    before, after = moments.phases()
-                    pre.append(before)
-                    post.append(after)
-            turns.stop()
-    finally:
-        for http in clients.values():
-            await http.aclose()
+    async with app_client(marked) as client:  # type: ignore[arg-type]
+        turns.start()
+        for index in range(WARMUP + requests):
+            moments.events.clear()
+            response = await client.post("/graphql", json=body(index, end), headers=HEADERS)
+            full_answer(response)
+            if index >= WARMUP:
+                before, after = moments.phases()
+                pre.append(before)
+                post.append(after)
+        turns.stop()
     return pre, post
 
 

@@ -176,7 +176,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         stream = request.stream
         # A body in memory is read without an async generator (the event loop tracks each).
         body = b"".join(stream) if isinstance(stream, httpx.ByteStream) else await request.aread()
-        data = _head(request, body) + body if body else _head(request, body)
+        data = _head(request, body) + body
         origin = (url.raw_scheme, url.raw_host, url.port or port)
         timeouts = request.extensions.get("timeout", {})
         read_timeout = timeouts.get("read")
@@ -259,9 +259,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             conn = idle.pop()  # the newest: the least likely to have been closed
             if conn.idle_since < stale_before:
                 conn.close()
-                for older in idle:
-                    older.close()
-                idle.clear()
+                self._drop_idle(origin)  # the others are older still
                 return None
             if conn.reusable():
                 return conn
