@@ -3,10 +3,11 @@
 Walks the operation with its coerced variables and applies to every field the
 same argument checks its resolver applies (gateway.graph.arguments). Cursors
 are checked against their binding where it is known from the enclosing
-`organization(id:)` (and `team(id:)`), and under `organizations` against each
-organization the caller sees with Make (a cursor fits one of them at most);
-under `_entities` only their form is checked here, and the resolver checks the
-binding.
+`organization(id:)` (and `team(id:)`), under `organizations` against each
+organization the caller sees with Make (a cursor fits one of them at most), and
+under `_entities` against the organizations and teams its representations name
+(a team's organization is only known upstream: its cursor must fit it in one of
+the caller's organizations). Under a scenario's team, the resolver checks it.
 
 Which fields lead to a checked one is worked out once per document text and
 operation (kept with the parsed document in the DocumentCache); a request then
@@ -17,7 +18,9 @@ those fields' arguments, not the hundreds of plain fields around them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +44,13 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     get_named_type,
+    is_abstract_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from gateway.cursors import FOREIGN
+from gateway.digits import ascii_digits
 from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
@@ -66,8 +71,35 @@ TEAM_CURSOR = (
     "not under `teams` or a scenario's team"
 )
 
-# Where a field stands: its organization, and its team under `team(id:)`, when known.
-Scope = tuple[str | None, int | None]
+
+@dataclass(frozen=True, slots=True)
+class _Entities:
+    """What the representations of `_entities` name, for the fields of each kind."""
+
+    orgs: tuple[str, ...]  # Organization representations the caller sees with Make
+    teams: tuple[int, ...]  # Team representations
+    team_orgs: tuple[str, ...]  # where such a team may be: the caller's organizations with Make
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a field stands, as far as the operation tells before any upstream call."""
+
+    orgs: tuple[str, ...] | None = None  # the organizations it may be in; None: not known
+    team: int | None = None  # under `team(id:)`
+    teams: tuple[int, ...] = ()  # Team representations, each in one of `orgs`
+    entities: _Entities | None = None  # the children of `_entities`
+
+    def of(self, owner: str) -> Scope:
+        """The scope of a field of `owner` here: under `_entities`, that of its representations."""
+        entities = self.entities
+        if entities is None:
+            return self
+        if owner == "Organization":
+            return Scope(orgs=entities.orgs)
+        if owner == "Team":
+            return Scope(orgs=entities.team_orgs if entities.teams else (), teams=entities.teams)
+        return Scope()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +117,42 @@ def _fields(
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
     seen: frozenset[str] = frozenset(),
-) -> Iterator[FieldNode]:
+    conditions: tuple[str, ...] = (),
+) -> Iterator[tuple[FieldNode, tuple[str, ...]]]:
+    """The fields selected, each with the type conditions of the fragments it is in."""
     for node in selection_set.selections if selection_set else ():
         if isinstance(node, FieldNode):
-            yield node
+            yield node, conditions
         elif isinstance(node, InlineFragmentNode):
-            yield from _fields(node.selection_set, fragments, seen)
+            condition = node.type_condition
+            within = (*conditions, condition.name.value) if condition else conditions
+            yield from _fields(node.selection_set, fragments, seen, within)
         elif isinstance(node, FragmentSpreadNode):
             name = node.name.value
             if name in fragments and name not in seen:
-                yield from _fields(fragments[name].selection_set, fragments, seen | {name})
+                fragment = fragments[name]
+                within = (*conditions, fragment.type_condition.name.value)
+                yield from _fields(fragment.selection_set, fragments, seen | {name}, within)
+
+
+def _applies(schema: GraphQLSchema, condition: str, owner: GraphQLObjectType) -> bool:
+    """Whether a fragment on `condition` applies to an object of type `owner`."""
+    named = schema.get_type(condition)
+    if named is owner:
+        return True
+    return is_abstract_type(named) and schema.is_sub_type(named, owner)
+
+
+def _pages_by_cursor(steps: tuple[_Step, ...]) -> bool:
+    """Whether a scenario connection under `steps` is given a cursor."""
+    return any(
+        (
+            (step.owner, step.node.name.value) in SCENARIO_FIELDS
+            and any(a.name.value in ("after", "before") for a in step.node.arguments or ())
+        )
+        or _pages_by_cursor(step.children)
+        for step in steps
+    )
 
 
 def _steps(
@@ -108,15 +166,19 @@ def _steps(
     types = [parent]
     if not isinstance(parent, GraphQLObjectType):
         types = list(schema.get_possible_types(parent))  # type: ignore[arg-type]
-    for node in _fields(selection_set, fragments):
+    for node, conditions in _fields(selection_set, fragments):
         for owner in types:
-            field = (
-                owner.fields.get(node.name.value) if isinstance(owner, GraphQLObjectType) else None
-            )
-            if field is None:
+            if not isinstance(owner, GraphQLObjectType):
+                continue
+            field = owner.fields.get(node.name.value)
+            if field is None or not all(_applies(schema, c, owner) for c in conditions):
                 continue
             checked = node.name.value in CHECKED_NAMES
             children = _steps(schema, fragments, get_named_type(field.type), node.selection_set)
+            if (owner.name, node.name.value) == ("Query", "_entities"):
+                # Its representations are read only where a cursor needs them: a router's
+                # batch can bring a thousand.
+                checked = _pages_by_cursor(children)
             if checked or children:
                 steps.append(_Step(owner.name, field, node, checked, children))
     return tuple(steps)
@@ -189,37 +251,43 @@ class _Walk:
         # call per day, so aliases over other ranges must not multiply the calls.
         self.series_days: dict[str | None, set[dt.date]] = {}
         self.series_nodes: list[FieldNode] = []
-        self.every = 0  # under `organizations`: each of the caller's organizations
 
     def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
         for step in steps:
-            node = step.node
-            child_scope: Scope = (scope[0], None)
+            node, here = step.node, scope.of(step.owner)
+            below = Scope(orgs=here.orgs)  # a team is known to its own fields only
+            if (step.owner, node.name.value) == ("Query", "organizations"):
+                below = Scope(orgs=self.make_orgs())
             if step.checked:
                 try:
                     values = get_argument_values(step.field, node, self.variables)
-                    child_scope = self.check(step.owner, node, values, scope)
+                    below = self.check(step.owner, node, values, here) or below
                 except GatewayError as exc:
                     error = GraphQLError(exc.message, nodes=[node], original_error=exc)
                     self.errors.append(error)
                     continue
                 except GraphQLError:
                     continue  # graphql-core reports it itself
-            listing = (step.owner, node.name.value) == ("Query", "organizations")
-            self.every += listing
-            self.visit(step.children, child_scope)
-            self.every -= listing
+            self.visit(step.children, below)
 
-    def check(self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope) -> Scope:
+    def make_orgs(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.ctx.visible_organizations() if o.make is not None)
+
+    def check(
+        self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope
+    ) -> Scope | None:
+        """Refuse a bad argument; the scope of the field's children where it tells one."""
         ctx, name = self.ctx, node.name.value
         if owner == "Query" and name == "organization":
-            return str(values["id"]), None
+            return Scope(orgs=(str(values["id"]),))
+        if owner == "Query" and name == "_entities":
+            return Scope(entities=self.entities(values.get("representations")))
         if (owner, name) in SCENARIO_FIELDS:
             self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
             args.make_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "usage"):
-            selected = {f.name.value for f in _fields(node.selection_set, self.fragments)}
+            selected = {f.name.value for f, _ in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
                 args.make_range(ctx, values.get("range"))
             else:
@@ -229,7 +297,8 @@ class _Walk:
             is_make = isinstance(metric, Metric) and metric.source.value == "MAKE"
             r = args.series_range(ctx, values.get("range"), make=is_make)
             if is_make:
-                self.series_days.setdefault(scope[0], set()).update(r.days())
+                org = scope.orgs[0] if scope.orgs and len(scope.orgs) == 1 else None
+                self.series_days.setdefault(org, set()).update(r.days())
                 self.series_nodes.append(node)
         elif name in ("activeUsers", "activeProjects"):
             args.time_range(ctx, values.get("range"))
@@ -237,8 +306,25 @@ class _Walk:
         elif name == "activity":
             args.time_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "team"):
-            return scope[0], args.numeric_id(values["id"], "team id")
-        return scope[0], None  # a team is known to its own fields only
+            return Scope(orgs=scope.orgs, team=args.numeric_id(values["id"], "team id"))
+        return None
+
+    def entities(self, representations: object) -> _Entities:
+        """The organizations and teams the representations name. A malformed one is left
+        to the resolver, which answers it item by item."""
+        visible = set(self.make_orgs())
+        orgs: list[str] = []
+        teams: list[int] = []
+        for value in representations if isinstance(representations, list) else ():
+            key = value.get("id") if isinstance(value, dict) else None
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                continue
+            typename, key = value.get("__typename"), str(key)
+            if typename == "Organization" and key in visible:
+                orgs.append(key)
+            elif typename == "Team" and ascii_digits(key) and len(key) <= 18:
+                teams.append(int(key))
+        return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
 
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
         ctx = self.ctx
@@ -255,28 +341,48 @@ class _Walk:
         cursors = [c for c in (after, before) if c is not None]
         if not cursors:
             return  # a first page: no binding to check
-        org, team = scope
-        team_id = team if owner == "Team" else None
-        if (org is not None or self.every) and owner == "Team" and team is None:
+        if not scope.orgs:
+            # Not known here (under a scenario's team: the resolver checks the binding), or
+            # none it could be in (under `_entities` with no entity of this kind).
+            for cursor in cursors:
+                _check_form(ctx, cursor)
+            return
+        if owner == "Team" and scope.team is None and not scope.teams:
             # Under `teams`, or a scenario's team: a cursor pages one team's scenarios,
             # so it would be foreign to every other team, found only upstream.
             raise BadUserInput(TEAM_CURSOR)
-        if org is not None:
-            orgs = [org]
-        elif self.every:
-            # Under `organizations`: a cursor is bound to one organization, and refused by
-            # every other one's resolver; refused here, before the one it fits calls out.
-            orgs = [o.id for o in ctx.visible_organizations() if o.make is not None]
-        else:
-            for cursor in cursors:  # under `_entities`: the resolver checks the binding
-                _check_form(ctx, cursor)
-            return
         given = r if values.get("range") is not None else None
         order = args.order(values.get("orderBy"))
-        for org_id in orgs:
+
+        def fits(org_id: str, team_id: int | None, cursor: str) -> None:
             binding = args.scenario_binding(ctx, org_id, given, wanted, team_id, order)
-            for cursor in cursors:
-                Position.load(ctx.cursors.decode(cursor, binding=binding))
+            Position.load(ctx.cursors.decode(cursor, binding=binding))
+
+        if scope.teams:
+            # Team representations: a team's organization is only known upstream, so its
+            # cursor must fit it in one of the organizations it may be in.
+            for team, cursor in itertools.product(scope.teams, cursors):
+                _fits_one(scope.orgs, functools.partial(fits, team_id=team, cursor=cursor))
+            return
+        # Under `organizations`, or `_entities` with several organizations: a cursor is
+        # bound to one organization, and refused by every other one's resolver; refused
+        # here, before the one it fits calls out.
+        team_id = scope.team if owner == "Team" else None
+        for org_id, cursor in itertools.product(scope.orgs, cursors):
+            fits(org_id, team_id, cursor)
+
+
+def _fits_one(orgs: tuple[str, ...], fits: Callable[[str], None]) -> None:
+    """Pass if `fits` passes for one of `orgs` (or there is none); else its first refusal."""
+    refusals: list[BadUserInput] = []
+    for org_id in orgs:
+        try:
+            fits(org_id)
+            return
+        except BadUserInput as exc:
+            refusals.append(exc)
+    if refusals:
+        raise refusals[0]
 
 
 def _check_form(ctx: Context, cursor: str) -> None:
@@ -319,7 +425,7 @@ def _check(
     if not isinstance(variables, VariableValues):
         return []  # bad variables: graphql-core answers with its own errors
     walk = _Walk(plan.fragments, variables, ctx)
-    walk.visit(plan.steps, (None, None))
+    walk.visit(plan.steps, Scope())
     days = walk.series_days
     each = days.pop(None, set())  # under `organizations` or `_entities`: every organization
     most = max((len(named | each) for named in days.values()), default=len(each))

@@ -1,0 +1,195 @@
+"""Cursors under `_entities`: an entity's own cursor pages it; any other is refused
+before any upstream call, as under `organization(id:)`, even beside fields that
+would call out."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.sandbox.server import SandboxServer
+from tests.pagination.conftest import DEMO_KEY
+from tests.pagination.listing import Case, Pager, day_range, expected_ids
+
+CONNECTION = (
+    "scenarios(range: $range, filter: $filter, orderBy: $order, first: $first, "
+    "after: $after, last: $last, before: $before) { edges { node { id } } }"
+)
+HEAD = (
+    "query Entities($reps: [_Any!]!, $range: TimeRange, $filter: ScenarioFilter, "
+    "$order: ScenarioOrder, $first: Int, $after: String, $last: Int, $before: String"
+)
+QUERY = f"""{HEAD}) {{
+  _entities(representations: $reps) {{
+    ... on Organization {{ activeUsers(limit: 3) {{ interactionsCreated }} {CONNECTION} }}
+    ... on Team {{ {CONNECTION} }}
+  }}
+}}"""
+# A team of an Organization representation.
+NESTED = f"""{HEAD}, $team: ID!) {{
+  _entities(representations: $reps) {{
+    ... on Organization {{ team(id: $team) {{ {CONNECTION} }} }}
+  }}
+}}"""
+
+
+@pytest.fixture(scope="module")
+def base(sandbox: SandboxServer) -> Case:
+    first_day, last_day = day_range(sandbox.state.data, 40, 10)
+    return Case("aurora", first_day, last_day, order={"field": "NAME", "direction": "ASC"})
+
+
+@pytest.fixture(scope="module")
+def teams(sandbox: SandboxServer) -> tuple[int, int]:
+    make = sandbox.state.data.make_org("aurora")
+    return make.teams[0].id, make.teams[1].id
+
+
+@pytest.fixture(scope="module")
+def cursors(base: Case, teams: tuple[int, int], shared_gateway: httpx.Client) -> dict[str, str]:
+    """The second cursor of aurora's listing, of each team's, and of borealis's."""
+    cases = {
+        "aurora": base,
+        "borealis": dataclasses.replace(base, org="borealis"),
+        "team0": dataclasses.replace(base, team=teams[0]),
+        "team1": dataclasses.replace(base, team=teams[1]),
+    }
+    return {
+        name: Pager(shared_gateway, case).page(first=2)["edges"][1]["cursor"]
+        for name, case in cases.items()
+    }
+
+
+def _post(
+    http: httpx.Client, base: Case, reps: list[dict[str, str]], query: str = QUERY, **extra: Any
+) -> dict[str, Any]:
+    response = http.post(
+        "/graphql",
+        json={"query": query, "variables": {**base.variables(**extra), "reps": reps}},
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    )
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _ids(connection: dict[str, Any]) -> list[str]:
+    return [edge["node"]["id"] for edge in connection["edges"]]
+
+
+def test_an_entity_pages_with_its_own_cursor(
+    quiet_sandbox: SandboxServer,
+    shared_gateway: httpx.Client,
+    base: Case,
+    teams: tuple[int, int],
+    cursors: dict[str, str],
+) -> None:
+    data = quiet_sandbox.state.data
+    expected = expected_ids(data, base)
+    team_expected = expected_ids(data, dataclasses.replace(base, team=teams[0]))
+
+    org = _post(
+        shared_gateway,
+        base,
+        [{"__typename": "Organization", "id": "aurora"}],
+        first=3,
+        after=cursors["aurora"],
+    )
+    assert "errors" not in org, org
+    [entity] = org["data"]["_entities"]
+    assert _ids(entity["scenarios"]) == expected[2:5]
+
+    team = _post(
+        shared_gateway,
+        base,
+        [{"__typename": "Team", "id": str(teams[0])}],
+        first=3,
+        after=cursors["team0"],
+    )
+    assert "errors" not in team, team
+    [entity] = team["data"]["_entities"]
+    assert _ids(entity["scenarios"]) == team_expected[2:5]
+
+    nested = _post(
+        shared_gateway,
+        base,
+        [{"__typename": "Organization", "id": "aurora"}],
+        NESTED,
+        team=str(teams[0]),
+        first=3,
+        after=cursors["team0"],
+    )
+    assert "errors" not in nested, nested
+    [entity] = nested["data"]["_entities"]
+    assert _ids(entity["team"]["scenarios"]) == team_expected[2:5]
+
+
+@pytest.mark.parametrize(
+    ("reps", "cursor", "query"),
+    [
+        # Another organization's cursor, beside a field that would call Zylon.
+        ([("Organization", "borealis")], "aurora", QUERY),
+        # A cursor fits one organization at most: refused for the other.
+        ([("Organization", "aurora"), ("Organization", "borealis")], "aurora", QUERY),
+        # Another team's cursor, and an organization's cursor, on a team.
+        ([("Team", "team1")], "team0", QUERY),
+        ([("Team", "team0")], "aurora", QUERY),
+        ([("Team", "team0"), ("Team", "team1")], "team0", QUERY),
+        # The organization's cursor, and another team's, on its team under `team(id:)`.
+        ([("Organization", "aurora")], "aurora", NESTED),
+        ([("Organization", "aurora")], "team1", NESTED),
+    ],
+    ids=[
+        "other-org",
+        "two-orgs",
+        "other-team",
+        "org-on-team",
+        "two-teams",
+        "org-on-nested-team",
+        "other-nested-team",
+    ],
+)
+def test_a_foreign_cursor_under_entities_is_refused_before_any_call(
+    quiet_sandbox: SandboxServer,
+    shared_gateway: httpx.Client,
+    base: Case,
+    teams: tuple[int, int],
+    cursors: dict[str, str],
+    reps: list[tuple[str, str]],
+    cursor: str,
+    query: str,
+) -> None:
+    team_ids = {"team0": str(teams[0]), "team1": str(teams[1])}
+    representations = [{"__typename": t, "id": team_ids.get(i, i)} for t, i in reps]
+    extra: dict[str, Any] = {"first": 2, "after": cursors[cursor]}
+    if query == NESTED:
+        extra["team"] = team_ids["team0"]
+    quiet_sandbox.state.log.clear()
+    body = _post(shared_gateway, base, representations, query, **extra)
+    assert quiet_sandbox.state.log.count() == 0, quiet_sandbox.state.log
+    assert body["data"] is None, body
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}, body
+
+
+@pytest.mark.parametrize("typename", ["Organization", "Team"])
+def test_an_argument_error_under_entities_is_reported_once(
+    quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, typename: str
+) -> None:
+    """A fragment on one type is checked for that type only, not for every type of
+    the `_Entity` union with a field of that name."""
+    query = (
+        "query($reps: [_Any!]!) { _entities(representations: $reps) { "
+        f"... on {typename} {{ scenarios(first: 0) {{ totalCount }} }} }} }}"
+    )
+    body = shared_gateway.post(
+        "/graphql",
+        json={"query": query, "variables": {"reps": [{"__typename": "Organization", "id": "a"}]}},
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    ).json()
+    assert quiet_sandbox.state.log.count() == 0
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "between 1 and" in error["message"]
