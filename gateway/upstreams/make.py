@@ -34,7 +34,7 @@ class MakeClient:
             endpoint="analytics",
         )
         try:
-            return parse_page(body)
+            return parse_page(body, counted=query.return_total_count)
         except SchemaMismatch as exc:
             raise UpstreamBadResponse(self._http.source, f"analytics: {exc}", status=200) from None
 
@@ -99,18 +99,22 @@ def parse_scenario(f: Fields) -> MakeScenario:
     )
 
 
-def parse_page(body: Any) -> MakePage:
+def parse_page(body: Any, *, counted: bool = False) -> MakePage:
+    """`counted`: the count was asked for (`pg[returnTotalCount]`), so it must be there; a
+    page without it would read as the last one, with a total of 0."""
     f = as_object(body, "")
     scenarios = tuple(
         parse_scenario(as_object(item, f"analytics[{i}]"))
         for i, item in enumerate(f.array("analytics"))
     )
-    pg = f.optional_obj("pg")
+    pg = f.obj("pg") if counted else f.optional_obj("pg")
     return MakePage(
         total=parse_metrics(f.obj("total")),
         analytics=scenarios,
         last=pg.opaque("last") if pg else None,
-        total_count=pg.optional_count("totalCount") if pg else None,
+        total_count=(pg.count("totalCount") if counted else pg.optional_count("totalCount"))
+        if pg
+        else None,
         sort_by=pg.optional_text("sortBy") if pg else None,
         sort_dir=pg.optional_text("sortDir") if pg else None,
         limit=pg.optional_integer("limit") if pg else None,

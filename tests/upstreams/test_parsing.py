@@ -66,6 +66,22 @@ def test_page_without_pg() -> None:
     assert page.last is None
 
 
+@pytest.mark.parametrize("pg", [None, {}, {"totalCount": None}, {"last": "123"}])
+def test_a_page_without_the_count_it_was_asked_for_is_a_mismatch(
+    pg: dict[str, Any] | None,
+) -> None:
+    """Read as a page without a count, it would be the last one, of a listing of 0."""
+    body: dict[str, Any] = {"total": metrics(), "analytics": [scenario()]}
+    if pg is not None:
+        body["pg"] = pg
+    assert parse_page(body).total_count is None
+    with pytest.raises(SchemaMismatch) as info:
+        parse_page(body, counted=True)
+    assert "pg" in str(info.value)
+    body["pg"] = {**(pg or {}), "totalCount": 7}
+    assert parse_page(body, counted=True).total_count == 7
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
