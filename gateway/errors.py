@@ -24,6 +24,7 @@ never seen by a caller.
 from __future__ import annotations
 
 import enum
+import math
 from typing import Any, ClassVar
 
 
@@ -111,6 +112,9 @@ class UpstreamError(GatewayError):
         ext: dict[str, Any] = {"code": self.code, "source": self.source.value}
         if self.status is not None:
             ext["status"] = self.status
+        if self.retry_after is not None:
+            # Whole seconds, rounded up: never sooner than the upstream allows.
+            ext["retryAfter"] = max(1, math.ceil(self.retry_after))
         return ext
 
     def __repr__(self) -> str:
@@ -129,12 +133,14 @@ class UpstreamBadRequest(UpstreamError):
 
 
 class UpstreamRateLimited(UpstreamError):
+    """Always with `retryAfter` (the contract's): the upstream's, or else the gateway's own
+    back-off (gateway.upstreams.http)."""
+
     code = "UPSTREAM_RATE_LIMITED"
 
     def extensions(self) -> dict[str, Any]:
         ext = super().extensions()
-        if self.retry_after is not None:
-            ext["retryAfter"] = max(1, round(self.retry_after))
+        ext.setdefault("retryAfter", 1)
         return ext
 
 

@@ -200,6 +200,7 @@ class UpstreamHTTP:
         # Until when (time.monotonic) the upstream asked, through Retry-After, not to be
         # called: every call of this organization waits for it, or fails at once.
         self._hold_until = 0.0
+        self._hold_status = 429  # the status that asked for it: 429, or 503
 
     def __repr__(self) -> str:
         return f"UpstreamHTTP(source={self.source.value}, base_url={self._base_url!r})"
@@ -239,6 +240,10 @@ class UpstreamHTTP:
                 return await self._guarded(url, params, headers, endpoint, attempt)
             except _Retryable as retry:
                 delay = self.retry_delay(attempt, retry.retry_after)
+                if isinstance(retry.error, UpstreamRateLimited) and retry.retry_after is None:
+                    # A 429 without Retry-After: the caller hears the back-off the gateway
+                    # itself would wait (the contract's `retryAfter` is never missing).
+                    retry.error.retry_after = delay
                 if not self._may_retry(attempt, retry, delay, endpoint):
                     # The error carries retry_after so the caller can say when.
                     raise retry.error from retry.__cause__
@@ -256,7 +261,9 @@ class UpstreamHTTP:
             return
         time_left = deadline.remaining()
         if left > self.settings.retry_max_delay_s or (time_left is not None and left >= time_left):
-            raise UpstreamRateLimited(
+            # The code of the answer that asked for the pause: 503 is no rate limit.
+            error = UpstreamUnavailable if self._hold_status == 503 else UpstreamRateLimited
+            raise error(
                 self.source,
                 f"{endpoint}: the upstream asked for a pause; not called",
                 retry_after=float(math.ceil(left)),
@@ -446,12 +453,15 @@ class UpstreamHTTP:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         message = f"{endpoint} answered HTTP {status}"
+        if status not in RETRY_STATUSES:
+            retry_after = None  # only a failure worth retrying says when to
         kw: dict[str, Any] = {"status": status, "retry_after": retry_after}
         if retry_after is not None and status in HOLD_STATUSES:
             # Held no longer than a breaker's cool-down: past it, a call finds out whether
             # the pause is over (a proxy's stray `Retry-After: 86400` must not last a day).
-            hold = min(retry_after, self.settings.breaker_cooldown_s)
-            self._hold_until = max(self._hold_until, time.monotonic() + hold)
+            until = time.monotonic() + min(retry_after, self.settings.breaker_cooldown_s)
+            if until > self._hold_until:
+                self._hold_until, self._hold_status = until, status
         if status == 429:
             raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
         if status in RETRY_STATUSES:

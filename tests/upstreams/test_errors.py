@@ -61,6 +61,43 @@ async def test_429_exhausted_is_rate_limited_with_retry_after(up: Upstreams) -> 
     assert http.sleeps == [3.0, 3.0, 3.0]
 
 
+async def test_429_without_retry_after_still_says_when(up: Upstreams) -> None:
+    """The contract gives UPSTREAM_RATE_LIMITED a `retryAfter`: without the upstream's,
+    the back-off the gateway itself would have waited, in whole seconds rounded up."""
+    up.sandbox.state.faults.add(FaultRule(source="zylon", status=429))
+    zylon, http = up.zylon(max_retries=1, retry_base_delay_s=1.5, retry_max_delay_s=10.0)
+    with pytest.raises(UpstreamRateLimited) as info:
+        await zylon.totals()
+    assert zylon_calls(up) == 2
+    assert info.value.retry_after is not None
+    assert 1.5 <= info.value.retry_after <= 3.0  # the second back-off: 3 s, half of it jitter
+    assert info.value.extensions()["retryAfter"] in (2, 3)
+    assert len(http.sleeps) == 1
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    def told(seconds: float | None) -> object:
+        error = UpstreamRateLimited(Source.MAKE, "m", status=429, retry_after=seconds)
+        return error.extensions()["retryAfter"]
+
+    assert [told(29.4), told(30.0), told(0.2), told(None)] == [30, 30, 1, 1]
+
+
+async def test_a_503_pause_holds_later_calls_as_unavailable(up: Upstreams) -> None:
+    """A 503's Retry-After holds the organization like a 429's, but it is no rate limit:
+    the held calls answer with the code of the answer that asked for the pause."""
+    up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, status=503, retry_after=120))
+    zylon, _ = up.zylon(retry_max_delay_s=4.0, breaker_cooldown_s=600.0)
+    with pytest.raises(UpstreamUnavailable) as first:
+        await zylon.totals()
+    assert first.value.extensions()["retryAfter"] == 120
+    with pytest.raises(UpstreamUnavailable) as held:
+        await zylon.totals()
+    assert "not called" in held.value.message
+    assert 100 < held.value.extensions()["retryAfter"] <= 120
+    assert up.sandbox.state.log.count(source="zylon") == 1
+
+
 async def test_retry_after_beyond_the_cap_gives_up_at_once(up: Upstreams) -> None:
     up.sandbox.state.faults.add(FaultRule(source="zylon", retry_after=120))
     zylon, http = up.zylon(retry_max_delay_s=4.0)
