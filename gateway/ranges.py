@@ -96,6 +96,21 @@ def check_series_days(r: Range, max_days: int) -> None:
         )
 
 
+def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
+    """A Make daily series reads whole UTC days: its first day, not only `from`, must be
+    within the year Make keeps."""
+    first = day_range(r.start.date()).start
+    oldest = _utc(now) - dt.timedelta(days=max_days)
+    if first < oldest:
+        earliest = first + dt.timedelta(days=1)
+        raise BadUserInput(
+            f"range: a Make daily series covers whole UTC days, and its first day, "
+            f"{first.date().isoformat()}, began more than {max_days} days ago (Make keeps "
+            f"analytics for one year only); for a Make series, `from` must be on or after "
+            f"{earliest.isoformat().replace('+00:00', 'Z')}"
+        )
+
+
 def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
     """Make keeps analytics for one year: a `from` older than that is refused."""
     oldest = _utc(now) - dt.timedelta(days=max_days)

@@ -13,6 +13,7 @@ from gateway.ranges import (
     check_make_window,
     check_max_days,
     check_series_days,
+    check_series_window,
     day_range,
     make_timeframe,
     resolve_range,
@@ -134,6 +135,19 @@ def test_check_make_window() -> None:
     assert "2025-02-08T14:12:46Z" in message
     with pytest.raises(BadUserInput, match="more than 30 days ago"):
         check_make_window(Range(NOW - dt.timedelta(days=31), NOW), now=NOW, max_days=30)
+
+
+def test_check_series_window_names_the_first_day() -> None:
+    """A series reads whole UTC days: a `from` within the year whose day began before it
+    is refused, and the message says so, not that `from` itself is too old."""
+    check_series_window(Range(utc(2025, 2, 9, 0, 0), NOW), now=NOW)
+    within = Range(NOW - dt.timedelta(days=365) + dt.timedelta(hours=1), NOW)
+    check_make_window(within, now=NOW)
+    with pytest.raises(BadUserInput) as info:
+        check_series_window(within, now=NOW)
+    message = info.value.message
+    assert "first day, 2025-02-08, began more than 365 days ago" in message
+    assert "on or after 2025-02-09T00:00:00Z" in message
 
 
 datetimes = st.datetimes(

@@ -20,7 +20,7 @@ from gateway.ranges import (
     check_make_window,
     check_max_days,
     check_series_days,
-    day_range,
+    check_series_window,
     resolve_range,
 )
 
@@ -56,7 +56,7 @@ def series_range(ctx: Context, value: Any, *, make: bool) -> Range:
     resolved = time_range(ctx, value)
     if make:
         check_series_days(resolved, ctx.settings.limits.max_series_days)
-        check_make_window(Range(day_range(resolved.start.date()).start, resolved.end), now=ctx.now)
+        check_series_window(resolved, now=ctx.now)
     return resolved
 
 
