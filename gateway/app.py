@@ -18,9 +18,11 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, Settings
+from gateway.errors import shown
 from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.schema import build_schema
@@ -162,6 +164,16 @@ def create_app(
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
+            if isinstance(exc.__cause__, CannotGetOperationTypeError):
+                # A document that is GraphQL but names no operation it holds: like two
+                # operations and no `operationName`, a validation failure.
+                name = exc.__cause__.operation_name
+                message = (
+                    "the document defines no operation: send a query"
+                    if name is None
+                    else f"the document has no operation named {shown(name)}"
+                )
+                return error_response(200, message, "GRAPHQL_VALIDATION_FAILED")
             return error_response(exc.status_code, exc.reason, "BAD_REQUEST")
         finally:
             context.loaders.release()

@@ -177,13 +177,15 @@ class GatewayMetrics:
         self._upstream_duration = _Children(self.upstream_duration)
         self._cache = _Children(self.cache)
 
-    def operation_label(self, name: str | None, *, executed: bool) -> str:
+    def operation_label(self, name: str | None, *, executed: bool, admit: bool = True) -> str:
+        """`admit`: the name may take one of the free labels. Not for a name the document
+        may not hold (it did not parse or validate), which any caller could make up."""
         if name is None:
             return ANONYMOUS if executed else UNKNOWN
         if not isinstance(name, str) or not _NAME.fullmatch(name) or name in _RESERVED:
             return OTHER
         if name not in self._operations:
-            if len(self._operations) >= MAX_OPERATION_NAMES:
+            if not admit or len(self._operations) >= MAX_OPERATION_NAMES:
                 return OTHER
             self._operations.add(name)
         return name

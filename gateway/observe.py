@@ -45,6 +45,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_LOGGED_NAME = 200
+# Answers to a document that did not parse or validate: its operation name may not be in it.
+_REQUEST_ERRORS = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
 
 
 @dataclass(slots=True)
@@ -241,7 +243,8 @@ class Observability:
             hits, misses, stale = notes.hits, notes.misses, notes.stale
 
         executed = result is not None or record.response_cache
-        label = self.metrics.operation_label(operation, executed=executed)
+        admit = executed and not _REQUEST_ERRORS.intersection(codes)
+        label = self.metrics.operation_label(operation, executed=executed, admit=admit)
         self.metrics.request_finished(label, codes, seconds)
         self.metrics.cache_lookups(hits=hits, misses=misses, stale=stale)
         if record.persisted is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import Any
 
 import pytest
 from graphql import GraphQLError
@@ -142,6 +143,41 @@ def test_several_operations_need_an_operation_name(
     assert "errors" not in named, named
     assert named["data"]["organization"]["usage"]["workspace"]["projects"] >= 0
     assert sandbox.state.log.count() > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"query": "query A { organizations { id } }", "operationName": "Z"},
+            "the document has no operation named 'Z'",
+        ),
+        (
+            {
+                "query": "query A { organizations { id } } query B { organizations { name } }",
+                "operationName": "C",
+            },
+            "the document has no operation named 'C'",
+        ),
+        (
+            {"query": "fragment F on Query { organizations { id } }"},
+            "the document defines no operation: send a query",
+        ),
+    ],
+)
+def test_a_document_without_the_operation_asked_for_fails_validation(
+    gql: GraphQLClient, sandbox: SandboxServer, body: dict[str, Any], message: str
+) -> None:
+    """The same mistake as several operations and no name: the same code, not a 400."""
+    for response in (
+        gql.http.post("/graphql", json=body, headers=AUTH),
+        gql.http.get("/graphql", params=body, headers=AUTH),
+    ):
+        assert response.status_code == 200
+        (error,) = response.json()["errors"]
+        assert error["message"] == message
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert sandbox.state.log.count() == 0
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])

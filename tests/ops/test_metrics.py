@@ -251,6 +251,30 @@ def test_an_operation_name_that_is_not_a_string_is_a_bad_request(
     assert sample(text, requests, operation="unknown", outcome="BAD_REQUEST") == 3
 
 
+def test_only_an_operation_that_ran_takes_a_label_of_its_own(
+    start_gateway: StartGateway,
+) -> None:
+    """Names a caller makes up (not in the document, or in one that does not validate)
+    must not use up the labels the real operations need."""
+    gateway = start_gateway()
+    made_up = [
+        {"query": "query A { organizations { id } }", "operationName": "NotInIt"},
+        {"query": "query Broken { organizations { nope } }", "operationName": "Broken"},
+        {"query": "query Unparsed { organizations {", "operationName": "Unparsed"},
+    ]
+    for body in made_up:
+        assert gateway.post(body).json()["errors"]
+    ran = gateway.post({"query": "query Ran { organizations { id } }", "operationName": "Ran"})
+    assert "errors" not in ran.json()
+    text = gateway.metrics()
+    requests = "gateway_graphql_requests_total"
+    assert sample(text, requests, operation="Ran", outcome="ok") == 1
+    assert sample(text, requests, operation="other", outcome="GRAPHQL_VALIDATION_FAILED") == 2
+    assert sample(text, requests, operation="other", outcome="GRAPHQL_PARSE_FAILED") == 1
+    for name in ("NotInIt", "Broken", "Unparsed"):
+        assert f'operation="{name}"' not in text
+
+
 def test_a_metrics_token_keeps_the_scrape_to_its_holder(
     start_gateway: StartGateway, clean_sandbox: SandboxServer
 ) -> None:
