@@ -18,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
-from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, Settings
@@ -28,7 +28,7 @@ from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import asks_for_page, graphiql_static_app, render_graphiql_page
-from gateway.http_guard import HTTPGuard, error_response
+from gateway.http_guard import GET_QUERIES_ONLY, HTTPGuard, error_response
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
 from gateway.metrics import exposition, worker_stopped
@@ -49,7 +49,16 @@ GRAPHIQL_ASSETS = "/graphiql-static"
 _HIT = {"X-Gateway-Cache": "response"}
 _ALLOW = {"Allow": "GET, POST"}
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
+
+
+def _authorization(request: Request) -> str | None:
+    """The one Authorization header sent; none where there are several, which would
+    otherwise be told apart by their order alone."""
+    values = request.headers.getlist("authorization")
+    return values[0] if len(values) == 1 else None
 
 
 async def _request_bytes(request: Request) -> bytes:
@@ -141,7 +150,7 @@ def create_app(
                 default_query=graphiql_query,
             )
             return HTMLResponse(page)
-        caller = state.auth.client(request.headers.get("authorization"))
+        caller = state.auth.client(_authorization(request))
         if caller is None:
             return error_response(
                 401,
@@ -164,6 +173,9 @@ def create_app(
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+                # A mutation sent by its persisted hash: as when its text is sent.
+                return error_response(405, GET_QUERIES_ONLY, "BAD_REQUEST", {"Allow": "POST"})
             if isinstance(exc.__cause__, CannotGetOperationTypeError):
                 # A document that is GraphQL but names no operation it holds: like two
                 # operations and no `operationName`, a validation failure.
@@ -194,7 +206,7 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         state: GatewayState = request.state.gateway
-        if not state.auth.may_scrape(request.headers.get("authorization")):
+        if not state.auth.may_scrape(_authorization(request)):
             message = "/metrics needs Authorization: Bearer <server.metrics_token>"
             return error_response(401, message, "UNAUTHENTICATED", _CHALLENGE)
         observability.metrics.breaker_states(

@@ -209,7 +209,12 @@ class Observability:
             self.metrics.in_flight.dec()
             REQUEST_ID.reset(id_token)
             _RECORD.reset(record_token)
-        response.headers[REQUEST_ID_HEADER] = record.id
+        headers = response.headers
+        headers[REQUEST_ID_HEADER] = record.id
+        # Answers for one API key's eyes: no cache on the way may keep them, and none
+        # is to be read as anything but what its Content-Type says.
+        headers.setdefault("Cache-Control", "no-store")
+        headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     def refused(self, scope: Scope, status: int, seconds: float) -> dict[str, str]:

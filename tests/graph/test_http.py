@@ -180,6 +180,32 @@ def test_a_document_without_the_operation_asked_for_fails_validation(
     assert sandbox.state.log.count() == 0
 
 
+def test_several_authorization_headers_are_no_key(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Which of two keys counts would depend on their order alone: neither does."""
+    body = {"query": "{ organizations { id } }"}
+    good = ("Authorization", f"Bearer {DEMO_KEY}")
+    for headers in ([good, ("Authorization", "Bearer wrong")], [good, good]):
+        response = gql.http.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert gql.http.post("/graphql", json=body, headers=[good]).status_code == 200
+    assert sandbox.state.log.count() == 0
+
+
+def test_answers_are_neither_stored_nor_sniffed(gql: GraphQLClient) -> None:
+    """An answer is for one API key's eyes; a refusal by the HTTP guard too."""
+    answered = gql.http.post("/graphql", json={"query": "{ organizations { id } }"}, headers=AUTH)
+    refused = gql.http.post(
+        "/graphql", content=b"{}", headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert (answered.status_code, refused.status_code) == (200, 415)
+    for response in (answered, refused):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
 def test_other_methods_are_405_with_a_request_id(
     gql: GraphQLClient, sandbox: SandboxServer, method: str

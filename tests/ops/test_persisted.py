@@ -129,6 +129,25 @@ def test_apq_registers_over_get(start_gateway: StartGateway) -> None:
     assert gateway.get(get_params(digest)).json() == expected
 
 
+def test_a_mutation_by_its_hash_over_get_is_refused_as_by_its_text(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """405 with `Allow: POST` either way: how it was sent must not change the answer."""
+    gateway = start_gateway()
+    mutation = "mutation M { x }"
+    registered = gateway.post({"query": mutation, "extensions": pq(sha(mutation))})
+    assert codes(registered.json()) == ["GRAPHQL_VALIDATION_FAILED"]  # the graph has none
+    by_text = gateway.get({"query": mutation})
+    by_hash = gateway.get(get_params(sha(mutation)))
+    assert by_text.status_code == 405
+    assert by_text.headers["allow"] == "POST"
+    assert codes(by_text.json()) == ["BAD_REQUEST"]
+    assert by_hash.status_code == 405
+    assert by_hash.headers["allow"] == "POST"
+    assert by_hash.json() == by_text.json()
+    assert clean_sandbox.state.log.count() == 0
+
+
 def test_apq_refuses_a_hash_that_does_not_match_and_a_bad_version(
     start_gateway: StartGateway, clean_sandbox: SandboxServer
 ) -> None:
