@@ -13,6 +13,7 @@ attempt, retry or back-off runs past it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import http.cookiejar
 import logging
@@ -201,6 +202,10 @@ class UpstreamHTTP:
         # called: every call of this organization waits for it, or fails at once.
         self._hold_until = 0.0
         self._hold_status = 429  # the status that asked for it: 429, or 503
+        # Past a pause, one call goes first and the others wait for its answer, so that an
+        # upstream out of quota gets one request when the pause ends, not a burst.
+        self._hold_pending = False  # a pause was asked for, and no call has gone since
+        self._hold_probe: asyncio.Future[None] | None = None  # that first call's answer
 
     def __repr__(self) -> str:
         return f"UpstreamHTTP(source={self.source.value}, base_url={self._base_url!r})"
@@ -230,14 +235,19 @@ class UpstreamHTTP:
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
-        await self._respect_hold(endpoint)
+        probing = await self._respect_hold(endpoint)
         if self.budget is not None:
             self.budget.record_request()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._guarded(url, params, headers, endpoint, attempt)
+                try:
+                    return await self._guarded(url, params, headers, endpoint, attempt)
+                finally:
+                    if probing:  # its first attempt is over: the others may look again
+                        probing = False
+                        self._end_probe()
             except _Retryable as retry:
                 delay = self.retry_delay(attempt, retry.retry_after)
                 if isinstance(retry.error, UpstreamRateLimited) and retry.retry_after is None:
@@ -253,23 +263,45 @@ class UpstreamHTTP:
                     # failure (its status, its Retry-After) says more than "circuit open".
                     raise retry.error from retry.__cause__
 
-    async def _respect_hold(self, endpoint: str) -> None:
+    async def _respect_hold(self, endpoint: str) -> bool:
         """Wait out a Retry-After an earlier call was given, where this call may wait that
-        long; else fail at once, with what is left of it, and without calling."""
-        left = self._hold_until - time.monotonic()
-        if left <= 0:
-            return
-        time_left = deadline.remaining()
-        if left > self.settings.retry_max_delay_s or (time_left is not None and left >= time_left):
-            # The code of the answer that asked for the pause: 503 is no rate limit.
-            error = UpstreamUnavailable if self._hold_status == 503 else UpstreamRateLimited
-            raise error(
-                self.source,
-                f"{endpoint}: the upstream asked for a pause; not called",
-                retry_after=float(math.ceil(left)),
-            )
-        # Spread out, so that the calls held together do not all land at the same instant.
-        await self._sleep(left + self._random.uniform(0, min(1.0, left / 10)))
+        long; else fail at once, with what is left of it, and without calling. Past the
+        pause, the first call goes alone (True: this one) and the others wait for its
+        answer: they go if it was not asked for another pause."""
+        while True:
+            left = self._hold_until - time.monotonic()
+            if left > 0:
+                time_left = deadline.remaining()
+                if left > self.settings.retry_max_delay_s or (
+                    time_left is not None and left >= time_left
+                ):
+                    # The code of the answer that asked for the pause: 503 is no rate limit.
+                    held = UpstreamUnavailable if self._hold_status == 503 else UpstreamRateLimited
+                    raise held(
+                        self.source,
+                        f"{endpoint}: the upstream asked for a pause; not called",
+                        retry_after=float(math.ceil(left)),
+                    )
+                await self._sleep(left + self._random.uniform(0, min(1.0, left / 10)))
+            probe = self._hold_probe
+            if probe is not None:  # the first call is out: wait for its answer
+                wait, _ = _within_deadline(self.settings.timeout_s)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await asyncio.shield(probe)
+                if not self._hold_pending:
+                    return False
+                continue  # it was asked for another pause
+            if not self._hold_pending:
+                return False
+            self._hold_pending = False  # set again if its answer asks for another pause
+            self._hold_probe = asyncio.get_running_loop().create_future()
+            return True
+
+    def _end_probe(self) -> None:
+        probe, self._hold_probe = self._hold_probe, None
+        if probe is not None and not probe.done():
+            probe.set_result(None)
 
     def _may_retry(self, attempt: int, retry: _Retryable, delay: float, endpoint: str) -> bool:
         if attempt > self.settings.max_retries or isinstance(retry.error, DeadlineExceeded):
@@ -462,6 +494,7 @@ class UpstreamHTTP:
             until = time.monotonic() + min(retry_after, self.settings.breaker_cooldown_s)
             if until > self._hold_until:
                 self._hold_until, self._hold_status = until, status
+            self._hold_pending = True
         if status == 429:
             raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
         if status in RETRY_STATUSES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 from collections.abc import Awaitable, Callable
@@ -134,6 +135,32 @@ async def test_a_short_retry_after_is_waited_by_the_next_call(up: Upstreams) -> 
     assert len(http.sleeps) == 1
     assert 2 < http.sleeps[0] <= 3.3  # what is left of it, and a little jitter
     assert make_calls(up) == 2
+
+
+async def test_past_a_pause_one_call_goes_first_and_the_others_wait_for_its_answer(
+    up: Upstreams,
+) -> None:
+    """An upstream out of quota gets one request when the pause it asked for ends, not
+    one from every call held: told to pause again, the others do not call at all."""
+    faults = up.sandbox.state.faults
+    faults.add(FaultRule(source="make", times=1, retry_after=2))
+    faults.add(FaultRule(source="make", times=1, retry_after=120))
+    make, _ = up.make(max_retries=0)
+    with pytest.raises(UpstreamRateLimited):
+        await make.analytics(MakeQuery(limit=1))
+    held = await asyncio.gather(
+        *(make.analytics(MakeQuery(limit=1)) for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, UpstreamRateLimited) for outcome in held), held
+    answered = [o for o in held if isinstance(o, UpstreamRateLimited) and o.status == 429]
+    assert len(answered) == 1  # the one that went first
+    assert make_calls(up) == 2
+    faults.clear()
+    # Past the new pause (its 10 s cap, here made over), the next one goes and answers.
+    make._http._hold_until = 0.0
+    pages = await asyncio.gather(*(make.analytics(MakeQuery(limit=1)) for _ in range(3)))
+    assert [len(p.analytics) for p in pages] == [1, 1, 1]
+    assert make_calls(up) == 5
 
 
 async def test_a_pause_lasts_no_longer_than_a_breaker_cool_down(up: Upstreams) -> None:
