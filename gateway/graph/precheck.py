@@ -66,6 +66,11 @@ CHECKED_NAMES = frozenset(
     | {"activeUsers", "activeProjects", "activity", "team"}
 )
 SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
+ORGANIZATION_CURSOR = (
+    "a cursor pages one organization's scenarios: ask for the next page under "
+    "`organization(id:)`, not where the same field stands for several organizations "
+    "(`organizations`, or `_entities` with several)"
+)
 TEAM_CURSOR = (
     "a cursor pages one team's scenarios: ask for them under `team(id:)`, "
     "not under `teams` or a scenario's team"
@@ -368,8 +373,12 @@ class _Walk:
         # bound to one organization, and refused by every other one's resolver; refused
         # here, before the one it fits calls out.
         team_id = scope.team if owner == "Team" else None
-        for org_id, cursor in itertools.product(scope.orgs, cursors):
-            fits(org_id, team_id, cursor)
+        for cursor in cursors:
+            if len(scope.orgs) > 1:
+                # It fits one of them at most: say so where it does, not that it is foreign.
+                _fits_one(scope.orgs, functools.partial(fits, team_id=team_id, cursor=cursor))
+                raise BadUserInput(ORGANIZATION_CURSOR)
+            fits(scope.orgs[0], team_id, cursor)
 
 
 def _fits_one(orgs: tuple[str, ...], fits: Callable[[str], None]) -> None:

@@ -290,6 +290,8 @@ def test_a_cursor_under_organizations_fits_one_of_them_and_is_refused_before_any
         if key == DEMO_KEY:  # aurora, borealis and cygnus
             assert quiet_sandbox.state.log.count() == 0
             assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+            # Not "foreign": it is the cursor this very field gave, for one of them.
+            assert "pages one organization's scenarios" in body["errors"][0]["message"]
         else:  # aurora alone
             assert "errors" not in body, body
             [aurora] = body["data"]["organizations"]
