@@ -154,6 +154,11 @@ class ClientSettings:
         return "*" in self.organizations or organization_id in self.organizations
 
 
+# A page of `first: N` asks Make for up to N + 101 entries (a keyset page reads past its
+# anchor, gateway.loaders.pagination), and Make's largest page is 10,000.
+MAX_PAGE_SIZE = 9_899
+
+
 @dataclass(frozen=True, slots=True)
 class LimitsSettings:
     max_page_size: int = 100
@@ -688,10 +693,11 @@ def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:
 
 def _limits(t: _Table) -> LimitsSettings:
     d = LimitsSettings()
+    maximum = {"max_page_size": MAX_PAGE_SIZE}
     values: dict[str, Any] = {
         name: t.number(name, default, positive=True)
         if isinstance(default, float)
-        else t.integer(name, default, minimum=1)
+        else t.integer(name, default, minimum=1, maximum=maximum.get(name))
         for name, default in ((n, getattr(d, n)) for n in LimitsSettings.__dataclass_fields__)
     }
     t.done()

@@ -387,7 +387,9 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("clients[0].name", "", "clients[0].name: must not be empty"),
         ("clients[0].api_key", 123, "clients[0].api_key: expected a string, got an integer"),
         ("clients[0].role", "admin", "clients[0].role: unknown key"),
-        ("limits.max_page_size", 0, "limits.max_page_size: must be at least 1"),
+        ("limits.max_page_size", 0, "limits.max_page_size: must be 1..9899"),
+        # Make's largest page (10,000) less what a keyset page reads past its anchor.
+        ("limits.max_page_size", 10_000, "limits.max_page_size: must be 1..9899, got 10000"),
         ("limits.max_depth", True, "limits.max_depth: expected an integer, got a boolean"),
         ("limits.max_fun", 1, "limits.max_fun: unknown key"),
         ("graphql.introspection", "yes", "graphql.introspection: expected true or false"),
@@ -565,3 +567,12 @@ def test_cursor_key_independent_of_declaration_order() -> None:
     reordered = base()
     reordered["clients"].insert(0, {"name": "zz", "api_key": "k2", "organizations": ["*"]})
     assert parse_settings(data, {}).cursor_key() == parse_settings(reordered, {}).cursor_key()
+
+
+def test_the_largest_page_size_fits_in_makes_largest_page() -> None:
+    from gateway.config import MAX_PAGE_SIZE
+    from gateway.loaders.make import FULL_LIST_LIMIT
+    from gateway.loaders.pagination import MAX_KEYSET_SKIP
+
+    # A page past a keyset anchor asks for its skip, the page and one more.
+    assert MAX_PAGE_SIZE + MAX_KEYSET_SKIP + 1 == FULL_LIST_LIMIT
