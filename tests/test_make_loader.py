@@ -1,5 +1,6 @@
 """Pieces of the Make loader: how its planner settles a plan without a task (as
-gather(return_exceptions=True) does), and the index `_entities` looks scenarios up in."""
+gather(return_exceptions=True) does), the index `_entities` looks scenarios up in, and
+the positions a page's edges are named by."""
 
 from __future__ import annotations
 
@@ -7,8 +8,22 @@ import asyncio
 
 import pytest
 
+from gateway.cursors import CursorCodec
 from gateway.loaders.make import _settled
-from gateway.loaders.make_requests import ScenarioIndex, ScenarioList
+from gateway.loaders.make_requests import (
+    Filters,
+    PageResult,
+    ScenarioIndex,
+    ScenarioList,
+    Timeframe,
+)
+from gateway.loaders.pagination import (
+    MAX_ANCHOR_BYTES,
+    Position,
+    Window,
+    build_page,
+    plan_page,
+)
 from gateway.upstreams.models import MakeMetrics, MakeScenario
 
 METRICS = MakeMetrics(executions=1, operations=2, centicredits=3, errors=0)
@@ -57,3 +72,33 @@ def test_the_index_finds_each_scenario_and_each_teams_first_scenario() -> None:
     }
     # A team's name comes from its first scenario in the list's order, as a scan found it.
     assert index.by_team == {"1": listing.scenarios[0], "2": listing.scenarios[1]}
+
+
+@pytest.mark.parametrize("key_bytes", [40, MAX_ANCHOR_BYTES, MAX_ANCHOR_BYTES + 1, 9000])
+def test_a_key_too_long_for_a_cursor_leaves_the_edge_named_by_its_position(
+    key_bytes: int,
+) -> None:
+    """Make's key may carry a long name: a cursor holding it would be refused when
+    given back, so the last edge is then named by position, and its cursor pages on."""
+    window = Window(first=2, after=None, last=None, before=None)
+    plan = plan_page(
+        window,
+        org_id="aurora",
+        filters=Filters(),
+        timeframe=Timeframe(None, None),
+        sort_by="name",
+        sort_dir="desc",
+        default_size=20,
+        count=True,
+        need_far_side=True,
+        need_total_changes=False,
+    )
+    key = "é" * (key_bytes // 2) + "k" * (key_bytes % 2)
+    result = PageResult((scenario(1, 1), scenario(2, 1)), None, key, 9, METRICS)
+    last, _ = build_page(plan, result).edges[-1]
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode(binding="b", position=last.dump())
+    assert Position.load(codec.decode(cursor, binding="b")) == last
+    assert (last.a, last.k, last.p) == (
+        (key, 0, 2) if key_bytes <= MAX_ANCHOR_BYTES else (None, 2, 2)
+    )

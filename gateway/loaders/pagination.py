@@ -28,6 +28,10 @@ Direction = Literal["f", "r"]
 # Reading on from a keyset anchor fetches the `k` entries after it again; past
 # this many, reading on by `pg[offset]` (the cursor's exact position) is cheaper.
 MAX_KEYSET_SKIP = 100
+# Make's key is opaque and of no set length (sorted by name, it carries the name): past
+# this many bytes, a cursor holding it would outgrow what the gateway takes back
+# (gateway.cursors), so the entry is named by its position instead.
+MAX_ANCHOR_BYTES = 2048
 
 
 @frozen
@@ -170,8 +174,9 @@ def build_page(plan: Plan, result: PageResult) -> Page:
     edges: list[tuple[Position, MakeScenario]] = []
     for i, scenario in enumerate(entries, start=1):
         position = Position(plan.direction, request.anchor, request.skip + i, plan.base + i)
-        if i == len(entries) and result.last_key is not None:
-            position = Position(plan.direction, result.last_key, 0, plan.base + i)
+        key = result.last_key
+        if i == len(entries) and key is not None and len(key.encode()) <= MAX_ANCHOR_BYTES:
+            position = Position(plan.direction, key, 0, plan.base + i)
         edges.append((position, scenario))
     near = plan.base > 0
     if not plan.continues:
