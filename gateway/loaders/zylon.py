@@ -34,7 +34,7 @@ from gateway.upstreams.models import (
     ZylonWindow,
 )
 from gateway.upstreams.pool import Upstreams
-from gateway.upstreams.zylon import ZylonClient
+from gateway.upstreams.zylon import ZylonClient, utc_day
 
 T = TypeVar("T")
 RankingKind = Literal["users", "projects"]
@@ -192,7 +192,7 @@ class ZylonLoaders:
             if isinstance(result, BaseException):
                 out.append(result)
                 continue
-            first, last = _utc_day(key.window.start), _utc_day(key.window.end)
+            first, last = utc_day(key.window.start), utc_day(key.window.end)
             low = bisect.bisect_left(result, first, key=_DAY)  # parse_series sorts by day
             out.append(result[low : bisect.bisect_right(result, last, lo=low, key=_DAY)])
         return out
@@ -235,17 +235,13 @@ class ZylonLoaders:
         return out
 
 
-def _utc_day(seconds: int) -> dt.date:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
-
-
 def _midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 def _series_span(window: ZylonWindow, today: dt.date) -> tuple[dt.date, dt.date]:
     """The days to fetch for `window`: the last year when it lies within it, else its own."""
-    first, last = _utc_day(window.start), _utc_day(window.end)
+    first, last = utc_day(window.start), utc_day(window.end)
     year_start = today - dt.timedelta(days=SERIES_SPAN_DAYS)
     if year_start <= first and last <= today:
         return year_start, today

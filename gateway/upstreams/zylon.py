@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -56,7 +57,8 @@ class ZylonClient:
     async def timeseries(self, type: ZylonSeriesType, window: ZylonWindow) -> list[SeriesPoint]:
         params = [*_window(window, None), ("type", type)]
         body = await self._get("/timeseries", params, "timeseries")
-        return self._parse("timeseries", lambda: parse_series(body))
+        days = (utc_day(window.start), utc_day(window.end))
+        return self._parse("timeseries", lambda: parse_series(body, days=days))
 
     async def _get(self, path: str, params: list[tuple[str, str]], endpoint: str) -> Any:
         headers = {
@@ -140,10 +142,25 @@ def parse_project_ranking(body: Any) -> list[ProjectRankingEntry]:
     return [ProjectRankingEntry(*line) for line in _ranked(body, "project", parse_project)]
 
 
-def parse_series(body: Any) -> list[SeriesPoint]:
+def parse_series(body: Any, *, days: tuple[dt.date, dt.date] | None = None) -> list[SeriesPoint]:
+    """`days`: the first and last day asked for, each of which has its point, zeros
+    included (SEMANTICS.md); a day missing would read as no activity, one too many as
+    another range's."""
     points = []
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
         points.append(SeriesPoint(date=f.date("date"), value=f.number("value")))
     points.sort(key=attrgetter("date"))  # the loaders search it by day; sent so, as a rule
+    if days is not None:
+        first, last = days
+        expected = range(first.toordinal(), last.toordinal() + 1)
+        if len(points) != len(expected) or any(
+            p.date.toordinal() != day for p, day in zip(points, expected, strict=True)
+        ):
+            raise SchemaMismatch("", f"one point a day from {first} to {last}")
     return points
+
+
+def utc_day(seconds: int) -> dt.date:
+    """The UTC day of a unix time, as Zylon counts days."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).date()

@@ -220,6 +220,28 @@ def test_series_points_come_by_day_whatever_the_order_sent() -> None:
     assert [p.value for p in parse_series(sent)] == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
+@pytest.mark.parametrize(
+    ("sent", "whole"),
+    [
+        ([1, 2, 3, 4], True),
+        ([4, 2, 3, 1], True),
+        ([1, 2, 4], False),  # a day missing would read as a day without activity
+        ([1, 2, 2, 3, 4], False),
+        ([1, 2, 3, 4, 5], False),  # a day outside the window asked for
+        ([], False),
+    ],
+)
+def test_series_have_one_point_a_day_of_the_window(sent: list[int], whole: bool) -> None:
+    body = [{"date": f"2026-02-{day:02d}", "value": day} for day in sent]
+    days = (dt.date(2026, 2, 1), dt.date(2026, 2, 4))
+    if whole:
+        assert [p.value for p in parse_series(body, days=days)] == [1.0, 2.0, 3.0, 4.0]
+        return
+    with pytest.raises(SchemaMismatch) as info:
+        parse_series(body, days=days)
+    assert "one point a day from 2026-02-01 to 2026-02-04" in str(info.value)
+
+
 def test_retry_after_seconds_and_dates() -> None:
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(" 1.5 ") == 1.5
