@@ -22,6 +22,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, Settings
+from gateway.cors import cors
 from gateway.errors import shown
 from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
@@ -230,4 +231,7 @@ def create_app(
         html_page=settings.graphql.graphiql,
         on_refusal=observability.refused,
     )
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])
+    middleware = [guard]
+    if settings.server.cors_origins:
+        middleware.insert(0, cors(settings.server.cors_origins))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

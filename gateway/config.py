@@ -55,6 +55,9 @@ class ServerSettings:
     # the proxies in front (AWS ALB 60 s, nginx 60 s), so that the proxy, never the gateway,
     # closes first: a request sent as the gateway closes is reset, and the proxy answers 502.
     keep_alive_s: int = 65
+    # Browser origins whose pages may call /graphql (CORS), or ("*",) for any; none by
+    # default, and then a browser lets only pages the gateway serves itself call it.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,6 +514,7 @@ def _server(t: _Table) -> ServerSettings:
     workers = t.integer("workers", d.workers, minimum=1)
     keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
     metrics_token = t.secret("metrics_token", required=False, min_length=16)
+    cors_origins = _cors_origins(t) if t.has("cors_origins") else d.cors_origins
     t.done()
     return ServerSettings(
         host=host,
@@ -518,7 +522,44 @@ def _server(t: _Table) -> ServerSettings:
         workers=workers,
         metrics_token=metrics_token,
         keep_alive_s=keep_alive_s,
+        cors_origins=cors_origins,
     )
+
+
+def _cors_origins(t: _Table) -> tuple[str, ...]:
+    """Each as a browser sends it in `Origin`: scheme, host and port only, in lower case."""
+    path = t.path("cors_origins")
+    values = t._take("cors_origins", lambda v: isinstance(v, list), "an array of strings")
+    origins: list[str] = []
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}[{i}]: expected a string, got {_type_name(value)}")
+        if value == "*":
+            origins.append(value)
+            continue
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise ConfigError(
+                f'{path}[{i}]: expected an origin such as "https://dash.example.com" '
+                f'(scheme, host and port only), or "*"'
+            )
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        origins.append(f"{parts.scheme}://{host}" + (f":{port}" if port is not None else ""))
+    if "*" in origins and len(origins) > 1:
+        raise ConfigError(f'{path}: "*" allows every origin; list no other beside it')
+    return tuple(dict.fromkeys(origins))
 
 
 def _cache(t: _Table) -> CacheSettings:

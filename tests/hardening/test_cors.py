@@ -1,0 +1,106 @@
+"""CORS: the pages of the configured origins may call /graphql from a browser; no other
+page may read an answer, and without the setting no preflight is answered."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from gateway.config import ConfigError, Settings, parse_settings
+from gateway.sandbox.server import SandboxServer
+from tests.graph.conftest import DEMO_KEY
+from tests.hardening.conftest import Serve
+
+DASHBOARD = "https://dash.example.com"
+QUERY = {"query": "{ organizations { id } }"}
+
+
+def _with_origins(settings: Settings, *origins: str) -> Settings:
+    server = dataclasses.replace(settings.server, cors_origins=origins)
+    return dataclasses.replace(settings, server=server)
+
+
+def _preflight(origin: str, headers: str = "authorization,content-type") -> dict[str, str]:
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": headers,
+    }
+
+
+def test_a_listed_origin_may_call_and_read_the_answer(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    gql = serve(_with_origins(sandbox_settings, DASHBOARD))
+    preflight = gql.http.options("/graphql", headers=_preflight(DASHBOARD))
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == DASHBOARD
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert {"authorization", "content-type"} <= {h.strip() for h in allowed.split(",")}
+    assert "access-control-allow-credentials" not in preflight.headers
+
+    headers = {"Origin": DASHBOARD, "Authorization": f"Bearer {DEMO_KEY}"}
+    answer = gql.http.post("/graphql", json=QUERY, headers=headers)
+    assert answer.status_code == 200
+    assert answer.json()["data"]["organizations"]
+    assert answer.headers["access-control-allow-origin"] == DASHBOARD
+    exposed = answer.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in exposed
+    assert clean_sandbox.state.log.count() == 0  # organizations come from the config
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example.com", "http://dash.example.com"])
+def test_another_origin_is_not_allowed(
+    serve: Serve, sandbox_settings: Settings, origin: str
+) -> None:
+    gql = serve(_with_origins(sandbox_settings, DASHBOARD))
+    preflight = gql.http.options("/graphql", headers=_preflight(origin))
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    headers = {"Origin": origin, "Authorization": f"Bearer {DEMO_KEY}"}
+    answer = gql.http.post("/graphql", json=QUERY, headers=headers)
+    assert "access-control-allow-origin" not in answer.headers  # the browser keeps it hidden
+
+
+def test_without_origins_no_preflight_is_answered(serve: Serve, sandbox_settings: Settings) -> None:
+    gql = serve(sandbox_settings)
+    preflight = gql.http.options("/graphql", headers=_preflight(DASHBOARD))
+    assert preflight.status_code == 405
+    assert not [h for h in preflight.headers if h.startswith("access-control-")]
+
+
+def _parse(origins: Any) -> Settings:
+    return parse_settings({"server": {"cors_origins": origins}}, env={})
+
+
+def test_origins_are_read_as_a_browser_sends_them() -> None:
+    settings = _parse(["HTTPS://Dash.Example.com/", "http://localhost:5173", "http://[::1]:80"])
+    assert settings.server.cors_origins == (
+        "https://dash.example.com",
+        "http://localhost:5173",
+        "http://[::1]:80",
+    )
+    assert _parse(["*"]).server.cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("origins", "message"),
+    [
+        ("https://a.example", "server.cors_origins: expected an array"),
+        ([5], "server.cors_origins[0]: expected a string"),
+        (["dash.example.com"], "server.cors_origins[0]: expected an origin"),
+        (["https://dash.example.com/app"], "server.cors_origins[0]: expected an origin"),
+        (["https://u:p@dash.example.com"], "server.cors_origins[0]: expected an origin"),
+        (["ftp://dash.example.com"], "server.cors_origins[0]: expected an origin"),
+        (["https://dash.example.com:99999"], "server.cors_origins[0]: expected an origin"),
+        (["*", "https://a.example"], 'server.cors_origins: "*" allows every origin'),
+    ],
+)
+def test_a_bad_origin_stops_start_up(origins: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse(origins)
+    assert message in str(info.value)
+    assert "u:p" not in str(info.value)
