@@ -18,9 +18,7 @@ those fields' arguments, not the hundreds of plain fields around them.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +72,10 @@ ORGANIZATION_CURSOR = (
 TEAM_CURSOR = (
     "a cursor pages one team's scenarios: ask for them under `team(id:)`, "
     "not under `teams` or a scenario's team"
+)
+TEAMS_CURSOR = (
+    "a cursor pages one team's scenarios: ask for the next page under `team(id:)`, "
+    "or with that team's representation alone, not for several teams at once"
 )
 
 
@@ -256,6 +258,7 @@ class _Walk:
         # call per day, so aliases over other ranges must not multiply the calls.
         self.series_days: dict[str | None, set[dt.date]] = {}
         self.series_nodes: list[FieldNode] = []
+        self._make_orgs: tuple[str, ...] | None = None
 
     def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
         for step in steps:
@@ -276,7 +279,10 @@ class _Walk:
             self.visit(step.children, below)
 
     def make_orgs(self) -> tuple[str, ...]:
-        return tuple(o.id for o in self.ctx.visible_organizations() if o.make is not None)
+        if self._make_orgs is None:
+            ctx = self.ctx
+            self._make_orgs = tuple(o.id for o in ctx.visible_organizations() if o.make)
+        return self._make_orgs
 
     def check(
         self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope
@@ -359,39 +365,38 @@ class _Walk:
         given = r if values.get("range") is not None else None
         order = args.order(values.get("orderBy"))
 
-        def fits(org_id: str, team_id: int | None, cursor: str) -> None:
-            binding = args.scenario_binding(ctx, org_id, given, wanted, team_id, order)
-            Position.load(ctx.cursors.decode(cursor, binding=binding))
+        def fits(candidates: list[tuple[str, int | None]], cursor: str) -> None:
+            """Pass if the cursor fits one (organization, team); else the first refusal."""
+            refusal: BadUserInput | None = None
+            for org_id, team_id in candidates:
+                binding = args.scenario_binding(ctx, org_id, given, wanted, team_id, order)
+                try:
+                    Position.load(ctx.cursors.decode(cursor, binding=binding))
+                    return
+                except BadUserInput as exc:
+                    refusal = refusal or exc
+            if refusal is not None:
+                raise refusal
 
         if scope.teams:
             # Team representations: a team's organization is only known upstream, so its
             # cursor must fit it in one of the organizations it may be in.
-            for team, cursor in itertools.product(scope.teams, cursors):
-                _fits_one(scope.orgs, functools.partial(fits, team_id=team, cursor=cursor))
+            pairs: list[tuple[str, int | None]] = [
+                (org_id, team_id) for org_id in scope.orgs for team_id in scope.teams
+            ]
+            for cursor in cursors:
+                fits(pairs, cursor)
+                if len(scope.teams) > 1:
+                    raise BadUserInput(TEAMS_CURSOR)  # it fits one of them at most
             return
         # Under `organizations`, or `_entities` with several organizations: a cursor is
         # bound to one organization, and refused by every other one's resolver; refused
-        # here, before the one it fits calls out.
-        team_id = scope.team if owner == "Team" else None
+        # here, before the one it fits calls out, saying so.
+        team = scope.team if owner == "Team" else None
         for cursor in cursors:
+            fits([(org_id, team) for org_id in scope.orgs], cursor)
             if len(scope.orgs) > 1:
-                # It fits one of them at most: say so where it does, not that it is foreign.
-                _fits_one(scope.orgs, functools.partial(fits, team_id=team_id, cursor=cursor))
-                raise BadUserInput(ORGANIZATION_CURSOR)
-            fits(scope.orgs[0], team_id, cursor)
-
-
-def _fits_one(orgs: tuple[str, ...], fits: Callable[[str], None]) -> None:
-    """Pass if `fits` passes for one of `orgs` (or there is none); else its first refusal."""
-    refusals: list[BadUserInput] = []
-    for org_id in orgs:
-        try:
-            fits(org_id)
-            return
-        except BadUserInput as exc:
-            refusals.append(exc)
-    if refusals:
-        raise refusals[0]
+                raise BadUserInput(ORGANIZATION_CURSOR)  # it fits one of them at most
 
 
 def _check_form(ctx: Context, cursor: str) -> None:

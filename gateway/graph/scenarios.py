@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
+from gateway.errors import NotLinked, Source
 from gateway.graph import arguments as args
 from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_scenario
@@ -155,6 +156,12 @@ async def scenario_connection(
     wanted = args.filters(filter)
     sort_by, sort_dir = args.order(order_by)
     given = r if range is not None else None
+    org = context.settings.organization(organization)
+    if org is not None and org.make is None:
+        # What this field always answers here: no cursor of its own exists to page on,
+        # and calling one foreign would mislead.
+        empty = ScenarioConnection.empty(organization, wanted, args.timeframe(r))
+        return await or_default(info, empty, _not_linked(organization))
     binding = args.scenario_binding(
         context, organization, given, wanted, team_id, (sort_by, sort_dir)
     )
@@ -195,6 +202,10 @@ async def scenario_connection(
         edges = [(dataclasses.replace(p, w=carried), entry) for p, entry in page.edges]
         page = dataclasses.replace(page, edges=edges)
     return _connection(info, page, binding, organization, wanted, tf)
+
+
+async def _not_linked(organization: str) -> ScenarioConnection:
+    raise NotLinked(Source.MAKE, organization)
 
 
 def _instant(text: str) -> dt.datetime:

@@ -174,6 +174,42 @@ def test_a_foreign_cursor_under_entities_is_refused_before_any_call(
     assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}, body
 
 
+@pytest.mark.parametrize("other", ["team1", "99999"])
+def test_a_team_cursor_for_several_teams_says_it_pages_one(
+    quiet_sandbox: SandboxServer,
+    shared_gateway: httpx.Client,
+    base: Case,
+    teams: tuple[int, int],
+    cursors: dict[str, str],
+    other: str,
+) -> None:
+    """It is the cursor of one of them, unaltered: the message says what is wrong."""
+    team_ids = {"team0": str(teams[0]), "team1": str(teams[1])}
+    reps = [
+        {"__typename": "Team", "id": i} for i in (team_ids["team0"], team_ids.get(other, other))
+    ]
+    body = _post(shared_gateway, base, reps, first=2, after=cursors["team0"])
+    assert quiet_sandbox.state.log.count() == 0
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "pages one team's scenarios" in error["message"]
+
+
+def test_an_organization_without_make_answers_not_linked_whatever_the_cursor(
+    quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, base: Case, cursors: dict[str, str]
+) -> None:
+    """cygnus has no Make: its scenarios are NOT_LINKED, never a "foreign" cursor."""
+    reps = [{"__typename": "Organization", "id": o} for o in ("aurora", "cygnus")]
+    body = _post(shared_gateway, base, reps, first=2, after=cursors["aurora"])
+    aurora, cygnus = body["data"]["_entities"]
+    assert len(aurora["scenarios"]["edges"]) == 2
+    assert cygnus["scenarios"]["edges"] == []
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "NOT_LINKED"
+    assert error["path"] == ["_entities", 1, "scenarios"]
+
+
 @pytest.mark.parametrize("typename", ["Organization", "Team"])
 def test_an_argument_error_under_entities_is_reported_once(
     quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, typename: str
