@@ -13,7 +13,6 @@ attempt, retry or back-off runs past it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import http.cookiejar
 import logging
@@ -141,6 +140,12 @@ def _within_deadline(wait: float) -> tuple[float, bool]:
     return wait, False
 
 
+def _answered(exc: BaseException) -> int | None:
+    """The HTTP status an attempt that raised `exc` was answered with; None without one."""
+    error = exc.error if isinstance(exc, _Retryable) else exc
+    return error.status if isinstance(error, UpstreamError) else None
+
+
 class _Retryable(Exception):
     """One attempt failed in a way worth another try; `error` is raised if none is left."""
 
@@ -243,11 +248,16 @@ class UpstreamHTTP:
             attempt += 1
             try:
                 try:
-                    return await self._guarded(url, params, headers, endpoint, attempt)
-                finally:
+                    body = await self._guarded(url, params, headers, endpoint, attempt)
+                except BaseException as exc:
                     if probing:  # its first attempt is over: the others may look again
                         probing = False
-                        self._end_probe()
+                        self._end_probe(_answered(exc))
+                    raise
+                if probing:
+                    probing = False
+                    self._end_probe(200)
+                return body
             except _Retryable as retry:
                 delay = self.retry_delay(attempt, retry.retry_after)
                 if isinstance(retry.error, UpstreamRateLimited) and retry.retry_after is None:
@@ -257,20 +267,26 @@ class UpstreamHTTP:
                 if not self._may_retry(attempt, retry, delay, endpoint):
                     # The error carries retry_after so the caller can say when.
                     raise retry.error from retry.__cause__
+                held = self._hold_until
                 await self._sleep(delay)
                 if self.breaker is not None and self.breaker.refuses():
                     # Other calls opened the circuit during the wait: this call's own
                     # failure (its status, its Retry-After) says more than "circuit open".
                     raise retry.error from retry.__cause__
+                if retry.retry_after is not None and retry.error.status in HOLD_STATUSES:
+                    # It waited out the pause it was asked for, as the calls held by it do:
+                    # past it, one call goes first, this one or another.
+                    probing = await self._respect_hold(endpoint, waited_until=held)
 
-    async def _respect_hold(self, endpoint: str) -> bool:
+    async def _respect_hold(self, endpoint: str, *, waited_until: float = 0.0) -> bool:
         """Wait out a Retry-After an earlier call was given, where this call may wait that
         long; else fail at once, with what is left of it, and without calling. Past the
         pause, the first call goes alone (True: this one) and the others wait for its
-        answer: they go if it was not asked for another pause."""
+        answer: they go if it was not asked for another pause. `waited_until`: the end of
+        a pause this call has already waited out."""
         while True:
             left = self._hold_until - time.monotonic()
-            if left > 0:
+            if left > 0 and self._hold_until > waited_until:
                 time_left = deadline.remaining()
                 if left > self.settings.retry_max_delay_s or (
                     time_left is not None and left >= time_left
@@ -284,21 +300,31 @@ class UpstreamHTTP:
                     )
                 await self._sleep(left + self._random.uniform(0, min(1.0, left / 10)))
             probe = self._hold_probe
-            if probe is not None:  # the first call is out: wait for its answer
-                wait, _ = _within_deadline(self.settings.timeout_s)
-                with contextlib.suppress(TimeoutError):
+            if probe is not None:  # the first call is out: wait for its answer, then look again
+                settings = self.settings
+                wait, _ = _within_deadline(settings.connect_timeout_s + settings.timeout_s)
+                try:
                     async with asyncio.timeout(wait):
                         await asyncio.shield(probe)
-                if not self._hold_pending:
-                    return False
-                continue  # it was asked for another pause
+                except TimeoutError:
+                    return False  # longer than one attempt may take: go
+                continue
             if not self._hold_pending:
                 return False
             self._hold_pending = False  # set again if its answer asks for another pause
             self._hold_probe = asyncio.get_running_loop().create_future()
             return True
 
-    def _end_probe(self) -> None:
+    def _end_probe(self, status: int | None) -> None:
+        """The first call past a pause is over; `status`: its answer's, None without one."""
+        if status is None:
+            self._hold_pending = True  # no answer to go by: the next call goes first instead
+        elif status in HOLD_STATUSES and not self._hold_pending:
+            # Paused again, without a Retry-After: the others wait the gateway's own back-off.
+            until = time.monotonic() + self.retry_delay(1, None)
+            if until > self._hold_until:
+                self._hold_until, self._hold_status = until, status
+            self._hold_pending = True
         probe, self._hold_probe = self._hold_probe, None
         if probe is not None and not probe.done():
             probe.set_result(None)

@@ -163,6 +163,66 @@ async def test_past_a_pause_one_call_goes_first_and_the_others_wait_for_its_answ
     assert make_calls(up) == 5
 
 
+async def test_a_first_call_without_an_answer_hands_its_turn_to_the_next(
+    up: Upstreams,
+) -> None:
+    """Past a pause, the call that goes first times out: the next one goes first in its
+    place, not every call held. Told to pause again, the rest do not call."""
+    faults = up.sandbox.state.faults
+    faults.add(FaultRule(source="make", times=1, retry_after=2))
+    faults.add(FaultRule(source="make", times=1, hang=True))
+    faults.add(FaultRule(source="make", times=1, retry_after=120))
+    make, _ = up.make(max_retries=0, timeout_s=0.3)
+    with pytest.raises(UpstreamRateLimited):
+        await make.analytics(MakeQuery(limit=1))
+    held = await asyncio.gather(
+        *(make.analytics(MakeQuery(limit=1)) for _ in range(4)), return_exceptions=True
+    )
+    assert sum(isinstance(o, UpstreamTimeout) for o in held) == 1, held
+    assert sum(isinstance(o, UpstreamRateLimited) and o.status == 429 for o in held) == 1
+    assert sum(isinstance(o, UpstreamRateLimited) and o.status is None for o in held) == 2
+    assert make_calls(up) == 3
+
+
+async def test_a_first_call_paused_again_without_retry_after_still_holds_the_others(
+    up: Upstreams,
+) -> None:
+    """A 429 without Retry-After to the call that goes first: the others wait the
+    gateway's own back-off, and then again only one goes first."""
+    faults = up.sandbox.state.faults
+    faults.add(FaultRule(source="make", times=1, retry_after=2))
+    faults.add(FaultRule(source="make", times=1, status=429))
+    faults.add(FaultRule(source="make", times=1, retry_after=120))
+    make, _ = up.make(max_retries=0)
+    with pytest.raises(UpstreamRateLimited):
+        await make.analytics(MakeQuery(limit=1))
+    held = await asyncio.gather(
+        *(make.analytics(MakeQuery(limit=1)) for _ in range(4)), return_exceptions=True
+    )
+    assert all(isinstance(o, UpstreamRateLimited) for o in held), held
+    assert sum(o.status == 429 for o in held if isinstance(o, UpstreamRateLimited)) == 2
+    assert make_calls(up) == 3
+
+
+async def test_a_call_retrying_after_its_pause_goes_first_past_it(up: Upstreams) -> None:
+    """The call that was told to pause retries when the pause ends: it is the one that
+    goes first then, and a call held meanwhile waits for its answer."""
+    faults = up.sandbox.state.faults
+    faults.add(FaultRule(source="make", times=1, retry_after=1))
+    faults.add(FaultRule(source="make", times=1, latency_ms=300, retry_after=120))
+    make, http = up.make(max_retries=1)
+    first = asyncio.create_task(make.analytics(MakeQuery(limit=1)))
+    for _ in range(1000):  # until its first answer (the 429) is in
+        if http.attempts:
+            break
+        await asyncio.sleep(0.005)
+    held = asyncio.create_task(make.analytics(MakeQuery(limit=1)))
+    outcomes = await asyncio.gather(first, held, return_exceptions=True)
+    assert [type(o) for o in outcomes] == [UpstreamRateLimited, UpstreamRateLimited], outcomes
+    assert [o.status for o in outcomes if isinstance(o, UpstreamRateLimited)] == [429, None]
+    assert make_calls(up) == 2
+
+
 async def test_a_pause_lasts_no_longer_than_a_breaker_cool_down(up: Upstreams) -> None:
     """A stray `Retry-After: 86400` (a proxy's, say) must not hold an organization a day."""
     up.sandbox.state.faults.add(FaultRule(source="zylon", times=1, retry_after=86400))
