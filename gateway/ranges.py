@@ -102,7 +102,9 @@ def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_
     first = day_range(r.start.date()).start
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if first < oldest:
-        earliest = first + dt.timedelta(days=1)
+        earliest = day_range(oldest.date()).start  # the first whole day Make still keeps
+        if earliest < oldest:
+            earliest += dt.timedelta(days=1)
         raise BadUserInput(
             f"range: a Make daily series covers whole UTC days, and its first day, "
             f"{first.date().isoformat()}, began more than {max_days} days ago (Make keeps "

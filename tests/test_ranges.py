@@ -148,6 +148,13 @@ def test_check_series_window_names_the_first_day() -> None:
     message = info.value.message
     assert "first day, 2025-02-08, began more than 365 days ago" in message
     assert "on or after 2025-02-09T00:00:00Z" in message
+    # Far older: the bound suggested is the first day Make keeps whole, and it holds.
+    with pytest.raises(BadUserInput) as info:
+        check_series_window(Range(NOW - dt.timedelta(days=400), NOW), now=NOW)
+    assert "on or after 2025-02-09T00:00:00Z" in info.value.message
+    check_series_window(Range(utc(2025, 2, 9), NOW), now=NOW)
+    with pytest.raises(BadUserInput):
+        check_series_window(Range(utc(2025, 2, 8, 23, 59, 59), NOW), now=NOW)
 
 
 datetimes = st.datetimes(
