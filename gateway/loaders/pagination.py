@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+import orjson
+
 from gateway.errors import BadUserInput
 from gateway.frozen import frozen
 from gateway.loaders.make_requests import Filters, PageRequest, PageResult, Timeframe
@@ -29,8 +31,8 @@ Direction = Literal["f", "r"]
 # this many, reading on by `pg[offset]` (the cursor's exact position) is cheaper.
 MAX_KEYSET_SKIP = 100
 # Make's key is opaque and of no set length (sorted by name, it carries the name): past
-# this many bytes, a cursor holding it would outgrow what the gateway takes back
-# (gateway.cursors), so the entry is named by its position instead.
+# this many bytes as a cursor's JSON writes it, a cursor holding it would outgrow what the
+# gateway takes back (gateway.cursors), so the entry is named by its position instead.
 MAX_ANCHOR_BYTES = 2048
 
 
@@ -65,6 +67,11 @@ class Position:
                 "malformed cursor: pass back a cursor exactly as the gateway returned it"
             )
         return cls(d, a, k, p, None if w is None else (w[0], w[1]))  # type: ignore[arg-type]
+
+
+def _anchor_fits(key: str) -> bool:
+    """Whether `key` fits a cursor: counted as the cursor's JSON writes it, escapes and all."""
+    return len(key) <= MAX_ANCHOR_BYTES and len(orjson.dumps(key)) <= MAX_ANCHOR_BYTES + 2
 
 
 def _iso(value: object) -> bool:
@@ -175,7 +182,7 @@ def build_page(plan: Plan, result: PageResult) -> Page:
     for i, scenario in enumerate(entries, start=1):
         position = Position(plan.direction, request.anchor, request.skip + i, plan.base + i)
         key = result.last_key
-        if i == len(entries) and key is not None and len(key.encode()) <= MAX_ANCHOR_BYTES:
+        if i == len(entries) and key is not None and _anchor_fits(key):
             position = Position(plan.direction, key, 0, plan.base + i)
         edges.append((position, scenario))
     near = plan.base > 0
