@@ -46,8 +46,11 @@ from gateway.response_cache import ResponseCache, complete, response_ttl
 
 log = logging.getLogger("gateway.graphql")
 
+GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS = "/graphiql-static"
 _HIT = {"X-Gateway-Cache": "response"}
+# The page is the gateway's own (with --sandbox it holds the demo key): kept by no cache.
+_PAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _ALLOW = {"Allow": "GET, POST"}
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -150,7 +153,7 @@ def create_app(
                 default_headers=page_headers,
                 default_query=graphiql_query,
             )
-            return HTMLResponse(page)
+            return HTMLResponse(page, headers=_PAGE_HEADERS)
         caller = state.auth.client(_authorization(request))
         if caller is None:
             return error_response(
@@ -218,7 +221,7 @@ def create_app(
     routes = [
         # Every method reaches the endpoint, so that a refusal is logged, counted and
         # carries its request id like any other answer.
-        Route("/graphql", observability.wrap(graphql), methods=_METHODS),
+        Route(GRAPHQL_PATH, observability.wrap(graphql), methods=_METHODS),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -233,5 +236,5 @@ def create_app(
     )
     middleware = [guard]
     if settings.server.cors_origins:
-        middleware.insert(0, cors(settings.server.cors_origins))
+        middleware.insert(0, cors(GRAPHQL_PATH, settings.server.cors_origins))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -201,7 +201,9 @@ def test_answers_are_neither_stored_nor_sniffed(gql: GraphQLClient) -> None:
         "/graphql", content=b"{}", headers={**AUTH, "Content-Type": "text/plain"}
     )
     assert (answered.status_code, refused.status_code) == (200, 415)
-    for response in (answered, refused):
+    page = gql.http.get("/graphql", headers={"Accept": "text/html"})  # with the demo key
+    assert page.headers["content-type"].startswith("text/html")
+    for response in (answered, refused, page):
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-content-type-options"] == "nosniff"
 

@@ -52,6 +52,17 @@ def test_a_listed_origin_may_call_and_read_the_answer(
     assert clean_sandbox.state.log.count() == 0  # organizations come from the config
 
 
+def test_only_graphql_is_open_to_other_origins(serve: Serve, sandbox_settings: Settings) -> None:
+    """The probes and /metrics (public without a metrics token) stay same-origin."""
+    gql = serve(_with_origins(sandbox_settings, DASHBOARD))
+    for path in ("/metrics", "/healthz", "/readyz"):
+        answer = gql.http.get(path, headers={"Origin": DASHBOARD})
+        assert answer.status_code == 200
+        assert "access-control-allow-origin" not in answer.headers
+        preflight = gql.http.options(path, headers=_preflight(DASHBOARD))
+        assert "access-control-allow-origin" not in preflight.headers
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example.com", "http://dash.example.com"])
 def test_another_origin_is_not_allowed(
     serve: Serve, sandbox_settings: Settings, origin: str
