@@ -566,7 +566,8 @@ def _cache(t: _Table) -> CacheSettings:
     d = CacheSettings()
     backend = t.string("backend", d.backend)
     if backend not in ("memory", "redis"):
-        raise ConfigError(f'{t.path("backend")}: expected "memory" or "redis", got {backend!r}')
+        # Not echoed: after `${NAME}` substitution a value may be a secret in the wrong key.
+        raise ConfigError(f'{t.path("backend")}: expected "memory" or "redis"')
     url: str | None = None
     if t.has("url"):
         url = t.url("url", schemes=("redis", "rediss", "unix"))
@@ -767,9 +768,7 @@ def _telemetry(t: _Table) -> TelemetrySettings:
     d = TelemetrySettings()
     exporter = t.string("exporter", d.exporter)
     if exporter not in ("otlp", "console", "none"):
-        raise ConfigError(
-            f'{t.path("exporter")}: expected "otlp", "console" or "none", got {exporter!r}'
-        )
+        raise ConfigError(f'{t.path("exporter")}: expected "otlp", "console" or "none"')
     settings = TelemetrySettings(
         enabled=t.boolean("enabled", d.enabled),
         service_name=t.string("service_name", d.service_name),

@@ -449,6 +449,15 @@ def test_redis_url_password_never_echoed() -> None:
     assert "hunter2pass" not in message
 
 
+@pytest.mark.parametrize(("section", "key"), [("cache", "backend"), ("telemetry", "exporter")])
+def test_a_secret_substituted_into_the_wrong_key_is_never_echoed(section: str, key: str) -> None:
+    """`${NAME}` is replaced before the check: the value may be a credential."""
+    env = {"OOPS": "redis://:hunter2pass@redis.internal:6379/0"}
+    message = config_error({section: {key: "${OOPS}"}}, env)
+    assert message.startswith(f"{section}.{key}: expected")
+    assert "hunter2pass" not in message
+
+
 def test_url_with_credentials_not_echoed() -> None:
     data = base()
     data["organizations"][0]["zylon"]["base_url"] = f"https://user:{ZYLON_TOKEN}@zylon.example"
