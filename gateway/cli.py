@@ -77,6 +77,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker, got {workers}")
+    return workers
+
+
 def app_factory() -> Starlette:
     """For `--workers N`: each worker process builds its app from the file in GATEWAY_CONFIG."""
     _configure_logging()
@@ -180,6 +190,9 @@ def _serve(
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.sandbox and args.config:
+        print("gateway serve: --sandbox makes its own config; leave out --config", file=sys.stderr)
+        return 2
     if args.sandbox:
         return _serve_sandbox(args)
     path = args.config or os.environ.get(CONFIG_ENV)
@@ -274,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host")
     serve.add_argument("--port", type=_port)
-    serve.add_argument("--workers", type=int)
+    serve.add_argument("--workers", type=_workers)
     serve.set_defaults(run=_cmd_serve)
 
     sandbox = commands.add_parser("sandbox", help="run only the simulated Zylon and Make")

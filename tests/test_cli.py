@@ -234,6 +234,25 @@ def test_a_port_out_of_range_is_refused(
     assert "port" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_a_number_of_workers_below_one_is_refused(
+    workers: str, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    """As `server.workers = 0` is in a config file (it started one process silently)."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(["serve", "--sandbox", "--workers", workers])
+    assert info.value.code == 2
+    assert "worker" in capsys.readouterr().err
+
+
+def test_sandbox_and_a_config_together_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    """The sandbox makes its own config: one given beside it was silently ignored."""
+    assert cli.main(["serve", "--sandbox", "--config", str(tmp_path / "gw.toml")]) == 2
+    assert "--config" in capsys.readouterr().err
+
+
 def test_check_config_on_a_missing_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:
