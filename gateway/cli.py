@@ -157,6 +157,9 @@ def _serve(
     shared = os.environ.get(MULTIPROCESS_ENV)
     if shared and not os.path.isdir(shared):
         raise ConfigError(f"{MULTIPROCESS_ENV} must name a directory: {shared!r} is not one")
+    if shared and any(name.endswith(".db") for name in os.listdir(shared)):
+        # Another server's values, or a crashed one's: they would be summed with ours.
+        raise ConfigError(f"{MULTIPROCESS_ENV} must name an empty directory: {shared!r} is not")
     # A request in flight at SIGTERM may run to its deadline, and no longer.
     drain_s = math.ceil(settings.limits.request_deadline_s + SHUTDOWN_SLACK_S)
     if workers > 1:

@@ -49,9 +49,33 @@ def exposition(registry: CollectorRegistry) -> bytes:
     """The text a scrape gets: this process's registry, or every worker's values."""
     if not shared_by_workers():
         return generate_latest(registry)
+    _forget_dead_workers(os.environ[MULTIPROCESS_ENV])
     workers = CollectorRegistry()
     multiprocess.MultiProcessCollector(workers)  # type: ignore[no-untyped-call]
     return generate_latest(workers)
+
+
+_LIVE_GAUGE = re.compile(r"gauge_live[a-z]*_(\d+)\.db")
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """Drops the live gauges of workers that died without their shutdown (SIGKILL, the
+    OOM killer): uvicorn starts another, and a dead one's requests in flight and breaker
+    states would otherwise count for good. Counters stay: what it counted happened."""
+    for name in os.listdir(directory):
+        match = _LIVE_GAUGE.fullmatch(name)
+        if match is not None and not _alive(int(match[1])):
+            multiprocess.mark_process_dead(int(match[1]), directory)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's: alive
+    return True
 
 
 def worker_stopped() -> None:

@@ -434,6 +434,26 @@ def test_every_scrape_of_several_workers_counts_every_request(port: int, tmp_pat
     assert all("gateway_graphql_requests_in_flight 0.0" in s for s in scrapes), scrapes[0]
 
 
+def test_a_metrics_directory_holding_values_is_refused(
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+) -> None:
+    """Another server's values, or a crashed one's, would be summed with this one's."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml(sandbox.url))
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    (shared / "counter_4242.db").write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    assert cli.main(["serve", "--config", str(path), "--port", str(_free_port())]) == 1
+    err = capsys.readouterr().err
+    assert "PROMETHEUS_MULTIPROC_DIR must name an empty directory" in err
+    assert "Traceback" not in err
+
+
 def test_a_metrics_directory_that_is_none_is_refused(
     tmp_path: Path,
     sandbox: SandboxServer,

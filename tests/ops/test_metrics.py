@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics
+from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics, exposition
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
@@ -291,3 +295,25 @@ def test_a_metrics_token_keeps_the_scrape_to_its_holder(
     scraped = gateway.http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
     assert scraped.status_code == 200
     assert 'breaker="zylon/aurora"' in scraped.text
+
+
+WORKER = """
+from prometheus_client import Counter, Gauge
+Gauge("gateway_graphql_requests_in_flight", "in flight", multiprocess_mode="livesum").inc(2)
+Counter("gateway_graphql_requests", "requests").inc(3)
+"""
+
+
+def test_a_worker_that_died_unannounced_leaves_no_live_gauge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed (SIGKILL, the OOM killer) never runs its shutdown: its requests in
+    flight must not count for good. What it counted stays counted."""
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", WORKER], env=env, check=True, timeout=60)
+    assert [p.name for p in tmp_path.glob("gauge_live*")]  # it left its gauge behind
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = exposition(CollectorRegistry()).decode()
+    assert "gateway_graphql_requests_total 3.0" in text
+    assert "gateway_graphql_requests_in_flight 2.0" not in text
+    assert not list(tmp_path.glob("gauge_live*"))
