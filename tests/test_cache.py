@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
+from gateway.cache.keys import lock_key
 from gateway.cache.redis_store import RedisStore
 from gateway.config import CacheSettings
 from gateway.errors import Source, UpstreamUnavailable
+from gateway.upstreams.deadline import request_deadline
 from tests.redis_server import RedisServer, start_redis
 
 TOKEN = "zyl_live_s3cr3t-token-value"
@@ -349,6 +351,54 @@ async def test_load_many_is_two_mgets_and_one_mset(
     stats = redis_server.command("INFO", "commandstats").decode()
     calls = dict(re.findall(r"cmdstat_(\w+):calls=(\d+)", stats))
     assert (calls.get("mget"), calls.get("mset")) == ("1", None)
+
+
+@both_backends
+async def test_a_stale_entry_refreshed_meanwhile_is_not_refreshed_again(
+    make_cache: MakeCache,
+) -> None:
+    """A caller that read the entry stale just before another refresh stored it asks
+    for a refresh too: it finds the entry fresh under the lock, and fetches nothing."""
+    cache, up = make_cache(stale_s=60.0), Upstream()
+    item = up.item("a", ttl_s=0.2)
+    await cache.load(item)
+    await asyncio.sleep(0.3)
+    assert await cache.load(item) == "a@v1"  # stale: one refresh
+    await cache.drain()
+    assert up.calls == {"a": 2}
+    cache._refresh(item)  # the late caller's
+    await cache.drain()
+    assert up.calls == {"a": 2}
+
+
+@pytest.mark.parametrize("make_cache", ["redis"], indirect=True)
+async def test_a_dead_lock_holder_costs_a_waiter_half_its_deadline_at_most(
+    make_cache: MakeCache, redis_server: RedisServer
+) -> None:
+    """The holder died without letting go (killed): its lock lasts `lock_timeout_s`. A
+    waiter fetches itself with half of its request's time left, not at its deadline."""
+    cache, up = make_cache(lock_timeout_s=60.0), Upstream()
+    item = up.item("a")
+    redis_server.command("SET", lock_key(item.key), "dead-holder", "PX", "60000")
+    with request_deadline(1.0):
+        assert await asyncio.wait_for(cache.load(item), timeout=10) == "a@v1"
+    assert up.calls == {"a": 1}
+
+
+async def test_a_lock_is_let_go_of_while_redis_counts_as_down(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    """A hiccup between taking a lock and letting it go must not leave it to time out:
+    every replica would wait on it."""
+    store = RedisStore(CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0))
+    try:
+        assert await store.try_lock("lock:x", "mine", 60.0)
+        assert b"mine" in redis_server.command("GET", "lock:x")
+        store._failed(ConnectionError("a hiccup"))  # counts as down for a second
+        await store.release_locks([("lock:x", "mine")])
+        assert redis_server.command("GET", "lock:x").startswith(b"$-1")  # gone
+    finally:
+        await store.close()
 
 
 class LateLock(RedisStore):

@@ -44,6 +44,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from gateway.upstreams.deadline import remaining
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +293,13 @@ class Cache:
     async def _wait_for_replica(self, key: str, lock: str, token: str) -> Envelope | bool:
         """Another replica fetches `key`: its value, or True once its lock is ours."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.lock_timeout_s
+        wait = self._settings.lock_timeout_s
+        left = remaining()
+        if left is not None:
+            # A holder that died keeps its lock to its timeout: leave this request half of
+            # what it has left to fetch the value itself, rather than time out waiting.
+            wait = min(wait, left / 2)
+        deadline = loop.time() + wait
         delay = 0.01
         while loop.time() < deadline:
             await asyncio.sleep(delay)
@@ -334,6 +341,8 @@ class Cache:
         if not await self._store.try_lock(lock, token, self._settings.lock_timeout_s):
             return  # another replica refreshes it
         try:
+            if (await self._fresh([item.key]))[0] is not None:
+                return  # refreshed since this caller read it stale: once is enough
             value = await item.fetch()
             await self._write([(item, value)])
             self._failed_refresh.pop(item.key, None)

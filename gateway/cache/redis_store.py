@@ -28,6 +28,7 @@ from gateway.config import CacheSettings
 log = logging.getLogger(__name__)
 
 _RETRY_AFTER_S = 1.0
+_DOWN = object()  # what a guarded call answers while Redis counts as down
 _WARN_EVERY_S = 60.0
 _R = TypeVar("_R")
 
@@ -96,6 +97,10 @@ class RedisStore:
         self._down_until = 0.0
         self._down = False
         self._last_warning = -_WARN_EVERY_S
+        # Locks Redis gave: each is let go of even while Redis counts as down, or a
+        # hiccup between taking and releasing it would hold every replica off the key
+        # until it times out. Those "taken" while it was down never existed.
+        self._held: set[tuple[str, str]] = set()
 
     def _failed(self, exc: BaseException) -> None:
         now = time.monotonic()
@@ -134,16 +139,26 @@ class RedisStore:
 
     async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
         px = max(1, int(timeout_s * 1000))
-        taken = await self._guard(lambda: self.backend.raw("set", key, token, nx=True, px=px), True)
+        taken = await self._guard(
+            lambda: self.backend.raw("set", key, token, nx=True, px=px), _DOWN
+        )
+        if taken is _DOWN:
+            return True  # no Redis to coordinate through: fetch
+        if taken:
+            self._held.add((key, token))
         return bool(taken)
 
     async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None:
-        if not locks:
+        held = [lock for lock in locks if lock in self._held]
+        if not held:
             return
-        keys = [key for key, _ in locks]
-        tokens = [token for _, token in locks]
+        self._held.difference_update(held)
+        keys = [key for key, _ in held]
+        tokens = [token for _, token in held]
         await self._guard(
-            lambda: self.backend.raw("eval", _RELEASE, len(keys), *keys, *tokens), None
+            lambda: self.backend.raw("eval", _RELEASE, len(keys), *keys, *tokens),
+            None,
+            probe=True,
         )
 
     async def ping(self) -> bool:
