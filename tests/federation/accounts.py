@@ -23,6 +23,9 @@ from strawberry.schema.config import StrawberryConfig
 class Accounts:
     plans: dict[str, str] = field(default_factory=dict)  # user id -> plan, in listing order
     billing: dict[str, str] = field(default_factory=dict)  # organization id -> billing email
+    # The Authorization header of each request the router sent here: never the
+    # analytics API key, which is for the analytics subgraph alone.
+    authorizations: list[str | None] = field(default_factory=list)
 
 
 AccountsInfo = strawberry.Info[Accounts, Any]
@@ -74,6 +77,7 @@ class _AccountsView(GraphQL[Accounts, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Accounts:
+        self._accounts.authorizations.append(request.headers.get("authorization"))
         return self._accounts
 
 

@@ -130,6 +130,8 @@ def test_organizations_joined_both_ways(
     }
     assert router.recorder.posts
     assert set(router.recorder.posts) == {f"Bearer {DEMO_KEY}"}
+    assert accounts.authorizations
+    assert set(accounts.authorizations) == {None}  # the key is the analytics subgraph's
     log = sandbox.state.log
     for org in data.organizations:
         assert log.count("zylon", path_contains="/totals", org=org.key) == 1

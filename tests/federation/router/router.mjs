@@ -24,13 +24,15 @@ const subgraphs = process.argv.slice(2).map((arg) => {
   const [name, url] = arg.split("=", 2);
   return { name, url };
 });
-const introspectionHeaders = process.env.INTROSPECTION_AUTHORIZATION
-  ? { authorization: process.env.INTROSPECTION_AUTHORIZATION }
-  : {};
+const introspectionKey = process.env.INTROSPECTION_AUTHORIZATION;
+const introspectionHeaders = ({ name }) =>
+  introspectionKey && name === "analytics" ? { authorization: introspectionKey } : {};
 
 const gateway = new ApolloGateway({
   supergraphSdl: new IntrospectAndCompose({ subgraphs, introspectionHeaders }),
-  buildService: ({ url }) => new ForwardAuthorization({ url }),
+  // The analytics API key goes to the analytics subgraph alone.
+  buildService: ({ name, url }) =>
+    name === "analytics" ? new ForwardAuthorization({ url }) : new RemoteGraphQLDataSource({ url }),
 });
 const server = new ApolloServer({
   gateway,
