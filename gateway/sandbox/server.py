@@ -26,6 +26,9 @@ KEEP_ALIVE_S = 65
 def _uvicorn_config(app: ASGIApp, *, lifespan: bool = False) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        # The process's handlers (gateway.logs: JSON lines, credentials blanked), not
+        # uvicorn's own, which would also take over the gateway's server in the process.
+        log_config=None,
         log_level="warning",
         access_log=False,
         lifespan="on" if lifespan else "off",

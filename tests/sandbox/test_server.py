@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import subprocess
 import sys
 import time
@@ -8,9 +9,10 @@ import tomllib
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gateway.sandbox.data import generate
-from gateway.sandbox.server import SandboxServer, config_toml
+from gateway.sandbox.server import SandboxServer, _uvicorn_config, config_toml
 from gateway.sandbox.state import SandboxState
 
 
@@ -102,3 +104,18 @@ def test_run_sandbox_serves_and_prints_a_config() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def test_the_sandbox_leaves_the_process_loggers_to_the_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With `serve --sandbox` both servers run in one process: uvicorn's own handlers
+    would take over the gateway's server logs too (plain text, nothing blanked)."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", [])
+        monkeypatch.setattr(logger, "propagate", True)
+    _uvicorn_config(Starlette())
+    for name in ("uvicorn", "uvicorn.error"):  # its access log is off: the gateway has one
+        logger = logging.getLogger(name)
+        assert (logger.handlers, logger.propagate) == ([], True), name
