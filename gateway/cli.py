@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import math
 import os
 import signal
@@ -51,6 +52,8 @@ query Dashboard {
 }
 """
 CONFIG_ENV = "GATEWAY_CONFIG"
+# For `--workers N` with --sandbox: what GraphiQL starts with (the demo key, a query).
+_GRAPHIQL_ENV = "GATEWAY_GRAPHIQL_DEFAULTS"
 # Past a request's deadline, a draining server stops waiting for what is in flight.
 SHUTDOWN_SLACK_S = 2.0
 
@@ -90,7 +93,12 @@ def _workers(text: str) -> int:
 def app_factory() -> Starlette:
     """For `--workers N`: each worker process builds its app from the file in GATEWAY_CONFIG."""
     _configure_logging()
-    app = create_app(load_settings(os.environ[CONFIG_ENV]))
+    defaults = json.loads(os.environ.get(_GRAPHIQL_ENV) or "{}")
+    app = create_app(
+        load_settings(os.environ[CONFIG_ENV]),
+        graphiql_headers=defaults.get("headers"),
+        graphiql_query=defaults.get("query"),
+    )
     tune_gc()
     return app
 
@@ -166,6 +174,9 @@ def _serve(
         if config_path is None:
             raise ConfigError("--workers needs a config file")
         os.environ[CONFIG_ENV] = config_path
+        if graphiql_headers or graphiql_query:
+            defaults = {"headers": graphiql_headers, "query": graphiql_query}
+            os.environ[_GRAPHIQL_ENV] = json.dumps(defaults)
         with _shared_metrics():
             uvicorn.run(
                 "gateway.cli:app_factory",

@@ -56,6 +56,7 @@ class Running:
             text=True,
             env=_env(),
             cwd=ROOT,
+            start_new_session=True,  # its workers too are stopped with it (`__exit__`)
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
@@ -100,7 +101,9 @@ class Running:
         tb: TracebackType | None,
     ) -> None:
         if self.proc.poll() is None:
-            self.proc.kill()
+            # The whole group: a worker left running would hold the output pipe open,
+            # and closing it below would wait on the reader for good.
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self._reader.join(timeout=5)
         if self.proc.stdout is not None:
@@ -310,6 +313,20 @@ def test_serve_sandbox_prints_graphiql_and_the_demo_key_and_answers(port: int) -
         assert got == ex.dashboard(data, "aurora", time_range)
         assert page.status_code == 200
         assert "sandbox-demo-key" in page.text  # the demo key is pre-filled in GraphiQL
+        assert served.stop() == 0
+
+
+def test_serve_sandbox_with_workers_prefills_graphiql_in_every_worker(port: int) -> None:
+    """Each worker builds its own app: the demo key and query reach them all."""
+    with Running("serve", "--sandbox", "--port", str(port), "--workers", "2") as served:
+        served.until("Demo API key")
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(f"{base}/readyz")
+        for _ in range(4):  # a connection each: the workers take turns at the socket
+            with httpx.Client(base_url=base, timeout=30) as http:
+                page = http.get("/graphql", headers={"Accept": "text/html"})
+            assert page.status_code == 200
+            assert "sandbox-demo-key" in page.text
         assert served.stop() == 0
 
 
