@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -269,7 +269,14 @@ def load_settings(path: str | os.PathLike[str], env: Mapping[str, str] | None = 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{os.fspath(path)}: not valid TOML: {exc}") from None
-    return parse_settings(data, env)
+    settings = parse_settings(data, env)
+    manifest = settings.graphql.trusted_documents
+    if manifest and not os.path.isabs(manifest):
+        # Beside the config file, wherever the server was started from (a container's
+        # working directory is `/`).
+        manifest = os.fspath(Path(path).parent / manifest)
+        settings = replace(settings, graphql=replace(settings.graphql, trusted_documents=manifest))
+    return settings
 
 
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:

@@ -585,3 +585,18 @@ def test_the_largest_page_size_fits_in_makes_largest_page() -> None:
 
     # A page past a keyset anchor asks for its skip, the page and one more.
     assert MAX_PAGE_SIZE + MAX_KEYSET_SKIP + 1 == FULL_LIST_LIMIT
+
+
+def test_a_relative_manifest_is_read_beside_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever the server starts from: a container's working directory is `/`."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    path = folder / "gateway.toml"
+    path.write_text('[graphql]\ntrusted_documents = "trusted.json"\n')
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(path, env={})
+    assert settings.graphql.trusted_documents == str(folder / "trusted.json")
+    path.write_text(f'[graphql]\ntrusted_documents = "{tmp_path / "abs.json"}"\n')
+    assert load_settings(path, env={}).graphql.trusted_documents == str(tmp_path / "abs.json")
