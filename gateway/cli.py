@@ -9,6 +9,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -151,6 +152,18 @@ def _shared_metrics() -> Iterator[None]:
             del os.environ[MULTIPROCESS_ENV]
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse at once, in one line, a port another server holds: before any banner, and
+    not as uvicorn's log lines after start-up."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def _serve(
     settings: Settings,
     *,
@@ -162,6 +175,7 @@ def _serve(
     graphiql_query: str | None = None,
 ) -> None:
     check_deployable(settings)
+    _check_listen(host, port)
     shared = os.environ.get(MULTIPROCESS_ENV)
     if shared and not os.path.isdir(shared):
         raise ConfigError(f"{MULTIPROCESS_ENV} must name a directory: {shared!r} is not one")
@@ -207,6 +221,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.sandbox and args.config:
         print("gateway serve: --sandbox makes its own config; leave out --config", file=sys.stderr)
         return 2
+    if args.port == 0:
+        print(
+            "gateway serve: --port 0 would pick a port at random that no caller learns; name one",
+            file=sys.stderr,
+        )
+        return 2
     if args.sandbox:
         return _serve_sandbox(args)
     path = args.config or os.environ.get(CONFIG_ENV)
@@ -229,6 +249,7 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
 
     host = args.host or "127.0.0.1"
     port = args.port if args.port is not None else 8000
+    _check_listen(host, port)  # before the banner, which would point at another server
     with SandboxServer() as sandbox:
         text = config_toml(sandbox.url, api_key=DEMO_KEY)
         settings = parse_settings(tomllib.loads(text), env={})

@@ -213,7 +213,8 @@ def test_check_config_refuses_what_the_app_would_refuse(
     assert message in err
     assert "Traceback" not in out + err
     handler = signal.getsignal(signal.SIGTERM)
-    assert cli.main(["serve", "--config", str(path), "--workers", "2", "--port", "0"]) == 1
+    port = str(_free_port())
+    assert cli.main(["serve", "--config", str(path), "--workers", "2", "--port", port]) == 1
     assert message in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is handler  # the caller's, as it was
 
@@ -254,6 +255,34 @@ def test_sandbox_and_a_config_together_are_refused(
     """The sandbox makes its own config: one given beside it was silently ignored."""
     assert cli.main(["serve", "--sandbox", "--config", str(tmp_path / "gw.toml")]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_port_another_server_holds_is_refused_before_any_banner(
+    sandbox: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+) -> None:
+    """One line saying so, and no GraphiQL URL pointing at the other server."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml("http://127.0.0.1:9"))
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        source = ["--sandbox"] if sandbox else ["--config", str(path)]
+        assert cli.main(["serve", *source, "--port", port]) == 1
+    out, err = capsys.readouterr()
+    assert "GraphiQL" not in out
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_port_zero(capsys: pytest.CaptureFixture[str], quiet: None) -> None:
+    """It would listen on a port picked at random that no caller learns."""
+    assert cli.main(["serve", "--sandbox", "--port", "0"]) == 2
+    assert "--port 0" in capsys.readouterr().err
 
 
 def test_check_config_on_a_missing_file(
