@@ -91,40 +91,20 @@ def test_an_entity_pages_with_its_own_cursor(
     expected = expected_ids(data, base)
     team_expected = expected_ids(data, dataclasses.replace(base, team=teams[0]))
 
-    org = _post(
-        shared_gateway,
-        base,
-        [{"__typename": "Organization", "id": "aurora"}],
-        first=3,
-        after=cursors["aurora"],
-    )
-    assert "errors" not in org, org
-    [entity] = org["data"]["_entities"]
-    assert _ids(entity["scenarios"]) == expected[2:5]
-
-    team = _post(
-        shared_gateway,
-        base,
-        [{"__typename": "Team", "id": str(teams[0])}],
-        first=3,
-        after=cursors["team0"],
-    )
-    assert "errors" not in team, team
-    [entity] = team["data"]["_entities"]
-    assert _ids(entity["scenarios"]) == team_expected[2:5]
-
-    nested = _post(
-        shared_gateway,
-        base,
-        [{"__typename": "Organization", "id": "aurora"}],
-        NESTED,
-        team=str(teams[0]),
-        first=3,
-        after=cursors["team0"],
-    )
-    assert "errors" not in nested, nested
-    [entity] = nested["data"]["_entities"]
-    assert _ids(entity["team"]["scenarios"]) == team_expected[2:5]
+    pages = [  # representation, query, cursor, where its connection is, what it holds
+        (("Organization", "aurora"), QUERY, "aurora", ("scenarios",), expected),
+        (("Team", str(teams[0])), QUERY, "team0", ("scenarios",), team_expected),
+        (("Organization", "aurora"), NESTED, "team0", ("team", "scenarios"), team_expected),
+    ]
+    for (typename, key), query, cursor, path, listing in pages:
+        rep = {"__typename": typename, "id": key}
+        extra = {"team": str(teams[0])} if query == NESTED else {}
+        body = _post(shared_gateway, base, [rep], query, first=3, after=cursors[cursor], **extra)
+        assert "errors" not in body, body
+        [entity] = body["data"]["_entities"]
+        for name in path:
+            entity = entity[name]
+        assert _ids(entity) == listing[2:5]
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -20,6 +21,7 @@ from gateway.errors import (
     UpstreamUnavailable,
 )
 from gateway.sandbox.faults import FaultRule
+from gateway.upstreams.make import MakeClient
 from gateway.upstreams.models import MakeQuery, ZylonWindow
 
 from .conftest import Upstreams, unix
@@ -137,25 +139,37 @@ async def test_a_short_retry_after_is_waited_by_the_next_call(up: Upstreams) -> 
     assert make_calls(up) == 2
 
 
+async def _held_past_a_pause(
+    up: Upstreams, *answers: FaultRule, calls: int, **settings: Any
+) -> tuple[MakeClient, list[object]]:
+    """A 429 asks for a 2 s pause; then `calls` calls at once, answered `answers` in turn
+    (then normally). What each of them came to."""
+    faults = up.sandbox.state.faults
+    for rule in (FaultRule(retry_after=2), *answers):
+        faults.add(dataclasses.replace(rule, source="make", times=1))
+    make, _ = up.make(max_retries=0, **settings)
+    with pytest.raises(UpstreamRateLimited):
+        await make.analytics(MakeQuery(limit=1))
+    held = await asyncio.gather(
+        *(make.analytics(MakeQuery(limit=1)) for _ in range(calls)), return_exceptions=True
+    )
+    return make, list(held)
+
+
+def _told(outcomes: list[object], status: int | None) -> int:
+    """How many were UPSTREAM_RATE_LIMITED with this status (None: held, not called)."""
+    return sum(isinstance(o, UpstreamRateLimited) and o.status == status for o in outcomes)
+
+
 async def test_past_a_pause_one_call_goes_first_and_the_others_wait_for_its_answer(
     up: Upstreams,
 ) -> None:
     """An upstream out of quota gets one request when the pause it asked for ends, not
     one from every call held: told to pause again, the others do not call at all."""
-    faults = up.sandbox.state.faults
-    faults.add(FaultRule(source="make", times=1, retry_after=2))
-    faults.add(FaultRule(source="make", times=1, retry_after=120))
-    make, _ = up.make(max_retries=0)
-    with pytest.raises(UpstreamRateLimited):
-        await make.analytics(MakeQuery(limit=1))
-    held = await asyncio.gather(
-        *(make.analytics(MakeQuery(limit=1)) for _ in range(5)), return_exceptions=True
-    )
-    assert all(isinstance(outcome, UpstreamRateLimited) for outcome in held), held
-    answered = [o for o in held if isinstance(o, UpstreamRateLimited) and o.status == 429]
-    assert len(answered) == 1  # the one that went first
+    make, held = await _held_past_a_pause(up, FaultRule(retry_after=120), calls=5)
+    assert (_told(held, 429), _told(held, None)) == (1, 4), held  # one went first
     assert make_calls(up) == 2
-    faults.clear()
+    up.sandbox.state.faults.clear()
     # Past the new pause (its 10 s cap, here made over), the next one goes and answers.
     make._http._hold_until = 0.0
     pages = await asyncio.gather(*(make.analytics(MakeQuery(limit=1)) for _ in range(3)))
@@ -168,19 +182,10 @@ async def test_a_first_call_without_an_answer_hands_its_turn_to_the_next(
 ) -> None:
     """Past a pause, the call that goes first times out: the next one goes first in its
     place, not every call held. Told to pause again, the rest do not call."""
-    faults = up.sandbox.state.faults
-    faults.add(FaultRule(source="make", times=1, retry_after=2))
-    faults.add(FaultRule(source="make", times=1, hang=True))
-    faults.add(FaultRule(source="make", times=1, retry_after=120))
-    make, _ = up.make(max_retries=0, timeout_s=0.3)
-    with pytest.raises(UpstreamRateLimited):
-        await make.analytics(MakeQuery(limit=1))
-    held = await asyncio.gather(
-        *(make.analytics(MakeQuery(limit=1)) for _ in range(4)), return_exceptions=True
-    )
+    answers = (FaultRule(hang=True), FaultRule(retry_after=120))
+    _, held = await _held_past_a_pause(up, *answers, calls=4, timeout_s=0.3)
     assert sum(isinstance(o, UpstreamTimeout) for o in held) == 1, held
-    assert sum(isinstance(o, UpstreamRateLimited) and o.status == 429 for o in held) == 1
-    assert sum(isinstance(o, UpstreamRateLimited) and o.status is None for o in held) == 2
+    assert (_told(held, 429), _told(held, None)) == (1, 2), held
     assert make_calls(up) == 3
 
 
@@ -189,18 +194,9 @@ async def test_a_first_call_paused_again_without_retry_after_still_holds_the_oth
 ) -> None:
     """A 429 without Retry-After to the call that goes first: the others wait the
     gateway's own back-off, and then again only one goes first."""
-    faults = up.sandbox.state.faults
-    faults.add(FaultRule(source="make", times=1, retry_after=2))
-    faults.add(FaultRule(source="make", times=1, status=429))
-    faults.add(FaultRule(source="make", times=1, retry_after=120))
-    make, _ = up.make(max_retries=0)
-    with pytest.raises(UpstreamRateLimited):
-        await make.analytics(MakeQuery(limit=1))
-    held = await asyncio.gather(
-        *(make.analytics(MakeQuery(limit=1)) for _ in range(4)), return_exceptions=True
-    )
-    assert all(isinstance(o, UpstreamRateLimited) for o in held), held
-    assert sum(o.status == 429 for o in held if isinstance(o, UpstreamRateLimited)) == 2
+    answers = (FaultRule(status=429), FaultRule(retry_after=120))
+    _, held = await _held_past_a_pause(up, *answers, calls=4)
+    assert (_told(held, 429), _told(held, None)) == (2, 2), held
     assert make_calls(up) == 3
 
 
