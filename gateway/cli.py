@@ -21,6 +21,7 @@ from graphql import print_schema
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.cache.redis_store import check_url_options
 from gateway.config import Settings, load_settings, parse_settings
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
@@ -61,14 +62,17 @@ SHUTDOWN_SLACK_S = 2.0
 
 def check_deployable(settings: Settings) -> None:
     """What `create_app` would refuse beyond the file itself (the trusted documents'
-    manifest, the span exporter), found before any worker starts: a worker that
-    fails to build its app is restarted by uvicorn, forever."""
+    manifest, the span exporter), or run without (a Redis URL whose options the
+    client refuses), found before any worker starts: a worker that fails to build
+    its app is restarted by uvicorn, forever."""
     if not settings.organizations or not settings.clients:
         # Every request would be refused, or answered with nothing.
         raise ConfigError("the config needs at least one [[organizations]] and one [[clients]]")
     if settings.graphql.trusted_documents is not None:
         load_manifest(settings.graphql.trusted_documents)
     check_exporter(settings.telemetry)
+    if settings.cache.backend == "redis":
+        check_url_options(settings.cache)
 
 
 def _port(text: str) -> int:

@@ -219,6 +219,29 @@ def test_check_config_refuses_what_the_app_would_refuse(
     assert signal.getsignal(signal.SIGTERM) is handler  # the caller's, as it was
 
 
+@pytest.mark.parametrize("option", ["timeout=2", "foo=bar"])
+def test_a_redis_url_option_the_client_refuses_is_refused_at_once(
+    option: str,
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+) -> None:
+    """Else the cache is silently off: every call fails, with a warning a minute."""
+    path = tmp_path / "gateway.toml"
+    url = f"redis://:hunter2pass@127.0.0.1:6379/0?{option}"
+    path.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    assert cli.main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "cache.url: an option" in err
+    assert option.split("=")[0] in err
+    assert "hunter2pass" not in err
+    good = tmp_path / "good.toml"
+    url = "redis://:hunter2pass@127.0.0.1:6379/0?socket_timeout=2"
+    good.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    assert cli.main(["check-config", str(good)]) == 0
+
+
 def test_a_config_that_serves_nobody_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:

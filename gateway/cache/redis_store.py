@@ -10,6 +10,7 @@ Only trusted infrastructure may write to this Redis: values are pickles.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from gateway.cache.item import Envelope
 from gateway.cache.store import envelopes
 from gateway.config import CacheSettings
+from gateway.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,21 @@ def _backend(settings: CacheSettings) -> _RedisCache:
         timeout=settings.redis_timeout_s * 2,
         connection_pool_kwargs=options,
     )
+
+
+def check_url_options(settings: CacheSettings) -> None:
+    """Refuse a URL whose options the Redis client takes only to fail at every call
+    (`?timeout=2`): the cache would be off, with a warning a minute. No connection is
+    made; the URL is not echoed (it may hold a password), the option's name is."""
+    try:
+        _backend(settings).client.connection_pool.make_connection()
+    except TypeError as exc:
+        named = re.search(r"argument '(\w+)'", str(exc))
+        option = f" ({named[1]!r})" if named else ""
+        raise ConfigError(
+            f"cache.url: an option{option} the Redis client does not take; see redis-py's "
+            "URL options (socket_timeout, socket_connect_timeout, health_check_interval, ...)"
+        ) from None
 
 
 class RedisStore:
