@@ -48,11 +48,11 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from strawberry.extensions import SchemaExtension
 
 from gateway.cursors import FOREIGN
-from gateway.digits import ascii_digits
 from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
 from gateway.graph.document_cache import DocumentCache
+from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.loaders.pagination import Position, check_window
@@ -64,6 +64,7 @@ CHECKED_NAMES = frozenset(
     | {"activeUsers", "activeProjects", "activity", "team"}
 )
 SCENARIO_FIELDS = {("Organization", "scenarios"), ("Team", "scenarios")}
+_SCOPED = ("Organization", "Team")  # the representations whose fields a cursor may page
 ORGANIZATION_CURSOR = (
     "a cursor pages one organization's scenarios: ask for the next page under "
     "`organization(id:)`, not where the same field stands for several organizations "
@@ -326,15 +327,15 @@ class _Walk:
         visible = set(self.make_orgs())
         orgs: list[str] = []
         teams: list[int] = []
-        for value in representations if isinstance(representations, list) else ():
-            key = value.get("id") if isinstance(value, dict) else None
-            if isinstance(key, bool) or not isinstance(key, str | int):
+        for i, value in enumerate(representations if isinstance(representations, list) else ()):
+            try:  # read as their resolvers read them
+                key = representation(value, i, _SCOPED)
+                if key["__typename"] == "Team":
+                    teams.append(args.numeric_id(key["id"], "team id"))
+                elif key["id"] in visible:
+                    orgs.append(key["id"])
+            except BadUserInput:
                 continue
-            typename, key = value.get("__typename"), str(key)
-            if typename == "Organization" and key in visible:
-                orgs.append(key)
-            elif typename == "Team" and ascii_digits(key) and len(key) <= 18:
-                teams.append(int(key))
         return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
 
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
