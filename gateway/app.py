@@ -29,7 +29,7 @@ from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import asks_for_page, graphiql_static_app, render_graphiql_page
-from gateway.http_guard import GET_QUERIES_ONLY, HTTPGuard, error_response
+from gateway.http_guard import GET_QUERIES_ONLY, PRIVATE_HEADERS, HTTPGuard, error_response
 from gateway.lifespan import Clock, GatewayState, open_state, utc_now
 from gateway.loaders import build_loaders
 from gateway.metrics import exposition, worker_stopped
@@ -49,12 +49,8 @@ log = logging.getLogger("gateway.graphql")
 GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS = "/graphiql-static"
 _HIT = {"X-Gateway-Cache": "response"}
-# The page is the gateway's own (with --sandbox it holds the demo key): kept by no cache.
-_PAGE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _ALLOW = {"Allow": "GET, POST"}
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
 
 
@@ -153,7 +149,7 @@ def create_app(
                 default_headers=page_headers,
                 default_query=graphiql_query,
             )
-            return HTMLResponse(page, headers=_PAGE_HEADERS)
+            return HTMLResponse(page, headers=PRIVATE_HEADERS)  # with --sandbox: the demo key
         caller = state.auth.client(_authorization(request))
         if caller is None:
             return error_response(

@@ -62,6 +62,11 @@ GET_QUERIES_ONLY = "GET runs queries only: send mutations and subscriptions with
 POST_JSON_ONLY = "POST a JSON body with Content-Type: application/json."
 
 
+# An answer for one API key's eyes: no cache on the way keeps it, and it is read as its
+# Content-Type says, nothing else. On every answer of /graphql and on these refusals.
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
 def error_body(message: str, code: str) -> dict[str, Any]:
     """A GraphQL-over-HTTP answer with one error, its code, and no data."""
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
@@ -271,9 +276,8 @@ async def _refuse(
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        (b"x-content-type-options", b"nosniff"),
     ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in PRIVATE_HEADERS.items()]
     headers += [(k.encode(), v.encode()) for k, v in (extra_headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -35,6 +35,7 @@ from gateway.cache import CacheNotes
 from gateway.config import Settings
 from gateway.errors import Source
 from gateway.graphiql import asks_for_page
+from gateway.http_guard import PRIVATE_HEADERS
 from gateway.logs import ACCESS_LOGGER, REQUEST_ID
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import EventHooks, Tracing
@@ -211,10 +212,8 @@ class Observability:
             _RECORD.reset(record_token)
         headers = response.headers
         headers[REQUEST_ID_HEADER] = record.id
-        # Answers for one API key's eyes: no cache on the way may keep them, and none
-        # is to be read as anything but what its Content-Type says.
-        headers.setdefault("Cache-Control", "no-store")
-        headers["X-Content-Type-Options"] = "nosniff"
+        for name, value in PRIVATE_HEADERS.items():
+            headers.setdefault(name, value)  # a Cache-Control of the answer's own stays
         return response
 
     def refused(self, scope: Scope, status: int, seconds: float) -> dict[str, str]:
