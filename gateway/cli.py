@@ -9,7 +9,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
 from gateway.metrics import MULTIPROCESS_ENV
 from gateway.persisted import load_manifest
+from gateway.sockets import bind
 from gateway.tracing import check_exporter
 
 DEMO_KEY = "sandbox-demo-key"
@@ -159,13 +159,10 @@ def _shared_metrics() -> Iterator[None]:
 def _check_listen(host: str, port: int) -> None:
     """Refuse at once, in one line, a port another server holds: before any banner, and
     not as uvicorn's log lines after start-up."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _serve(

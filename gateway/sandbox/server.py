@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from gateway.sandbox.app import create_sandbox_app
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.state import SandboxState
+from gateway.sockets import bind
 
 START_TIMEOUT_S = 10.0
 # Idle connections stay open as long as a production API's would (uvicorn's own is 5 s, the
@@ -36,17 +37,6 @@ def _uvicorn_config(app: ASGIApp, *, lifespan: bool = False) -> uvicorn.Config:
         timeout_graceful_shutdown=1,
         timeout_keep_alive=KEEP_ALIVE_S,
     )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 class BackgroundServer:
@@ -78,7 +68,7 @@ class BackgroundServer:
         """Returns once the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the server is already started")
-        self._socket = _bind(self._host, self._port)
+        self._socket = bind(self._host, self._port)
         self._server = uvicorn.Server(_uvicorn_config(self._app, lifespan=self._lifespan))
         self._thread = threading.Thread(
             target=self._server.run,
@@ -181,7 +171,7 @@ def config_toml(url: str, *, api_key: str = "sandbox-demo-key") -> str:
 
 def run_sandbox(host: str = "127.0.0.1", port: int = 8001) -> None:
     """`gateway sandbox`: print a config pointing here, then serve until interrupted."""
-    sock = _bind(host, port)
+    sock = bind(host, port)
     try:
         url = f"http://{host}:{sock.getsockname()[1]}"
         # Comments, so that `gateway sandbox > gateway.toml` writes a config that loads.
