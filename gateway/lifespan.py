@@ -15,7 +15,8 @@ from gateway.cache import Cache, open_cache
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.tracing import EventHooks, traced_clients
-from gateway.upstreams.pool import AttemptHook, Upstreams, open_upstreams
+from gateway.upstreams.http import AttemptHook
+from gateway.upstreams.pool import Upstreams, open_upstreams
 
 Clock = Callable[[], dt.datetime]
 

@@ -39,7 +39,6 @@ from gateway.http_guard import PRIVATE_HEADERS
 from gateway.logs import ACCESS_LOGGER, REQUEST_ID
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import EventHooks, Tracing
-from gateway.upstreams.http import RETRY_STATUSES
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -64,10 +63,6 @@ class RequestRecord:
 
 
 _RECORD: ContextVar[RequestRecord | None] = ContextVar("gateway_request", default=None)
-# The last upstream attempt of this task: (source, endpoint, failures in a row).
-_LAST_ATTEMPT: ContextVar[tuple[Source, str, int] | None] = ContextVar(
-    "gateway_last_attempt", default=None
-)
 
 
 def note_client(name: str) -> None:
@@ -140,10 +135,6 @@ class Observability:
     ) -> None:
         self.metrics = GatewayMetrics(registry)
         self.tracing = Tracing(settings.telemetry, span_exporter)
-        self._max_retries = {
-            Source.ZYLON: settings.upstreams.zylon.max_retries,
-            Source.MAKE: settings.upstreams.make.max_retries,
-        }
         self._access = logging.getLogger(ACCESS_LOGGER)
         self._graphiql = settings.graphql.graphiql  # else a GET asking for HTML is a query
 
@@ -158,27 +149,16 @@ class Observability:
         endpoint: str,
         status: int | None,
         seconds: float,
-        attempt: int | None = None,
+        attempt: int,
     ) -> None:
         """The upstream layer's hook, called once per HTTP attempt."""
-        retry = attempt > 1 if attempt is not None else self._guess_retry(source, endpoint, status)
+        retry = attempt > 1
         name = source.value.lower()
         self.metrics.upstream_attempt(name, endpoint, status, seconds, retry=retry)
         self.tracing.upstream_attempt(name, endpoint, status, retry=retry)
         record = _RECORD.get()
         if record is not None:
             record.upstream_requests += 1
-
-    def _guess_retry(self, source: Source, endpoint: str, status: int | None) -> bool:
-        """Without an attempt number: a retry follows, in the same task, a retryable failure
-        of the same endpoint (attempts of one call run one after the other in one task)."""
-        last = _LAST_ATTEMPT.get()
-        failures = last[2] if last is not None and last[:2] == (source, endpoint) else 0
-        if failures > self._max_retries[source]:
-            failures = 0  # that call ran out of retries: this is a new call
-        failed = status is None or status in RETRY_STATUSES
-        _LAST_ATTEMPT.set((source, endpoint, failures + 1 if failed else 0))
-        return failures > 0
 
     # --- the GraphQL side ----------------------------------------------------
 

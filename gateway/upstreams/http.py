@@ -54,7 +54,8 @@ MAX_RETRY_AFTER_S = 86_400.0
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
 
-AttemptHook = Callable[[Source, str, "int | None", float], None]
+# (source, endpoint, HTTP status or None, seconds, attempt number from 1)
+AttemptHook = Callable[[Source, str, "int | None", float, int], None]
 
 
 def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
@@ -504,7 +505,7 @@ class UpstreamHTTP:
                 elapsed,
             )
             if self.on_attempt is not None:
-                self.on_attempt(self.source, endpoint, status, elapsed)
+                self.on_attempt(self.source, endpoint, status, elapsed, attempt)
         return self._decode(body, endpoint)
 
     def _fail_status(self, response: httpx.Response, endpoint: str) -> NoReturn:

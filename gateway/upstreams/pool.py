@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -19,12 +19,10 @@ import httpx
 from gateway.config import OrganizationSettings, Settings, UpstreamSettings
 from gateway.errors import Source
 from gateway.upstreams.breaker import CircuitBreaker
-from gateway.upstreams.http import UpstreamHTTP, open_http_client
+from gateway.upstreams.http import AttemptHook, UpstreamHTTP, open_http_client
 from gateway.upstreams.make import MakeClient
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.zylon import ZylonClient
-
-AttemptHook = Callable[[Source, str, int | None, float], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,11 +31,13 @@ class RecordingHTTP(UpstreamHTTP):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, on_attempt=self._record, **kwargs)
         self.sleeps: list[float] = []
-        self.attempts: list[tuple[Source, str, int | None]] = []
+        self.attempts: list[tuple[Source, str, int | None, int]] = []
 
-    def _record(self, source: Source, endpoint: str, status: int | None, seconds: float) -> None:
+    def _record(
+        self, source: Source, endpoint: str, status: int | None, seconds: float, attempt: int
+    ) -> None:
         assert seconds >= 0
-        self.attempts.append((source, endpoint, status))
+        self.attempts.append((source, endpoint, status, attempt))
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

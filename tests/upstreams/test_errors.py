@@ -49,7 +49,20 @@ async def test_429_with_retry_after_is_honoured_then_succeeds(up: Upstreams) -> 
     assert totals.projects == len(up.data.zylon_org("aurora").projects)
     assert http.sleeps == [2.0]
     assert zylon_calls(up) == 2
-    assert [a[2] for a in http.attempts] == [429, 200]
+    assert [a[2:] for a in http.attempts] == [(429, 1), (200, 2)]
+
+
+async def test_each_call_numbers_its_own_attempts(up: Upstreams) -> None:
+    """A call that was not retried is not the first attempt of the next call's retries
+    (the metrics and traces count retries by this number)."""
+    up.sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", times=1, status=503)
+    )
+    zylon, http = up.zylon(max_retries=0)
+    with pytest.raises(UpstreamUnavailable):
+        await zylon.totals()
+    await zylon.totals()
+    assert [a[2:] for a in http.attempts] == [(503, 1), (200, 1)]
 
 
 async def test_429_exhausted_is_rate_limited_with_retry_after(up: Upstreams) -> None:
