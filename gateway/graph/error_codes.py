@@ -9,6 +9,7 @@ traceback goes to the log). Errors recorded by `or_default` are added here.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -85,7 +86,14 @@ def internal(error: GraphQLError, original: BaseException) -> GraphQLError:
 
 
 def _is_input_error(message: str) -> bool:
-    return message.startswith("Variable '$") or "got invalid value" in message
+    """graphql-core's words for variable values that do not coerce; its other messages
+    about variables ("is never used", "used in position expecting") fault the document."""
+    return _INPUT_ERROR.match(message) is not None
+
+
+_INPUT_ERROR = re.compile(
+    r"Variable '\$\w+' (?:has|got) invalid value|Variable values are nested too deeply"
+)
 
 
 class ErrorCodes(SchemaExtension):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -45,6 +46,7 @@ from graphql import (
     IntValueNode,
     ListValueNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     Source,
     ValueNode,
@@ -63,6 +65,7 @@ from strawberry.extensions import SchemaExtension
 
 from gateway.config import GraphQLSettings, LimitsSettings
 from gateway.graph.arguments import MAX_RANKING
+from gateway.graph.error_codes import internal
 from gateway.graph.expansion import Expansion, expand
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
 
@@ -77,6 +80,20 @@ _SUGGESTION = re.compile(r"\s*Did you mean [^\n]*\?$")
 _OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})
 MAX_SAFE_INTEGER = 2**53 - 1
+# Int literals longer than this are refused (Int holds 32 bits; past 4300 digits int() raises).
+LONGEST_INT = 20
+LARGE = 2**63
+
+
+def as_int(value: Any) -> int | None:
+    """A size as graphql-core will coerce it for an Int: 100 and 100.0 (1e2) alike."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLError:
@@ -86,12 +103,8 @@ def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLEr
     return GraphQLError(message, extensions=extensions)
 
 
-@functools.lru_cache(maxsize=512)
 def check_document_text(query: str, limits: LimitsSettings) -> GraphQLError | None:
-    """Size, tokens and bracket nesting, before the parser sees the document.
-
-    Cached by text: clients send the same few documents over and over.
-    """
+    """Size, tokens and bracket nesting, before the parser sees the document."""
     size = len(query.encode("utf-8"))
     if size > limits.max_document_bytes:
         return too_complex(
@@ -100,11 +113,27 @@ def check_document_text(query: str, limits: LimitsSettings) -> GraphQLError | No
             size,
             limits.max_document_bytes,
         )
+    return _scan(query, limits)
+
+
+@functools.lru_cache(maxsize=512)
+def _scan(query: str, limits: LimitsSettings) -> GraphQLError | None:
+    """Tokens and nesting, cached by text: clients send the same few documents over and
+    over. Only documents within max_document_bytes get here, which bounds what the
+    cache holds."""
     tokens = nesting = 0
     lexer = Lexer(Source(query))
     try:
-        while (kind := lexer.advance().kind) is not TokenKind.EOF:
+        while (kind := (token := lexer.advance()).kind) is not TokenKind.EOF:
             tokens += 1
+            if kind is TokenKind.INT and len(digits := token.value or "") > LONGEST_INT:
+                # Past 4300 digits Python's int() raises, in graphql-core's validation too.
+                return GraphQLError(
+                    f"Int cannot represent a number of {len(digits)} digits.",
+                    source=lexer.source,
+                    positions=[token.start],
+                    extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                )
             if tokens > limits.max_tokens:
                 return too_complex(
                     f"The document has more than {limits.max_tokens} tokens.",
@@ -166,7 +195,7 @@ class _Measurer:
             "limit": MAX_RANKING,
         }
         self.memo: dict[str, Measure] = {}
-        self.representations = 0  # the most `_entities` representations of one field
+        self.representations = 0  # `_entities` representations, over every such field
         self.expanding: set[str] = set()
         self.reads: set[str] = set()  # the variables the measure depends on
 
@@ -184,6 +213,8 @@ class _Measurer:
             # Deep enough to refuse: no need to walk (or recurse) any further.
             return Measure(depth=self.max_depth + 1)
         for node in selection_set.selections:
+            if self.skipped(node):
+                continue
             if isinstance(node, FieldNode):
                 total += self.field(node, parent, level, sized)
             elif isinstance(node, InlineFragmentNode):
@@ -193,6 +224,30 @@ class _Measurer:
             elif isinstance(node, FragmentSpreadNode):
                 total += self.fragment(node.name.value, level)
         return total
+
+    def skipped(self, node: SelectionNode) -> bool:
+        """`@skip(if: true)` or `@include(if: false)`: nothing below it runs or costs."""
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name in ("skip", "include"):
+                condition = next(
+                    (a.value for a in directive.arguments or () if a.name.value == "if"), None
+                )
+                if self.boolean(condition) is (name == "skip"):
+                    return True
+        return False
+
+    def boolean(self, node: ValueNode | None) -> bool | None:
+        if isinstance(node, BooleanValueNode):
+            return node.value
+        if isinstance(node, VariableNode):
+            name = node.name.value
+            self.reads.add(name)
+            if name not in self.variables:
+                return self.boolean(self.defaults.get(name))
+            value = self.variables[name]
+            return value if isinstance(value, bool) else None
+        return None
 
     def fragment(self, name: str, level: int) -> Measure:
         definition = self.fragments.get(name)
@@ -248,7 +303,7 @@ class _Measurer:
             return DEFAULT_PAGE_SIZE, True  # a connection without first or last
         if "representations" in given:
             count = len(self.list_argument(given["representations"]))
-            self.representations = max(self.representations, count)
+            self.representations += count
             return count, False
         if _is_list(definition.type):
             return (1 if sized else DEFAULT_LIST_SIZE), False
@@ -256,17 +311,15 @@ class _Measurer:
 
     def int_argument(self, node: ValueNode | None, default: Any) -> int | None:
         if isinstance(node, IntValueNode):
-            return int(node.value)
+            # The text check refuses longer literals; here for documents without text.
+            return int(node.value) if len(node.value) <= LONGEST_INT else LARGE
         if isinstance(node, VariableNode):
             name = node.name.value
             self.reads.add(name)
-            value = self.variables.get(name)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
             if name not in self.variables:
                 return self.int_argument(self.defaults.get(name), default)
-            return None
-        return default if isinstance(default, int) and not isinstance(default, bool) else None
+            return as_int(self.variables[name])
+        return as_int(default)
 
     def list_argument(self, node: ValueNode) -> list[Any]:
         if isinstance(node, ListValueNode):
@@ -321,7 +374,7 @@ def _measure(
             measurer = _Measurer(schema, fragments, operation, variables, limits)
             measure = measurer.selection_set(operation.selection_set, root, 1, False)
             reads |= measurer.reads
-            representations = max(representations, measurer.representations)
+            representations = max(representations, measurer.representations)  # one runs
             # Depth and cost are each operation's own (one runs); aliases are the document's.
             total = Measure(
                 max(total.depth, measure.depth),
@@ -341,12 +394,14 @@ def _measure(
 
 
 def _variable_key(variables: Mapping[str, Any], name: str) -> tuple[str, int | None]:
-    """All a measure sees of a variable: an integer, a list's length, or neither."""
+    """All a measure sees of a variable: a boolean, an integer, a list's length, or none."""
     if name not in variables:
         return "absent", None
     value = variables[name]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return "int", value
+    if isinstance(value, bool):
+        return "bool", int(value)
+    if (number := as_int(value)) is not None:
+        return "int", number
     if isinstance(value, list):
         return "list", len(value)
     return "other", None
@@ -356,8 +411,9 @@ class MeasureCache:
     """Remembers which documents passed, per document text and the few variables that
     sway a measure.
 
-    Only list sizes given as variables (and `representations`) change a measure,
-    so the same dashboard with a new time range is measured once, not per request.
+    Only list sizes and `@skip`/`@include` conditions given as variables (and
+    `representations`) change a measure, so the same dashboard with a new time range
+    is measured once, not per request.
     A refused document is measured again each time: refusals are rare and their
     errors are not shared between requests.
     """
@@ -436,8 +492,8 @@ def _over_limits(
         (
             "max_representations",
             representations,
-            f"_entities is given {representations} "
-            f"representations; the limit is {limits.max_representations}.",
+            f"_entities is given {representations} representations (over all its "
+            f"fields); the limit is {limits.max_representations}.",
         ),
         (
             "max_cost",
@@ -521,10 +577,13 @@ class OperationLimits(SchemaExtension):
         document = run.graphql_document
         if document is not None and run.pre_execution_errors is None:
             schema = run.schema._schema
-            if run.query:
-                errors = self.measures.errors(schema, run.query, document, run.variables)
-            else:
-                errors = measure_document(schema, document, run.variables, self.limits)
+            try:
+                if run.query:
+                    errors = self.measures.errors(schema, run.query, document, run.variables)
+                else:
+                    errors = measure_document(schema, document, run.variables, self.limits)
+            except Exception as exc:  # a bug here: a code, and nothing of its text
+                errors = [internal(GraphQLError(str(exc)), exc)]
             if errors:
                 run.pre_execution_errors = errors
         yield

@@ -243,6 +243,49 @@ def test_a_document_that_passed_is_measured_again_for_a_larger_page(
     assert error["extensions"]["value"] > 10 * 100 * 100
 
 
+NESTED_PAGES = """query ($first: Int) { organizations { teams { scenarios(first: $first) {
+    nodes { team { scenarios(first: $first) { nodes { id } } } } } } } }"""
+
+
+def test_a_page_size_sent_as_a_whole_float_is_measured_as_its_integer(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """graphql-core coerces 100.0 (or 1e2) to the Int 100: the measure must count 100 too."""
+    error = refused(gql, sandbox, NESTED_PAGES, {"first": 100.0})
+    assert error["extensions"]["limit"] == "max_cost"
+    assert error["extensions"]["value"] > 10 * 10 * 100 * 100
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        "scenarios(first: DIGITS) { nodes { id } }",
+        "activeUsers(limit: DIGITS) { interactionsCreated }",
+    ],
+)
+def test_an_integer_literal_past_pythons_digit_limit_is_a_validation_error(
+    gql: GraphQLClient, sandbox: SandboxServer, size: str
+) -> None:
+    field = size.replace("DIGITS", "9" * 4301)
+    query = f'{{ organization(id: "aurora") {{ {field} }} }}'
+    error = refused(gql, sandbox, query, code="GRAPHQL_VALIDATION_FAILED")
+    assert error["message"] == "Int cannot represent a number of 4301 digits."
+
+
+def test_a_skipped_field_costs_nothing(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    """A panel switched off with @include(if: false) must not make its dashboard too costly."""
+    query = """query ($details: Boolean!) { organization(id: "aurora") { teams { name
+        scenarios(first: 100) @include(if: $details) { nodes {
+          team { scenarios(first: 100) { nodes { id } } } } } } } }"""
+    body = gql.run(query, {"details": False})
+    assert "errors" not in body, body
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, query, {"details": True})  # measured anew: it sways cost
+    assert error["extensions"]["limit"] == "max_cost"
+    skipped = query.replace("@include(if: $details)", "@skip(if: true) @include(if: $details)")
+    assert "errors" not in gql.run(skipped, {"details": True})
+
+
 def test_cost_multiplies_unbounded_lists_through_nesting(
     gql: GraphQLClient, sandbox: SandboxServer
 ) -> None:
@@ -274,6 +317,21 @@ def test_too_many_representations_are_refused(gql: GraphQLClient, sandbox: Sandb
         "value": LIMITS.max_representations + 1,
         "max": LIMITS.max_representations,
     }
+
+
+def test_representations_are_counted_over_every_entities_field(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Aliases must not multiply the limit: 19 fields of 1000 held a worker for 2.5 s."""
+    query = """query ($r: [_Any!]!) {
+        a: _entities(representations: $r) { __typename }
+        b: _entities(representations: $r) { __typename }
+    }"""
+    half = LIMITS.max_representations // 2 + 1
+    representations = [{"__typename": "Team", "id": f"nowhere:{i}"} for i in range(half)]
+    error = refused(gql, sandbox, query, {"r": representations})
+    assert error["extensions"]["limit"] == "max_representations"
+    assert error["extensions"]["value"] == 2 * half
 
 
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
