@@ -539,6 +539,32 @@ def test_an_int_literal_past_32_bits_is_a_validation_error(
     assert sandbox.state.log.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        # Faults of the document: no variables could mend them.
+        ("query ($j: Int) { __typename }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        ("{ organization(id: $x) { name } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        ("query ($x: Int) { organization(id: $x) { name } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        # Faults of the variables sent.
+        ("query ($x: ID!) { organization(id: $x) { name } }", {}, "BAD_USER_INPUT"),
+        ("query ($x: ID!) { organization(id: $x) { name } }", {"x": None}, "BAD_USER_INPUT"),
+        ("query ($x: ID!) { organization(id: $x) { name } }", {"x": [1]}, "BAD_USER_INPUT"),
+    ],
+)
+def test_variable_errors_name_the_document_or_the_input(
+    served: GraphQLClient,
+    sandbox: SandboxServer,
+    query: str,
+    variables: dict[str, Any],
+    code: str,
+) -> None:
+    sandbox.state.reset()
+    body = served.run(query, variables)
+    assert ex.codes(body) == [code], body
+    assert sandbox.state.log.count() == 0
+
+
 def test_a_message_quotes_a_long_value_cut_short(served: GraphQLClient) -> None:
     long_id = "9" * 20 + "x" * 20_000
     body = served.run(

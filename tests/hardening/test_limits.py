@@ -9,7 +9,7 @@ import pytest
 from graphql import get_introspection_query, parse
 
 from gateway.config import LimitsSettings, Settings
-from gateway.graph.limits import measure_document
+from gateway.graph.limits import _scan, check_document_text, measure_document
 from gateway.graph.schema import build_schema
 from gateway.sandbox.server import SandboxServer
 from tests.graph.conftest import OPERATIONS, GraphQLClient
@@ -338,6 +338,15 @@ def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) 
     padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
     error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')
     assert error["extensions"]["limit"] == "max_document_bytes"
+
+
+def test_a_refused_document_is_not_kept() -> None:
+    """The token scan is cached by text; a document over the size limit must not enter
+    it (512 of them, a megabyte each, would be held for good)."""
+    huge = "# " + "x" * LIMITS.max_document_bytes + "\n{ __typename }"
+    before = _scan.cache_info().currsize
+    assert check_document_text(huge, LIMITS) is not None
+    assert _scan.cache_info().currsize == before
 
 
 def test_too_many_tokens_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
