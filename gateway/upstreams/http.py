@@ -464,6 +464,7 @@ class UpstreamHTTP:
     ) -> Any:
         started = time.perf_counter()
         status: int | None = None
+        answered = True  # False when the answer never arrived in full (its status did)
         timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
@@ -480,12 +481,14 @@ class UpstreamHTTP:
                     # stream, reference counting frees them, not the cyclic collector.
                     response.stream = _EMPTY
         except (httpx.TimeoutException, TimeoutError) as exc:
+            answered = False
             if cut and isinstance(exc, TimeoutError):
                 late = self._cut_short(endpoint, "no answer before the request's deadline", status)
                 raise _Retryable(late, None) from exc
             error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
             raise _Retryable(error, None) from exc
         except httpx.TransportError as exc:
+            answered = False
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
@@ -505,7 +508,8 @@ class UpstreamHTTP:
                 elapsed,
             )
             if self.on_attempt is not None:
-                self.on_attempt(self.source, endpoint, status, elapsed, attempt)
+                reported = status if answered else None  # counted as no_response
+                self.on_attempt(self.source, endpoint, reported, elapsed, attempt)
         return self._decode(body, endpoint)
 
     def _fail_status(self, response: httpx.Response, endpoint: str) -> NoReturn:

@@ -368,11 +368,13 @@ async def test_dripping_body_hits_the_overall_timeout(up: Upstreams) -> None:
     up.sandbox.state.faults.add(
         FaultRule(source="zylon", drip_ms=50, drip_chunk_bytes=16, path_contains="active-users")
     )
-    zylon, _ = up.zylon(timeout_s=0.5, max_retries=0)
+    zylon, http = up.zylon(timeout_s=0.5, max_retries=0)
     with pytest.raises(UpstreamTimeout) as info:
         await zylon.active_users(week(up), limit=100)
     assert info.value.status == 200
     assert zylon_calls(up, "active-users") == 1
+    # Its status came, its answer did not: metrics and traces count it as no response.
+    assert [a[2] for a in http.attempts] == [None]
 
 
 async def test_connection_refused_is_unavailable(up: Upstreams) -> None:
