@@ -568,7 +568,7 @@ class OperationLimits(SchemaExtension):
             if error is not None:
                 # Stands in for the refused document: strawberry skips parsing
                 # and validation, and answers with the error.
-                run.graphql_document = _placeholder()
+                run.graphql_document = _placeholder(run.operation_name)
                 run.pre_execution_errors = [error]
         yield
 
@@ -589,5 +589,12 @@ class OperationLimits(SchemaExtension):
         yield
 
 
-def _placeholder() -> DocumentNode:
+def _placeholder(operation_name: str | None) -> DocumentNode:
+    """Named as the request asks, so strawberry finds the operation and answers the
+    refusal (not "no operation named ...", which the unread document may well have)."""
+    if operation_name is not None and _NAME.fullmatch(operation_name):
+        return parse(f"query {operation_name} {{ __typename }}", no_location=True)
     return parse("{ __typename }", no_location=True)
+
+
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")

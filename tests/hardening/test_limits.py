@@ -355,6 +355,23 @@ def test_too_many_tokens_are_refused(gql: GraphQLClient, sandbox: SandboxServer)
     assert error["extensions"]["limit"] == "max_tokens"
 
 
+@pytest.mark.parametrize("name", ["Admit", None])
+def test_a_refused_document_is_refused_whatever_operation_it_names(
+    gql: GraphQLClient, sandbox: SandboxServer, name: str | None
+) -> None:
+    """Not "the document has no operation named Admit": the document was never read."""
+    query = "query Admit { " + "a " * LIMITS.max_tokens + "}"
+    response = gql.http.post(
+        "/graphql",
+        json={"query": query, "operationName": name},
+        headers={"Authorization": "Bearer sandbox-demo-key"},
+    )
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["limit"] == "max_tokens", error
+    assert sandbox.state.log.count() == 0
+
+
 def test_brackets_nested_past_the_parser_are_refused(
     gql: GraphQLClient, sandbox: SandboxServer
 ) -> None:
