@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -17,7 +17,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, request_response
+from starlette.types import Receive, Scope, Send
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from gateway.cache import CacheNotes
@@ -50,7 +51,6 @@ GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS = "/graphiql-static"
 _HIT = {"X-Gateway-Cache": "response"}
 _ALLOW = {"Allow": "GET, POST"}
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
 
 
@@ -75,6 +75,17 @@ def _repeatable(context: Context, response: Response) -> bytes | None:
     if clean is None:  # no operation ran: only the body can tell
         clean = complete(body)
     return body if clean else None
+
+
+class _EveryMethod:
+    """An endpoint as an ASGI app, which a Route hands every method (a function gets
+    only its listed ones, and Starlette's own plain-text 405 for the rest)."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -137,12 +148,7 @@ def create_app(
             return error_response(500, INTERNAL_MESSAGE, "INTERNAL")
 
     async def answer(request: Request) -> Response:
-        if request.method not in ("GET", "POST"):
-            return error_response(
-                405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW
-            )
-        state: GatewayState = request.state.gateway
-        if settings.graphql.graphiql and asks_for_page(request.method, request.headers):
+        if settings.graphql.graphiql and asks_for_page(request.scope):
             page = render_graphiql_page(
                 endpoint=str(request.url.path),
                 asset_prefix=GRAPHIQL_ASSETS,
@@ -150,6 +156,11 @@ def create_app(
                 default_query=graphiql_query,
             )
             return HTMLResponse(page, headers=PRIVATE_HEADERS)  # with --sandbox: the demo key
+        if request.method not in ("GET", "POST"):
+            return error_response(
+                405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW
+            )
+        state: GatewayState = request.state.gateway
         caller = state.auth.client(_authorization(request))
         if caller is None:
             return error_response(
@@ -217,7 +228,7 @@ def create_app(
     routes = [
         # Every method reaches the endpoint, so that a refusal is logged, counted and
         # carries its request id like any other answer.
-        Route(GRAPHQL_PATH, observability.wrap(graphql), methods=_METHODS),
+        Route(GRAPHQL_PATH, _EveryMethod(observability.wrap(graphql))),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

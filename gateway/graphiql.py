@@ -14,10 +14,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
+from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 BUILD_COMMAND = "make static"
 _TEMPLATE_NAME = "page.html"
@@ -31,10 +35,44 @@ _REQUIRED_ASSETS = (
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
-def asks_for_page(method: str, headers: Mapping[str, str]) -> bool:
-    """A browser's request for the page: a GET that accepts HTML (a query by GET from a
-    program asks for JSON)."""
-    return method == "GET" and "text/html" in headers.get("accept", "")
+def asks_for_page(scope: Scope) -> bool:
+    """A browser's request for the page: a GET (or HEAD) that prefers HTML to JSON.
+
+    A query by GET from a program asks for JSON, even when its Accept names HTML too
+    (Java's default does); a browser opening a link with a query (`Sec-Fetch-Dest:
+    document`) gets the page, which opens on the link's query.
+    """
+    headers = Headers(scope=scope)
+    if scope["method"] not in ("GET", "HEAD") or not _prefers_html(headers.get("accept", "")):
+        return False
+    if not _QUERY_PARAMS.intersection(parse_qs(scope["query_string"].decode("latin-1"))):
+        return True
+    return headers.get("sec-fetch-dest") == "document"
+
+
+_QUERY_PARAMS = frozenset({"query", "extensions"})
+_JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
+
+
+def _prefers_html(accept: str) -> bool:
+    """`text/html` acceptable (q > 0) and ranked at least as high as any JSON type."""
+    html_q = json_q = 0.0
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media == "text/html":
+            html_q = max(html_q, q)
+        elif media in _JSON_TYPES:
+            json_q = max(json_q, q)
+    return html_q > 0 and html_q >= json_q
 
 
 def graphiql_build_dir() -> Path:
@@ -60,7 +98,20 @@ def graphiql_static_app(*, build_dir: Path | None = None) -> StaticFiles:
     root = build_dir or graphiql_build_dir()
     if not graphiql_assets_available(build_dir=root):
         return StaticFiles()
-    return StaticFiles(directory=root / "assets")
+    return _Assets(directory=root / "assets")
+
+
+class _Assets(StaticFiles):
+    """The assets keep their names from one build to the next: a browser must ask again
+    (an ETag makes that a 304) or it runs an old bundle after an upgrade."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(_ASSET_HEADERS)
+        return response
+
+
+_ASSET_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def render_graphiql_page(

@@ -140,7 +140,7 @@ class HTTPGuard:
         await _refuse(send, scope, status, message, extra)
 
     def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
-        if self.html_page and asks_for_page(scope["method"], Headers(scope=scope)):
+        if self.html_page and asks_for_page(scope):
             return None  # the GraphiQL page: nothing runs
         params = QueryParams(scope["query_string"])
         query = params.get("query")

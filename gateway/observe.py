@@ -164,7 +164,7 @@ class Observability:
 
     def wrap(self, endpoint: Endpoint) -> Endpoint:
         async def observed(request: Request) -> Response:
-            if self._graphiql and asks_for_page(request.method, request.headers):
+            if self._graphiql and asks_for_page(request.scope):
                 return await endpoint(request)  # the GraphiQL page
             return await self._observe(request, endpoint)
 

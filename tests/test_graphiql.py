@@ -293,6 +293,11 @@ def test_page_and_assets_are_served_over_http(serve: type[_Server]) -> None:
             expected = "css" if url.endswith(".css") else "javascript"
             assert expected in response.headers["content-type"], url
             assert len(response.content) > 1000
+            # Asked again each time (a 304 by its ETag): an upgrade's bundle is seen at once.
+            assert response.headers["cache-control"] == "no-cache", url
+            assert response.headers["x-content-type-options"] == "nosniff", url
+            again = client.get(url, headers={"If-None-Match": response.headers["etag"]})
+            assert again.status_code == 304, url
         for worker in ("editor.worker.js", "json.worker.js", "graphql.worker.js"):
             response = client.get(f"/graphiql-static/{worker}")
             assert response.status_code == 200

@@ -208,7 +208,7 @@ def test_answers_are_neither_stored_nor_sniffed(gql: GraphQLClient) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "PROPFIND"])
 def test_other_methods_are_405_with_a_request_id(
     gql: GraphQLClient, sandbox: SandboxServer, method: str
 ) -> None:
@@ -220,6 +220,32 @@ def test_other_methods_are_405_with_a_request_id(
         (error,) = response.json()["errors"]
         assert error["extensions"]["code"] == "BAD_REQUEST"
     assert sandbox.state.log.count() == 0
+
+
+JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [JAVA_ACCEPT, "application/json, text/html;q=0.1", "text/html;q=0", "text/htmlx"],
+)
+def test_a_query_by_get_gets_its_data_unless_a_browser_opens_it(
+    gql: GraphQLClient, accept: str
+) -> None:
+    params = {"query": "{ organizations { id } }"}
+    response = gql.http.get("/graphql", params=params, headers={**AUTH, "Accept": accept})
+    assert response.headers["content-type"].startswith("application"), accept
+    assert response.json()["data"]["organizations"]
+    navigated = {"Accept": "text/html,*/*;q=0.8", "Sec-Fetch-Dest": "document"}
+    page = gql.http.get("/graphql", params=params, headers=navigated)
+    assert page.headers["content-type"].startswith("text/html")
+
+
+def test_head_of_the_page_answers_as_its_get(gql: GraphQLClient) -> None:
+    response = gql.http.head("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.content == b""
 
 
 def test_document_errors_keep_graphql_codes(gql: GraphQLClient) -> None:

@@ -6,6 +6,7 @@ screenshot is kept under tests/artifacts/ (not versioned).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -105,35 +107,49 @@ def expected_figures() -> dict[str, int]:
     }
 
 
-def test_graphiql_runs_the_dashboard_in_chromium(served: str, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def browser_page(profile: Path) -> Iterator[Any]:
+    """A page of headless Chromium with a fresh profile (GraphiQL starts from its defaults)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / ".gitignore").write_text("*\n")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),  # a fresh profile: GraphiQL starts from its defaults
+            str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 2400},
         )
         try:
-            page = browser.new_page()
-            page.goto(served)
-            page.wait_for_selector(".graphiql-execute-button", timeout=UI_TIMEOUT_MS)
-            headers = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)")
-            shown = headers.inner_text(timeout=UI_TIMEOUT_MS).replace("\u00a0", " ")
-            assert '"Authorization": "Bearer sandbox-demo-key"' in shown
-            page.click(".graphiql-execute-button")
-            page.wait_for_function(
-                "() => (document.querySelector('.graphiql-response')?.innerText ?? '')"
-                ".includes('totalCount')",
-                timeout=UI_TIMEOUT_MS,
-            )
-            text = page.inner_text(".graphiql-response").replace("\u00a0", " ")
-            page.screenshot(path=str(ARTIFACTS / "graphiql-dashboard.png"), full_page=True)
+            yield browser.new_page()
         finally:
             browser.close()
+
+
+def run_shown_query(page: Any, url: str, expect: str) -> str:
+    """Opens `url`, checks the demo key is in the headers, runs the query shown, and
+    returns the response pane's text once it holds `expect`."""
+    page.goto(url)
+    page.wait_for_selector(".graphiql-execute-button", timeout=UI_TIMEOUT_MS)
+    headers = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)")
+    shown = headers.inner_text(timeout=UI_TIMEOUT_MS).replace("\u00a0", " ")
+    assert '"Authorization": "Bearer sandbox-demo-key"' in shown
+    page.click(".graphiql-execute-button")
+    page.wait_for_function(
+        "(expect) => (document.querySelector('.graphiql-response')?.innerText ?? '')"
+        ".includes(expect)",
+        arg=expect,
+        timeout=UI_TIMEOUT_MS,
+    )
+    text: str = page.inner_text(".graphiql-response").replace("\u00a0", " ")
+    return text
+
+
+def test_graphiql_runs_the_dashboard_in_chromium(served: str, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / ".gitignore").write_text("*\n")
+    with browser_page(tmp_path / "profile") as page:
+        text = run_shown_query(page, served, "totalCount")
+        page.screenshot(path=str(ARTIFACTS / "graphiql-dashboard.png"), full_page=True)
 
     assert not re.search(r'^ {2}"errors"', text, re.MULTILINE), text  # top-level errors
     assert '"name": "Aurora Labs"' in text
@@ -141,3 +157,11 @@ def test_graphiql_runs_the_dashboard_in_chromium(served: str, tmp_path: Path) ->
         found = re.findall(rf'"{name}": (\d+)', text)
         assert found == [str(value)], (name, found, value)
     assert (ARTIFACTS / "graphiql-dashboard.png").stat().st_size > 0
+
+
+def test_a_link_to_a_query_opens_on_that_query(served: str, tmp_path: Path) -> None:
+    """`/graphql?query=...` opened in a browser: the page, showing the link's query."""
+    link = httpx.URL(served, params={"query": "query Linked { organizations { name } }"})
+    with browser_page(tmp_path / "profile") as page:
+        text = run_shown_query(page, str(link), "Cygnus")  # Monaco shows spaces as nbsp
+    assert "totalCount" not in text  # not the demo query

@@ -40,6 +40,10 @@ function mount() {
   };
   if (config.defaultQuery != null) props.defaultQuery = config.defaultQuery;
   if (config.defaultHeaders != null) props.defaultHeaders = config.defaultHeaders;
+  // A link to a query by GET (`/graphql?query=...&variables=...`) opens on that query.
+  const link = new URLSearchParams(window.location.search);
+  if (link.has("query")) props.initialQuery = link.get("query");
+  if (link.has("variables")) props.initialVariables = link.get("variables");
   createRoot(document.getElementById("graphiql")).render(createElement(GraphiQL, props));
 }
 
