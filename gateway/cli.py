@@ -27,7 +27,7 @@ from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
 from gateway.metrics import MULTIPROCESS_ENV
 from gateway.persisted import load_manifest
-from gateway.sockets import bind
+from gateway.sockets import bind, http_url
 from gateway.tracing import check_exporter
 
 DEMO_KEY = "sandbox-demo-key"
@@ -254,7 +254,7 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
     with SandboxServer() as sandbox:
         text = config_toml(sandbox.url, api_key=DEMO_KEY)
         settings = parse_settings(tomllib.loads(text), env={})
-        url = f"http://{host}:{port}/graphql"
+        url = f"{http_url(host, port)}/graphql"
         print(f"Sandbox upstreams (simulated Zylon and Make) at {sandbox.url}")
         print(f"GraphiQL:      {url}")
         print(f"Demo API key:  {DEMO_KEY}   (send it as 'Authorization: Bearer {DEMO_KEY}')")

@@ -22,6 +22,7 @@ from gateway import cli
 from gateway.config import load_settings
 from gateway.sandbox.data import generate
 from gateway.sandbox.server import SandboxServer, config_toml
+from gateway.sockets import http_url
 from tests.graph import expect as ex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -531,3 +532,16 @@ def test_a_metrics_directory_missing_or_holding_values_is_refused(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("localhost", "http://localhost:8000"),
+        ("::1", "http://[::1]:8000"),  # printed bare, curl and browsers refused it
+    ],
+)
+def test_printed_urls_bracket_an_ipv6_host(host: str, url: str) -> None:
+    assert http_url(host, 8000) == url
+    assert httpx.URL(url).port == 8000

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 from gateway.sandbox.app import create_sandbox_app
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.state import SandboxState
-from gateway.sockets import bind
+from gateway.sockets import bind, http_url
 
 START_TIMEOUT_S = 10.0
 # Idle connections stay open as long as a production API's would (uvicorn's own is 5 s, the
@@ -62,7 +62,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        return http_url(self._host, self.port)
 
     def start(self) -> None:
         """Returns once the server accepts connections."""
@@ -173,7 +173,7 @@ def run_sandbox(host: str = "127.0.0.1", port: int = 8001) -> None:
     """`gateway sandbox`: print a config pointing here, then serve until interrupted."""
     sock = bind(host, port)
     try:
-        url = f"http://{host}:{sock.getsockname()[1]}"
+        url = http_url(host, sock.getsockname()[1])
         # Comments, so that `gateway sandbox > gateway.toml` writes a config that loads.
         print(f"# Sandbox upstreams at {url} (Zylon: {url}/zylon, Make: {url}/make/<zone>/api/v2)")
         print("# A gateway config that points at them:\n")
