@@ -45,8 +45,9 @@ NOT_FOUND = "PersistedQueryNotFound"
 NOT_SUPPORTED = "PersistedQueryNotSupported"
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# Apollo's choice: a persisted-query miss is not an HTTP error, and is never cached.
-_NO_STORE = {"Cache-Control": "private, no-cache, must-revalidate"}
+# Apollo's choice: a persisted-query miss is not an HTTP error, and is never cached
+# (Apollo says "private, no-cache, must-revalidate", which a browser may still keep).
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def sha256_hex(document: str) -> str:
