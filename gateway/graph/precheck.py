@@ -291,7 +291,10 @@ class _Walk:
         """Refuse a bad argument; the scope of the field's children where it tells one."""
         ctx, name = self.ctx, node.name.value
         if owner == "Query" and name == "organization":
-            return Scope(orgs=(str(values["id"]),))
+            # One the caller cannot see, or without Make, answers NOT_FOUND or NOT_LINKED
+            # whatever the cursor: only its form is checked (as under `organizations`).
+            org_id = str(values["id"])
+            return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
         if (owner, name) in SCENARIO_FIELDS:

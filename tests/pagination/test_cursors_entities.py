@@ -190,6 +190,31 @@ def test_an_organization_without_make_answers_not_linked_whatever_the_cursor(
     assert error["path"] == ["_entities", 1, "scenarios"]
 
 
+@pytest.mark.parametrize(("org", "code"), [("cygnus", "NOT_LINKED"), ("nowhere", "NOT_FOUND")])
+def test_under_organization_too_an_org_without_make_answers_as_without_a_cursor(
+    quiet_sandbox: SandboxServer,
+    shared_gateway: httpx.Client,
+    base: Case,
+    cursors: dict[str, str],
+    org: str,
+    code: str,
+) -> None:
+    """As under `_entities`: not a "foreign" cursor refusing the whole operation."""
+    head = HEAD.replace("$reps: [_Any!]!", "$org: ID!")
+    query = f"{head}) {{ organization(id: $org) {{ {CONNECTION} }} }}"
+    response = shared_gateway.post(
+        "/graphql",
+        json={
+            "query": query,
+            "variables": {**base.variables(first=2, after=cursors["aurora"]), "org": org},
+        },
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    )
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == code, error
+    assert quiet_sandbox.state.log.count(source="make") == 0
+
+
 @pytest.mark.parametrize("typename", ["Organization", "Team"])
 def test_an_argument_error_under_entities_is_reported_once(
     quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, typename: str
