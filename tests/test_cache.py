@@ -6,13 +6,16 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import pickle
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
+from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.redis_store import RedisStore
 from gateway.config import CacheSettings
@@ -397,6 +400,21 @@ async def test_a_lock_is_let_go_of_while_redis_counts_as_down(
         store._failed(ConnectionError("a hiccup"))  # counts as down for a second
         await store.release_locks([("lock:x", "mine")])
         assert redis_server.command("GET", "lock:x").startswith(b"$-1")  # gone
+    finally:
+        await store.close()
+
+
+async def test_a_value_that_does_not_pickle_is_a_bug_not_an_outage(redis_url: str) -> None:
+    """It raises, and the store keeps serving: before, it was logged as Redis being
+    unavailable and every key missed for a second."""
+    store = RedisStore(CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0))
+    try:
+        good = Envelope(value=1, fresh_until=time.time() + 60, stale_until=time.time() + 120)
+        await store.set_many([("good", good)], 60)
+        bad = dataclasses.replace(good, value=lambda: 1)
+        with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+            await store.set_many([("bad", bad)], 60)
+        assert await store.get_many(["good"]) == [good]
     finally:
         await store.close()
 

@@ -21,6 +21,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from gateway.cache.item import Envelope
 from gateway.cache.store import envelopes
@@ -141,7 +142,7 @@ class RedisStore:
             return fallback
         try:
             result = await call()
-        except Exception as exc:
+        except (RedisError, OSError, TimeoutError) as exc:  # not our own bugs: they raise
             self._failed(exc)
             return fallback
         self._recovered()
