@@ -23,8 +23,8 @@ from gateway.ranges import (
     check_series_window,
     resolve_range,
 )
+from gateway.upstreams.zylon import MAX_RANKING
 
-MAX_RANKING = 100  # Zylon's largest `limit`
 MAX_FILTER_IDS = 100
 DEFAULT_RANKING = 10
 

@@ -64,10 +64,10 @@ from graphql.validation import (
 from strawberry.extensions import SchemaExtension
 
 from gateway.config import GraphQLSettings, LimitsSettings
-from gateway.graph.arguments import MAX_RANKING
 from gateway.graph.error_codes import internal
 from gateway.graph.expansion import Expansion, expand
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
+from gateway.upstreams.zylon import MAX_RANKING
 
 # The list size assumed where a query does not bound one (teams, organizations, points).
 DEFAULT_LIST_SIZE = 10

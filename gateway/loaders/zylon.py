@@ -34,11 +34,10 @@ from gateway.upstreams.models import (
     ZylonWindow,
 )
 from gateway.upstreams.pool import Upstreams
-from gateway.upstreams.zylon import ZylonClient, utc_day
+from gateway.upstreams.zylon import MAX_RANKING, ZylonClient, utc_day
 
 T = TypeVar("T")
 RankingKind = Literal["users", "projects"]
-MAX_RANKING = 100  # Zylon's largest `limit`
 SERIES_SPAN_DAYS = 365  # a series within this many days before today is cut from one
 _DAY_S = 86_400
 _DAY = attrgetter("date")  # of a series point

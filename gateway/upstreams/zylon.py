@@ -23,6 +23,7 @@ from gateway.upstreams.models import (
 from gateway.upstreams.parsing import Fields, SchemaMismatch, as_list, as_object
 
 ANALYTICS = "/api/v1/app/organization/analytics"
+MAX_RANKING = 100  # the largest `limit` a ranking takes
 
 T = TypeVar("T")
 
