@@ -4,15 +4,17 @@ One pooled `httpx.AsyncClient` per upstream base URL, shared by every
 organization on that URL; each organization gets a light client object that
 carries its own credentials, and its own circuit breaker, retry budget and
 concurrency cap per upstream (one organization's bad day never trips
-another's). Tests hand in their own `httpx.AsyncClient`s.
+another's, and the pool has room for every organization's cap, so that none waits
+on another's connections). Tests hand in their own `httpx.AsyncClient`s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -95,12 +97,21 @@ async def open_upstreams(
     """Open one HTTP pool per base URL (unless handed in) and build every org's clients."""
     given = dict(http_clients or {})
     owned: dict[str, httpx.AsyncClient] = {}
+    sharing = Counter(
+        link.base_url
+        for org in settings.organizations
+        for link in (org.zylon, org.make)
+        if link is not None
+    )
 
     def pool(base_url: str, tuning: UpstreamSettings) -> httpx.AsyncClient:
         if base_url in given:
             return given[base_url]
         if base_url not in owned:
-            owned[base_url] = open_http_client(tuning)
+            # Room for every organization's max_concurrent: one organization's calls
+            # (a slow upstream, a burst) must never hold the connections another waits on.
+            room = max(tuning.max_connections, sharing[base_url] * tuning.max_concurrent)
+            owned[base_url] = open_http_client(replace(tuning, max_connections=room))
         return owned[base_url]
 
     upstreams = Upstreams()
