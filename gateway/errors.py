@@ -11,6 +11,7 @@
     │   ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, 404 and other 4xx
     │   ├── UpstreamRateLimited       UPSTREAM_RATE_LIMITED   429 after the retry budget
     │   ├── UpstreamTimeout           UPSTREAM_TIMEOUT        no answer in time
+    │   │   └── DeadlineExceeded      UPSTREAM_TIMEOUT        ... before the request's deadline
     │   ├── UpstreamUnavailable       UPSTREAM_UNAVAILABLE    refused, 5xx, open breaker
     │   └── UpstreamBadResponse       UPSTREAM_BAD_RESPONSE   not JSON, or not the API's schema
     └── Internal                      INTERNAL          anything else; says nothing of internals
@@ -146,6 +147,10 @@ class UpstreamRateLimited(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     code = "UPSTREAM_TIMEOUT"
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    """Cut short by the GraphQL request's own deadline, not by the upstream's timeout."""
 
 
 class UpstreamUnavailable(UpstreamError):

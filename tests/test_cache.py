@@ -19,7 +19,7 @@ from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.redis_store import RedisStore
 from gateway.config import CacheSettings
-from gateway.errors import Source, UpstreamUnavailable
+from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.upstreams.deadline import request_deadline
 from tests.redis_server import RedisServer, start_redis
 
@@ -479,6 +479,52 @@ async def test_a_value_stored_while_a_replica_polls_is_not_fetched_again(
     finally:
         await late.close()
     assert up.calls == {"a": 1}
+
+
+@both_backends
+async def test_a_caller_joining_a_fetch_waits_for_it_no_longer_than_its_own_deadline(
+    make_cache: MakeCache,
+) -> None:
+    cache, up = make_cache(), Upstream()
+    up.gate = asyncio.Event()
+    owner = asyncio.create_task(cache.load(up.item("a")))  # no deadline of its own
+    await up.fetching.wait()
+    with request_deadline(0.2), pytest.raises(DeadlineExceeded) as info:
+        await asyncio.wait_for(cache.load(up.item("a", source=Source.ZYLON)), timeout=10)
+    assert info.value.source is Source.ZYLON
+    up.gate.set()
+    assert await owner == "a@v1"
+    assert up.calls == {"a": 1}
+
+
+async def test_a_fetch_cut_by_its_requests_deadline_is_fetched_again_by_one_with_time_left(
+    make_cache: MakeCache,
+) -> None:
+    """The joined request did not run out of time: it must not get another's timeout."""
+    cache = make_cache()
+    calls = 0
+    started, cut = asyncio.Event(), asyncio.Event()
+
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            started.set()
+            await cut.wait()  # as the upstream layer does at its request's deadline
+            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
+        return "a@v1"
+
+    item = CacheItem(key=cache_key(SCOPE, "zylon_ranking", "a"), kind="zylon_ranking", fetch=fetch)
+    owner = asyncio.create_task(cache.load(item))
+    await started.wait()
+    joined = asyncio.create_task(cache.load(item))
+    for _ in range(20):  # the memory store answers without I/O: it joins within these
+        await asyncio.sleep(0)
+    cut.set()
+    with pytest.raises(DeadlineExceeded):
+        await owner
+    assert await asyncio.wait_for(joined, timeout=10) == "a@v1"
+    assert calls == 2
 
 
 # --- redis outage -----------------------------------------------------------------

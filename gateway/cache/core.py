@@ -38,6 +38,7 @@ from gateway.cache.redis_store import RedisStore
 from gateway.cache.store import MemoryStore, Store
 from gateway.config import CacheSettings
 from gateway.errors import (
+    DeadlineExceeded,
     GatewayError,
     UpstreamBadResponse,
     UpstreamRateLimited,
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MAX_FAILED_REMEMBERED = 4096
+# Less time left than this is not worth a fetch of one's own (an upstream call's worth).
+_WORTH_FETCHING_S = 0.05
 # Failures that an expired entry may answer: the upstream is down or overloaded.
 _PASSING_FAILURES = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamBadResponse)
 
@@ -148,10 +151,16 @@ class Cache:
 
     # --- misses --------------------------------------------------------------
 
-    async def _fetch_many(self, items: Sequence[CacheItem[Any]]) -> dict[str, object]:
+    async def _fetch_many(
+        self, items: Sequence[CacheItem[Any]], *, again: bool = True
+    ) -> dict[str, object]:
+        """Each item's value or error, fetched here or by the fetch under way that this
+        call joins; within this request's own deadline either way. A joined fetch cut
+        by its own request's (earlier) deadline is fetched again while time is left."""
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future[Any]] = {}
         owned: list[CacheItem[Any]] = []
+        by_key = {item.key: item for item in items}
         for item in items:
             future = self._inflight.get(item.key)
             if future is None:
@@ -163,19 +172,39 @@ class Cache:
         # `asyncio.wait` neither cancels what it waits for when this caller is cancelled
         # (a fetch others share goes on) nor raises what it ends with (read below), as
         # shield and gather would, and it costs fewer turns of the loop (bench/hops.py).
-        waits: list[asyncio.Future[Any]] = list(futures.values())
+        mine = {item.key for item in owned}
+        joined = [f for key, f in futures.items() if key not in mine]
+        ours: list[asyncio.Future[Any]] = [futures[key] for key in mine]
         if owned:
             batch = self._spawn(self._fetch_batch(owned, {i.key: futures[i.key] for i in owned}))
             batch.add_done_callback(_retrieve)
             if self._store.shared:
                 # The batch stores its values with one write, then lets go of their locks:
                 # it is over once all that is done.
-                mine = {item.key for item in owned}
-                waits = [f for key, f in futures.items() if key not in mine] + [batch]
+                ours = [batch]
             # In one process a value is stored before its future is set (`fetch_into`):
             # the futures say all there is to wait for, each as soon as it is known.
-        await asyncio.wait(waits)
-        return {key: _outcome(future) for key, future in futures.items()}
+        left = remaining()
+        if not joined or left is None:
+            await asyncio.wait(ours + joined)
+        else:
+            # What this call fetches ends by this request's deadline (its calls are cut
+            # there); what it joined runs to another request's, which may come later.
+            await asyncio.wait(ours + joined, timeout=max(left, 0.0))
+            if unfinished := [f for f in ours if not f.done()]:
+                await asyncio.wait(unfinished)
+        outcomes = {
+            key: _outcome(future) if future.done() else _late(by_key[key])
+            for key, future in futures.items()
+        }
+        cut = [
+            by_key[key]
+            for key in futures
+            if key not in mine and isinstance(outcomes[key], DeadlineExceeded)
+        ]
+        if again and cut and ((left := remaining()) is None or left > _WORTH_FETCHING_S):
+            outcomes.update(await self._fetch_many(cut, again=False))
+        return outcomes
 
     async def _fetch_batch(
         self, items: Sequence[CacheItem[Any]], futures: dict[str, asyncio.Future[Any]]
@@ -393,6 +422,12 @@ async def _all(awaitables: list[Coroutine[Any, Any, T]]) -> list[T]:
     if len(awaitables) == 1:
         return [await awaitables[0]]
     return list(await asyncio.gather(*awaitables))
+
+
+def _late(item: CacheItem[Any]) -> object:
+    """What a caller gets whose deadline came before the fetch it joined ended."""
+    why = f"{item.kind}: no answer before the request's deadline"
+    return DeadlineExceeded(item.source, why) if item.source is not None else TimeoutError(why)
 
 
 def _outcome(future: asyncio.Future[Any]) -> object:

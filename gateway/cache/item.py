@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from gateway.errors import Source
 from gateway.frozen import frozen
 
 T = TypeVar("T")
@@ -17,6 +18,7 @@ class CacheItem(Generic[T]):
     kind: str  # resource kind, e.g. "zylon_ranking"; picks the TTL
     fetch: Callable[[], Awaitable[T]]
     ttl_s: float | None = None  # None: settings.ttl_s.get(kind, settings.default_ttl_s)
+    source: Source | None = None  # the upstream fetch calls, which a late answer names
 
 
 @frozen

@@ -339,7 +339,7 @@ class MakeLoader:
         async def fetch() -> MakePage:
             return await client.analytics(query)
 
-        return CacheItem(key=key, kind=kind, fetch=fetch, ttl_s=ttl)
+        return CacheItem(key=key, kind=kind, fetch=fetch, ttl_s=ttl, source=Source.MAKE)
 
 
 async def _settled(plan: Awaitable[object]) -> object:

@@ -144,7 +144,8 @@ class ZylonLoaders:
         assert org.organization.zylon is not None
         link = org.organization.zylon
         space = scope(org_id, "zylon", link.base_url, link.token.reveal())
-        return CacheItem(key=cache_key(space, kind, link.org_slug, *parts), kind=kind, fetch=fetch)
+        key = cache_key(space, kind, link.org_slug, *parts)
+        return CacheItem(key=key, kind=kind, fetch=fetch, source=Source.ZYLON)
 
     async def _run(
         self, org_ids: Sequence[str], build: Callable[[ZylonClient, int], CacheItem[T]]

@@ -28,6 +28,7 @@ import orjson
 from gateway.config import UpstreamSettings
 from gateway.digits import declared_over
 from gateway.errors import (
+    DeadlineExceeded,
     Source,
     UpstreamBadRequest,
     UpstreamBadResponse,
@@ -154,10 +155,6 @@ class _Retryable(Exception):
         super().__init__(error.message)
         self.error = error
         self.retry_after = retry_after
-
-
-class DeadlineExceeded(UpstreamTimeout):
-    """Cut short by the GraphQL request's own deadline, not by the upstream's timeout."""
 
 
 def _verdict(error: UpstreamError) -> bool | None:
