@@ -120,6 +120,7 @@ def create_app(
                 http_clients=http_clients,
                 clock=clock,
                 on_attempt=observability.on_attempt,
+                on_breaker=observability.metrics.breaker_state,
                 event_hooks=observability.event_hooks(),
             ) as state:
                 yield {"gateway": state}

@@ -15,6 +15,7 @@ from gateway.cache import Cache, open_cache
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.tracing import EventHooks, traced_clients
+from gateway.upstreams.breaker import BreakerHook
 from gateway.upstreams.http import AttemptHook
 from gateway.upstreams.pool import Upstreams, open_upstreams
 
@@ -45,9 +46,11 @@ async def open_state(
     http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     clock: Clock = utc_now,
     on_attempt: AttemptHook | None = None,
+    on_breaker: BreakerHook | None = None,
     event_hooks: EventHooks | None = None,
 ) -> AsyncIterator[GatewayState]:
-    """`on_attempt` sees every upstream HTTP attempt; `event_hooks` go on the HTTP clients."""
+    """`on_attempt` sees every upstream HTTP attempt, `on_breaker` every change of a
+    circuit breaker's state; `event_hooks` go on the HTTP clients."""
     cache = open_cache(settings.cache)
     persisted = cache
     if settings.cache.backend == "memory":
@@ -56,7 +59,9 @@ async def open_state(
     try:
         async with (
             traced_clients(settings, http_clients, event_hooks) as clients,
-            open_upstreams(settings, http_clients=clients, on_attempt=on_attempt) as upstreams,
+            open_upstreams(
+                settings, http_clients=clients, on_attempt=on_attempt, on_breaker=on_breaker
+            ) as upstreams,
         ):
             yield GatewayState(
                 settings=settings,

@@ -240,6 +240,7 @@ class GatewayMetrics:
 
     def breaker_states(self, states: Iterable[tuple[str, str]]) -> None:
         """Every breaker's state, read when /metrics is scraped: an open circuit turns
-        half-open when it is next asked, so a value kept from its last change would lie."""
+        half-open when it is next asked, so the value its last change set may be old.
+        (Each change sets it too: with several workers, another may answer the scrape.)"""
         for breaker, state in states:
             self.breaker_state(breaker, state)

@@ -20,11 +20,15 @@ import asyncio
 import enum
 import logging
 import time
+from collections.abc import Callable
 
 from gateway.frozen import frozen
 from gateway.upstreams.window import Clock, SlidingCounts
 
 log = logging.getLogger("gateway.upstream")
+# Told of every change of state (the breaker's name, its new state's value): the
+# metrics of each worker, which a scrape answered by another worker reads.
+BreakerHook = Callable[[str, str], None]
 
 _CALLS, _FAILURES = 0, 1
 
@@ -53,6 +57,7 @@ class CircuitBreaker:
         cooldown_s: float,
         half_open_probes: int,
         clock: Clock = time.monotonic,
+        on_change: BreakerHook | None = None,
     ) -> None:
         if failure_threshold < 1 or half_open_probes < 1 or not 0 < failure_ratio <= 1:
             raise ValueError("a breaker needs a threshold, probes and 0 < failure_ratio <= 1")
@@ -70,6 +75,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probes = 0
         self._settled: asyncio.Event | None = None  # made when a call first waits on a probe
+        self._on_change = on_change
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name}, {self.state.value})"
@@ -142,6 +148,7 @@ class CircuitBreaker:
             self._generation += 1
             self._probes = 0
             log.info("circuit %s half-open: probing", self.name)
+            self._changed()
 
     def _open(self, why: str) -> None:
         self._state = State.OPEN
@@ -149,6 +156,7 @@ class CircuitBreaker:
         self._opened_at = self._clock()
         self._probes = 0
         log.warning("circuit %s open for %.1fs: %s", self.name, self.cooldown_s, why)
+        self._changed()
 
     def _close(self) -> None:
         self._state = State.CLOSED
@@ -157,3 +165,8 @@ class CircuitBreaker:
         self._probes = 0
         self._window.clear()
         log.info("circuit %s closed", self.name)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.name, self._state.value)

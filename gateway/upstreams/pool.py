@@ -20,7 +20,7 @@ import httpx
 
 from gateway.config import OrganizationSettings, Settings, UpstreamSettings
 from gateway.errors import Source
-from gateway.upstreams.breaker import CircuitBreaker
+from gateway.upstreams.breaker import BreakerHook, CircuitBreaker
 from gateway.upstreams.http import AttemptHook, UpstreamHTTP, open_http_client
 from gateway.upstreams.make import MakeClient
 from gateway.upstreams.retry_budget import RetryBudget
@@ -59,6 +59,7 @@ def guarded_http(
     organization_id: str,
     tuning: UpstreamSettings,
     on_attempt: AttemptHook | None,
+    on_breaker: BreakerHook | None = None,
 ) -> UpstreamHTTP:
     """An upstream's HTTP for one organization, with that pair's own guards."""
     breaker = CircuitBreaker(
@@ -69,6 +70,7 @@ def guarded_http(
         window_s=tuning.breaker_window_s,
         cooldown_s=tuning.breaker_cooldown_s,
         half_open_probes=tuning.breaker_half_open_probes,
+        on_change=on_breaker,
     )
     budget = RetryBudget(
         ratio=tuning.retry_budget_ratio,
@@ -93,6 +95,7 @@ async def open_upstreams(
     *,
     http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     on_attempt: AttemptHook | None = None,
+    on_breaker: BreakerHook | None = None,
 ) -> AsyncIterator[Upstreams]:
     """Open one HTTP pool per base URL (unless handed in) and build every org's clients."""
     given = dict(http_clients or {})
@@ -126,6 +129,7 @@ async def open_upstreams(
                 organization_id=org.id,
                 tuning=tuning,
                 on_attempt=on_attempt,
+                on_breaker=on_breaker,
             )
         )
 

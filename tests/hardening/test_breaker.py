@@ -11,7 +11,7 @@ from gateway.config import Secret, Settings, UpstreamSettings
 from gateway.errors import Source, UpstreamUnavailable
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
-from gateway.upstreams.breaker import CircuitBreaker, State
+from gateway.upstreams.breaker import BreakerHook, CircuitBreaker, State
 from gateway.upstreams.http import UpstreamHTTP, open_http_client
 from gateway.upstreams.zylon import ZylonClient
 
@@ -26,7 +26,9 @@ class ManualClock:
         return self.now
 
 
-def breaker(clock: ManualClock, **kw: float) -> CircuitBreaker:
+def breaker(
+    clock: ManualClock, on_change: BreakerHook | None = None, **kw: float
+) -> CircuitBreaker:
     settings: dict[str, float] = {
         "failure_threshold": 2,
         "failure_ratio": 1.0,
@@ -36,7 +38,12 @@ def breaker(clock: ManualClock, **kw: float) -> CircuitBreaker:
         "half_open_probes": 1,
         **kw,
     }
-    return CircuitBreaker(name="zylon/aurora", clock=clock, **settings)  # type: ignore[arg-type]
+    return CircuitBreaker(
+        name="zylon/aurora",
+        clock=clock,
+        on_change=on_change,
+        **settings,  # type: ignore[arg-type]
+    )
 
 
 def state(guard: CircuitBreaker) -> State:
@@ -194,6 +201,25 @@ def test_reports_from_before_a_change_of_state_are_ignored() -> None:
     clock.now += 10.0
     guard.record(late, True)  # admitted while closed: says nothing about now
     assert state(guard) is State.HALF_OPEN
+
+
+def test_each_change_of_state_is_told_when_it_happens() -> None:
+    """The metrics hear of it then: with several workers, a scrape answered by another
+    worker reads what this one last reported."""
+    clock, changes = ManualClock(), []
+    guard = breaker(clock, lambda name, state: changes.append((name, state)), failure_threshold=1)
+    first = guard.admit()
+    assert first is not None
+    guard.record(first, False)
+    clock.now += 10.0
+    probe = guard.admit()
+    assert probe is not None
+    guard.record(probe, True)
+    assert changes == [
+        ("zylon/aurora", "open"),
+        ("zylon/aurora", "half_open"),
+        ("zylon/aurora", "closed"),
+    ]
 
 
 def test_an_open_circuit_answers_upstream_unavailable_and_spares_the_other_source_and_org(
