@@ -62,7 +62,7 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             for key, value in fields.items():
-                out.setdefault(key, value)
+                out.setdefault(key, redact(value) if isinstance(value, str) else value)
         if record.exc_info:
             out["exception"] = redact(self.formatException(record.exc_info))
         line: bytes = orjson.dumps(out, default=str)

@@ -36,7 +36,7 @@ from gateway.config import Settings
 from gateway.errors import Source
 from gateway.graphiql import asks_for_page
 from gateway.http_guard import PRIVATE_HEADERS
-from gateway.logs import ACCESS_LOGGER, REQUEST_ID
+from gateway.logs import ACCESS_LOGGER, REQUEST_ID, redact
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import EventHooks, Tracing
 
@@ -254,12 +254,14 @@ class Observability:
 
         if span is not None:
             kind = operation_type or "graphql"
-            span.update_name(f"{kind} {operation}" if operation else kind)
+            # Named by the operation only when the metrics took its name: span names are
+            # what tracing backends index, and any string may be sent as a name.
+            span.update_name(f"{kind} {operation}" if operation and label == operation else kind)
             span.set_attributes(
                 {
                     "gateway.request_id": record.id,
                     "gateway.client": record.client or "",
-                    "graphql.operation.name": operation or "",
+                    "graphql.operation.name": redact(operation or ""),
                     "graphql.operation.type": operation_type or "",
                     "http.response.status_code": status,
                     "gateway.upstream_requests": record.upstream_requests,

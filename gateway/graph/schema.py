@@ -77,7 +77,10 @@ class Subgraph(PlannedHooks, strawberry.federation.Schema):
         """Expected errors (codes a caller acts on) are not log-worthy; ErrorCodes already
         logged the unexpected ones with their traceback."""
         for error in errors:
-            code = (error.extensions or {}).get("code")
+            # Read before ErrorCodes gives every error its code: a gateway error has its own.
+            code = (error.extensions or {}).get("code") or getattr(
+                error.original_error, "code", None
+            )
             log.debug("graphql error %s at %s", code, error.path)
 
 

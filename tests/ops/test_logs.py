@@ -151,6 +151,27 @@ def test_an_operation_name_is_logged_cut_short(
     assert access["operation"] == "N" * MAX_LOGGED_NAME + "…"
 
 
+def test_a_credential_sent_as_an_operation_name_is_blanked_in_json_too(
+    log_stream: io.StringIO, start_gateway: StartGateway
+) -> None:
+    """The terminal format blanked it; the JSON access line wrote it as sent."""
+    gateway = start_gateway()
+    sent = "Bearer SECRETXYZ123b"
+    gateway.post({"query": "query Q { __typename }", "operationName": sent})
+    (access,) = [r for r in parse_lines(log_stream) if r["logger"] == ACCESS_LOGGER]
+    assert "SECRETXYZ123b" not in json.dumps(access)
+    assert access["operation"] == "Bearer [redacted]"
+
+
+def test_the_debug_line_of_an_error_names_its_code(
+    log_stream: io.StringIO, start_gateway: StartGateway
+) -> None:
+    gateway = start_gateway()
+    gateway.post({"query": '{ organization(id: "nowhere") { name } }'})
+    messages = [r["message"] for r in parse_lines(log_stream) if r["logger"] == "gateway.graphql"]
+    assert "graphql error NOT_FOUND at ['organization']" in messages, messages
+
+
 def test_the_terminal_format_is_one_readable_line() -> None:
     record = logging.LogRecord(
         ACCESS_LOGGER, logging.INFO, __file__, 1, "graphql request", (), None

@@ -153,3 +153,19 @@ def test_the_otlp_exporter_needs_its_package(sandbox: SandboxServer) -> None:
 def test_an_unknown_exporter_is_a_config_error(sandbox: SandboxServer) -> None:
     with pytest.raises(ConfigError, match=r"^telemetry\.exporter: "):
         ops_settings(sandbox, '[telemetry]\nexporter = "jaeger"\n')
+
+
+def test_a_span_is_named_by_an_operation_name_only_once_the_metrics_took_it(
+    start_gateway: StartGateway,
+) -> None:
+    """Any string may be sent as a name: tracing backends index span names."""
+    exporter = InMemorySpanExporter()
+    gateway = start_gateway(span_exporter=exporter)
+    gateway.post({"query": "query Q { __typename }", "operationName": "Bearer SECRETXYZ123b"})
+    gateway.post({"query": "query Q { __typename }", "operationName": "Q"})
+    names = [s.name for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert names == ["graphql", "query Q"]
+    attributes = [
+        dict(s.attributes or {}) for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER
+    ]
+    assert "SECRETXYZ123b" not in str(attributes)
