@@ -166,13 +166,16 @@ MAX_PAGE_SIZE = 9_899
 class LimitsSettings:
     max_page_size: int = 100
     max_series_days: int = 92  # Make series cost one call per day
+    # Distinct (range, filter, order) of fields per team, where they stand for many teams
+    # (under `teams`): each costs a Make call per team, which aliases would multiply.
+    max_team_variants: int = 4
     max_range_days: int = 366
     max_depth: int = 12
     max_aliases: int = 30
     max_selection_fields: int = 50
     max_fields: int = 1000
     max_fragment_spreads: int = 50
-    max_representations: int = 1000  # per `_entities` field
+    max_representations: int = 1000  # over the operation's `_entities` fields
     max_tokens: int = 2000
     max_document_bytes: int = 20_000
     max_cost: int = 20_000

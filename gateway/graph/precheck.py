@@ -55,6 +55,7 @@ from gateway.graph.document_cache import DocumentCache
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
+from gateway.graph.limits import too_complex
 from gateway.loaders.pagination import Position, check_window
 
 MAKE_RANGE_FIELDS = {("Organization", "teams"), ("Team", "metrics")}
@@ -259,6 +260,9 @@ class _Walk:
         # call per day, so aliases over other ranges must not multiply the calls.
         self.series_days: dict[str | None, set[dt.date]] = {}
         self.series_nodes: list[FieldNode] = []
+        # The arguments of team fields standing for many teams: each set, a call a team.
+        self.team_variants: set[str] = set()
+        self.team_nodes: list[FieldNode] = []
         self._make_orgs: tuple[str, ...] | None = None
 
     def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
@@ -297,6 +301,10 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
+        if owner == "Team" and name in ("metrics", "scenarios") and scope.team is None:
+            variant = (values.get("range"), values.get("filter"), values.get("orderBy"))
+            self.team_variants.add(repr(variant))
+            self.team_nodes.append(node)
         if (owner, name) in SCENARIO_FIELDS:
             self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
@@ -455,4 +463,17 @@ def _check(
         )
         error = BadUserInput(message)
         walk.errors.append(GraphQLError(message, nodes=walk.series_nodes, original_error=error))
+    variants, most_variants = len(walk.team_variants), ctx.settings.limits.max_team_variants
+    if variants > most_variants and not walk.errors:
+        refusal = too_complex(
+            f"A team's metrics and scenarios are asked with {variants} distinct ranges, "
+            f"filters or orders where they stand for every team (each is a Make call a "
+            f"team); the limit is {most_variants}.",
+            "max_team_variants",
+            variants,
+            most_variants,
+        )
+        walk.errors.append(
+            GraphQLError(refusal.message, nodes=walk.team_nodes, extensions=refusal.extensions)
+        )
     return walk.errors

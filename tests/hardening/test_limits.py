@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +333,29 @@ def test_representations_are_counted_over_every_entities_field(
     error = refused(gql, sandbox, query, {"r": representations})
     assert error["extensions"]["limit"] == "max_representations"
     assert error["extensions"]["value"] == 2 * half
+
+
+def team_metrics(today: dt.date, ranges: int) -> str:
+    """`ranges` aliases of every team's metrics, each over another of the last weeks."""
+    fields = " ".join(
+        f'm{i}: metrics(range: {{from: "{today - dt.timedelta(days=7 * i + 7)}T00:00:00Z", '
+        f'to: "{today - dt.timedelta(days=7 * i)}T00:00:00Z"}}) {{ operations }}'
+        for i in range(ranges)
+    )
+    return f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}'
+
+
+def test_aliases_of_a_teams_fields_may_not_multiply_its_make_calls(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Each distinct range is a Make call per team: 29 of them made 203 calls."""
+    today = sandbox.state.data.today
+    body = gql.run(team_metrics(today, LIMITS.max_team_variants))
+    assert "errors" not in body, body
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, team_metrics(today, LIMITS.max_team_variants + 1))
+    assert error["extensions"]["limit"] == "max_team_variants"
+    assert error["extensions"]["value"] == LIMITS.max_team_variants + 1
 
 
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
