@@ -24,7 +24,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, Settings
 from gateway.cors import cors
-from gateway.errors import shown
+from gateway.errors import Code, shown
 from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.schema import build_schema
@@ -146,7 +146,7 @@ def create_app(
             return await answer(request)
         except Exception:  # a bug: its trace goes to the log, never to the caller
             log.exception("unexpected error answering a GraphQL request")
-            return error_response(500, INTERNAL_MESSAGE, "INTERNAL")
+            return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
 
     async def answer(request: Request) -> Response:
         if settings.graphql.graphiql and asks_for_page(request.scope):
@@ -159,7 +159,7 @@ def create_app(
             return HTMLResponse(page, headers=PRIVATE_HEADERS)  # with --sandbox: the demo key
         if request.method not in ("GET", "POST"):
             return error_response(
-                405, "GraphQL is served over GET and POST.", "BAD_REQUEST", _ALLOW
+                405, "GraphQL is served over GET and POST.", Code.BAD_REQUEST, _ALLOW
             )
         state: GatewayState = request.state.gateway
         caller = state.auth.client(_authorization(request))
@@ -167,7 +167,7 @@ def create_app(
             return error_response(
                 401,
                 "missing or unknown API key: send Authorization: Bearer <key>",
-                "UNAUTHENTICATED",
+                Code.UNAUTHENTICATED,
                 _CHALLENGE,
             )
         note_client(caller.name)
@@ -187,7 +187,7 @@ def create_app(
         except StrawberryHTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
                 # A mutation sent by its persisted hash: as when its text is sent.
-                return error_response(405, GET_QUERIES_ONLY, "BAD_REQUEST", {"Allow": "POST"})
+                return error_response(405, GET_QUERIES_ONLY, Code.BAD_REQUEST, {"Allow": "POST"})
             if isinstance(exc.__cause__, CannotGetOperationTypeError):
                 # A document that is GraphQL but names no operation it holds: like two
                 # operations and no `operationName`, a validation failure.
@@ -197,8 +197,8 @@ def create_app(
                     if name is None
                     else f"the document has no operation named {shown(name)}"
                 )
-                return error_response(200, message, "GRAPHQL_VALIDATION_FAILED")
-            return error_response(exc.status_code, exc.reason, "BAD_REQUEST")
+                return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
+            return error_response(exc.status_code, exc.reason, Code.BAD_REQUEST)
         finally:
             context.loaders.release()
         body = _repeatable(context, response) if key is not None else None
@@ -220,7 +220,7 @@ def create_app(
         state: GatewayState = request.state.gateway
         if not state.auth.may_scrape(_authorization(request)):
             message = "/metrics needs Authorization: Bearer <server.metrics_token>"
-            return error_response(401, message, "UNAUTHENTICATED", _CHALLENGE)
+            return error_response(401, message, Code.UNAUTHENTICATED, _CHALLENGE)
         observability.metrics.breaker_states(
             (breaker.name, breaker.state.value) for breaker in state.upstreams.breakers
         )

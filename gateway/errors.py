@@ -1,20 +1,23 @@
-"""The gateway's one error tree, and the GraphQL codes the contract gives them.
+"""The gateway's one error tree, and every code the contract gives an error.
 
     GatewayError                      code              cause
     ├── BadUserInput                  BAD_USER_INPUT    a bad argument; refused before any call
-    ├── Unauthenticated               UNAUTHENTICATED   no or unknown API key
     ├── NotFound                      NOT_FOUND         unknown, or not the caller's
     ├── NotLinked                     NOT_LINKED        the organization has no such upstream
-    ├── QueryTooComplex               QUERY_TOO_COMPLEX over an operation limit
-    ├── UpstreamError                 (abstract)        an upstream answered badly or not at all
-    │   ├── UpstreamUnauthorized      UPSTREAM_UNAUTHORIZED   401 / 403
-    │   ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, 404 and other 4xx
-    │   ├── UpstreamRateLimited       UPSTREAM_RATE_LIMITED   429 after the retry budget
-    │   ├── UpstreamTimeout           UPSTREAM_TIMEOUT        no answer in time
-    │   │   └── DeadlineExceeded      UPSTREAM_TIMEOUT        ... before the request's deadline
-    │   ├── UpstreamUnavailable       UPSTREAM_UNAVAILABLE    refused, 5xx, open breaker
-    │   └── UpstreamBadResponse       UPSTREAM_BAD_RESPONSE   not JSON, or not the API's schema
-    └── Internal                      INTERNAL          anything else; says nothing of internals
+    └── UpstreamError                 (abstract)        an upstream answered badly or not at all
+        ├── UpstreamUnauthorized      UPSTREAM_UNAUTHORIZED   401 / 403
+        ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, 404 and other 4xx
+        ├── UpstreamRateLimited       UPSTREAM_RATE_LIMITED   429 after the retry budget
+        ├── UpstreamTimeout           UPSTREAM_TIMEOUT        no answer in time
+        │   └── DeadlineExceeded      UPSTREAM_TIMEOUT        ... before the request's deadline
+        ├── UpstreamUnavailable       UPSTREAM_UNAVAILABLE    refused, 5xx, open breaker
+        └── UpstreamBadResponse       UPSTREAM_BAD_RESPONSE   not JSON, or not the API's schema
+
+The other codes are not raised but answered where they arise, each from `Code`:
+UNAUTHENTICATED (the app, 401), QUERY_TOO_COMPLEX (graph.limits), INTERNAL (anything
+else: graph.error_codes and the app, saying nothing of internals), BAD_REQUEST (a
+request that is not GraphQL over HTTP), GRAPHQL_PARSE_FAILED and
+GRAPHQL_VALIDATION_FAILED (the document), and Apollo's three PERSISTED_QUERY_*.
 
 Every message is written by the gateway itself: no upstream body, URL query,
 header, token or API key is ever put into one, so an error can be shown to a
@@ -34,6 +37,30 @@ class Source(enum.StrEnum):
     MAKE = "MAKE"
 
 
+class Code(enum.StrEnum):
+    """`extensions.code`: the contract's codes, Apollo's for documents and persisted
+    queries, and BAD_REQUEST for what is not GraphQL over HTTP."""
+
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_LINKED = "NOT_LINKED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    UPSTREAM_UNAUTHORIZED = "UPSTREAM_UNAUTHORIZED"
+    UPSTREAM_BAD_REQUEST = "UPSTREAM_BAD_REQUEST"
+    UPSTREAM_RATE_LIMITED = "UPSTREAM_RATE_LIMITED"
+    UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
+    UPSTREAM_UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
+    UPSTREAM_BAD_RESPONSE = "UPSTREAM_BAD_RESPONSE"
+    INTERNAL = "INTERNAL"
+    BAD_REQUEST = "BAD_REQUEST"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
+
+
 class ConfigError(Exception):
     """A configuration that cannot be served; the message names the key."""
 
@@ -49,7 +76,7 @@ def shown(value: object) -> str:
 
 
 class GatewayError(Exception):
-    code: ClassVar[str] = "INTERNAL"
+    code: ClassVar[Code] = Code.INTERNAL
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -63,27 +90,15 @@ class GatewayError(Exception):
 
 
 class BadUserInput(GatewayError):
-    code = "BAD_USER_INPUT"
-
-
-class Unauthenticated(GatewayError):
-    code = "UNAUTHENTICATED"
+    code = Code.BAD_USER_INPUT
 
 
 class NotFound(GatewayError):
-    code = "NOT_FOUND"
-
-
-class QueryTooComplex(GatewayError):
-    code = "QUERY_TOO_COMPLEX"
-
-
-class Internal(GatewayError):
-    code = "INTERNAL"
+    code = Code.NOT_FOUND
 
 
 class NotLinked(GatewayError):
-    code = "NOT_LINKED"
+    code = Code.NOT_LINKED
 
     def __init__(self, source: Source, organization_id: str) -> None:
         super().__init__(f"organization {organization_id!r} has no {source.value.title()} upstream")
@@ -126,18 +141,18 @@ class UpstreamError(GatewayError):
 
 
 class UpstreamUnauthorized(UpstreamError):
-    code = "UPSTREAM_UNAUTHORIZED"
+    code = Code.UPSTREAM_UNAUTHORIZED
 
 
 class UpstreamBadRequest(UpstreamError):
-    code = "UPSTREAM_BAD_REQUEST"
+    code = Code.UPSTREAM_BAD_REQUEST
 
 
 class UpstreamRateLimited(UpstreamError):
     """Always with `retryAfter` (the contract's): the upstream's, or else the gateway's own
     back-off (gateway.upstreams.http)."""
 
-    code = "UPSTREAM_RATE_LIMITED"
+    code = Code.UPSTREAM_RATE_LIMITED
 
     def extensions(self) -> dict[str, Any]:
         ext = super().extensions()
@@ -146,7 +161,7 @@ class UpstreamRateLimited(UpstreamError):
 
 
 class UpstreamTimeout(UpstreamError):
-    code = "UPSTREAM_TIMEOUT"
+    code = Code.UPSTREAM_TIMEOUT
 
 
 class DeadlineExceeded(UpstreamTimeout):
@@ -154,8 +169,8 @@ class DeadlineExceeded(UpstreamTimeout):
 
 
 class UpstreamUnavailable(UpstreamError):
-    code = "UPSTREAM_UNAVAILABLE"
+    code = Code.UPSTREAM_UNAVAILABLE
 
 
 class UpstreamBadResponse(UpstreamError):
-    code = "UPSTREAM_BAD_RESPONSE"
+    code = Code.UPSTREAM_BAD_RESPONSE

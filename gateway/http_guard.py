@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.digits import declared_over
+from gateway.errors import Code
 from gateway.graphiql import asks_for_page
 from gateway.upstreams.deadline import remaining, request_deadline
 
@@ -272,7 +273,7 @@ async def _refuse(
     extra_headers: Mapping[str, str] | None = None,
 ) -> None:
     logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
-    body = orjson.dumps(error_body(message, "BAD_REQUEST"))
+    body = orjson.dumps(error_body(message, Code.BAD_REQUEST))
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

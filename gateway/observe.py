@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +33,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.cache import CacheNotes
 from gateway.config import Settings
-from gateway.errors import Source
+from gateway.errors import Code, Source
 from gateway.graphiql import asks_for_page
 from gateway.http_guard import PRIVATE_HEADERS
 from gateway.logs import ACCESS_LOGGER, REQUEST_ID, redact
@@ -46,7 +46,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_LOGGED_NAME = 200
 # Answers to a document that did not parse or validate: its operation name may not be in it.
-_REQUEST_ERRORS = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
+_REQUEST_ERRORS = frozenset({Code.GRAPHQL_PARSE_FAILED, Code.GRAPHQL_VALIDATION_FAILED})
 
 
 @dataclass(slots=True)
@@ -201,7 +201,7 @@ class Observability:
         every other answer; the headers it returns give the refusal its request id."""
         sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
         record = RequestRecord(id=request_id(sent), method=scope["method"], started=0.0)
-        codes = ["BAD_REQUEST"]
+        codes = [Code.BAD_REQUEST]
         label = self.metrics.operation_label(None, executed=False)
         self.metrics.request_finished(label, codes, seconds)
         fields = _access_fields(record, status, seconds, codes)
@@ -279,7 +279,7 @@ class Observability:
 
 
 def _access_fields(
-    record: RequestRecord, status: int, seconds: float, codes: list[str]
+    record: RequestRecord, status: int, seconds: float, codes: Sequence[str]
 ) -> dict[str, Any]:
     """The fields of an access line, as a request that ran nothing has them."""
     return {
@@ -312,20 +312,20 @@ def _operation_type(execution: ExecutionContext) -> str | None:
 
 def _code(extensions: dict[str, Any] | None) -> str:
     code = (extensions or {}).get("code")
-    return code if isinstance(code, str) else "INTERNAL"
+    return code if isinstance(code, str) else Code.INTERNAL
 
 
 def _codes_of(response: Response | None) -> list[str]:
     """The error codes of an answer given without executing an operation (small, JSON)."""
     if response is None:
-        return ["INTERNAL"]
+        return [Code.INTERNAL]
     body = getattr(response, "body", None)
     if not isinstance(body, bytes) or not body.startswith(b"{"):
-        return [] if response.status_code < 400 else ["BAD_REQUEST"]
+        return [] if response.status_code < 400 else [Code.BAD_REQUEST]
     try:
         errors = orjson.loads(body).get("errors") or []
     except (orjson.JSONDecodeError, AttributeError):
-        return ["BAD_REQUEST"]
+        return [Code.BAD_REQUEST]
     return [_code(e.get("extensions")) for e in errors if isinstance(e, dict)]
 
 

@@ -36,7 +36,7 @@ from gateway.cache import Cache, CacheItem
 from gateway.cache.keys import PREFIX
 from gateway.config import Settings
 from gateway.digits import declared_over
-from gateway.errors import ConfigError
+from gateway.errors import Code, ConfigError
 from gateway.http_guard import error_response, replay_body
 from gateway.observe import note_persisted
 
@@ -117,7 +117,7 @@ class PersistedQueries:
             read = await _read_body(request, self._max_body)
             if read is None:
                 return error_response(
-                    413, f"The request body is over {self._max_body} bytes.", "BAD_REQUEST"
+                    413, f"The request body is over {self._max_body} bytes.", Code.BAD_REQUEST
                 )
             body = read
             if self.manifest is None and b"persistedQuery" not in body:
@@ -145,21 +145,23 @@ class PersistedQueries:
         operation = payload.get("operationName")
         if not self._settings.persisted_queries:
             note_persisted("refused", operation)
-            return error_response(200, NOT_SUPPORTED, "PERSISTED_QUERY_NOT_SUPPORTED", _NO_STORE)
+            return error_response(200, NOT_SUPPORTED, Code.PERSISTED_QUERY_NOT_SUPPORTED, _NO_STORE)
         if pq.get("version") != 1:
-            return error_response(400, "Unsupported persisted query version; use 1.", "BAD_REQUEST")
+            return error_response(
+                400, "Unsupported persisted query version; use 1.", Code.BAD_REQUEST
+            )
         digest = pq.get("sha256Hash")
         if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
             return error_response(
                 400,
                 "extensions.persistedQuery.sha256Hash must be a SHA-256 hex digest.",
-                "BAD_REQUEST",
+                Code.BAD_REQUEST,
             )
         digest = digest.lower()
         query = payload.get("query")
         if isinstance(query, str) and query:
             if sha256_hex(query) != digest:
-                return error_response(400, "provided sha does not match query", "BAD_REQUEST")
+                return error_response(400, "provided sha does not match query", Code.BAD_REQUEST)
             if len(query.encode()) <= self._max_document:
                 await self._register(cache, digest, query)
             note_persisted("registered", operation)
@@ -169,7 +171,7 @@ class PersistedQueries:
         document = await self._lookup(cache, digest)
         if document is None:
             note_persisted("miss", operation)
-            return error_response(200, NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND", _NO_STORE)
+            return error_response(200, NOT_FOUND, Code.PERSISTED_QUERY_NOT_FOUND, _NO_STORE)
         note_persisted("hit", operation)
         return _with_query(request, payload, document)
 
@@ -201,7 +203,7 @@ class PersistedQueries:
             400,
             "This server runs only the operations of its trusted documents manifest; "
             "this one is not in it.",
-            "PERSISTED_QUERY_NOT_ALLOWED",
+            Code.PERSISTED_QUERY_NOT_ALLOWED,
         )
 
     async def _register(self, cache: Cache, digest: str, query: str) -> None:

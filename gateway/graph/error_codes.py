@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from gateway.errors import GatewayError
+from gateway.errors import Code, GatewayError
 
 log = logging.getLogger("gateway.graphql")
 
@@ -49,11 +49,11 @@ def with_code(error: GraphQLError) -> GraphQLError:
             # Raised while executing, yet not about an argument: a value that
             # could not be serialized (e.g. an enum value the contract lacks).
             return internal(error, original or error)
-        code = "GRAPHQL_VALIDATION_FAILED" if error.path is None else "BAD_USER_INPUT"
+        code = Code.GRAPHQL_VALIDATION_FAILED if error.path is None else Code.BAD_USER_INPUT
         if error.path is None and error.message.startswith("Syntax Error:"):
-            code = "GRAPHQL_PARSE_FAILED"
+            code = Code.GRAPHQL_PARSE_FAILED
         elif error.path is None and _is_input_error(error.message):
-            code = "BAD_USER_INPUT"
+            code = Code.BAD_USER_INPUT
         return GraphQLError(
             _bounded(error.message),
             nodes=error.nodes,
@@ -65,7 +65,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ValueError) and error.path is None:
         # Scalar parsing of a variable: the message is ours (gateway.graph.scalars).
         message = _bounded(error.message)
-        return GraphQLError(message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+        return GraphQLError(message, nodes=error.nodes, extensions={"code": Code.BAD_USER_INPUT})
     return internal(error, original)
 
 
@@ -81,7 +81,7 @@ def internal(error: GraphQLError, original: BaseException) -> GraphQLError:
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL"},
+        extensions={"code": Code.INTERNAL},
     )
 
 

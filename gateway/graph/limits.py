@@ -64,6 +64,7 @@ from graphql.validation import (
 from strawberry.extensions import SchemaExtension
 
 from gateway.config import GraphQLSettings, LimitsSettings
+from gateway.errors import Code
 from gateway.graph.error_codes import internal
 from gateway.graph.expansion import Expansion, expand
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
@@ -99,7 +100,7 @@ def as_int(value: Any) -> int | None:
 def too_complex(message: str, limit: str, value: int, maximum: int) -> GraphQLError:
     # A JSON number past 2**53 loses digits in a browser, and orjson refuses one past 2**64.
     value = min(value, MAX_SAFE_INTEGER)
-    extensions = {"code": "QUERY_TOO_COMPLEX", "limit": limit, "value": value, "max": maximum}
+    extensions = {"code": Code.QUERY_TOO_COMPLEX, "limit": limit, "value": value, "max": maximum}
     return GraphQLError(message, extensions=extensions)
 
 
@@ -132,7 +133,7 @@ def _scan(query: str, limits: LimitsSettings) -> GraphQLError | None:
                     f"Int cannot represent a number of {len(digits)} digits.",
                     source=lexer.source,
                     positions=[token.start],
-                    extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+                    extensions={"code": Code.GRAPHQL_VALIDATION_FAILED},
                 )
             if tokens > limits.max_tokens:
                 return too_complex(
