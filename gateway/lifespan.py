@@ -14,9 +14,8 @@ from gateway.auth import Authenticator
 from gateway.cache import Cache, open_cache
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
-from gateway.tracing import EventHooks, traced_clients
 from gateway.upstreams.breaker import BreakerHook
-from gateway.upstreams.http import AttemptHook
+from gateway.upstreams.http import AttemptHook, EventHooks
 from gateway.upstreams.pool import Upstreams, open_upstreams
 
 Clock = Callable[[], dt.datetime]
@@ -57,12 +56,13 @@ async def open_state(
         entries = settings.graphql.persisted_query_max_entries
         persisted = open_cache(dataclasses.replace(settings.cache, max_entries=entries))
     try:
-        async with (
-            traced_clients(settings, http_clients, event_hooks) as clients,
-            open_upstreams(
-                settings, http_clients=clients, on_attempt=on_attempt, on_breaker=on_breaker
-            ) as upstreams,
-        ):
+        async with open_upstreams(
+            settings,
+            http_clients=http_clients,
+            on_attempt=on_attempt,
+            on_breaker=on_breaker,
+            event_hooks=event_hooks,
+        ) as upstreams:
             yield GatewayState(
                 settings=settings,
                 upstreams=upstreams,

@@ -38,7 +38,8 @@ from gateway.graphiql import asks_for_page
 from gateway.http_guard import PRIVATE_HEADERS
 from gateway.logs import ACCESS_LOGGER, REQUEST_ID, redact
 from gateway.metrics import GatewayMetrics
-from gateway.tracing import EventHooks, Tracing
+from gateway.tracing import Tracing
+from gateway.upstreams.http import EventHooks
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

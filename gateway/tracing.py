@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -30,11 +30,9 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway.config import Settings, TelemetrySettings
+from gateway.config import TelemetrySettings
 from gateway.errors import ConfigError
-from gateway.upstreams.http import open_http_client
-
-EventHooks = dict[str, list[Callable[[Any], Awaitable[None]]]]
+from gateway.upstreams.http import EventHooks
 
 _UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", default=None)
 _OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
@@ -160,33 +158,3 @@ class Tracing:
                 span.set_attribute("error.type", str(status))
                 span.set_status(Status(StatusCode.ERROR))
         span.end()
-
-
-@contextlib.asynccontextmanager
-async def traced_clients(
-    settings: Settings,
-    given: Mapping[str, httpx.AsyncClient] | None,
-    hooks: EventHooks | None,
-) -> AsyncIterator[Mapping[str, httpx.AsyncClient] | None]:
-    """The upstream HTTP clients with `hooks`, one per base URL not handed in; closed after."""
-    if hooks is None:
-        yield given
-        return
-    clients = dict(given or {})
-    owned: list[httpx.AsyncClient] = []
-    try:
-        for org in settings.organizations:
-            links = (
-                (org.zylon, settings.upstreams.zylon),
-                (org.make, settings.upstreams.make),
-            )
-            for link, tuning in links:
-                if link is not None and link.base_url not in clients:
-                    client = open_http_client(tuning)
-                    client.event_hooks = hooks
-                    clients[link.base_url] = client
-                    owned.append(client)
-        yield clients
-    finally:
-        for client in owned:
-            await client.aclose()

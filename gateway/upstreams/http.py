@@ -19,7 +19,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import httpx
@@ -59,7 +59,13 @@ _MAX_HEADER_SETS = 64
 AttemptHook = Callable[[Source, str, "int | None", float, int], None]
 
 
-def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
+# httpx's event hooks ("request", "response"): what tracing puts on each client.
+EventHooks = dict[str, list[Callable[[Any], Awaitable[None]]]]
+
+
+def open_http_client(
+    settings: UpstreamSettings, event_hooks: EventHooks | None = None
+) -> httpx.AsyncClient:
     """A pooled keep-alive client on our own transport; the app's lifespan owns and closes it."""
     return CookielessClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
@@ -69,6 +75,7 @@ def open_http_client(settings: UpstreamSettings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
         trust_env=False,  # an upstream's address is what the configuration says
+        event_hooks=event_hooks,
     )
 
 

@@ -21,7 +21,7 @@ import httpx
 from gateway.config import OrganizationSettings, Settings, UpstreamSettings
 from gateway.errors import Source
 from gateway.upstreams.breaker import BreakerHook, CircuitBreaker
-from gateway.upstreams.http import AttemptHook, UpstreamHTTP, open_http_client
+from gateway.upstreams.http import AttemptHook, EventHooks, UpstreamHTTP, open_http_client
 from gateway.upstreams.make import MakeClient
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.zylon import ZylonClient
@@ -96,8 +96,10 @@ async def open_upstreams(
     http_clients: Mapping[str, httpx.AsyncClient] | None = None,
     on_attempt: AttemptHook | None = None,
     on_breaker: BreakerHook | None = None,
+    event_hooks: EventHooks | None = None,
 ) -> AsyncIterator[Upstreams]:
-    """Open one HTTP pool per base URL (unless handed in) and build every org's clients."""
+    """Open one HTTP pool per base URL (unless handed in), with `event_hooks` (tracing's),
+    and build every org's clients."""
     given = dict(http_clients or {})
     owned: dict[str, httpx.AsyncClient] = {}
     sharing = Counter(
@@ -114,7 +116,9 @@ async def open_upstreams(
             # Room for every organization's max_concurrent: one organization's calls
             # (a slow upstream, a burst) must never hold the connections another waits on.
             room = max(tuning.max_connections, sharing[base_url] * tuning.max_concurrent)
-            owned[base_url] = open_http_client(replace(tuning, max_connections=room))
+            owned[base_url] = open_http_client(
+                replace(tuning, max_connections=room), event_hooks=event_hooks
+            )
         return owned[base_url]
 
     upstreams = Upstreams()
