@@ -1,0 +1,187 @@
+"""`/graphql`: the GraphiQL page, or one GraphQL request from its key to its answer.
+
+In order: the page for a browser; the method; the caller's API key; a persisted
+query resolved to its text; the whole-response cache; then the operation, with the
+caller's per-request context. Whatever a bug raises leaves as INTERNAL, its trace
+in the log only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from cross_web import HTTPException as StrawberryHTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import request_response
+from starlette.types import Receive, Scope, Send
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
+from gateway.cache import CacheNotes
+from gateway.config import ClientSettings, Settings
+from gateway.errors import Code, shown
+from gateway.graph.context import Context
+from gateway.graph.error_codes import INTERNAL_MESSAGE
+from gateway.graph.view import GraphQLView
+from gateway.graphiql import asks_for_page, render_graphiql_page
+from gateway.http_guard import GET_QUERIES_ONLY, PRIVATE_HEADERS, error_response
+from gateway.lifespan import GatewayState
+from gateway.loaders import build_loaders
+from gateway.observe import (
+    current_operation,
+    executed_cleanly,
+    note_client,
+    note_response_cache_hit,
+)
+from gateway.persisted import PersistedQueries
+from gateway.response_cache import ResponseCache, complete
+
+log = logging.getLogger("gateway.graphql")
+
+_HIT = {"X-Gateway-Cache": "response"}
+_ALLOW = {"Allow": "GET, POST"}
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="graphql"'}  # RFC 6750: what a 401 asks for
+
+
+def authorization(request: Request) -> str | None:
+    """The one Authorization header sent; none where there are several, which would
+    otherwise be told apart by their order alone."""
+    values = request.headers.getlist("authorization")
+    return values[0] if len(values) == 1 else None
+
+
+class GraphQLEndpoint:
+    def __init__(
+        self,
+        settings: Settings,
+        view: GraphQLView,
+        *,
+        persisted: PersistedQueries,
+        responses: ResponseCache | None,
+        asset_prefix: str,
+        graphiql_headers: Mapping[str, str] | None = None,
+        graphiql_query: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.view = view
+        self.persisted = persisted
+        self.responses = responses
+        self.asset_prefix = asset_prefix
+        self.page_headers = (
+            json.dumps(dict(graphiql_headers), indent=2) if graphiql_headers else None
+        )
+        self.page_query = graphiql_query
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            return await self._answer(request)
+        except Exception:  # a bug: its trace goes to the log, never to the caller
+            log.exception("unexpected error answering a GraphQL request")
+            return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
+
+    async def _answer(self, request: Request) -> Response:
+        if self.settings.graphql.graphiql and asks_for_page(request.scope):
+            return self._page(request)
+        if request.method not in ("GET", "POST"):
+            message = "GraphQL is served over GET and POST."
+            return error_response(405, message, Code.BAD_REQUEST, _ALLOW)
+        state: GatewayState = request.state.gateway
+        caller = state.auth.client(authorization(request))
+        if caller is None:
+            message = "missing or unknown API key: send Authorization: Bearer <key>"
+            return error_response(401, message, Code.UNAUTHENTICATED, CHALLENGE)
+        note_client(caller.name)
+        resolved = await self.persisted.resolve(request, state.persisted)
+        if isinstance(resolved, Response):
+            return resolved
+        key = None
+        if self.responses is not None:
+            key = ResponseCache.key(caller.name, resolved.method, await _request_bytes(resolved))
+            hit = self.responses.get(key)
+            if hit is not None:
+                note_response_cache_hit(hit[1])
+                return Response(hit[0], media_type="application/json", headers=_HIT)
+        context = self._context(state, caller)
+        try:  # under the request's deadline, opened by the guard when the request arrived
+            response = await self.view.run(resolved, context=context)
+        except StrawberryHTTPException as exc:
+            return _refusal(exc, request.method)
+        finally:
+            context.loaders.release()
+        if key is not None and self.responses is not None:
+            body = _repeatable(context, response)
+            if body is not None:
+                fresh_for = context.notes.fresh_until - time.time()
+                self.responses.put(key, body, current_operation(), fresh_for_s=fresh_for)
+        return response
+
+    def _page(self, request: Request) -> Response:
+        page = render_graphiql_page(
+            endpoint=str(request.url.path),
+            asset_prefix=self.asset_prefix,
+            default_headers=self.page_headers,
+            default_query=self.page_query,
+        )
+        return HTMLResponse(page, headers=PRIVATE_HEADERS)  # with --sandbox: the demo key
+
+    def _context(self, state: GatewayState, caller: ClientSettings) -> Context:
+        now = state.clock()
+        notes = CacheNotes()
+        cache_settings = self.settings.cache
+        loaders = build_loaders(state.upstreams, state.cache, cache_settings, notes, now.date())
+        return Context(
+            caller=caller,
+            settings=self.settings,
+            loaders=loaders,
+            cursors=state.cursors,
+            notes=notes,
+            now=now,
+        )
+
+
+def _refusal(exc: StrawberryHTTPException, method: str) -> Response:
+    """Strawberry's refusals of a request, in the gateway's words and codes."""
+    if isinstance(exc.__cause__, InvalidOperationTypeError) and method == "GET":
+        # A mutation sent by its persisted hash: as when its text is sent.
+        return error_response(405, GET_QUERIES_ONLY, Code.BAD_REQUEST, {"Allow": "POST"})
+    if isinstance(exc.__cause__, CannotGetOperationTypeError):
+        # A document that is GraphQL but names no operation it holds: like two
+        # operations and no `operationName`, a validation failure.
+        name = exc.__cause__.operation_name
+        message = (
+            "the document defines no operation: send a query"
+            if name is None
+            else f"the document has no operation named {shown(name)}"
+        )
+        return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
+    return error_response(exc.status_code, exc.reason, Code.BAD_REQUEST)
+
+
+async def _request_bytes(request: Request) -> bytes:
+    return await request.body() if request.method == "POST" else request.url.query.encode()
+
+
+def _repeatable(context: Context, response: Response) -> bytes | None:
+    """The body of a complete answer from fresh data: worth giving again to the same request."""
+    fresh = context.notes.stale == 0 and not context.notes.stale_on_error
+    body = getattr(response, "body", None)  # a streamed response has none
+    if not fresh or response.status_code != 200 or not isinstance(body, bytes):
+        return None
+    clean = executed_cleanly()  # known without reading the body back (~1% of a request)
+    if clean is None:  # no operation ran: only the body can tell
+        clean = complete(body)
+    return body if clean else None
+
+
+class EveryMethod:
+    """An endpoint as an ASGI app, which a Route hands every method (a function gets
+    only its listed ones, and Starlette's own plain-text 405 for the rest)."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
