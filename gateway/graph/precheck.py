@@ -30,9 +30,11 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
+    GraphQLIncludeDirective,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSkipDirective,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -44,7 +46,12 @@ from graphql import (
     get_named_type,
     is_abstract_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.values import (
+    VariableValues,
+    get_argument_values,
+    get_directive_values,
+    get_variable_values,
+)
 from strawberry.extensions import SchemaExtension
 
 from gateway.cursors import FOREIGN
@@ -57,6 +64,7 @@ from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.graph.limits import too_complex
 from gateway.loaders.pagination import Position, check_window
+from gateway.ranges import Range
 
 MAKE_RANGE_FIELDS = {("Organization", "teams"), ("Team", "metrics")}
 # Every field name `_Walk.check` looks at; any other field is only walked.
@@ -98,6 +106,7 @@ class Scope:
     team: int | None = None  # under `team(id:)`
     teams: tuple[int, ...] = ()  # Team representations, each in one of `orgs`
     entities: _Entities | None = None  # the children of `_entities`
+    listed: Range | None = None  # under `teams(range:)`: the list's range, which it serves
 
     def of(self, owner: str) -> Scope:
         """The scope of a field of `owner` here: under `_entities`, that of its representations."""
@@ -301,14 +310,14 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
-        if owner == "Team" and name in ("metrics", "scenarios") and scope.team is None:
-            variant = (values.get("range"), values.get("filter"), values.get("orderBy"))
-            self.team_variants.add(repr(variant))
-            self.team_nodes.append(node)
+        if owner == "Team" and name in ("metrics", "scenarios") and scope.listed is not None:
+            self.count_team_variant(name, node, values, scope.listed)
         if (owner, name) in SCENARIO_FIELDS:
             self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
-            args.make_range(ctx, values.get("range"))
+            r = args.make_range(ctx, values.get("range"))
+            if name == "teams":
+                return Scope(orgs=scope.orgs, listed=r)
         elif (owner, name) == ("Organization", "usage"):
             selected = {f.name.value for f, _ in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
@@ -319,7 +328,7 @@ class _Walk:
             metric = values.get("metric")
             is_make = isinstance(metric, Metric) and metric.source.value == "MAKE"
             r = args.series_range(ctx, values.get("range"), make=is_make)
-            if is_make:
+            if is_make and scope.orgs != ():  # () : none with Make, so no call at all
                 org = scope.orgs[0] if scope.orgs and len(scope.orgs) == 1 else None
                 self.series_days.setdefault(org, set()).update(r.days())
                 self.series_nodes.append(node)
@@ -348,6 +357,37 @@ class _Walk:
             except BadUserInput:
                 continue
         return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
+
+    def count_team_variant(
+        self, name: str, node: FieldNode, values: dict[str, Any], listed: Range
+    ) -> None:
+        """A team field under `teams` that the list's own Make call does not serve (another
+        range) is a Make request a team: each distinct one is counted."""
+        if not self.included(node):
+            return
+        r = args.make_range(self.ctx, values.get("range"))
+        if r == listed:
+            return  # the teams list's call serves every filter and order over its range
+        asked = (
+            ("metrics",)
+            if name == "metrics"
+            else (
+                values.get("filter"),
+                values.get("orderBy"),
+                values.get("first"),
+                values.get("last"),
+            )
+        )
+        self.team_variants.add(repr((r, *asked)))
+        self.team_nodes.append(node)
+
+    def included(self, node: FieldNode) -> bool:
+        """Not switched off by `@skip(if: true)` or `@include(if: false)`."""
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include is not None and include.get("if") is False)
 
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
         ctx = self.ctx
@@ -466,9 +506,9 @@ def _check(
     variants, most_variants = len(walk.team_variants), ctx.settings.limits.max_team_variants
     if variants > most_variants and not walk.errors:
         refusal = too_complex(
-            f"A team's metrics and scenarios are asked with {variants} distinct ranges, "
-            f"filters or orders where they stand for every team (each is a Make call a "
-            f"team); the limit is {most_variants}.",
+            f"Under `teams`, a team's metrics and scenarios ask for {variants} distinct "
+            f"requests over ranges other than the list's (each is a Make call a team); "
+            f"the limit is {most_variants}.",
             "max_team_variants",
             variants,
             most_variants,

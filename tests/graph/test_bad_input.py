@@ -526,6 +526,29 @@ def test_make_series_together_stay_within_the_series_days(
     assert len(body["data"]["organization"]["b"]["points"]) == 60
 
 
+@pytest.mark.parametrize("other", ["cygnus", "nowhere"])
+def test_a_series_that_makes_no_call_counts_no_days(
+    served: GraphQLClient, sandbox: SandboxServer, other: str
+) -> None:
+    """cygnus has no Make (NOT_LINKED), nowhere is unknown (NOT_FOUND): their days are
+    no calls, and must not count against aurora's."""
+    today = sandbox.state.data.today
+    a = (today - dt.timedelta(days=60), today - dt.timedelta(days=1))
+    b = (today - dt.timedelta(days=120), today - dt.timedelta(days=61))
+
+    def series(alias: str, org: str, days: tuple[dt.date, dt.date]) -> str:
+        span = f'{{from: "{days[0]}T00:00:00Z", to: "{days[1]}T23:59:59Z"}}'
+        return (
+            f'{alias}: organization(id: "{org}") {{ timeSeries(metric: OPERATIONS, '
+            f"range: {span}) {{ points {{ date }} }} }}"
+        )
+
+    sandbox.state.reset()
+    body = served.run(f"{{ {series('a', 'aurora', a)} {series('b', other, b)} }}")
+    assert len(body["data"]["a"]["timeSeries"]["points"]) == 60
+    assert ex.codes(body) == ["NOT_LINKED" if other == "cygnus" else "NOT_FOUND"]
+
+
 def test_an_int_literal_past_32_bits_is_a_validation_error(
     served: GraphQLClient, sandbox: SandboxServer
 ) -> None:

@@ -358,6 +358,48 @@ def test_aliases_of_a_teams_fields_may_not_multiply_its_make_calls(
     assert error["extensions"]["value"] == LIMITS.max_team_variants + 1
 
 
+def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    fields = " ".join(
+        f"s{n}: scenarios(range: {week}, first: {n}) {{ nodes {{ id }} }}"
+        for n in range(1, LIMITS.max_team_variants + 2)
+    )
+    query = f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}'
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_team_variants"
+
+
+def test_what_the_teams_list_serves_itself_is_not_counted(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Over the list's own range, every filter and order comes from its one call; a
+    field switched off costs nothing."""
+    today = sandbox.state.data.today
+    weeks = [
+        f'{{from: "{today - dt.timedelta(days=7 * i + 7)}T00:00:00Z", '
+        f'to: "{today - dt.timedelta(days=7 * i)}T00:00:00Z"}}'
+        for i in range(LIMITS.max_team_variants + 1)
+    ]
+    lists = " ".join(
+        f"l{i}: scenarios(range: $range, filter: {{statuses: [{status}]}}, "
+        f"orderBy: {{field: {field}, direction: DESC}}, first: 3) {{ nodes {{ id }} }}"
+        for i, (status, field) in enumerate(
+            [(s, f) for s in ("ACTIVE", "INACTIVE") for f in ("OPERATIONS", "ERRORS", "NAME")]
+        )
+    )
+    off = " ".join(
+        f"w{i}: metrics(range: {week}) @include(if: $details) {{ operations }}"
+        for i, week in enumerate(weeks)
+    )
+    query = f"""query ($range: TimeRange, $details: Boolean!) {{
+        organization(id: "aurora") {{ teams(range: $range) {{
+          metrics(range: $range) {{ operations }} {lists} {off} }} }} }}"""
+    body = gql.run(query, {"details": False})
+    assert "errors" not in body, body
+    assert sandbox.state.log.count(source="make") == 1
+
+
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
     error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')
