@@ -163,6 +163,8 @@ class Cache:
         by_key = {item.key: item for item in items}
         for item in items:
             future = self._inflight.get(item.key)
+            if future is not None and _failed(future):
+                future = None  # failed, not yet settled (a shared store's batch): fetch anew
             if future is None:
                 future = loop.create_future()
                 future.add_done_callback(_retrieve)
@@ -428,6 +430,10 @@ def _late(item: CacheItem[Any]) -> object:
     """What a caller gets whose deadline came before the fetch it joined ended."""
     why = f"{item.kind}: no answer before the request's deadline"
     return DeadlineExceeded(item.source, why) if item.source is not None else TimeoutError(why)
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 def _outcome(future: asyncio.Future[Any]) -> object:
