@@ -33,7 +33,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.config import parse_settings
 from gateway.sandbox.server import config_toml
-from gateway.tracing import EventHooks, traced_clients
+from gateway.upstreams.http import EventHooks, open_http_client
 
 WARMUP = 20
 Scope = dict[str, Any]
@@ -93,8 +93,19 @@ async def measure(url: str, requests: int) -> tuple[list[int], list[int]]:
     settings = parse_settings(tomllib.loads(config_toml(url)), env={})
     moments = Moments(Turns())
     hooks: EventHooks = {"request": [moments.on_request], "response": [moments.on_response]}
-    async with traced_clients(settings, None, hooks) as clients:
+    clients: dict[str, httpx.AsyncClient] = {}
+    for org in settings.organizations:
+        for link, tuning in (
+            (org.zylon, settings.upstreams.zylon),
+            (org.make, settings.upstreams.make),
+        ):
+            if link is not None and link.base_url not in clients:
+                clients[link.base_url] = open_http_client(tuning, event_hooks=hooks)
+    try:
         return await _measure(create_app(settings, http_clients=clients), moments, requests)
+    finally:
+        for client in clients.values():
+            await client.aclose()
 
 
 async def _measure(app: Starlette, moments: Moments, requests: int) -> tuple[list[int], list[int]]:
