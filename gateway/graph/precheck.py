@@ -55,10 +55,10 @@ from graphql.execution.values import (
 from strawberry.extensions import SchemaExtension
 
 from gateway.cursors import FOREIGN
+from gateway.engine.document_cache import DocumentCache
 from gateway.errors import BadUserInput, GatewayError
 from gateway.graph import arguments as args
 from gateway.graph.context import Context
-from gateway.graph.document_cache import DocumentCache
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric

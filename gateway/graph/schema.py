@@ -15,20 +15,20 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types.execution import ExecutionContext
 
 from gateway.config import GraphQLSettings, LimitsSettings, Settings
+from gateway.engine.document_cache import CachedParse, CachedValidation, DocumentCache
+from gateway.engine.execution import ShortPathExecutor
+from gateway.engine.hooks import PlannedHooks
+from gateway.engine.plans import plan_short_paths
+from gateway.engine.resolvers import lean_resolvers
 from gateway.errors import BadUserInput
 from gateway.graph.cache_notes import CacheNotesExtension
 from gateway.graph.context import Info
-from gateway.graph.document_cache import CachedParse, CachedValidation, DocumentCache
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import ErrorCodes
-from gateway.graph.execution import ShortPathExecutor
-from gateway.graph.hooks import PlannedHooks
 from gateway.graph.limits import MeasureCache, OperationLimits
 from gateway.graph.organization import Organization, Query
-from gateway.graph.plans import plan_short_paths
 from gateway.graph.precheck import ArgumentCheck
 from gateway.graph.projects import Project
-from gateway.graph.resolvers import lean_resolvers
 from gateway.graph.scalars import SCALARS
 from gateway.graph.scenarios import Scenario
 from gateway.graph.teams import Team

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
 
-from gateway.graph.builders import Builder, compile_selection
-from gateway.graph.execution import ShortPathExecutor
-from gateway.graph.plans import plan_short_paths
+from gateway.engine.builders import Builder, compile_selection
+from gateway.engine.execution import ShortPathExecutor
+from gateway.engine.plans import plan_short_paths
 from gateway.graph.scalars import SCALARS, BigInt
 from tests.graph.conftest import GraphQLClient, operation
 
@@ -120,7 +120,7 @@ def compiled(monkeypatch: pytest.MonkeyPatch) -> list[Builder | None]:
         results.append(real(*args))
         return results[-1]
 
-    monkeypatch.setattr("gateway.graph.execution.compile_selection", recording)
+    monkeypatch.setattr("gateway.engine.execution.compile_selection", recording)
     return results
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLError
 
-from gateway.graph.document_cache import DocumentCache
+from gateway.engine.document_cache import DocumentCache
 
 
 def doc(fields: int, name: str = "Q") -> str:

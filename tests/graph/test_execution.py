@@ -13,8 +13,8 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from gateway.graph.execution import ShortPathExecutor
-from gateway.graph.plans import COMPLETIONS, PLAN, plan_short_paths
+from gateway.engine.execution import ShortPathExecutor
+from gateway.engine.plans import COMPLETIONS, PLAN, plan_short_paths
 from gateway.graph.schema import build_schema
 
 

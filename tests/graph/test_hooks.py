@@ -11,7 +11,7 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
-from gateway.graph.hooks import PlannedHooks
+from gateway.engine.hooks import PlannedHooks
 from gateway.graph.schema import Subgraph
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLError
 
-from gateway.graph.document_cache import MULTIPLE_OPERATIONS
+from gateway.engine.document_cache import MULTIPLE_OPERATIONS
 from gateway.graph.error_codes import INTERNAL_MESSAGE, with_code
 from gateway.sandbox.server import SandboxServer
 from tests.graph.conftest import DEMO_KEY, GraphQLClient

@@ -14,9 +14,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exception_handlers import ExceptionHandler
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-from gateway.graph.conversions import compile_arguments
-from gateway.graph.plans import object_fields
-from gateway.graph.resolvers import lean_resolvers
+from gateway.engine.conversions import compile_arguments
+from gateway.engine.plans import object_fields
+from gateway.engine.resolvers import lean_resolvers
 from gateway.graph.schema import build_schema
 
 

@@ -6,7 +6,7 @@ and, for an async resolver, a coroutine of its own around the resolver's. For a
 field with none of them, what those layers come down to is: the argument
 conversion (`get_arguments`), Strawberry's `Info` where the resolver asks for it,
 then the resolver. That is what `lean_resolvers` hands graphql-core for such
-fields, with the conversion worked out once per field (gateway.graph.conversions)
+fields, with the conversion worked out once per field (gateway.engine.conversions)
 where its types allow; an async resolver's coroutine goes to graphql-core as it
 is, and graphql-core awaits it.
 """
@@ -22,8 +22,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
 from strawberry.types.field import StrawberryField
 
-from gateway.graph.conversions import compile_arguments
-from gateway.graph.plans import object_fields
+from gateway.engine.conversions import compile_arguments
+from gateway.engine.plans import object_fields
 
 
 def lean_resolvers(schema: Schema) -> int:

@@ -6,7 +6,7 @@ read and how to complete its value. Output types whose present values complete
 simply (objects that do not check their values' type, leaves, unions of plain
 Strawberry types) get a `Completion` in the schema's extensions. `plan_rows` pairs
 a selection's fields with their plans, once per selection; a shared selection keeps
-them in a `Selection`, with its builder (gateway.graph.builders).
+them in a `Selection`, with its builder (gateway.engine.builders).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def leaf_coercion(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
 
 
 def list_attribute(field: GraphQLField) -> str | None:
-    """The attribute a plain field of a list type reads (gateway.graph.builders)."""
+    """The attribute a plain field of a list type reads (gateway.engine.builders)."""
     inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     return _attribute(field) if isinstance(inner, GraphQLList) else None
 
@@ -181,7 +181,7 @@ def _plan(field: GraphQLField) -> FieldPlan | None:
 
 
 # A selection's fields, each with its plan (None: graphql-core's path), kept with
-# the shared collection of the selection (gateway.graph.collected), or else per
+# the shared collection of the selection (gateway.engine.collected), or else per
 # selection an execution meets.
 Row: TypeAlias = tuple[str, FieldDetailsList, FieldPlan | None]
 
@@ -196,7 +196,7 @@ def plan_rows(parent_type: GraphQLObjectType, grouped: GroupedFieldSet) -> list[
 
 class Selection:
     """A shared selection's plan: its rows, and the builder of its answer once asked
-    for (gateway.graph.builders; None when it has none)."""
+    for (gateway.engine.builders; None when it has none)."""
 
     __slots__ = ("builder", "rows")
 

@@ -2,7 +2,7 @@
 
 Below the resolvers, most of an answer is data read off Python objects: a
 scenario's name, its team's id, thirty points of a series. The short path
-(gateway.graph.execution) still walks each of those fields through a loop that
+(gateway.engine.execution) still walks each of those fields through a loop that
 looks up its plan, checks for awaitables and makes a path object for every
 object and list item. For a selection made only of such fields (leaves, plain
 objects and plain lists whose own selections are such too, `__typename`), the
@@ -43,7 +43,7 @@ from graphql import (
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 
-from gateway.graph.plans import Row, leaf_coercion, list_attribute
+from gateway.engine.plans import Row, leaf_coercion, list_attribute
 
 Builder = Callable[[Any], dict[str, Any]]
 # How to compile the selection of a plain object field or list item: its builder,

@@ -19,10 +19,10 @@ a hundred of them).
 
 Each selection's fields are planned once, and `execute_fields` reads a plain leaf
 in its loop itself: no path, no call through execute_field, no awaitable check. A
-selection whose collection executions of one document share (gateway.graph.collected)
+selection whose collection executions of one document share (gateway.engine.collected)
 keeps its plan with it, and goes from the collection straight to the loop; so
 does each present item of a list of a plain object type. A shared selection made
-of plain fields only is answered by the function gateway.graph.builders writes for
+of plain fields only is answered by the function gateway.engine.builders writes for
 it, without the loop.
 
 Anything unusual (no such attribute, a null where the type forbids one, a value
@@ -50,9 +50,9 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import get_strawberry_type_cast
 
-from gateway.graph.builders import Builder, compile_selection
-from gateway.graph.collected import Collection, SharedCollections, shared_collections
-from gateway.graph.plans import (
+from gateway.engine.builders import Builder, compile_selection
+from gateway.engine.collected import Collection, SharedCollections, shared_collections
+from gateway.engine.plans import (
     COMPLETIONS,
     UNCOMPILED,
     Completion,
