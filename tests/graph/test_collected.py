@@ -13,9 +13,9 @@ from graphql import parse
 from graphql.execution import collect_fields
 from strawberry.extensions import ParserCache
 
+from gateway.engine import collected
 from gateway.engine.execution import ShortPathExecutor
 from gateway.engine.plans import plan_short_paths
-from gateway.engine import collected
 from tests.graph.test_execution import Chair, Lamp
 
 
