@@ -166,9 +166,10 @@ MAX_PAGE_SIZE = 9_899
 class LimitsSettings:
     max_page_size: int = 100
     max_series_days: int = 92  # Make series cost one call per day
-    # Under `teams(range:)`, the distinct requests of a team's metrics and scenarios over
-    # another range than the list's: each costs a Make call per team, which aliases would
-    # multiply (over the list's own range, its one call serves them all).
+    # The distinct requests of a team's metrics and scenarios asked for several teams
+    # (under `teams`, `_entities`, a page of scenarios): each costs a Make call per team,
+    # which aliases would multiply (over a `teams(range:)` list's own range, its one
+    # call serves them all).
     max_team_variants: int = 4
     max_range_days: int = 366
     max_depth: int = 12

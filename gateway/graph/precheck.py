@@ -108,6 +108,11 @@ class Scope:
     entities: _Entities | None = None  # the children of `_entities`
     listed: Range | None = None  # under `teams(range:)`: the list's range, which it serves
 
+    def many_teams(self) -> bool:
+        """Whether a Team field here stands for several teams (not `team(id:)`, nor one
+        Team representation): its Make requests are made once a team."""
+        return self.team is None and len(self.teams) != 1
+
     def of(self, owner: str) -> Scope:
         """The scope of a field of `owner` here: under `_entities`, that of its representations."""
         entities = self.entities
@@ -173,6 +178,15 @@ def _pages_by_cursor(steps: tuple[_Step, ...]) -> bool:
     )
 
 
+def _asks_teams(steps: tuple[_Step, ...]) -> bool:
+    """Whether a team's metrics or scenarios are asked under `steps`."""
+    return any(
+        (step.owner == "Team" and step.node.name.value in ("metrics", "scenarios"))
+        or _asks_teams(step.children)
+        for step in steps
+    )
+
+
 def _steps(
     schema: GraphQLSchema,
     fragments: dict[str, FragmentDefinitionNode],
@@ -194,9 +208,10 @@ def _steps(
             checked = node.name.value in CHECKED_NAMES
             children = _steps(schema, fragments, get_named_type(field.type), node.selection_set)
             if (owner.name, node.name.value) == ("Query", "_entities"):
-                # Its representations are read only where a cursor needs them: a router's
-                # batch can bring a thousand.
-                checked = _pages_by_cursor(children)
+                # Its representations are read only where a cursor, or the count of teams
+                # a team's Make requests are made for, needs them: a router's batch can
+                # bring a thousand.
+                checked = _pages_by_cursor(children) or _asks_teams(children)
             if checked or children:
                 steps.append(_Step(owner.name, field, node, checked, children))
     return tuple(steps)
@@ -310,7 +325,7 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
-        if owner == "Team" and name in ("metrics", "scenarios") and scope.listed is not None:
+        if owner == "Team" and name in ("metrics", "scenarios") and scope.many_teams():
             self.count_team_variant(name, node, values, scope.listed)
         if (owner, name) in SCENARIO_FIELDS:
             self.check_scenarios(owner, values, scope)
@@ -359,10 +374,11 @@ class _Walk:
         return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
 
     def count_team_variant(
-        self, name: str, node: FieldNode, values: dict[str, Any], listed: Range
+        self, name: str, node: FieldNode, values: dict[str, Any], listed: Range | None
     ) -> None:
-        """A team field under `teams` that the list's own Make call does not serve (another
-        range) is a Make request a team: each distinct one is counted."""
+        """A field of many teams (under `teams`, `_entities` or a page of scenarios) is a
+        Make request a team, unless a `teams` list's own call serves it (over the list's
+        range): each distinct one is counted."""
         if not self.included(node):
             return
         r = args.make_range(self.ctx, values.get("range"))
@@ -506,9 +522,9 @@ def _check(
     variants, most_variants = len(walk.team_variants), ctx.settings.limits.max_team_variants
     if variants > most_variants and not walk.errors:
         refusal = too_complex(
-            f"Under `teams`, a team's metrics and scenarios ask for {variants} distinct "
-            f"requests over ranges other than the list's (each is a Make call a team); "
-            f"the limit is {most_variants}.",
+            f"Asked for several teams, a team's metrics and scenarios make {variants} "
+            f"distinct requests that no `teams(range:)` list serves (each is a Make call "
+            f"a team); the limit is {most_variants}.",
             "max_team_variants",
             variants,
             most_variants,

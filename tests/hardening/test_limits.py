@@ -335,14 +335,18 @@ def test_representations_are_counted_over_every_entities_field(
     assert error["extensions"]["value"] == 2 * half
 
 
+def weekly_metrics(today: dt.date, weeks: int) -> str:
+    """`weeks` aliases of a team's metrics, each over another of the last weeks."""
+    return " ".join(
+        f'w{i}: metrics(range: {{from: "{today - dt.timedelta(days=7 * i + 7)}T00:00:00Z", '
+        f'to: "{today - dt.timedelta(days=7 * i)}T00:00:00Z"}}) {{ operations }}'
+        for i in range(weeks)
+    )
+
+
 def team_metrics(today: dt.date, ranges: int) -> str:
     """`ranges` aliases of every team's metrics, each over another of the last weeks."""
-    fields = " ".join(
-        f'm{i}: metrics(range: {{from: "{today - dt.timedelta(days=7 * i + 7)}T00:00:00Z", '
-        f'to: "{today - dt.timedelta(days=7 * i)}T00:00:00Z"}}) {{ operations }}'
-        for i in range(ranges)
-    )
-    return f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}'
+    return f'{{ organization(id: "aurora") {{ teams {{ {weekly_metrics(today, ranges)} }} }} }}'
 
 
 def test_aliases_of_a_teams_fields_may_not_multiply_its_make_calls(
@@ -356,6 +360,39 @@ def test_aliases_of_a_teams_fields_may_not_multiply_its_make_calls(
     error = refused(gql, sandbox, team_metrics(today, LIMITS.max_team_variants + 1))
     assert error["extensions"]["limit"] == "max_team_variants"
     assert error["extensions"]["value"] == LIMITS.max_team_variants + 1
+
+
+TEAM_ENTITIES = (
+    "query ($r: [_Any!]!) {{ _entities(representations: $r) {{ ... on Team {{ {} }} }} }}"
+)
+
+
+@pytest.mark.parametrize("where", ["entities", "scenario"])
+def test_teams_reached_otherwise_than_by_teams_are_counted_too(
+    gql: GraphQLClient, sandbox: SandboxServer, where: str
+) -> None:
+    """Teams of `_entities`, or of a page of scenarios: their ranges cost a call a team
+    just the same (29 aliases over 7 teams made 205 calls)."""
+    weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
+    if where == "entities":
+        teams = sandbox.state.data.make_org("aurora").teams
+        reps = [{"__typename": "Team", "id": str(t.id)} for t in teams]
+        error = refused(gql, sandbox, TEAM_ENTITIES.format(weeks), {"r": reps})
+    else:
+        query = (
+            f'{{ organization(id: "aurora") {{ scenarios(first: 20) {{ nodes {{ '
+            f"team {{ {weeks} }} }} }} }} }}"
+        )
+        error = refused(gql, sandbox, query)
+    assert error["extensions"]["limit"] == "max_team_variants"
+
+
+def test_one_team_is_not_many(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
+    team = sandbox.state.data.make_org("aurora").teams[0]
+    reps = [{"__typename": "Team", "id": str(team.id)}]
+    body = gql.run(TEAM_ENTITIES.format(weeks), {"r": reps})
+    assert "errors" not in body, body
 
 
 def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
