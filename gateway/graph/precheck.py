@@ -39,6 +39,7 @@ from graphql import (
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     ValueNode,
     VariableDefinitionNode,
@@ -63,6 +64,7 @@ from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.graph.limits import too_complex
+from gateway.graph.metrics import CHANGE_FIELDS
 from gateway.loaders.pagination import Position, check_window
 from gateway.ranges import Range
 
@@ -134,6 +136,8 @@ class _Step:
     node: FieldNode
     checked: bool
     children: tuple[_Step, ...]
+    # The field and the fragments it is selected through: their @skip / @include.
+    guards: tuple[SelectionNode, ...] = ()
 
 
 def _fields(
@@ -141,21 +145,26 @@ def _fields(
     fragments: dict[str, FragmentDefinitionNode],
     seen: frozenset[str] = frozenset(),
     conditions: tuple[str, ...] = (),
-) -> Iterator[tuple[FieldNode, tuple[str, ...]]]:
-    """The fields selected, each with the type conditions of the fragments it is in."""
+    guards: tuple[SelectionNode, ...] = (),
+) -> Iterator[tuple[FieldNode, tuple[str, ...], tuple[SelectionNode, ...]]]:
+    """The fields selected, each with the type conditions of the fragments it is in, and
+    the selections (fragments, then the field) whose directives may switch it off."""
     for node in selection_set.selections if selection_set else ():
+        guarded = (*guards, node) if node.directives else guards
         if isinstance(node, FieldNode):
-            yield node, conditions
+            yield node, conditions, guarded
         elif isinstance(node, InlineFragmentNode):
             condition = node.type_condition
             within = (*conditions, condition.name.value) if condition else conditions
-            yield from _fields(node.selection_set, fragments, seen, within)
+            yield from _fields(node.selection_set, fragments, seen, within, guarded)
         elif isinstance(node, FragmentSpreadNode):
             name = node.name.value
             if name in fragments and name not in seen:
                 fragment = fragments[name]
                 within = (*conditions, fragment.type_condition.name.value)
-                yield from _fields(fragment.selection_set, fragments, seen | {name}, within)
+                yield from _fields(
+                    fragment.selection_set, fragments, seen | {name}, within, guarded
+                )
 
 
 def _applies(schema: GraphQLSchema, condition: str, owner: GraphQLObjectType) -> bool:
@@ -178,13 +187,17 @@ def _pages_by_cursor(steps: tuple[_Step, ...]) -> bool:
     )
 
 
-def _asks_teams(steps: tuple[_Step, ...]) -> bool:
-    """Whether a team's metrics or scenarios are asked under `steps`."""
+def _counts_entities(steps: tuple[_Step, ...]) -> bool:
+    """Whether a field under `steps` is counted by the entities it stands for: a team's
+    metrics or scenarios (a call a team), an organization's series (its days count
+    only where it has Make)."""
     return any(
-        (step.owner == "Team" and step.node.name.value in ("metrics", "scenarios"))
-        or _asks_teams(step.children)
+        (step.owner, step.node.name.value) in _COUNTED or _counts_entities(step.children)
         for step in steps
     )
+
+
+_COUNTED = {("Team", "metrics"), ("Team", "scenarios"), ("Organization", "timeSeries")}
 
 
 def _steps(
@@ -198,7 +211,7 @@ def _steps(
     types = [parent]
     if not isinstance(parent, GraphQLObjectType):
         types = list(schema.get_possible_types(parent))  # type: ignore[arg-type]
-    for node, conditions in _fields(selection_set, fragments):
+    for node, conditions, guards in _fields(selection_set, fragments):
         for owner in types:
             if not isinstance(owner, GraphQLObjectType):
                 continue
@@ -208,12 +221,11 @@ def _steps(
             checked = node.name.value in CHECKED_NAMES
             children = _steps(schema, fragments, get_named_type(field.type), node.selection_set)
             if (owner.name, node.name.value) == ("Query", "_entities"):
-                # Its representations are read only where a cursor, or the count of teams
-                # a team's Make requests are made for, needs them: a router's batch can
-                # bring a thousand.
-                checked = _pages_by_cursor(children) or _asks_teams(children)
+                # Its representations are read only where a cursor, or what they count
+                # for, needs them: a router's batch can bring a thousand.
+                checked = _pages_by_cursor(children) or _counts_entities(children)
             if checked or children:
-                steps.append(_Step(owner.name, field, node, checked, children))
+                steps.append(_Step(owner.name, field, node, checked, children, guards))
     return tuple(steps)
 
 
@@ -255,6 +267,10 @@ def _variables_read(steps: tuple[_Step, ...]) -> Iterator[str]:
         if step.checked:
             for argument in step.node.arguments or ():
                 yield from _names(argument.value)
+        for guard in step.guards:
+            for directive in guard.directives or ():
+                for argument in directive.arguments or ():
+                    yield from _names(argument.value)
         yield from _variables_read(step.children)
 
 
@@ -289,23 +305,26 @@ class _Walk:
         self.team_nodes: list[FieldNode] = []
         self._make_orgs: tuple[str, ...] | None = None
 
-    def visit(self, steps: tuple[_Step, ...], scope: Scope) -> None:
+    def visit(self, steps: tuple[_Step, ...], scope: Scope, skipped: bool = False) -> None:
+        """`skipped`: under a field or fragment switched off by @skip / @include, where
+        arguments are still checked but nothing counts as a Make request."""
         for step in steps:
             node, here = step.node, scope.of(step.owner)
+            off = skipped or not all(self.included(guard) for guard in step.guards)
             below = Scope(orgs=here.orgs)  # a team is known to its own fields only
             if (step.owner, node.name.value) == ("Query", "organizations"):
                 below = Scope(orgs=self.make_orgs())
             if step.checked:
                 try:
                     values = get_argument_values(step.field, node, self.variables)
-                    below = self.check(step.owner, node, values, here) or below
+                    below = self.check(step.owner, node, values, here, off) or below
                 except GatewayError as exc:
                     error = GraphQLError(exc.message, nodes=[node], original_error=exc)
                     self.errors.append(error)
                     continue
                 except GraphQLError:
                     continue  # graphql-core reports it itself
-            self.visit(step.children, below)
+            self.visit(step.children, below, off)
 
     def make_orgs(self) -> tuple[str, ...]:
         if self._make_orgs is None:
@@ -314,7 +333,7 @@ class _Walk:
         return self._make_orgs
 
     def check(
-        self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope
+        self, owner: str, node: FieldNode, values: dict[str, Any], scope: Scope, off: bool
     ) -> Scope | None:
         """Refuse a bad argument; the scope of the field's children where it tells one."""
         ctx, name = self.ctx, node.name.value
@@ -325,7 +344,7 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
-        if owner == "Team" and name in ("metrics", "scenarios") and scope.many_teams():
+        if owner == "Team" and name in ("metrics", "scenarios") and scope.many_teams() and not off:
             self.count_team_variant(name, node, values, scope.listed)
         if (owner, name) in SCENARIO_FIELDS:
             self.check_scenarios(owner, values, scope)
@@ -334,7 +353,7 @@ class _Walk:
             if name == "teams":
                 return Scope(orgs=scope.orgs, listed=r)
         elif (owner, name) == ("Organization", "usage"):
-            selected = {f.name.value for f, _ in _fields(node.selection_set, self.fragments)}
+            selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
                 args.make_range(ctx, values.get("range"))
             else:
@@ -377,13 +396,11 @@ class _Walk:
         self, name: str, node: FieldNode, values: dict[str, Any], listed: Range | None
     ) -> None:
         """A field of many teams (under `teams`, `_entities` or a page of scenarios) is a
-        Make request a team, unless a `teams` list's own call serves it (over the list's
-        range): each distinct one is counted."""
-        if not self.included(node):
-            return
+        Make request a team, unless a `teams` list's own call serves it: each distinct
+        one is counted."""
         r = args.make_range(self.ctx, values.get("range"))
-        if r == listed:
-            return  # the teams list's call serves every filter and order over its range
+        if r == listed and self.served_by_list(name, node, values):
+            return
         asked = (
             ("metrics",)
             if name == "metrics"
@@ -397,12 +414,28 @@ class _Walk:
         self.team_variants.add(repr((r, *asked)))
         self.team_nodes.append(node)
 
-    def included(self, node: FieldNode) -> bool:
-        """Not switched off by `@skip(if: true)` or `@include(if: false)`."""
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+    def served_by_list(self, name: str, node: FieldNode, values: dict[str, Any]) -> bool:
+        """Whether the `teams` list's full scenario list answers this field over its own
+        range, as gateway.loaders.derive does: not with folder ids (its entries carry no
+        folder), nor with change percentages of one team's scenarios."""
+        if args.filters(values.get("filter")).folder_ids:
+            return False
+        fields = _fields(node.selection_set, self.fragments)
+        if name == "scenarios":  # the changes of the page's `total`
+            totals = [f for f, _, _ in fields if f.name.value == "total"]
+            fields = (item for f in totals for item in _fields(f.selection_set, self.fragments))
+        return not any(f.name.value in CHANGE_FIELDS for f, _, _ in fields)
+
+    def included(self, node: SelectionNode) -> bool:
+        """Not switched off by `@skip(if: true)` or `@include(if: false)`; a condition
+        that cannot be read (graphql-core reports it) leaves it on."""
+        try:
+            skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+            include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        except GraphQLError:
+            return True
         if skip is not None and skip.get("if") is True:
             return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
         return not (include is not None and include.get("if") is False)
 
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:

@@ -547,6 +547,18 @@ def test_a_series_that_makes_no_call_counts_no_days(
     body = served.run(f"{{ {series('a', 'aurora', a)} {series('b', other, b)} }}")
     assert len(body["data"]["a"]["timeSeries"]["points"]) == 60
     assert ex.codes(body) == ["NOT_LINKED" if other == "cygnus" else "NOT_FOUND"]
+    if other == "cygnus":  # the same as an entity: its representation is read for it
+        entity = (
+            series("b", other, b).replace(
+                f'organization(id: "{other}")',
+                "_entities(representations: $r) { ... on Organization",
+            )
+            + " }"
+        )
+        query = f"query ($r: [_Any!]!) {{ {series('a', 'aurora', a)} {entity} }}"
+        body = served.run(query, {"r": [{"__typename": "Organization", "id": other}]})
+        assert len(body["data"]["a"]["timeSeries"]["points"]) == 60
+        assert ex.codes(body) == ["NOT_LINKED"]
 
 
 def test_an_int_literal_past_32_bits_is_a_validation_error(

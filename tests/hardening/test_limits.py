@@ -395,6 +395,60 @@ def test_one_team_is_not_many(gql: GraphQLClient, sandbox: SandboxServer) -> Non
     assert "errors" not in body, body
 
 
+@pytest.mark.parametrize(
+    ("guard", "declared"),
+    [("@include(if: $c)", "$c: Boolean!"), ("@skip(if: $c)", "$c: Boolean = false")],
+)
+def test_a_condition_by_variable_does_not_hide_the_requests_it_keeps(
+    gql: GraphQLClient, sandbox: SandboxServer, guard: str, declared: str
+) -> None:
+    """The condition's variable must be read: unread, it switched off the count (112
+    Make calls) and the field's own argument checks."""
+    weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
+    guarded = weeks.replace(") { operations }", f") {guard} {{ operations }}")
+    query = f'query ({declared}) {{ organization(id: "aurora") {{ teams {{ {guarded} }} }} }}'
+    variables = {"c": True} if "include" in guard else {}
+    error = refused(gql, sandbox, query, variables)
+    assert error["extensions"]["limit"] == "max_team_variants"
+    bad = (
+        'query ($on: Boolean!) { organization(id: "aurora") { teams { '
+        "scenarios(first: 1000) @include(if: $on) { nodes { id } } } } }"
+    )
+    error = refused(gql, sandbox, bad, {"on": True}, code="BAD_USER_INPUT")
+    assert "`first` must be between 1 and" in error["message"]
+
+
+def test_a_fragment_switched_off_costs_nothing(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
+    query = (
+        'query ($old: Boolean = false) { organization(id: "aurora") { teams { id '
+        f"... @include(if: $old) {{ {weeks} }} }} }} }}"
+    )
+    body = gql.run(query)
+    assert "errors" not in body, body
+    assert sandbox.state.log.count(source="make") == 1
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "scenarios(filter: {folderIds: [FOLDER]}, first: 3) { nodes { id } }",
+        "scenarios(first: FIRST) { total { operationsChange } }",
+    ],
+)
+def test_what_the_teams_list_cannot_serve_over_its_range_is_counted(
+    gql: GraphQLClient, sandbox: SandboxServer, field: str
+) -> None:
+    """Folders (its entries carry none), and one team's change percentages, cost a call
+    a team even over the list's range (28 aliases made 112 calls)."""
+    aliases = " ".join(
+        f"a{i}: " + field.replace("FOLDER", str(i + 1)).replace("FIRST", str(i + 1))
+        for i in range(LIMITS.max_team_variants + 1)
+    )
+    error = refused(gql, sandbox, f'{{ organization(id: "aurora") {{ teams {{ {aliases} }} }} }}')
+    assert error["extensions"]["limit"] == "max_team_variants"
+
+
 def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     today = sandbox.state.data.today
     week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
