@@ -65,6 +65,7 @@ from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
 from gateway.graph.limits import too_complex
 from gateway.graph.metrics import CHANGE_FIELDS
+from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
 from gateway.loaders.pagination import Position, check_window
 from gateway.ranges import Range
 
@@ -397,34 +398,39 @@ class _Walk:
     ) -> None:
         """A field of many teams (under `teams`, `_entities` or a page of scenarios) is a
         Make request a team, unless a `teams` list's own call serves it: each distinct
-        one is counted."""
+        one is counted, as the loader would tell them apart."""
         r = args.make_range(self.ctx, values.get("range"))
-        if r == listed and self.served_by_list(name, node, values):
-            return
-        asked = (
-            ("metrics",)
-            if name == "metrics"
-            else (
-                values.get("filter"),
-                values.get("orderBy"),
-                values.get("first"),
-                values.get("last"),
-            )
-        )
-        self.team_variants.add(repr((r, *asked)))
+        changes = self.asks_changes(name, node)
+        if r == listed and not changes and not args.filters(values.get("filter")).folder_ids:
+            return  # the full list of the teams list's range derives it (loaders.derive)
+        self.team_variants.add(repr((r, name, changes, *self.page_request(name, node, values))))
         self.team_nodes.append(node)
 
-    def served_by_list(self, name: str, node: FieldNode, values: dict[str, Any]) -> bool:
-        """Whether the `teams` list's full scenario list answers this field over its own
-        range, as gateway.loaders.derive does: not with folder ids (its entries carry no
-        folder), nor with change percentages of one team's scenarios."""
-        if args.filters(values.get("filter")).folder_ids:
-            return False
+    def page_request(self, name: str, node: FieldNode, values: dict[str, Any]) -> tuple[Any, ...]:
+        """What tells two pages' Make requests apart: filters and order as the loader reads
+        them, the size, and whether the count, or one entry more (for `pageInfo`), is
+        asked (gateway.loaders.pagination)."""
+        if name != "scenarios":
+            return ()
+        selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
+        first, last = values.get("first"), values.get("last")
+        return (
+            args.filters(values.get("filter")),
+            args.order(values.get("orderBy")),
+            first if first is not None or last is not None else DEFAULT_PAGE_SIZE,
+            last,
+            "totalCount" in selected,
+            "pageInfo" in selected,
+        )
+
+    def asks_changes(self, name: str, node: FieldNode) -> bool:
+        """Change percentages of one team's figures: its own Make request, whatever the
+        range (the metrics', or a page's `total`)."""
         fields = _fields(node.selection_set, self.fragments)
-        if name == "scenarios":  # the changes of the page's `total`
+        if name == "scenarios":
             totals = [f for f, _, _ in fields if f.name.value == "total"]
             fields = (item for f in totals for item in _fields(f.selection_set, self.fragments))
-        return not any(f.name.value in CHANGE_FIELDS for f, _, _ in fields)
+        return any(f.name.value in CHANGE_FIELDS for f, _, _ in fields)
 
     def included(self, node: SelectionNode) -> bool:
         """Not switched off by `@skip(if: true)` or `@include(if: false)`; a condition

@@ -449,6 +449,44 @@ def test_what_the_teams_list_cannot_serve_over_its_range_is_counted(
     assert error["extensions"]["limit"] == "max_team_variants"
 
 
+def test_what_a_page_selects_makes_distinct_requests_too(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """`totalCount` asks Make for a count, `pageInfo` for one entry more: the same page
+    three ways is three calls a team (84 calls got through over 7 teams)."""
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    forms = ("nodes { id }", "pageInfo { hasNextPage }", "totalCount")
+    fields = " ".join(
+        f"s{i}: scenarios(range: {week}, first: 3) {{ {form} }}" for i, form in enumerate(forms)
+    )
+    others = (
+        f"m: metrics(range: {week}) {{ operations }} "
+        f"a: scenarios(range: {week}, first: 5) {{ nodes {{ id }} }}"
+    )
+    query = f'{{ organization(id: "aurora") {{ teams {{ {others} {fields} }} }} }}'
+    error = refused(gql, sandbox, query)
+    assert error["extensions"]["value"] == 5  # metrics, the page of 5, the page of 3 thrice
+
+
+def test_spellings_of_one_request_are_one(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    spellings = (
+        "",
+        ", first: 20",
+        ", orderBy: {field: OPERATIONS}",
+        ", orderBy: {field: OPERATIONS, direction: ASC}, filter: {statuses: []}",
+        ", filter: {}",
+    )
+    fields = " ".join(
+        f"s{i}: scenarios(range: {week}{spelling}) {{ nodes {{ id }} }}"
+        for i, spelling in enumerate(spellings)
+    )
+    body = gql.run(f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}')
+    assert "errors" not in body, body
+
+
 def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     today = sandbox.state.data.today
     week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
