@@ -403,24 +403,29 @@ class _Walk:
         changes = self.asks_changes(name, node)
         if r == listed and not changes and not args.filters(values.get("filter")).folder_ids:
             return  # the full list of the teams list's range derives it (loaders.derive)
-        self.team_variants.add(repr((r, name, changes, *self.page_request(name, node, values))))
+        self.team_variants.add(repr((r, name, *self.page_request(name, node, values))))
         self.team_nodes.append(node)
 
     def page_request(self, name: str, node: FieldNode, values: dict[str, Any]) -> tuple[Any, ...]:
-        """What tells two pages' Make requests apart: filters and order as the loader reads
-        them, the size, and whether the count, or one entry more (for `pageInfo`), is
-        asked (gateway.loaders.pagination)."""
+        """What tells two pages' Make requests apart, as gateway.loaders.pagination builds
+        them: filters and order as the loader reads them (`last` reads the reversed order),
+        the size, and whether the count is asked or else one entry more (`pageInfo`)."""
         if name != "scenarios":
             return ()
         selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
         first, last = values.get("first"), values.get("last")
+        field, direction = args.order(values.get("orderBy"))
+        if last is not None and first is None:
+            direction = "desc" if direction == "asc" else "asc"
+        size = first if first is not None else last if last is not None else DEFAULT_PAGE_SIZE
+        counted = "totalCount" in selected
         return (
             args.filters(values.get("filter")),
-            args.order(values.get("orderBy")),
-            first if first is not None or last is not None else DEFAULT_PAGE_SIZE,
-            last,
-            "totalCount" in selected,
-            "pageInfo" in selected,
+            field,
+            direction,
+            size,
+            counted,
+            not counted and "pageInfo" in selected,
         )
 
     def asks_changes(self, name: str, node: FieldNode) -> bool:
@@ -459,16 +464,16 @@ class _Walk:
         cursors = [c for c in (after, before) if c is not None]
         if not cursors:
             return  # a first page: no binding to check
+        if owner == "Team" and scope.team is None and not scope.teams and scope.orgs != ():
+            # Under `teams`, or a scenario's team (of `_entities` too): a cursor pages one
+            # team's scenarios, so it would be foreign to every other team, found only
+            # upstream, each team a call. (`()`: no team it could be in, no call.)
+            raise BadUserInput(TEAM_CURSOR)
         if not scope.orgs:
-            # Not known here (under a scenario's team: the resolver checks the binding), or
-            # none it could be in (under `_entities` with no entity of this kind).
+            # None it could be in (under `_entities` with no entity of this kind).
             for cursor in cursors:
                 _check_form(ctx, cursor)
             return
-        if owner == "Team" and scope.team is None and not scope.teams:
-            # Under `teams`, or a scenario's team: a cursor pages one team's scenarios,
-            # so it would be foreign to every other team, found only upstream.
-            raise BadUserInput(TEAM_CURSOR)
         given = r if values.get("range") is not None else None
         order = args.order(values.get("orderBy"))
 

@@ -487,6 +487,26 @@ def test_spellings_of_one_request_are_one(gql: GraphQLClient, sandbox: SandboxSe
     assert "errors" not in body, body
 
 
+def test_pages_the_loader_asks_alike_count_once(gql: GraphQLClient, sandbox: SandboxServer) -> None:
+    """`last: 5` reads the reversed order as `first: 5` does it; a count makes the
+    entry more needless; change percentages change no request."""
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    desc = "orderBy: {field: OPERATIONS, direction: DESC}"
+    fields = f"""
+        a: scenarios(range: {week}, first: 5, {desc}) {{ nodes {{ id }} }}
+        b: scenarios(range: {week}, last: 5) {{ nodes {{ id }} }}
+        c: scenarios(range: {week}, first: 5, {desc}) {{ totalCount }}
+        d: scenarios(range: {week}, first: 5, {desc}) {{ totalCount pageInfo {{ hasNextPage }} }}
+        e: metrics(range: {week}) {{ operations }}
+        f: metrics(range: {week}) {{ operationsChange }}
+        g: scenarios(range: {week}, first: 5, {desc}) {{
+          total {{ operationsChange }} nodes {{ id }} }}
+    """
+    body = gql.run(f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}')
+    assert "errors" not in body, body
+
+
 def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     today = sandbox.state.data.today
     week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'

@@ -176,6 +176,22 @@ def test_a_team_cursor_for_several_teams_says_it_pages_one(
     assert "pages one team's scenarios" in error["message"]
 
 
+def test_a_cursor_under_the_team_of_scenario_entities_is_refused_before_any_call(
+    quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, base: Case, cursors: dict[str, str]
+) -> None:
+    """As under `organization.scenarios.nodes.team`: several scenarios' teams, one cursor."""
+    query = f"""{HEAD}) {{
+      _entities(representations: $reps) {{ ... on Scenario {{ team {{ {CONNECTION} }} }} }}
+    }}"""
+    scenarios = quiet_sandbox.state.data.make_org("aurora").scenarios[:3]
+    reps = [{"__typename": "Scenario", "id": str(s.id)} for s in scenarios]
+    body = _post(shared_gateway, base, reps, query, first=1, after=cursors["team0"])
+    assert quiet_sandbox.state.log.count() == 0
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "pages one team's scenarios" in error["message"]
+
+
 def test_an_organization_without_make_answers_not_linked_whatever_the_cursor(
     quiet_sandbox: SandboxServer, shared_gateway: httpx.Client, base: Case, cursors: dict[str, str]
 ) -> None:
