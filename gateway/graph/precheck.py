@@ -429,8 +429,8 @@ class _Walk:
         )
 
     def asks_changes(self, name: str, node: FieldNode) -> bool:
-        """Change percentages of one team's figures: its own Make request, whatever the
-        range (the metrics', or a page's `total`)."""
+        """Change percentages of one team's figures (the metrics', or a page's `total`),
+        which a teams list's full list cannot derive: they need a request of the team's."""
         fields = _fields(node.selection_set, self.fragments)
         if name == "scenarios":
             totals = [f for f, _, _ in fields if f.name.value == "total"]
