@@ -42,8 +42,10 @@ def asks_for_page(scope: Scope) -> bool:
     (Java's default does); a browser opening a link with a query (`Sec-Fetch-Dest:
     document`) gets the page, which opens on the link's query.
     """
+    if scope["method"] not in ("GET", "HEAD"):
+        return False  # before reading any header: every POST asks this twice
     headers = Headers(scope=scope)
-    if scope["method"] not in ("GET", "HEAD") or not _prefers_html(headers.get("accept", "")):
+    if not _prefers_html(headers.get("accept", "")):
         return False
     if not _QUERY_PARAMS.intersection(parse_qs(scope["query_string"].decode("latin-1"))):
         return True
