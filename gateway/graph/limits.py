@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +170,19 @@ class Measure:
         )
 
 
+def switched_off(node: SelectionNode, condition: Callable[[ValueNode | None], Any]) -> bool:
+    """Whether `@skip(if: true)` or `@include(if: false)` switches `node` off, each `if`
+    read by `condition` (a value other than True or False leaves it on). The measure
+    reads the variables as sent, the precheck as coerced."""
+    for directive in node.directives or ():
+        name = directive.name.value
+        if name in ("skip", "include"):
+            value = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
+            if condition(value) is (name == "skip"):
+                return True
+    return False
+
+
 class _Measurer:
     """Depth, aliases and cost of selection sets, each fragment measured once."""
 
@@ -228,15 +241,7 @@ class _Measurer:
 
     def skipped(self, node: SelectionNode) -> bool:
         """`@skip(if: true)` or `@include(if: false)`: nothing below it runs or costs."""
-        for directive in node.directives or ():
-            name = directive.name.value
-            if name in ("skip", "include"):
-                condition = next(
-                    (a.value for a in directive.arguments or () if a.name.value == "if"), None
-                )
-                if self.boolean(condition) is (name == "skip"):
-                    return True
-        return False
+        return switched_off(node, self.boolean)
 
     def boolean(self, node: ValueNode | None) -> bool | None:
         if isinstance(node, BooleanValueNode):

@@ -28,13 +28,12 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLError,
     GraphQLField,
-    GraphQLIncludeDirective,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLSkipDirective,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -46,11 +45,11 @@ from graphql import (
     VariableNode,
     get_named_type,
     is_abstract_type,
+    value_from_ast,
 )
 from graphql.execution.values import (
     VariableValues,
     get_argument_values,
-    get_directive_values,
     get_variable_values,
 )
 from strawberry.extensions import SchemaExtension
@@ -63,7 +62,7 @@ from gateway.graph.context import Context
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
-from gateway.graph.limits import too_complex
+from gateway.graph.limits import switched_off, too_complex
 from gateway.graph.metrics import CHANGE_FIELDS
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
 from gateway.loaders.pagination import Position, check_window
@@ -438,16 +437,10 @@ class _Walk:
         return any(f.name.value in CHANGE_FIELDS for f, _, _ in fields)
 
     def included(self, node: SelectionNode) -> bool:
-        """Not switched off by `@skip(if: true)` or `@include(if: false)`; a condition
-        that cannot be read (graphql-core reports it) leaves it on."""
-        try:
-            skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
-            include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
-        except GraphQLError:
-            return True
-        if skip is not None and skip.get("if") is True:
-            return False
-        return not (include is not None and include.get("if") is False)
+        """Not switched off by `@skip` / `@include`; a condition that cannot be read
+        (graphql-core reports it) leaves it on."""
+        coerced = self.variables.coerced
+        return not switched_off(node, lambda value: value_from_ast(value, GraphQLBoolean, coerced))
 
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
         ctx = self.ctx
