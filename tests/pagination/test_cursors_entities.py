@@ -76,6 +76,15 @@ def _post(
     return body
 
 
+def _refusal(sandbox: SandboxServer, body: dict[str, Any]) -> str:
+    """The message of the one BAD_USER_INPUT error of a request that called no upstream."""
+    assert sandbox.state.log.count() == 0
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    message: str = error["message"]
+    return message
+
+
 def _ids(connection: dict[str, Any]) -> list[str]:
     return [edge["node"]["id"] for edge in connection["edges"]]
 
@@ -169,11 +178,8 @@ def test_a_team_cursor_for_several_teams_says_it_pages_one(
         {"__typename": "Team", "id": i} for i in (team_ids["team0"], team_ids.get(other, other))
     ]
     body = _post(shared_gateway, base, reps, first=2, after=cursors["team0"])
-    assert quiet_sandbox.state.log.count() == 0
     assert body["data"] is None
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "pages one team's scenarios" in error["message"]
+    assert "pages one team's scenarios" in _refusal(quiet_sandbox, body)
 
 
 def test_a_cursor_under_the_team_of_scenario_entities_is_refused_before_any_call(
@@ -186,10 +192,7 @@ def test_a_cursor_under_the_team_of_scenario_entities_is_refused_before_any_call
     scenarios = quiet_sandbox.state.data.make_org("aurora").scenarios[:3]
     reps = [{"__typename": "Scenario", "id": str(s.id)} for s in scenarios]
     body = _post(shared_gateway, base, reps, query, first=1, after=cursors["team0"])
-    assert quiet_sandbox.state.log.count() == 0
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "pages one team's scenarios" in error["message"]
+    assert "pages one team's scenarios" in _refusal(quiet_sandbox, body)
 
 
 def test_an_organization_without_make_answers_not_linked_whatever_the_cursor(
@@ -246,7 +249,4 @@ def test_an_argument_error_under_entities_is_reported_once(
         json={"query": query, "variables": {"reps": [{"__typename": "Organization", "id": "a"}]}},
         headers={"Authorization": f"Bearer {DEMO_KEY}"},
     ).json()
-    assert quiet_sandbox.state.log.count() == 0
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "between 1 and" in error["message"]
+    assert "between 1 and" in _refusal(quiet_sandbox, body)
