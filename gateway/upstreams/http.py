@@ -320,16 +320,21 @@ class UpstreamHTTP:
             self._hold_probe = asyncio.get_running_loop().create_future()
             return True
 
+    def _pause(self, seconds: float, status: int) -> None:
+        """Hold this organization's calls `seconds` from now, as `status` (429 or 503)
+        asked, never shortening a longer pause; past it, one call goes first."""
+        until = time.monotonic() + seconds
+        if until > self._hold_until:
+            self._hold_until, self._hold_status = until, status
+        self._hold_pending = True
+
     def _end_probe(self, status: int | None) -> None:
         """The first call past a pause is over; `status`: its answer's, None without one."""
         if status is None:
             self._hold_pending = True  # no answer to go by: the next call goes first instead
         elif status in HOLD_STATUSES and not self._hold_pending:
             # Paused again, without a Retry-After: the others wait the gateway's own back-off.
-            until = time.monotonic() + self.retry_delay(1, None)
-            if until > self._hold_until:
-                self._hold_until, self._hold_status = until, status
-            self._hold_pending = True
+            self._pause(self.retry_delay(1, None), status)
         probe, self._hold_probe = self._hold_probe, None
         if probe is not None and not probe.done():
             probe.set_result(None)
@@ -526,10 +531,7 @@ class UpstreamHTTP:
         if retry_after is not None and status in HOLD_STATUSES:
             # Held no longer than a breaker's cool-down: past it, a call finds out whether
             # the pause is over (a proxy's stray `Retry-After: 86400` must not last a day).
-            until = time.monotonic() + min(retry_after, self.settings.breaker_cooldown_s)
-            if until > self._hold_until:
-                self._hold_until, self._hold_status = until, status
-            self._hold_pending = True
+            self._pause(min(retry_after, self.settings.breaker_cooldown_s), status)
         if status == 429:
             raise _Retryable(UpstreamRateLimited(self.source, message, **kw), retry_after)
         if status in RETRY_STATUSES:
