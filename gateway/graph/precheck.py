@@ -18,7 +18,7 @@ those fields' arguments, not the hundreds of plain fields around them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,26 +175,22 @@ def _applies(schema: GraphQLSchema, condition: str, owner: GraphQLObjectType) ->
     return is_abstract_type(named) and schema.is_sub_type(named, owner)
 
 
-def _pages_by_cursor(steps: tuple[_Step, ...]) -> bool:
-    """Whether a scenario connection under `steps` is given a cursor."""
-    return any(
-        (
-            (step.owner, step.node.name.value) in SCENARIO_FIELDS
-            and any(a.name.value in ("after", "before") for a in step.node.arguments or ())
-        )
-        or _pages_by_cursor(step.children)
-        for step in steps
+def _below(steps: tuple[_Step, ...], found: Callable[[_Step], bool]) -> bool:
+    """Whether a step under `steps`, at any depth, is `found`."""
+    return any(found(step) or _below(step.children, found) for step in steps)
+
+
+def _pages_by_cursor(step: _Step) -> bool:
+    """A scenario connection given a cursor."""
+    return (step.owner, step.node.name.value) in SCENARIO_FIELDS and any(
+        a.name.value in ("after", "before") for a in step.node.arguments or ()
     )
 
 
-def _counts_entities(steps: tuple[_Step, ...]) -> bool:
-    """Whether a field under `steps` is counted by the entities it stands for: a team's
-    metrics or scenarios (a call a team), an organization's series (its days count
-    only where it has Make)."""
-    return any(
-        (step.owner, step.node.name.value) in _COUNTED or _counts_entities(step.children)
-        for step in steps
-    )
+def _counted(step: _Step) -> bool:
+    """A field counted by the entities it stands for: a team's metrics or scenarios (a
+    call a team), an organization's series (its days count only where it has Make)."""
+    return (step.owner, step.node.name.value) in _COUNTED
 
 
 _COUNTED = {("Team", "metrics"), ("Team", "scenarios"), ("Organization", "timeSeries")}
@@ -223,7 +219,7 @@ def _steps(
             if (owner.name, node.name.value) == ("Query", "_entities"):
                 # Its representations are read only where a cursor, or what they count
                 # for, needs them: a router's batch can bring a thousand.
-                checked = _pages_by_cursor(children) or _counts_entities(children)
+                checked = _below(children, _pages_by_cursor) or _below(children, _counted)
             if checked or children:
                 steps.append(_Step(owner.name, field, node, checked, children, guards))
     return tuple(steps)
