@@ -549,27 +549,29 @@ class UpstreamHTTP:
 
     async def _read_limited(self, response: httpx.Response, endpoint: str) -> bytes:
         limit = self.settings.max_response_bytes
-        too_large = UpstreamBadResponse(
-            self.source, f"{endpoint}: response too large", status=response.status_code
-        )
         if declared_over(response.headers.get("content-length"), limit):
-            raise too_large
+            raise self._too_large(response, endpoint)
         try:
             body = response.content  # a small body the transport has read already
         except httpx.ResponseNotRead:
             pass
         else:
             if len(body) > limit:
-                raise too_large
+                raise self._too_large(response, endpoint)
             return body
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > limit:
-                raise too_large  # leaving the stream closes it unread
+                raise self._too_large(response, endpoint)  # leaving the stream closes it unread
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _too_large(self, response: httpx.Response, endpoint: str) -> UpstreamBadResponse:
+        return UpstreamBadResponse(
+            self.source, f"{endpoint}: response too large", status=response.status_code
+        )
 
     def _decode(self, body: bytes, endpoint: str) -> Any:
         try:
