@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.cors import cors
 from gateway.endpoint import CHALLENGE, EveryMethod, GraphQLEndpoint, authorization
@@ -23,7 +24,7 @@ from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import graphiql_static_app
 from gateway.http_guard import HTTPGuard, error_response
-from gateway.lifespan import Clock, GatewayState, open_state, utc_now
+from gateway.lifespan import GatewayState, open_state
 from gateway.metrics import exposition, worker_stopped
 from gateway.observe import Observability, OperationObserver
 from gateway.persisted import PersistedQueries

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from gateway.auth import Authenticator
 from gateway.cache import Cache, open_cache
+from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
 from gateway.upstreams.breaker import BreakerHook
 from gateway.upstreams.http import AttemptHook, EventHooks
 from gateway.upstreams.pool import Upstreams, open_upstreams
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +56,7 @@ async def open_state(
             on_attempt=on_attempt,
             on_breaker=on_breaker,
             event_hooks=event_hooks,
+            clock=clock,
         ) as upstreams:
             yield GatewayState(
                 settings=settings,

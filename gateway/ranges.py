@@ -12,10 +12,10 @@ import math
 
 from gateway.errors import BadUserInput
 from gateway.frozen import frozen
+from gateway.upstreams.make import RETENTION_DAYS as MAKE_MAX_AGE_DAYS
 from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
-MAKE_MAX_AGE_DAYS = 365
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -73,12 +73,26 @@ def day_range(day: dt.date) -> Range:
     return Range(start, start + dt.timedelta(days=1, seconds=-1))
 
 
+def whole_days(r: Range) -> Range:
+    """The UTC days `r` touches, from the first second of its first to the last of its last.
+
+    Both upstreams count per UTC day, so every range over the same days asks for the
+    same figures: sent as whole days, such ranges share one upstream request and one
+    cache entry (the default range all day long, not for a minute).
+    """
+    return Range(day_range(r.start.date()).start, day_range(r.end.date()).end)
+
+
 def zylon_window(r: Range) -> ZylonWindow:
-    return ZylonWindow(start=math.floor(r.start.timestamp()), end=math.floor(r.end.timestamp()))
+    days = whole_days(r)
+    return ZylonWindow(
+        start=math.floor(days.start.timestamp()), end=math.floor(days.end.timestamp())
+    )
 
 
 def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
-    return r.start, r.end
+    days = whole_days(r)
+    return days.start, days.end
 
 
 def check_max_days(r: Range, max_days: int) -> None:

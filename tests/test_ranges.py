@@ -103,9 +103,15 @@ def test_zylon_window_is_unix_seconds() -> None:
     assert zylon_window(r) == ZylonWindow(start=1770076800, end=1770163199)
 
 
-def test_make_timeframe_is_the_utc_pair() -> None:
-    r = Range(utc(2026, 2, 3), utc(2026, 2, 4))
-    assert make_timeframe(r) == (utc(2026, 2, 3), utc(2026, 2, 4))
+def test_upstream_windows_cover_the_whole_utc_days_of_a_range() -> None:
+    """Both upstreams count per UTC day: ranges over the same days ask the same."""
+    r = Range(utc(2026, 2, 3, 17, 5, 9, 250_000), utc(2026, 2, 4, 0, 0, 1))
+    assert make_timeframe(r) == (utc(2026, 2, 3), utc(2026, 2, 4, 23, 59, 59))
+    assert zylon_window(r) == ZylonWindow(start=1770076800, end=1770249599)
+    offset = dt.timezone(dt.timedelta(hours=-5))
+    # 2026-02-03T20:00-05:00 is 2026-02-04T01:00Z: the UTC days count, not the local ones.
+    local = Range(dt.datetime(2026, 2, 3, 20, tzinfo=offset), utc(2026, 2, 4, 6))
+    assert make_timeframe(local) == (utc(2026, 2, 4), utc(2026, 2, 4, 23, 59, 59))
 
 
 def test_check_max_days() -> None:

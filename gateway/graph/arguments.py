@@ -21,6 +21,7 @@ from gateway.ranges import (
     check_max_days,
     check_series_days,
     check_series_window,
+    make_timeframe,
     resolve_range,
 )
 from gateway.upstreams.zylon import MAX_RANKING
@@ -61,7 +62,7 @@ def series_range(ctx: Context, value: Any, *, make: bool) -> Range:
 
 
 def timeframe(r: Range) -> Timeframe:
-    return Timeframe(r.start, r.end)
+    return Timeframe(*make_timeframe(r))
 
 
 def ranking_limit(limit: int | None) -> int:

@@ -23,7 +23,7 @@ from gateway.errors import BadUserInput, NotFound, UpstreamError, shown
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, ScenarioIndex, Timeframe
 from gateway.loaders.zylon import RankingKind
-from gateway.ranges import Range, resolve_range, zylon_window
+from gateway.ranges import Range, make_timeframe, resolve_range, zylon_window
 from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
 
 WIDE_DAYS = 365
@@ -105,8 +105,7 @@ async def find_project(info: Info, project_id: str) -> tuple[ZylonProject, str]:
 
 
 def default_timeframe(info: Info) -> Timeframe:
-    r = resolve_range(None, now=info.context.now)
-    return Timeframe(r.start, r.end)
+    return Timeframe(*make_timeframe(resolve_range(None, now=info.context.now)))
 
 
 async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioIndex]]:

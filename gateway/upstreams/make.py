@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
+from gateway.clock import Clock, utc_now
 from gateway.config import Secret
 from gateway.errors import UpstreamBadResponse
 from gateway.upstreams.http import UpstreamHTTP
@@ -12,13 +13,20 @@ from gateway.upstreams.models import MakeMetrics, MakePage, MakeQuery, MakeScena
 from gateway.upstreams.parsing import Fields, SchemaMismatch, as_object
 
 STATUSES = frozenset({"active", "inactive", "invalid"})
+RETENTION_DAYS = 365  # a `dateFrom` older than this before Make's clock is refused
+# How far past that limit `dateFrom` is sent: Make reads its clock when the request, or
+# a retry of it, arrives, and its clock may run ahead of ours.
+CLOCK_MARGIN = dt.timedelta(minutes=1)
 
 
 class MakeClient:
-    def __init__(self, http: UpstreamHTTP, *, organization_id: int, token: Secret) -> None:
+    def __init__(
+        self, http: UpstreamHTTP, *, organization_id: int, token: Secret, clock: Clock = utc_now
+    ) -> None:
         self._http = http
         self.organization_id = organization_id
         self._token = token
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"MakeClient(organization_id={self.organization_id})"
@@ -26,7 +34,7 @@ class MakeClient:
     async def analytics(self, query: MakeQuery) -> MakePage:
         body = await self._http.get_json(
             f"/analytics/{self.organization_id}",
-            params=make_params(query),
+            params=make_params(query, now=self._clock()),
             headers={
                 "Authorization": f"Token {self._token.reveal()}",
                 "Accept": "application/json",
@@ -39,14 +47,16 @@ class MakeClient:
             raise UpstreamBadResponse(self._http.source, f"analytics: {exc}", status=200) from None
 
 
-def make_params(query: MakeQuery) -> list[tuple[str, str]]:
-    """The query string of `query`, arrays as repeated keys, in a stable order."""
+def make_params(query: MakeQuery, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:
+    """The query string of `query`, arrays as repeated keys, in a stable order; with
+    `now`, the one to send at `now` (see `sent_from`)."""
     params: list[tuple[str, str]] = []
     params += [("teamId", str(team_id)) for team_id in query.team_ids]
     params += [("folderId", str(folder_id)) for folder_id in query.folder_ids]
     params += [("status", status) for status in query.statuses]
     if query.date_from is not None:
-        params.append(("timeframe[dateFrom]", iso_utc(query.date_from)))
+        date_from = query.date_from if now is None else sent_from(query.date_from, now)
+        params.append(("timeframe[dateFrom]", iso_utc(date_from)))
     if query.date_to is not None:
         params.append(("timeframe[dateTo]", iso_utc(query.date_to)))
     if query.offset is not None:
@@ -62,6 +72,26 @@ def make_params(query: MakeQuery) -> list[tuple[str, str]]:
     if query.return_total_count:
         params.append(("pg[returnTotalCount]", "true"))
     return params
+
+
+def sent_from(date_from: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """`dateFrom` as sent at `now`, on the oldest day Make keeps moved `CLOCK_MARGIN`
+    past Make's limit (to a whole second, and no later than the day's last second).
+
+    Make counts whole UTC days, so a `dateFrom` moved later within its day asks for the
+    same figures; sent as it is, a `from` the gateway accepted a moment ago could be
+    older than 365 days by Make's clock.
+    """
+    if date_from.tzinfo is None:
+        date_from = date_from.replace(tzinfo=dt.UTC)
+    oldest = now - dt.timedelta(days=RETENTION_DAYS) + CLOCK_MARGIN
+    if date_from >= oldest:
+        return date_from
+    whole = oldest.replace(microsecond=0)
+    moved = whole if whole == oldest else whole + dt.timedelta(seconds=1)
+    day = date_from.astimezone(dt.UTC).date()
+    last = dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
+    return min(moved, last)
 
 
 def iso_utc(value: dt.datetime) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from gateway.clock import Clock, utc_now
 from gateway.config import OrganizationSettings, Settings, UpstreamSettings
 from gateway.errors import Source
 from gateway.upstreams.breaker import BreakerHook, CircuitBreaker
@@ -97,6 +98,7 @@ async def open_upstreams(
     on_attempt: AttemptHook | None = None,
     on_breaker: BreakerHook | None = None,
     event_hooks: EventHooks | None = None,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[Upstreams]:
     """Open one HTTP pool per base URL (unless handed in), with `event_hooks` (tracing's),
     and build every org's clients."""
@@ -151,6 +153,7 @@ async def open_upstreams(
                     http(Source.MAKE, org.make.base_url, org),
                     organization_id=org.make.organization_id,
                     token=org.make.token,
+                    clock=clock,
                 )
             upstreams.organizations[org.id] = OrgUpstreams(org, zylon, make)
         yield upstreams

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -352,8 +352,15 @@ retry_max_delay_s = 0.002
 
 
 @contextlib.contextmanager
-def serve(settings: Settings, *, now: dt.datetime | None = None) -> Iterator[GraphQLClient]:
+def serve(
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> Iterator[GraphQLClient]:
     """A fresh app over `settings` on loopback (with a frozen clock when `now` is given)."""
-    app = create_app(settings) if now is None else create_app(settings, clock=lambda: now)
+    if now is not None:
+        clock = lambda: now  # noqa: E731
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         yield GraphQLClient(http)

@@ -283,9 +283,10 @@ def _query(case: Case, cursor: str) -> str:
 
 
 def _good_range(data: SandboxData, index: int, slot: int) -> dict[str, str]:
-    start = dt.datetime.combine(ex.day(data, 40), dt.time(), dt.UTC)
-    start += dt.timedelta(minutes=index, seconds=slot)
-    return {"from": start.isoformat(), "to": f"{ex.day(data, 11)}T23:59:59Z"}
+    """30 days of their own for each case and slot (upstream requests cover whole UTC
+    days, so only other days miss the cache); 277 days ago at most, within Make's year."""
+    back = 3 * index + slot
+    return ex.whole_days(ex.day(data, 40 + back), ex.day(data, 11 + back))
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,26 @@ def test_dashboard_converts_offsets_to_utc_days_for_both_sources(
     assert points[-1]["date"] == (last + dt.timedelta(days=1)).isoformat()
 
 
+def test_a_default_range_dashboard_stays_cached_across_minutes(
+    sandbox: SandboxServer, data: SandboxData
+) -> None:
+    """Its range moves with the minute, but not its days: the upstream requests and
+    their cache entries stay the same (the whole-response cache is off here)."""
+    settings = ex.sandbox_settings(sandbox, "[cache]\nresponse_entries = 0\n")
+    moment = [dt.datetime.combine(data.today, dt.time(9, 0, 30), dt.UTC)]
+    with ex.serve(settings, clock=lambda: moment[0]) as gql:
+        sandbox.state.reset()
+        first = _ok(gql.run(operation("dashboard"), {"org": "aurora"}))["organization"]
+        calls = sandbox.state.log.count()
+        moment[0] += dt.timedelta(minutes=7)
+        again = _ok(gql.run(operation("dashboard"), {"org": "aurora"}))["organization"]
+    assert calls == 5  # the budget of dashboard.graphql
+    assert sandbox.state.log.count() == calls
+    # Only what the cursors bind (the range) differs.
+    assert ex.strip_cursors(again["scenarios"]) == ex.strip_cursors(first["scenarios"])
+    assert {**again, "scenarios": None} == {**first, "scenarios": None}
+
+
 def test_dashboard_over_the_default_range(
     settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
 ) -> None:
@@ -68,14 +88,17 @@ def test_dashboard_over_the_default_range(
     default = ex.default_range(now)
     assert default["to"] == f"{data.today}T12:34:00+00:00"
     assert got == ex.dashboard(data, "aurora", default)
-    # Both sources were asked for exactly the minute-aligned 30 days.
-    end = ex.seconds(ex.parse(default["to"]))
+    # Both sources were asked for the whole UTC days of the minute-aligned 30 days, so
+    # the same dashboard a minute later asks for the same (cached) figures.
+    first = data.today - dt.timedelta(days=30)
+    days = ex.whole_days(first, data.today)
     for entry in clean_sandbox.state.log.entries("zylon"):
         if "ranking" in entry.path:
-            assert dict(entry.query)["start_date"] == str(end - 30 * 86_400)
-            assert dict(entry.query)["end_date"] == str(end)
+            assert dict(entry.query)["start_date"] == str(ex.seconds(ex.parse(days["from"])))
+            assert dict(entry.query)["end_date"] == str(ex.seconds(ex.parse(days["to"])))
     (make,) = clean_sandbox.state.log.entries("make")
-    assert dict(make.query)["timeframe[dateTo]"] == f"{data.today}T12:34:00Z"
+    assert dict(make.query)["timeframe[dateFrom]"] == f"{first}T00:00:00Z"
+    assert dict(make.query)["timeframe[dateTo]"] == f"{data.today}T23:59:59Z"
 
 
 def test_dashboard_ranking_limit_and_tie_order(gql: GraphQLClient, data: SandboxData) -> None:
@@ -509,3 +532,30 @@ def test_entities_for_the_aurora_only_client(
     assert log.count("zylon", path_contains="active-users") <= 2
     assert log.count("zylon", path_contains="active-projects") <= 2
     assert log.count("zylon", org="borealis") + log.count("make", org="borealis") == 0
+
+
+def test_a_range_from_the_first_moment_make_keeps_gets_its_figures(
+    settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    """`from` exactly 365 days before the gateway's now is within Make's year; the request
+    reaches Make later by Make's clock (two seconds here), and still gets figures."""
+    now = dt.datetime.combine(data.today, dt.time(12, 0, 0, 400_000), dt.UTC)
+    clean_sandbox.state.now = lambda: now + dt.timedelta(seconds=2)
+    year = {"from": (now - dt.timedelta(days=365)).isoformat(), "to": now.isoformat()}
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      usage(range: $r) { automation { operations } }
+      scenarios(range: $r, first: 2) { totalCount edges { node { id } } } } }"""
+    with ex.serve(settings, now=now) as gql:
+        body = gql.run(query, {"r": year})
+    assert "errors" not in body, body["errors"]
+    first = now.date() - dt.timedelta(days=365)
+    days = ex.whole_days(first, now.date())
+    expected = ex.dashboard(data, "aurora", days)
+    organization = body["data"]["organization"]
+    assert (
+        organization["usage"]["automation"]["operations"]
+        == (expected["usage"]["automation"]["operations"])
+    )
+    assert organization["scenarios"]["totalCount"] == len(data.make_org("aurora").scenarios)
+    (call,) = clean_sandbox.state.log.entries("make")
+    assert dict(call.query)["timeframe[dateFrom]"] == f"{first}T12:01:01Z"
