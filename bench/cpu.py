@@ -42,6 +42,7 @@ import httpx
 from sampling import Sampler
 from starlette.applications import Starlette
 from targets import free_port
+from workloads import COLD_RANGES, iso, time_range
 
 from gateway.app import create_app
 from gateway.cli import tune_gc
@@ -58,8 +59,9 @@ START_TIMEOUT_S = 30.0
 
 
 def span(index: int, end: dt.datetime) -> dict[str, str]:
-    e = end - dt.timedelta(minutes=index)
-    return {"from": (e - dt.timedelta(days=30)).isoformat(), "to": e.isoformat()}
+    """A range over UTC days no other index covers (workloads.time_range)."""
+    start, stop = time_range(int(end.timestamp()), index)
+    return {"from": iso(start), "to": iso(stop)}
 
 
 def body(index: int, end: dt.datetime) -> dict[str, Any]:
@@ -136,7 +138,7 @@ async def measure(url: str, args: argparse.Namespace) -> None:
     settings = parse_settings(tomllib.loads(config_toml(url)), env={})
     given = httpcore_clients(settings) if args.transport == "httpcore" else None
     try:
-        await _measure(create_app(settings, http_clients=given), args)
+        await _measure(create_app(settings, http_clients=given), args, url)
     finally:
         for client in (given or {}).values():
             await client.aclose()
@@ -164,7 +166,7 @@ def full_answer(response: httpx.Response) -> dict[str, Any]:
     return document
 
 
-async def _measure(app: Starlette, args: argparse.Namespace) -> None:
+async def _measure(app: Starlette, args: argparse.Namespace, sandbox_url: str) -> None:
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     async with app_client(app) as client:
         requests = 0
@@ -187,8 +189,9 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
                 after = info["endCursor"]
 
         for index in range(WARMUP):
-            await post(100_000 + index)
+            await post(COLD_RANGES - 1 - index)  # ranges the measured requests never ask
         requests = 0
+        await asyncio.to_thread(httpx.delete, f"{sandbox_url}/_sandbox/requests")
         if args.gc == "serve":
             tune_gc()
         clock = GcClock()
@@ -214,6 +217,9 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
             profile.dump_stats(args.profile)
         used = time.process_time() - started
         gc.callbacks.remove(clock)
+    # Cold means every request asks upstream: a cache hit would show here as fewer calls.
+    asked = await asyncio.to_thread(httpx.get, f"{sandbox_url}/_sandbox/requests")
+    upstream = len(asked.json())
     units = "dashboards" if args.operation == "dashboard" else f"walks ({requests} pages)"
     print(
         f"cold {units}: {n} at concurrency {c}, gc {args.gc}, {args.transport} pool: "
@@ -221,6 +227,7 @@ async def _measure(app: Starlette, args: argparse.Namespace) -> None:
         f"{clock.seconds / requests * 1000:.2f} ms in {clock.collections} garbage collections"
     )
     print(f"collections by generation: {clock.generations()}")
+    print(f"upstream requests per {units.split()[0][:-1]}: {upstream / n:.2f}")
     if sampler is not None:
         print(f"{sampler.write(Path(args.sample))} CPU samples written to {args.sample}")
     print("command: .venv/bin/python bench/cpu.py " + " ".join(sys.argv[1:]))
@@ -238,6 +245,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be at least 1")
+    if args.requests > COLD_RANGES - WARMUP:
+        parser.error(f"--requests: at most {COLD_RANGES - WARMUP} ranges of distinct days")
     sandbox, url = start_sandbox()
     try:
         asyncio.run(measure(url, args))

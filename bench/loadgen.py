@@ -168,6 +168,7 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
         stats, elapsed = await generator.phase(config["duration_s"], generator.drain_s)
         result = summary(stats, config["duration_s"], elapsed, _cpu_s() - cpu)
         result["bound_reached"] = generator.workload.exhausted
+        result["indices_taken"] = generator.workload.taken
         total = generator.workload.walk_total
         result["walk_pages"] = math.ceil(total / PAGE_SIZE) if total else None
         return result

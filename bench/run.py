@@ -37,7 +37,7 @@ import report
 import targets
 from report import Row
 from targets import Target
-from workloads import RANGE_MINUTES, Spec
+from workloads import COLD_RANGES, Spec
 
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.faults import FaultRule, RequestLog
@@ -51,8 +51,10 @@ API_KEY = "sandbox-aurora-key"  # the aurora-only client of config_toml
 OPERATIONS = ("dashboard", "walk", "entities")
 MODES = ("cold", "warm")
 ENTITY_COUNTS = {"User": 50, "Project": 20, "Scenario": 30}
-# Bounds on the units of work of one run (warm-up included), per second of it: cold runs
-# take a block of that many distinct ranges; no server here comes near either rate.
+# Bounds on the units of work of one run (warm-up included), per second of it; no server
+# here comes near either rate. A cold run takes its ranges from its server's own run of
+# distinct ones (workloads.COLD_RANGES; each server has caches of its own), as many as
+# its units, and may end early when they run out.
 COLD_UNITS_PER_S = 5_000
 WARM_UNITS_PER_S = 30_000
 LOG_ENTRIES = 2_000_000
@@ -223,13 +225,10 @@ class Bench:
         self.sandbox = sandbox
         self.out = out
         self.base_end = (int(time.time()) // 60 - 2) * 60
-        self.next_index = 1  # index 0 is the warm range
+        self.next_index: dict[str, int] = {}  # per server; index 0 is the warm range
         seconds = plan.warmup_s + plan.duration_s
         self.cold_units = math.ceil(COLD_UNITS_PER_S * seconds)
         self.warm_units = math.ceil(WARM_UNITS_PER_S * seconds)
-        cold_runs = len(plan.latencies) * len(plan.concurrencies) * len(plan.targets) * 2
-        if "cold" in plan.modes and cold_runs * self.cold_units > RANGE_MINUTES * 60:
-            raise SystemExit("run.py: too long a run for distinct cold ranges; lower --duration")
         self.representations = entity_representations(sandbox.url)
         self.rows: list[Row] = []
         self.same_data: list[str] | None = None  # differences between ours and the peer
@@ -250,8 +249,10 @@ class Bench:
     def spec(self, operation: str, mode: str, target: Target) -> Spec:
         first, units = 0, self.warm_units
         if mode == "cold":
-            first, units = self.next_index, self.cold_units
-            self.next_index += units
+            first = self.next_index.get(target.name, 1)
+            units = min(self.cold_units, COLD_RANGES - first)
+            if units <= 0:
+                raise RuntimeError(f"{target.name} has used every distinct cold range")
         return Spec(
             target=target.kind,
             operation=operation,
@@ -287,9 +288,14 @@ class Bench:
                 stderr=errors,
                 text=True,
             )
+        taken = spec.max_units  # unless the run says how many it took
         try:
-            return self._drive(generator, target, spec, latency, concurrency)
+            row = self._drive(generator, target, spec, latency, concurrency)
+            taken = row.result.get("indices_taken", taken)
+            return row
         finally:
+            if mode == "cold":
+                self.next_index[target.name] = spec.first_index + taken
             targets.stop_tree(generator)
             for pipe in (generator.stdin, generator.stdout):
                 if pipe is not None:

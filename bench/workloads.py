@@ -22,10 +22,14 @@ from http1 import HttpError
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 PAGE_SIZE = 10
-RANGE_DAYS = 30
-# Cold ranges end one minute apart, then one second apart once the minutes run out;
-# every range starts within Make's 365-day window for the whole run.
-RANGE_MINUTES = (365 - RANGE_DAYS - 2) * 24 * 60
+RANGE_DAYS = 30  # the warm range's length, and the cold ranges' on average
+# Both upstreams count per UTC day and the gateway asks them for whole days, so ranges
+# over the same days share cache entries: cold ranges differ in their days. They are
+# 1 to 59 days long (30 on average) and end 0 to 303 days before the run's day, so that
+# each starts within Make's 365-day window for the whole run.
+COLD_LENGTHS = 2 * RANGE_DAYS - 1
+COLD_ENDS = 365 - COLD_LENGTHS - 2
+COLD_RANGES = COLD_LENGTHS * COLD_ENDS  # distinct indices; index 0 is the warm range
 MAX_WALK_PAGES = 1_000
 
 Record = Callable[[int | None, str | None], None]
@@ -42,10 +46,14 @@ def query(name: str) -> str:
 
 
 def time_range(base_end: int, index: int) -> tuple[int, int]:
-    """(from, to) in unix seconds for a range index; distinct indices, distinct ranges."""
-    minutes, seconds = index % RANGE_MINUTES, (index // RANGE_MINUTES) % 60
-    end = base_end - minutes * 60 - seconds
-    return end - RANGE_DAYS * 86400, end
+    """(from, to) in unix seconds for a range index: distinct indices below COLD_RANGES,
+    distinct UTC days. Index 0, the warm range, is the 30 days up to `base_end`."""
+    if not 0 <= index < COLD_RANGES:
+        raise ValueError(f"range index {index} is outside 0..{COLD_RANGES - 1}")
+    length = 1 + (index + RANGE_DAYS - 1) % COLD_LENGTHS
+    end = base_end - index // COLD_LENGTHS * 86400
+    first_day = end // 86400 - (length - 1)
+    return first_day * 86400, end
 
 
 def iso(seconds: int) -> str:
@@ -100,6 +108,11 @@ class Workload:
         self._entities = query("entities.graphql")
         if spec.operation == "entities" and not ours:
             raise ValueError("the peer has no _entities: Mesh over REST is not a subgraph")
+
+    @property
+    def taken(self) -> int:
+        """Range indices taken so far (units started, warm-up included)."""
+        return self._next - self.spec.first_index
 
     @property
     def exhausted(self) -> bool:

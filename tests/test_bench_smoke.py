@@ -86,6 +86,11 @@ def test_the_cpu_probe_runs_and_prints_its_figures(tmp_path: Path) -> None:
     assert "ms CPU per request, of which" in out
     assert re.search(r"collections by generation: gen 0: \d+ in \d+ ms, gen 1: ", out)
     assert f"CPU samples written to {stacks}" in out
+    # Cold: no dashboard found another's figures in a cache; each makes the three upstream
+    # requests of a cold dashboard in bench/RESULTS.md.
+    calls = re.search(r"upstream requests per dashboard: (\d+\.\d+)", out)
+    assert calls is not None
+    assert float(calls.group(1)) >= 3.0
     assert "command: .venv/bin/python bench/cpu.py --requests 40 --concurrency 2 --sample" in out
     # Forty dashboards take about 0.2 s of CPU: dozens of samples (the kernel's clock
     # ticks), in the collapsed-stack format, the gateway's frames among them.
