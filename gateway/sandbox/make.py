@@ -146,9 +146,11 @@ class _Listing:
 def _compute_listing(org: MakeOrg, key: tuple[_Filters, q.Window]) -> _Listing:
     filters, window = key
     entries, currents, earliers = [], [], []
+    days = len(org.scenarios[0].executions.daily) if org.scenarios else 0  # every series's
+    spans = (window.span(days), window.earlier.span(days))
     for scenario in org.scenarios:
         if _matches(scenario, filters):
-            body, current, earlier = q.entry(scenario, window)
+            body, current, earlier = q.entry(scenario, spans)
             entries.append(body)
             currents.append(current)
             earliers.append(earlier)
