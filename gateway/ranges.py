@@ -16,6 +16,7 @@ from gateway.upstreams.make import RETENTION_DAYS as MAKE_MAX_AGE_DAYS
 from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
+_DAY_S = 86_400
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -73,26 +74,24 @@ def day_range(day: dt.date) -> Range:
     return Range(start, start + dt.timedelta(days=1, seconds=-1))
 
 
-def whole_days(r: Range) -> Range:
+def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
     """The UTC days `r` touches, from the first second of its first to the last of its last.
 
     Both upstreams count per UTC day, so every range over the same days asks for the
-    same figures: sent as whole days, such ranges share one upstream request and one
-    cache entry (the default range all day long, not for a minute).
+    same figures: sent as whole days (here and in `zylon_window`), such ranges share
+    one upstream request and one cache entry (the default range all day long, not for
+    a minute). Written with `replace` and integers, not `day_range`: a dashboard asks
+    for several windows, and each new Range converts its ends to UTC again.
     """
-    return Range(day_range(r.start.date()).start, day_range(r.end.date()).end)
+    first = r.start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return first, r.end.replace(hour=23, minute=59, second=59, microsecond=0)
 
 
 def zylon_window(r: Range) -> ZylonWindow:
-    days = whole_days(r)
-    return ZylonWindow(
-        start=math.floor(days.start.timestamp()), end=math.floor(days.end.timestamp())
-    )
-
-
-def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
-    days = whole_days(r)
-    return days.start, days.end
+    """Unix seconds of the whole UTC days `r` touches (see `make_timeframe`)."""
+    first = math.floor(r.start.timestamp()) // _DAY_S * _DAY_S
+    last = math.floor(r.end.timestamp()) // _DAY_S * _DAY_S + _DAY_S - 1
+    return ZylonWindow(start=first, end=last)
 
 
 def check_max_days(r: Range, max_days: int) -> None:
