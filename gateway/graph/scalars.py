@@ -21,10 +21,11 @@ def _serialize_datetime(value: dt.datetime) -> str:
 
 # RFC 3339's date-time, the profile of ISO 8601 the contract means: a date, a time and
 # an offset (also written +0100, as strftime's %z does). `fromisoformat` alone also
-# takes week dates, bare dates and no offset. Any number of fraction digits (.NET
+# takes week dates, bare dates and no offset, and an offset's minutes up to 99
+# (`+00:99` read as +01:39); RFC 3339 allows 00-59. Any number of fraction digits (.NET
 # writes 7, Go and Java up to 9): past microseconds they are dropped.
 _DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})",
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?([Zz]|[+-](?:[01]\d|2[0-3]):?[0-5]\d)",
     re.ASCII,
 )
 

@@ -369,6 +369,10 @@ MALFORMED_DATETIMES = [
     "2026-W06-7T14:12:45Z",  # a week date
     "2026-02-08T14:12:45Z\u0000",
     "2026-02-08T14:12:45+01",  # an offset without its minutes
+    "2026-02-08T14:12:45+00:99",  # minutes past 59 (fromisoformat reads +01:39)
+    "2026-02-08T14:12:45+14:60",
+    "2026-02-08T14:12:45-0099",
+    "2026-02-08T14:12:45+24:00",  # hours past 23
     "2026-02-08T14:12:45.Z",  # a fraction without digits
 ]
 
