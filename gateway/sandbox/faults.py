@@ -132,8 +132,10 @@ class FaultRule:
             raise ValueError("delays must not be negative")
         if self.drip_chunk_bytes < 1:
             raise ValueError("drip_chunk_bytes must be at least 1")
-        if self.status is not None and not 100 <= self.status <= 599:
-            raise ValueError("status must be an HTTP status")
+        if self.status is not None and (
+            not 200 <= self.status <= 599 or self.status in _BODILESS
+        ):  # 1xx, 204 and 304 carry no body, and a fault's answer has one
+            raise ValueError("status must be an HTTP status from 200 to 599 but 204 and 304")
         if self.probability is not None and not 0.0 < self.probability <= 1.0:
             raise ValueError("probability must be in (0, 1]")
 
@@ -151,6 +153,7 @@ class FaultRule:
         return self.org is None or self.org in (org, org_key)
 
 
+_BODILESS = frozenset({204, 304})
 _INTEGER = ((int,), "an integer")
 _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "path_contains": ((str,), "a string"),

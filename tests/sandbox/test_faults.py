@@ -212,6 +212,9 @@ def test_control_api(clean_sandbox: SandboxServer, http: httpx.Client) -> None:
         '{"times": 0}',
         '{"source": "github"}',
         '{"status": 42}',
+        '{"status": 101}',  # statuses without a body: the fault's answer has one
+        '{"status": 204}',
+        '{"status": 304}',
         '{"latency_ms": "slow"}',
         '{"status": 503.5}',
         '{"retry_after": "soon"}',
