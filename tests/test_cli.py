@@ -243,6 +243,37 @@ def test_a_redis_url_option_the_client_refuses_is_refused_at_once(
     assert cli.main(["check-config", str(good)]) == 0
 
 
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://:hunter2pass@127.0.0.1:6379/0?socket_timeout=s3cr3tv4l", "socket_timeout"),
+        ("redis://:hunter2pass@127.0.0.1:6379/0?health_check_interval=s3cr3tv4l", None),
+        ("redis://:hunter2pass@127.0.0.1:s3cr3tv4l/0", None),
+        ("ftp://:hunter2pass@127.0.0.1/s3cr3tv4l", None),
+    ],
+)
+def test_a_redis_url_the_client_cannot_read_is_a_config_error_that_shows_no_value(
+    url: str,
+    named: str | None,
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    quiet: None,
+) -> None:
+    """redis-py's messages quote values, and its causes' more: a password could be one."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    for command in (["check-config", str(path)], ["serve", "--config", str(path)]):
+        assert cli.main(command) == 1
+        err = capsys.readouterr().err
+        assert "cache.url: " in err
+        assert "Traceback" not in err
+        assert "s3cr3tv4l" not in err
+        assert "hunter2pass" not in err
+        if named is not None:
+            assert f"its option {named!r}" in err
+
+
 def test_a_config_that_serves_nobody_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: None
 ) -> None:

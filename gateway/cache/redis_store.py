@@ -98,6 +98,15 @@ def check_url_options(settings: CacheSettings) -> None:
     made; the URL is not echoed (it may hold a password), the option's name is."""
     try:
         _backend(settings).client.connection_pool.make_connection()
+    except ValueError as exc:
+        # redis-py's messages may quote a value ("as 'port'"), and the cause's does
+        # ("invalid literal for int(): 'secret'"): only a known option's name is shown.
+        named = re.fullmatch(r"Invalid value for '(\w+)' in connection URL\.", str(exc))
+        what = f"its option {named[1]!r} has a value" if named else "it is"
+        raise ConfigError(
+            f"cache.url: {what} not as redis-py reads it; see redis-py's URL format "
+            "(redis://, rediss:// or unix://, a numeric port, numeric timeouts)"
+        ) from None
     except TypeError as exc:
         named = re.search(r"argument '(\w+)'", str(exc))
         option = f" ({named[1]!r})" if named else ""
