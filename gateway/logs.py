@@ -24,8 +24,8 @@ _CHATTY = ("httpx", "httpcore")
 REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
 
 _CREDENTIAL = re.compile(
-    r"(?i)\b(api[_-]?key|token|secret|password|authorization)(\"?\s*[:=]\s*\"?)"
-    r"(?:(?:bearer|basic)\s+)?[^\s\"',;&}]+"
+    r"(?i)\b(api[_-]?key|token|secret|password|authorization)([\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+"  # Make's scheme is `Token`
     r"|\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"
 )
 

@@ -254,6 +254,10 @@ def test_credentials_are_blanked_as_a_last_resort() -> None:
         redact('{"api_key": "k-1", "token=t2"}') == '{"api_key": "[redacted]", "token=[redacted]"}'
     )
     assert redact("nothing to hide here") == "nothing to hide here"
+    # Make's scheme, and Python's repr of a dict (single quotes).
+    assert redact("Authorization: Token sbx-make-1") == "Authorization: [redacted]"
+    assert redact("{'authorization': 'Token X-1'}") == "{'authorization': '[redacted]'}"
+    assert redact("{'api_key': 'k-1'}") == "{'api_key': '[redacted]'}"
 
 
 def test_http_refusals_are_logged_counted_and_carry_a_request_id(
