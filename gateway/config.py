@@ -261,6 +261,9 @@ class Settings:
 CACHE_KINDS = frozenset({"zylon_totals", "zylon_ranking", "zylon_series", "make_page", "make_day"})
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+# As long as the other secrets: a short key is a guessable one.
+API_KEY_MIN_LENGTH = 16
 _T = TypeVar("_T")
 
 
@@ -302,7 +305,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     graphql = _graphql(root.table("graphql"))
     telemetry = _telemetry(root.table("telemetry"))
     security = root.table("security")
-    cursor_secret = security.secret("cursor_secret", required=False, min_length=16)
+    cursor_secret = security.secret("cursor_secret", required=False, min_length=16, header=False)
     security.done()
     root.done()
     return Settings(
@@ -419,7 +422,13 @@ class _Table:
             raise ConfigError(f"{self.path(key)}: required")
         return value
 
-    def secret(self, key: str, *, required: bool, min_length: int = 1) -> Secret | None:
+    def secret(
+        self, key: str, *, required: bool, min_length: int = 1, header: bool = True
+    ) -> Secret | None:
+        """`header`: it travels in an HTTP header, so it is visible ASCII: a line break
+        there fails every call at run time; surrounding spaces are stripped from a
+        header, and other characters arrive as bytes the client chose to encode them
+        as, so such a key could never be matched."""
         if key not in self._data:
             if required:
                 raise ConfigError(f"{self.path(key)}: required")
@@ -429,8 +438,12 @@ class _Table:
             need = "must not be empty" if min_length == 1 else f"needs {min_length}+ characters"
             raise ConfigError(f"{self.path(key)}: {need}")
         if not value.isprintable():
-            # It travels in an HTTP header: a line break there fails every call at run time.
             raise ConfigError(f"{self.path(key)}: must not contain control characters")
+        if header and not _VISIBLE_ASCII.fullmatch(value):
+            raise ConfigError(
+                f"{self.path(key)}: it is sent in an HTTP header, so it must be visible ASCII "
+                "characters only, without spaces"
+            )
         return Secret(value)
 
     def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
@@ -718,7 +731,8 @@ def _clients(
         if name in names:
             raise ConfigError(f"{t.path('name')}: duplicate client name {name!r}")
         names.add(name)
-        api_key = _required_secret(t, "api_key")
+        api_key = t.secret("api_key", required=True, min_length=API_KEY_MIN_LENGTH)
+        assert api_key is not None
         if api_key.reveal() in keys:
             raise ConfigError(
                 f"{t.path('api_key')}: the same api key as {keys[api_key.reveal()]}; "

@@ -377,7 +377,16 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
             "tok\r\nX-Injected: 1",
             "organizations[0].make.token: must not contain control characters",
         ),
-        ("clients[0].api_key", "key\n", "clients[0].api_key: must not contain control characters"),
+        (
+            "clients[0].api_key",
+            "key-of-the-dashboard\n",
+            "clients[0].api_key: must not contain control characters",
+        ),
+        ("clients[0].api_key", "short-key", "clients[0].api_key: needs 16+ characters"),
+        # Never matched: a header loses its surrounding spaces, and a client sends bytes.
+        ("clients[0].api_key", "key-of-the-dashboard ", "clients[0].api_key: it is sent in"),
+        ("clients[0].api_key", "clé-du-tableau-de-bord", "clients[0].api_key: it is sent in"),
+        ("organizations[0].make.token", "tok en", "organizations[0].make.token: it is sent"),
         ("organizations[0].zylon.extra", 5, "organizations[0].zylon.extra: unknown key"),
         ("organizations[0].make.zone", "", "organizations[0].make.zone: must not be empty"),
         ("clients[0].organizations", ["nobody"], "clients[0].organizations[0]: unknown organiz"),
@@ -467,7 +476,7 @@ def test_url_with_credentials_not_echoed() -> None:
 def test_duplicate_client_name() -> None:
     data = base()
     data["clients"].append(
-        {"name": "dashboard-frontend", "api_key": "other-key", "organizations": ["*"]}
+        {"name": "dashboard-frontend", "api_key": "another-api-key-11", "organizations": ["*"]}
     )
     assert config_error(data).startswith("clients[1].name: duplicate client name")
 
@@ -483,7 +492,7 @@ def test_wildcard_client_and_duplicates_collapsed() -> None:
     data = base()
     data["clients"][0]["organizations"] = ["*"]
     data["clients"].append(
-        {"name": "two", "api_key": "k2", "organizations": ["borealis", "borealis"]}
+        {"name": "two", "api_key": "second-api-key-22", "organizations": ["borealis", "borealis"]}
     )
     s = parse_settings(data, {})
     assert s.clients[0].organizations == ("*",)
@@ -565,16 +574,16 @@ def test_cursor_key_is_derived_deterministically_from_secrets() -> None:
     for secret in SECRETS:
         assert secret.encode() not in a.cursor_key()
     rotated = base()
-    rotated["clients"][0]["api_key"] = "a-rotated-key"
+    rotated["clients"][0]["api_key"] = "a-rotated-api-key-3"
     assert parse_settings(rotated, {}).cursor_key() != a.cursor_key()
     assert parse_settings({}, {}).cursor_key() != a.cursor_key()
 
 
 def test_cursor_key_independent_of_declaration_order() -> None:
     data = base()
-    data["clients"].append({"name": "zz", "api_key": "k2", "organizations": ["*"]})
+    data["clients"].append({"name": "zz", "api_key": "second-api-key-22", "organizations": ["*"]})
     reordered = base()
-    reordered["clients"].insert(0, {"name": "zz", "api_key": "k2", "organizations": ["*"]})
+    reordered["clients"].insert(0, {"name": "zz", "api_key": "second-api-key-22", "organizations": ["*"]})
     assert parse_settings(data, {}).cursor_key() == parse_settings(reordered, {}).cursor_key()
 
 

@@ -22,7 +22,7 @@ def test_the_readme_reference_config_parses_with_its_secrets_from_the_environmen
     env = {
         "AURORA_ZYLON_TOKEN": "zt",
         "AURORA_MAKE_TOKEN": "mt",
-        "DASHBOARD_API_KEY": "dk",
+        "DASHBOARD_API_KEY": "dashboard-api-key-1",
         "CURSOR_SECRET": "a-cursor-secret-of-enough-length",
     }
     settings = parse_settings(tomllib.loads(_reference_toml()), env=env)

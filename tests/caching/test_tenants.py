@@ -86,24 +86,24 @@ def test_organizations_over_one_upstream_organization_never_share_entries(
     toml = (
         _org(sandbox, "north")
         + _org(sandbox, "south")
-        + _client("north-app", "north-key", "north")
-        + _client("south-app", "south-key", "south")
+        + _client("north-app", "north-app-api-key", "north")
+        + _client("south-app", "south-app-api-key", "south")
     )
     gql = start_gateway(_settings(toml)).gql
-    north = gql.run(operation("dashboard"), {"org": "north"}, key="north-key")
+    north = gql.run(operation("dashboard"), {"org": "north"}, key="north-app-api-key")
     assert "errors" not in north, north
     cold = sandbox.state.log.count()
     assert 0 < cold <= 5
 
-    south = gql.run(operation("dashboard"), {"org": "south"}, key="south-key")
+    south = gql.run(operation("dashboard"), {"org": "south"}, key="south-app-api-key")
     assert "errors" not in south, south
     assert sandbox.state.log.count() == 2 * cold
     assert south["data"]["organization"]["name"] == "Aurora as south"
     assert south["data"]["organization"]["usage"] == north["data"]["organization"]["usage"]
 
     sandbox.state.log.clear()
-    gql.run(operation("dashboard"), {"org": "north"}, key="north-key")
-    gql.run(operation("dashboard"), {"org": "south"}, key="south-key")
+    gql.run(operation("dashboard"), {"org": "north"}, key="north-app-api-key")
+    gql.run(operation("dashboard"), {"org": "south"}, key="south-app-api-key")
     assert sandbox.state.log.count() == 0
 
 
@@ -112,19 +112,19 @@ def test_a_new_credential_never_reads_the_entries_of_the_old_one(
 ) -> None:
     """Two gateways share one Redis; the second knows aurora by a revoked Make token."""
     shared = cache_table(backend="redis", url=redis.url)
-    client = _client("app", "app-key", "aurora")
+    client = _client("app", "the-app-api-key-1", "aurora")
     good = start_gateway(_settings(shared + _org(sandbox, "aurora") + client)).gql
     revoked = _org(sandbox, "aurora", make_token="sbx-make-revoked")
     bad = start_gateway(_settings(shared + revoked + client)).gql
 
-    assert len(_teams(good, "aurora", "app-key")) == len(_team_names(sandbox, "aurora"))
+    assert len(_teams(good, "aurora", "the-app-api-key-1")) == len(_team_names(sandbox, "aurora"))
     assert sandbox.state.log.count() == 1
 
-    body = bad.run(operation("teams"), {"org": "aurora"}, key="app-key")
+    body = bad.run(operation("teams"), {"org": "aurora"}, key="the-app-api-key-1")
     assert body["data"]["organization"]["teams"] == []
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_UNAUTHORIZED"]
     assert [e.status for e in sandbox.state.log.entries()] == [200, 401]
 
     sandbox.state.log.clear()
-    assert len(_teams(good, "aurora", "app-key")) == len(_team_names(sandbox, "aurora"))
+    assert len(_teams(good, "aurora", "the-app-api-key-1")) == len(_team_names(sandbox, "aurora"))
     assert sandbox.state.log.count() == 0
