@@ -11,7 +11,7 @@ RUN npm run --silent build
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY gateway/ gateway/
 COPY --from=graphiql /build/gateway/static/graphiql/ gateway/static/graphiql/
 RUN python -m venv /opt/gateway \
@@ -28,7 +28,9 @@ USER gateway
 EXPOSE 8000
 # The config file is mounted at $GATEWAY_CONFIG; its secrets come from the environment
 # through ${NAME} references. `gateway serve --sandbox` needs neither.
+# Without a proxy: Docker hands its client's proxy settings to every container, and
+# urllib would send even 127.0.0.1 through them.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
+  CMD ["python", "-c", "import sys, urllib.request as u; o = u.build_opener(u.ProxyHandler({})); sys.exit(0 if o.open('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
 ENTRYPOINT ["gateway"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

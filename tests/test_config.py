@@ -583,7 +583,9 @@ def test_cursor_key_independent_of_declaration_order() -> None:
     data = base()
     data["clients"].append({"name": "zz", "api_key": "second-api-key-22", "organizations": ["*"]})
     reordered = base()
-    reordered["clients"].insert(0, {"name": "zz", "api_key": "second-api-key-22", "organizations": ["*"]})
+    reordered["clients"].insert(
+        0, {"name": "zz", "api_key": "second-api-key-22", "organizations": ["*"]}
+    )
     assert parse_settings(data, {}).cursor_key() == parse_settings(reordered, {}).cursor_key()
 
 
