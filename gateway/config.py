@@ -8,6 +8,7 @@ and `repr` never show the value.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import re
 import tomllib
@@ -253,6 +254,11 @@ class Settings:
                 data = item.encode()
                 digest.update(len(data).to_bytes(8, "big") + data)
         return digest.digest()
+
+    def cache_signing_key(self) -> bytes:
+        """The key that seals Redis cache values, derived from `cursor_key`: the same
+        on every replica with this config, and apart from the cursors' own."""
+        return hmac.new(self.cursor_key(), b"analytics-gateway/cache-values/v1", "sha256").digest()
 
 
 # --- parsing -----------------------------------------------------------------

@@ -20,10 +20,10 @@ def _free_port() -> int:
         return port
 
 
-def _encode(*args: str) -> bytes:
+def _encode(*args: str | bytes) -> bytes:
     out = [f"*{len(args)}\r\n".encode()]
     for arg in args:
-        data = arg.encode()
+        data = arg if isinstance(arg, bytes) else arg.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
 
@@ -69,7 +69,7 @@ class RedisServer:
         process.kill()
         process.wait()
 
-    def command(self, *args: str) -> bytes:
+    def command(self, *args: str | bytes) -> bytes:
         """One command over a fresh connection; the raw RESP reply (small replies only)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
             sock.sendall(_encode(*args))

@@ -9,8 +9,9 @@ import logging
 import pickle
 import re
 import time
+import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -18,12 +19,14 @@ from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, s
 from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.redis_store import RedisStore
-from gateway.config import CacheSettings
+from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
+from gateway.sandbox.server import config_toml
 from gateway.upstreams.deadline import request_deadline
 from tests.redis_server import RedisServer, start_redis
 
 TOKEN = "zyl_live_s3cr3t-token-value"
+SIGNING_KEY = b"a-test-key-that-seals-redis-values"
 SCOPE = scope("acme", "ZYLON", "https://zylon.example/api", TOKEN)
 
 
@@ -62,7 +65,7 @@ async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]
         # A loaded machine's stall must not pass for an outage (0.5 s would mark Redis down).
         options: dict[str, Any] = {"backend": backend, "url": url, "redis_timeout_s": 5.0}
         options.update(overrides)
-        cache = open_cache(CacheSettings(**options))
+        cache = open_cache(CacheSettings(**options), signing_key=SIGNING_KEY)
         caches.append(cache)
         return cache
 
@@ -393,7 +396,9 @@ async def test_a_lock_is_let_go_of_while_redis_counts_as_down(
 ) -> None:
     """A hiccup between taking a lock and letting it go must not leave it to time out:
     every replica would wait on it."""
-    store = RedisStore(CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0))
+    store = RedisStore(
+        CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0), SIGNING_KEY
+    )
     try:
         assert await store.try_lock("lock:x", "mine", 60.0)
         assert b"mine" in redis_server.command("GET", "lock:x")
@@ -404,10 +409,61 @@ async def test_a_lock_is_let_go_of_while_redis_counts_as_down(
         await store.close()
 
 
+class _Boom:
+    """What an attacker who can write to Redis stores: unpickling it runs code."""
+
+    ran: ClassVar[list[str]] = []
+
+    def __reduce__(self) -> tuple[Callable[[str], None], tuple[str]]:
+        return (_Boom.ran.append, ("code ran in the gateway",))
+
+
+async def test_values_not_sealed_by_this_config_for_their_key_are_misses_never_unpickled(
+    redis_url: str, redis_server: RedisServer
+) -> None:
+    settings = CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0)
+    store = RedisStore(settings, SIGNING_KEY)
+    other = RedisStore(settings, b"another-config's-signing-key")
+    try:
+        now = time.time()
+        north = Envelope(value="north's figures", fresh_until=now + 60, stale_until=now + 120)
+        await store.set_many([("t:north", north)], 60)
+        assert await store.get_many(["t:north"]) == [north]
+        # A pickle written by hand, signed by nobody: not even unpickled.
+        redis_server.command("SET", "t:forged", pickle.dumps(_Boom()))
+        redis_server.command("SET", "t:forged-long", b"x" * 32 + pickle.dumps(_Boom()))
+        # Another tenant's sealed value copied under this key: sealed for its own key only.
+        sealed = redis_server.command("GET", "t:north")
+        assert sealed.startswith(b"$")
+        value = sealed.split(b"\r\n", 1)[1][:-2]
+        redis_server.command("SET", "t:south", value)
+        got = await store.get_many(["t:forged", "t:forged-long", "t:south", "t:north"])
+        assert got == [None, None, None, north]
+        assert _Boom.ran == []
+        # A replica with another config's key reads nothing this one wrote.
+        assert await other.get_many(["t:north"]) == [None]
+    finally:
+        await store.close()
+        await other.close()
+
+
+def test_the_signing_key_is_the_same_for_one_config_and_apart_from_the_cursors() -> None:
+    base = parse_settings(tomllib.loads(config_toml("http://127.0.0.1:9")), env={})
+    again = parse_settings(tomllib.loads(config_toml("http://127.0.0.1:9")), env={})
+    other = parse_settings(
+        tomllib.loads(config_toml("http://127.0.0.1:9", api_key="another-api-key-000")), env={}
+    )
+    assert base.cache_signing_key() == again.cache_signing_key()
+    assert base.cache_signing_key() != other.cache_signing_key()
+    assert base.cache_signing_key() != base.cursor_key()
+
+
 async def test_a_value_that_does_not_pickle_is_a_bug_not_an_outage(redis_url: str) -> None:
     """It raises, and the store keeps serving: before, it was logged as Redis being
     unavailable and every key missed for a second."""
-    store = RedisStore(CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0))
+    store = RedisStore(
+        CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0), SIGNING_KEY
+    )
     try:
         good = Envelope(value=1, fresh_until=time.time() + 60, stale_until=time.time() + 120)
         await store.set_many([("good", good)], 60)
@@ -423,7 +479,7 @@ class LateLock(RedisStore):
     """Its `late`-th lock attempt waits for `gate`, after the read before it."""
 
     def __init__(self, settings: CacheSettings, late: int) -> None:
-        super().__init__(settings)
+        super().__init__(settings, SIGNING_KEY)
         self.late = late
         self.attempts = 0
         self.gate = asyncio.Event()
@@ -501,7 +557,7 @@ class ReadSignal(RedisStore):
     """Tells each time a read of the store is over."""
 
     def __init__(self, settings: CacheSettings) -> None:
-        super().__init__(settings)
+        super().__init__(settings, SIGNING_KEY)
         self.reads = 0
         self.read = asyncio.Event()
 
@@ -564,7 +620,8 @@ async def test_redis_outage_degrades_to_misses_and_recovers(
 ) -> None:
     server = own_redis
     settings = CacheSettings(backend="redis", url=server.url, redis_timeout_s=0.5)
-    replica_a, replica_b = open_cache(settings), open_cache(settings)
+    replica_a = open_cache(settings, signing_key=SIGNING_KEY)
+    replica_b = open_cache(settings, signing_key=SIGNING_KEY)
     up = Upstream()
     try:
         assert await replica_a.ping() is True
@@ -597,7 +654,7 @@ async def test_redis_outage_degrades_to_misses_and_recovers(
 
 async def test_unreachable_redis_answers_loads_and_is_not_ready(own_redis: RedisServer) -> None:
     own_redis.stop()  # a port nothing listens on
-    cache = open_cache(CacheSettings(backend="redis", url=own_redis.url))
+    cache = open_cache(CacheSettings(backend="redis", url=own_redis.url), signing_key=SIGNING_KEY)
     try:
         up = Upstream()
         assert await cache.load_many([up.item("a"), up.item("b")]) == ["a@v1", "b@v1"]

@@ -442,10 +442,11 @@ def _outcome(future: asyncio.Future[Any]) -> object:
     return future.exception() or future.result()
 
 
-def open_cache(settings: CacheSettings) -> Cache:
+def open_cache(settings: CacheSettings, *, signing_key: bytes = b"") -> Cache:
+    """`signing_key` seals what the Redis backend stores (`Settings.cache_signing_key`)."""
     store: Store
     if settings.backend == "redis":
-        store = RedisStore(settings)
+        store = RedisStore(settings, signing_key)
     else:
         store = MemoryStore(settings.max_entries)
     return Cache(store, settings)

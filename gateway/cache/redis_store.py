@@ -4,19 +4,26 @@ Every call is bounded by a short timeout and guarded: an outage turns reads
 into misses and writes into no-ops, logged at WARNING at most once a minute.
 After a failure, data calls skip Redis for `_RETRY_AFTER_S` so a dead server
 does not cost a timeout per request; `ping` always tries, and clears that.
-Only trusted infrastructure may write to this Redis: values are pickles.
+Values are pickles, each sealed with an HMAC of its key and bytes under a key
+derived from the config's secrets (`Settings.cache_signing_key`): a value nobody
+with the config wrote, or one moved from another key (another tenant's), is a
+miss and never unpickled. Whoever can write to Redis could otherwise run code in
+the gateway, or serve one tenant's figures to another.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import pickle
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiocache import RedisCache
-from aiocache.serializers import PickleSerializer
+from aiocache.serializers import BaseSerializer
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 _RETRY_AFTER_S = 1.0
 _DOWN = object()  # what a guarded call answers while Redis counts as down
 _WARN_EVERY_S = 60.0
+_MAC_BYTES = 32  # HMAC-SHA256
 _R = TypeVar("_R")
 
 # Deletes each lock whose value is still the caller's token.
@@ -45,18 +53,16 @@ return n
 """
 
 
-class _TolerantPickle(PickleSerializer):  # type: ignore[misc]
-    """A value that does not unpickle (written by another version's classes, or by
-    hand) is a miss for its own key, and the next store overwrites it. Raising here
-    failed the whole `multi_get`, so every key of the batch missed and the store
-    counted Redis as down for `_RETRY_AFTER_S`."""
+class _Bytes(BaseSerializer):  # type: ignore[misc]
+    """Bytes in, bytes out (no text decoding): `RedisStore` seals and opens them."""
 
-    def loads(self, value: Any) -> Any:
-        try:
-            return super().loads(value)
-        except Exception as exc:
-            log.debug("unreadable cache value (%s): a miss", type(exc).__name__)
-            return None
+    DEFAULT_ENCODING = None
+
+    def dumps(self, value: bytes) -> bytes:
+        return value
+
+    def loads(self, value: bytes | None) -> bytes | None:
+        return value
 
 
 class _RedisCache(RedisCache):  # type: ignore[misc]
@@ -80,7 +86,7 @@ def _backend(settings: CacheSettings) -> _RedisCache:
     # restarted server fails once before the pool reconnects.
     options.setdefault("retry", Retry(NoBackoff(), 1, (RedisConnectionError,)))
     return _RedisCache(
-        serializer=_TolerantPickle(),
+        serializer=_Bytes(),
         endpoint=host,
         port=port,
         db=db,
@@ -119,8 +125,11 @@ def check_url_options(settings: CacheSettings) -> None:
 class RedisStore:
     shared = True
 
-    def __init__(self, settings: CacheSettings) -> None:
+    def __init__(self, settings: CacheSettings, signing_key: bytes) -> None:
+        if not signing_key:
+            raise ValueError("RedisStore needs a non-empty signing key")
         self.backend = _backend(settings)
+        self._keyed = hmac.new(signing_key, digestmod=hashlib.sha256)
         self._down_until = 0.0
         self._down = False
         self._last_warning = -_WARN_EVERY_S
@@ -159,10 +168,37 @@ class RedisStore:
 
     async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]:
         values = await self._guard(lambda: self.backend.multi_get(list(keys)), [None] * len(keys))
-        return envelopes(values)
+        return envelopes([self._open(key, value) for key, value in zip(keys, values, strict=True)])
 
     async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
-        await self._guard(lambda: self.backend.multi_set(list(entries), ttl=float(ttl_s)), None)
+        sealed = [(key, self._seal(key, envelope)) for key, envelope in entries]
+        await self._guard(lambda: self.backend.multi_set(sealed, ttl=float(ttl_s)), None)
+
+    def _mac(self, key: str, body: bytes) -> bytes:
+        named = key.encode()
+        mac = self._keyed.copy()
+        mac.update(len(named).to_bytes(4, "big") + named + body)
+        return mac.digest()
+
+    def _seal(self, key: str, envelope: Envelope) -> bytes:
+        body = pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._mac(key, body) + body
+
+    def _open(self, key: str, value: object) -> object:
+        """The envelope sealed under `key`, or None: a miss, which the next store of
+        that key overwrites (another version's classes, another config's key, a
+        value written by hand or copied from another key)."""
+        if not isinstance(value, bytes) or len(value) < _MAC_BYTES:
+            return None
+        mac, body = value[:_MAC_BYTES], value[_MAC_BYTES:]
+        if not hmac.compare_digest(mac, self._mac(key, body)):
+            log.debug("cache value not sealed for its key by this config: a miss")
+            return None
+        try:
+            return pickle.loads(body)  # noqa: S301 - sealed by this config, for this key
+        except Exception as exc:
+            log.debug("unreadable cache value (%s): a miss", type(exc).__name__)
+            return None
 
     async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
         px = max(1, int(timeout_s * 1000))
