@@ -767,7 +767,9 @@ def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:
 
 def _limits(t: _Table) -> LimitsSettings:
     d = LimitsSettings()
-    maximum = {"max_page_size": MAX_PAGE_SIZE}
+    # A Make series cannot reach past Make's year; ten years keeps a Zylon series and
+    # its answer within reason (the sandbox refuses 10,000 days).
+    maximum = {"max_page_size": MAX_PAGE_SIZE, "max_series_days": 366, "max_range_days": 3660}
     values: dict[str, Any] = {
         name: t.number(name, default, positive=True)
         if isinstance(default, float)
