@@ -229,18 +229,19 @@ def test_a_redis_url_option_the_client_refuses_is_refused_at_once(
     quiet: None,
 ) -> None:
     """Else the cache is silently off: every call fails, with a warning a minute."""
-    path = tmp_path / "gateway.toml"
-    url = f"redis://:hunter2pass@127.0.0.1:6379/0?{option}"
-    path.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    path = _redis_config(tmp_path / "gateway.toml", sandbox, f"redis://:hunter2pass@h/0?{option}")
     assert cli.main(["check-config", str(path)]) == 1
     err = capsys.readouterr().err
     assert "cache.url: an option" in err
     assert option.split("=")[0] in err
     assert "hunter2pass" not in err
-    good = tmp_path / "good.toml"
     url = "redis://:hunter2pass@127.0.0.1:6379/0?socket_timeout=2"
-    good.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
-    assert cli.main(["check-config", str(good)]) == 0
+    assert cli.main(["check-config", str(_redis_config(tmp_path / "good.toml", sandbox, url))]) == 0
+
+
+def _redis_config(path: Path, sandbox: SandboxServer, url: str) -> Path:
+    path.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    return path
 
 
 @pytest.mark.parametrize(
@@ -261,8 +262,7 @@ def test_a_redis_url_the_client_cannot_read_is_a_config_error_that_shows_no_valu
     quiet: None,
 ) -> None:
     """redis-py's messages quote values, and its causes' more: a password could be one."""
-    path = tmp_path / "gateway.toml"
-    path.write_text(config_toml(sandbox.url) + f'\n[cache]\nbackend = "redis"\nurl = "{url}"\n')
+    path = _redis_config(tmp_path / "gateway.toml", sandbox, url)
     for command in (["check-config", str(path)], ["serve", "--config", str(path)]):
         assert cli.main(command) == 1
         err = capsys.readouterr().err

@@ -104,22 +104,26 @@ def check_url_options(settings: CacheSettings) -> None:
     made; the URL is not echoed (it may hold a password), the option's name is."""
     try:
         _backend(settings).client.connection_pool.make_connection()
-    except ValueError as exc:
-        # redis-py's messages may quote a value ("as 'port'"), and the cause's does
-        # ("invalid literal for int(): 'secret'"): only a known option's name is shown.
-        named = re.fullmatch(r"Invalid value for '(\w+)' in connection URL\.", str(exc))
-        what = f"its option {named[1]!r} has a value" if named else "it is"
-        raise ConfigError(
-            f"cache.url: {what} not as redis-py reads it; see redis-py's URL format "
-            "(redis://, rediss:// or unix://, a numeric port, numeric timeouts)"
-        ) from None
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cache.url: {_unreadable(exc)}") from None
+
+
+def _unreadable(exc: TypeError | ValueError) -> str:
+    """What redis-py refused, naming at most an option: its messages may quote a value
+    ("as 'port'"), and their causes do ("invalid literal for int(): 'secret'")."""
+    if isinstance(exc, TypeError):  # an option its connections do not take
         named = re.search(r"argument '(\w+)'", str(exc))
         option = f" ({named[1]!r})" if named else ""
-        raise ConfigError(
-            f"cache.url: an option{option} the Redis client does not take; see redis-py's "
-            "URL options (socket_timeout, socket_connect_timeout, health_check_interval, ...)"
-        ) from None
+        return (
+            f"an option{option} the Redis client does not take; see redis-py's URL options "
+            "(socket_timeout, socket_connect_timeout, health_check_interval, ...)"
+        )
+    named = re.fullmatch(r"Invalid value for '(\w+)' in connection URL\.", str(exc))
+    what = f"its option {named[1]!r} has a value" if named else "it is"
+    return (
+        f"{what} not as redis-py reads it; see redis-py's URL format "
+        "(redis://, rediss:// or unix://, a numeric port, numeric timeouts)"
+    )
 
 
 class RedisStore:
