@@ -57,6 +57,13 @@ def _query(filters: Filters, timeframe: Timeframe, **pg: object) -> MakeQuery:
     )
 
 
+def _total_query(filters: Filters, timeframe: Timeframe) -> MakeQuery:
+    """A total without a page to ride on: one entry, `pg[offset]=0`, which no page
+    sends (a page from the start sends no offset), so that only totals are day buckets
+    (`_single_day`): a page's entry holds the scenario's current name and status."""
+    return _query(filters, timeframe, offset=0, limit=1, sort_by="operations", sort_dir="asc")
+
+
 def _page_query(r: PageRequest) -> tuple[MakeQuery, int]:
     """The upstream query for a slice, and how many of its entries to drop first."""
     extra = 1 if r.lookahead else 0
@@ -262,20 +269,16 @@ class MakeLoader:
             return self._derived_total(key, need), True
         page = self._group_pages.get((key.org_id, key.filters, key.timeframe))
         if page is None:
-            query = _query(
-                key.filters, key.timeframe, limit=1, sort_by="operations", sort_dir="asc"
-            )
-            page = need(key.org_id, query)
+            page = need(key.org_id, _total_query(key.filters, key.timeframe))
             self._group_pages[(key.org_id, key.filters, key.timeframe)] = page
         return self._total_of(page), False
 
     async def _derived_total(self, key: TotalRequest, need: Need) -> MakeMetrics:
         full = await self._full_list(key.org_id, key.timeframe)
         if full is None:
-            query = _query(
-                key.filters, key.timeframe, limit=1, sort_by="operations", sort_dir="asc"
-            )
-            return (await self._fetch_one(key.org_id, query)).total
+            return (
+                await self._fetch_one(key.org_id, _total_query(key.filters, key.timeframe))
+            ).total
         return derive.derive_total(full, key)
 
     async def _total_of(self, future: asyncio.Future[MakePage]) -> MakeMetrics:
@@ -324,7 +327,8 @@ class MakeLoader:
         timeframe = None
         if query.date_from is not None and query.date_to is not None:
             timeframe = Timeframe(query.date_from, query.date_to)
-        day = _single_day(timeframe) if timeframe and query.limit == 1 else None
+        total = query.limit == 1 and query.offset == 0  # `_total_query`'s
+        day = _single_day(timeframe) if timeframe and total else None
         kind, ttl = "make_page", None
         if day is not None:
             kind = "make_day"

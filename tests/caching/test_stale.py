@@ -160,6 +160,49 @@ def test_past_make_days_outlive_the_ttl_and_today_does_not(
     assert ("timeframe[dateFrom]", f"{today.isoformat()}T00:00:00Z") in refetched.query
 
 
+def test_a_scenario_page_over_one_past_day_keeps_the_page_ttl_not_the_past_days(
+    start_gateway: StartGateway, sandbox: SandboxServer
+) -> None:
+    """Its entry holds a scenario's current name and status, not a day's final figures,
+    even when its range is one whole past day and its page one entry (a day bucket's
+    shape, but for `pg[offset]=0`)."""
+    settings = sandbox_settings(sandbox, default_ttl_s=TTL_S, stale_s=0.0, past_day_ttl_s=600.0)
+    gql = start_gateway(settings).gql
+    yesterday = NOW.date() - dt.timedelta(days=1)
+    query = """query($org: ID!, $range: TimeRange!) {
+      organization(id: $org) {
+        page: scenarios(range: $range, first: 1, orderBy: {field: OPERATIONS, direction: ASC}) {
+          edges { node { id name } } }
+        day: usage(range: $range) { automation { operations } } } }"""
+    variables = {
+        "org": "aurora",
+        "range": {**_days(yesterday, yesterday), "from": f"{yesterday}T10:00:00Z"},
+    }
+    first = gql.run(query, variables)
+    assert "errors" not in first, first
+    assert len(_make_log(sandbox)) == 1  # the total rides on the page
+    time.sleep(PAST_TTL_S)
+
+    sandbox.state.log.clear()
+    assert gql.run(query, variables) == first
+    [refetched] = _make_log(sandbox)  # the page, past its TTL
+    assert ("pg[limit]", "1") in refetched.query
+    assert ("pg[offset]", "0") not in refetched.query
+    time.sleep(PAST_TTL_S)
+
+    sandbox.state.log.clear()
+    alone = """query($org: ID!, $range: TimeRange!) {
+      organization(id: $org) { usage(range: $range) { automation { operations } } } }"""
+    total = gql.run(alone, variables)
+    assert total["data"]["organization"]["usage"] == first["data"]["organization"]["day"]
+    [bucket] = _make_log(sandbox)  # a total of its own: the day bucket
+    assert ("pg[offset]", "0") in bucket.query
+    time.sleep(PAST_TTL_S)
+    sandbox.state.log.clear()
+    assert gql.run(alone, variables) == total
+    assert _make_log(sandbox) == []  # a past day: it outlives the TTL
+
+
 def test_ttl_per_resource_kind_is_honoured(
     start_gateway: StartGateway, sandbox: SandboxServer
 ) -> None:
