@@ -12,6 +12,7 @@ import math
 
 from gateway.errors import BadUserInput
 from gateway.frozen import frozen
+from gateway.upstreams.make import CLOCK_MARGIN as MAKE_CLOCK_MARGIN
 from gateway.upstreams.make import RETENTION_DAYS as MAKE_MAX_AGE_DAYS
 from gateway.upstreams.models import ZylonWindow
 
@@ -122,17 +123,30 @@ def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_
             f"range: a Make daily series covers whole UTC days, and its first day, "
             f"{first.date().isoformat()}, began more than {max_days} days ago (Make keeps "
             f"analytics for one year only); for a Make series, `from` must be on or after "
-            f"{earliest.isoformat().replace('+00:00', 'Z')}"
+            f"{_iso(earliest)}"
         )
 
 
 def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
-    """Make keeps analytics for one year: a `from` older than that is refused."""
+    """Make keeps analytics for one year: a `from` older than that is refused, and so is
+    one whose UTC day ends before Make's clock would still take a `dateFrom` on it
+    (`upstreams.make.sent_from` moves it within its day, `CLOCK_MARGIN` past the limit)."""
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if r.start < oldest:
         earliest = (oldest + dt.timedelta(microseconds=999_999)).replace(microsecond=0)
         raise BadUserInput(
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
-            f"one year only, so `from` must be on or after "
-            f"{earliest.isoformat().replace('+00:00', 'Z')}"
+            f"one year only, so `from` must be on or after {_iso(earliest)}"
         )
+    last_second = r.start.replace(hour=23, minute=59, second=59, microsecond=0)
+    if last_second < oldest + MAKE_CLOCK_MARGIN:
+        next_day = last_second + dt.timedelta(seconds=1)
+        raise BadUserInput(
+            f"range: `from` is on a UTC day that leaves Make's year of analytics within "
+            f"{MAKE_CLOCK_MARGIN.seconds} seconds, too soon for a request to reach it; "
+            f"`from` must be on or after {_iso(next_day)}"
+        )
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -143,6 +143,21 @@ def test_check_make_window() -> None:
         check_make_window(Range(NOW - dt.timedelta(days=31), NOW), now=NOW, max_days=30)
 
 
+def test_a_from_on_a_day_leaving_makes_year_within_the_margin_is_refused() -> None:
+    """Make's clock reads later than ours when a request reaches it, and `dateFrom` can
+    only move within its own UTC day: in the last minute of the oldest day Make keeps,
+    there is no second left that Make would still take."""
+    late = dt.datetime(2026, 12, 20, 23, 59, 30, tzinfo=UTC)  # the oldest: 2025-12-20T23:59:30
+    on_the_day = Range(dt.datetime(2025, 12, 20, 23, 59, 40, tzinfo=UTC), late)
+    with pytest.raises(BadUserInput) as info:
+        check_make_window(on_the_day, now=late)
+    assert "on or after 2025-12-21T00:00:00Z" in info.value.message
+    check_make_window(Range(dt.datetime(2025, 12, 21, tzinfo=UTC), late), now=late)
+    # A minute and more before the day ends: sent a minute past the limit, on its day.
+    earlier = dt.datetime(2026, 12, 20, 23, 58, 58, tzinfo=UTC)
+    check_make_window(Range(dt.datetime(2025, 12, 20, 23, 59, tzinfo=UTC), earlier), now=earlier)
+
+
 def test_check_series_window_names_the_first_day() -> None:
     """A series reads whole UTC days: a `from` within the year whose day began before it
     is refused, and the message says so, not that `from` itself is too old."""

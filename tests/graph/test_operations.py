@@ -559,3 +559,25 @@ def test_a_range_from_the_first_moment_make_keeps_gets_its_figures(
     assert organization["scenarios"]["totalCount"] == len(data.make_org("aurora").scenarios)
     (call,) = clean_sandbox.state.log.entries("make")
     assert dict(call.query)["timeframe[dateFrom]"] == f"{first}T12:01:01Z"
+
+
+def test_a_range_on_a_day_leaving_makes_year_in_its_last_seconds_is_refused_before_make(
+    settings: Settings, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    """No second of that day is left that Make would take by the time a request got
+    there: refused as bad input, with no call, rather than a 400 from Make."""
+    now = dt.datetime.combine(data.today, dt.time(23, 59, 59, 200_000), dt.UTC)
+    clean_sandbox.state.now = lambda: now
+    oldest = now - dt.timedelta(days=365)
+    late = {
+        "from": (oldest + dt.timedelta(milliseconds=500)).isoformat(),
+        "to": (oldest + dt.timedelta(milliseconds=700)).isoformat(),
+    }
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      usage(range: $r) { automation { operations } } } }"""
+    with ex.serve(settings, now=now) as gql:
+        body = gql.run(query, {"r": late})
+    assert ex.codes(body) == ["BAD_USER_INPUT"]
+    next_day = oldest.date() + dt.timedelta(days=1)
+    assert f"on or after {next_day}T00:00:00Z" in body["errors"][0]["message"]
+    assert clean_sandbox.state.log.count() == 0
