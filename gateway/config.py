@@ -445,12 +445,22 @@ class _Table:
             raise ConfigError(f"{self.path(key)}: {need}")
         if not value.isprintable():
             raise ConfigError(f"{self.path(key)}: must not contain control characters")
-        if header and not _VISIBLE_ASCII.fullmatch(value):
+        if header:
+            self._check_header(key, value)
+        return Secret(value)
+
+    def header_string(self, key: str) -> str:
+        """A required string sent in an HTTP header (Zylon's `x-org`)."""
+        value = self.required_string(key)
+        self._check_header(key, value)
+        return value
+
+    def _check_header(self, key: str, value: str) -> None:
+        if not _VISIBLE_ASCII.fullmatch(value):
             raise ConfigError(
                 f"{self.path(key)}: it is sent in an HTTP header, so it must be visible ASCII "
                 "characters only, without spaces"
             )
-        return Secret(value)
 
     def integer(self, key: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
         if key not in self._data:
@@ -698,7 +708,7 @@ def _organizations(tables: list[_Table]) -> tuple[OrganizationSettings, ...]:
 def _zylon_link(t: _Table) -> ZylonLink:
     link = ZylonLink(
         base_url=t.url("base_url", schemes=("http", "https")),
-        org_slug=t.required_string("org_slug"),
+        org_slug=t.header_string("org_slug"),
         token=_required_secret(t, "token"),
     )
     t.done()

@@ -251,6 +251,7 @@ def _redis_config(path: Path, sandbox: SandboxServer, url: str) -> Path:
         ("redis://:hunter2pass@127.0.0.1:6379/0?health_check_interval=s3cr3tv4l", None),
         ("redis://:hunter2pass@127.0.0.1:s3cr3tv4l/0", None),
         ("ftp://:hunter2pass@127.0.0.1/s3cr3tv4l", None),
+        ("rediss://:hunter2pass@127.0.0.1:6379/0?ssl_cert_reqs=s3cr3tv4l", None),
     ],
 )
 def test_a_redis_url_the_client_cannot_read_is_a_config_error_that_shows_no_value(

@@ -370,6 +370,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
             "organizations[0].zylon.base_url: a base URL",
         ),
         ("organizations[0].zylon.org_slug", "", "organizations[0].zylon.org_slug: must not be"),
+        ("organizations[0].zylon.org_slug", "aurora-läb", "organizations[0].zylon.org_slug: it"),
         ("organizations[0].zylon.token", "", "organizations[0].zylon.token: must not be empty"),
         ("organizations[0].zylon.token", 5, "organizations[0].zylon.token: expected a string"),
         (

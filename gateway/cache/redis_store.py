@@ -104,11 +104,11 @@ def check_url_options(settings: CacheSettings) -> None:
     made; the URL is not echoed (it may hold a password), the option's name is."""
     try:
         _backend(settings).client.connection_pool.make_connection()
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RedisError) as exc:  # RedisError: ?ssl_cert_reqs=<bad>
         raise ConfigError(f"cache.url: {_unreadable(exc)}") from None
 
 
-def _unreadable(exc: TypeError | ValueError) -> str:
+def _unreadable(exc: Exception) -> str:
     """What redis-py refused, naming at most an option: its messages may quote a value
     ("as 'port'"), and their causes do ("invalid literal for int(): 'secret'")."""
     if isinstance(exc, TypeError):  # an option its connections do not take
