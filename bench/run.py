@@ -37,7 +37,7 @@ import report
 import targets
 from report import Row
 from targets import Target
-from workloads import COLD_RANGES, Spec
+from workloads import Spec
 
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.faults import FaultRule, RequestLog
@@ -52,9 +52,8 @@ OPERATIONS = ("dashboard", "walk", "entities")
 MODES = ("cold", "warm")
 ENTITY_COUNTS = {"User": 50, "Project": 20, "Scenario": 30}
 # Bounds on the units of work of one run (warm-up included), per second of it; no server
-# here comes near either rate. A cold run takes its ranges from its server's own run of
-# distinct ones (workloads.COLD_RANGES; each server has caches of its own), as many as
-# its units, and may end early when they run out.
+# here comes near either rate. A cold run takes its ranges from where its server's last
+# cold run stopped (each server has caches of its own), round workloads.COLD_RANGES.
 COLD_UNITS_PER_S = 5_000
 WARM_UNITS_PER_S = 30_000
 LOG_ENTRIES = 2_000_000
@@ -249,10 +248,7 @@ class Bench:
     def spec(self, operation: str, mode: str, target: Target) -> Spec:
         first, units = 0, self.warm_units
         if mode == "cold":
-            first = self.next_index.get(target.name, 1)
-            units = min(self.cold_units, COLD_RANGES - first)
-            if units <= 0:
-                raise RuntimeError(f"{target.name} has used every distinct cold range")
+            first, units = self.next_index.get(target.name, 1), self.cold_units
         return Spec(
             target=target.kind,
             operation=operation,
