@@ -39,6 +39,7 @@ from report import Row
 from targets import Target
 from workloads import Spec
 
+from gateway.cli import tune_gc
 from gateway.sandbox.data import ORG_SPECS
 from gateway.sandbox.faults import FaultRule, RequestLog
 from gateway.sandbox.server import SandboxServer, config_toml
@@ -509,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "specs").mkdir(parents=True, exist_ok=True)
     (out / "loadgen.log").write_text("")
     state = SandboxState(log=RequestLog(max_entries=LOG_ENTRIES))
+    tune_gc()  # this process serves the sandbox, as `gateway sandbox` would
     with SandboxServer(state) as sandbox:
         servers = start_servers(plan, sandbox.url, out)
         try:

@@ -289,6 +289,7 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.sandbox.server import run_sandbox
 
+    tune_gc()  # a serving process too: each answer over new days allocates a listing
     run_sandbox(host=args.host, port=args.port)
     return 0
 
