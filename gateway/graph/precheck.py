@@ -340,10 +340,9 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
-        if owner == "Team" and name in ("metrics", "scenarios") and scope.many_teams() and not off:
-            self.count_team_variant(name, node, values, scope.listed)
+        r: Range | None = None  # a Make field's range
         if (owner, name) in SCENARIO_FIELDS:
-            self.check_scenarios(owner, values, scope)
+            r = self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
             r = args.make_range(ctx, values.get("range"))
             if name == "teams":
@@ -369,6 +368,8 @@ class _Walk:
             args.time_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "team"):
             return Scope(orgs=scope.orgs, team=args.numeric_id(values["id"], "team id"))
+        if r is not None and owner == "Team" and scope.many_teams() and not off:
+            self.count_team_variant(name, node, values, r, scope.listed)  # metrics, scenarios
         return None
 
     def entities(self, representations: object) -> _Entities:
@@ -389,12 +390,11 @@ class _Walk:
         return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
 
     def count_team_variant(
-        self, name: str, node: FieldNode, values: dict[str, Any], listed: Range | None
+        self, name: str, node: FieldNode, values: dict[str, Any], r: Range, listed: Range | None
     ) -> None:
-        """A field of many teams (under `teams`, `_entities` or a page of scenarios) is a
-        Make request a team, unless a `teams` list's own call serves it: each distinct
-        one is counted, as the loader would tell them apart."""
-        r = args.make_range(self.ctx, values.get("range"))
+        """A field of many teams (under `teams`, `_entities` or a page of scenarios) over
+        `r` is a Make request a team, unless a `teams` list's own call serves it: each
+        distinct one is counted, as the loader would tell them apart."""
         changes = self.asks_changes(name, node)
         if r == listed and not changes and not args.filters(values.get("filter")).folder_ids:
             return  # the full list of the teams list's range derives it (loaders.derive)
@@ -438,17 +438,23 @@ class _Walk:
         coerced = self.variables.coerced
         return not switched_off(node, lambda value: value_from_ast(value, GraphQLBoolean, coerced))
 
-    def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> None:
-        ctx = self.ctx
+    def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> Range:
+        """The page's size, range and cursors; its range."""
         after, before = values.get("after"), values.get("before")
         check_window(
             values.get("first"),
             values.get("last"),
             has_after=after is not None,
             has_before=before is not None,
-            max_size=ctx.settings.limits.max_page_size,
+            max_size=self.ctx.settings.limits.max_page_size,
         )
-        r = args.make_range(ctx, values.get("range"))
+        r = args.make_range(self.ctx, values.get("range"))
+        self.check_cursors(owner, values, scope, r)
+        return r
+
+    def check_cursors(self, owner: str, values: dict[str, Any], scope: Scope, r: Range) -> None:
+        ctx = self.ctx
+        after, before = values.get("after"), values.get("before")
         wanted = args.filters(values.get("filter"))
         cursors = [c for c in (after, before) if c is not None]
         if not cursors:
