@@ -45,9 +45,8 @@ NOT_FOUND = "PersistedQueryNotFound"
 NOT_SUPPORTED = "PersistedQueryNotSupported"
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# Apollo's choice: a persisted-query miss is not an HTTP error, and is never cached
-# (Apollo says "private, no-cache, must-revalidate", which a browser may still keep).
-_NO_STORE = {"Cache-Control": "no-store"}
+# Apollo's choice: a persisted-query miss is not an HTTP error. Like every /graphql
+# answer it is `no-store` (observe.Observability.wrap), never cached.
 
 
 def sha256_hex(document: str) -> str:
@@ -145,7 +144,7 @@ class PersistedQueries:
         operation = payload.get("operationName")
         if not self._settings.persisted_queries:
             note_persisted("refused", operation)
-            return error_response(200, NOT_SUPPORTED, Code.PERSISTED_QUERY_NOT_SUPPORTED, _NO_STORE)
+            return error_response(200, NOT_SUPPORTED, Code.PERSISTED_QUERY_NOT_SUPPORTED)
         if pq.get("version") != 1:
             return error_response(
                 400, "Unsupported persisted query version; use 1.", Code.BAD_REQUEST
@@ -171,7 +170,7 @@ class PersistedQueries:
         document = await self._lookup(cache, digest)
         if document is None:
             note_persisted("miss", operation)
-            return error_response(200, NOT_FOUND, Code.PERSISTED_QUERY_NOT_FOUND, _NO_STORE)
+            return error_response(200, NOT_FOUND, Code.PERSISTED_QUERY_NOT_FOUND)
         note_persisted("hit", operation)
         return _with_query(request, payload, document)
 
