@@ -123,7 +123,7 @@ def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_
             f"range: a Make daily series covers whole UTC days, and its first day, "
             f"{first.date().isoformat()}, began more than {max_days} days ago (Make keeps "
             f"analytics for one year only); for a Make series, `from` must be on or after "
-            f"{_iso(earliest)}"
+            f"{iso_z(earliest)}"
         )
 
 
@@ -136,7 +136,7 @@ def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AG
         earliest = (oldest + dt.timedelta(microseconds=999_999)).replace(microsecond=0)
         raise BadUserInput(
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
-            f"one year only, so `from` must be on or after {_iso(earliest)}"
+            f"one year only, so `from` must be on or after {iso_z(earliest)}"
         )
     last_second = r.start.replace(hour=23, minute=59, second=59, microsecond=0)
     if last_second < oldest + MAKE_CLOCK_MARGIN:
@@ -144,9 +144,10 @@ def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AG
         raise BadUserInput(
             f"range: `from` is on a UTC day that leaves Make's year of analytics within "
             f"{MAKE_CLOCK_MARGIN.seconds} seconds, too soon for a request to reach it; "
-            f"`from` must be on or after {_iso(next_day)}"
+            f"`from` must be on or after {iso_z(next_day)}"
         )
 
 
-def _iso(moment: dt.datetime) -> str:
+def iso_z(moment: dt.datetime) -> str:
+    """ISO 8601 with `Z` for UTC, as the graph writes a DateTime."""
     return moment.isoformat().replace("+00:00", "Z")

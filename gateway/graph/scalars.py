@@ -11,12 +11,13 @@ from strawberry.types.scalar import ScalarDefinition
 
 from gateway.digits import ascii_digits
 from gateway.errors import shown
+from gateway.ranges import iso_z
 
 
 def _serialize_datetime(value: dt.datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.isoformat().replace("+00:00", "Z")
+    return iso_z(value)
 
 
 # RFC 3339's date-time, the profile of ISO 8601 the contract means: a date, a time and
