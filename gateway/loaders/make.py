@@ -60,7 +60,7 @@ def _query(filters: Filters, timeframe: Timeframe, **pg: object) -> MakeQuery:
 def _total_query(filters: Filters, timeframe: Timeframe) -> MakeQuery:
     """A total without a page to ride on: one entry, `pg[offset]=0`, which no page
     sends (a page from the start sends no offset), so that only totals are day buckets
-    (`_single_day`): a page's entry holds the scenario's current name and status."""
+    (`_item`): a page's entry holds the scenario's current name and status."""
     return _query(filters, timeframe, offset=0, limit=1, sort_by="operations", sort_dir="asc")
 
 
@@ -87,13 +87,6 @@ def _slice(page: MakePage, r: PageRequest, query: MakeQuery, drop: int) -> PageR
         total_count=page.total_count,
         total=page.total,
     )
-
-
-def _single_day(timeframe: Timeframe) -> dt.date | None:
-    start, end = timeframe.date_from, timeframe.date_to
-    same_day = start.date() == end.date()
-    whole = start.time() == dt.time(0, 0) and end.time() >= dt.time(23, 59, 59)
-    return start.date() if same_day and whole else None
 
 
 class MakeLoader:
@@ -324,11 +317,10 @@ class MakeLoader:
         link = org.organization.make
         client = org.make
         params = make_params(query)
-        timeframe = None
-        if query.date_from is not None and query.date_to is not None:
-            timeframe = Timeframe(query.date_from, query.date_to)
+        start, end = query.date_from, query.date_to
         total = query.limit == 1 and query.offset == 0  # `_total_query`'s
-        day = _single_day(timeframe) if timeframe and total else None
+        # A total's own request over one day (a timeframe is whole days): a day bucket.
+        day = start.date() if total and start and end and start.date() == end.date() else None
         kind, ttl = "make_page", None
         if day is not None:
             kind = "make_day"

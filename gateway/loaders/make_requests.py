@@ -27,6 +27,9 @@ class Filters:
 
 @frozen
 class Timeframe:
+    """Whole UTC days, from the first second of the first to the last of the last
+    (`ranges.make_timeframe`, or one `ranges.day_range`)."""
+
     date_from: dt.datetime
     date_to: dt.datetime
 
