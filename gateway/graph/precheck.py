@@ -340,7 +340,7 @@ class _Walk:
             return Scope(orgs=(org_id,) if org_id in self.make_orgs() else ())
         if owner == "Query" and name == "_entities":
             return Scope(entities=self.entities(values.get("representations")))
-        r: Range | None = None  # a Make field's range
+        r: Range | None = None  # the field's range, where it is checked
         if (owner, name) in SCENARIO_FIELDS:
             r = self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
