@@ -14,7 +14,7 @@ from starlette.routing import Route
 from gateway.sandbox import make_query as q
 from gateway.sandbox.instrument import ApiError, ApiJSON, instrumented
 from gateway.sandbox.memo import OrgMemo
-from gateway.sandbox.model import MakeOrg, Scenario
+from gateway.sandbox.model import DAYS, MakeOrg, Scenario
 from gateway.sandbox.params import bearer, bounded, integer, single
 from gateway.sandbox.state import SandboxState
 
@@ -133,32 +133,35 @@ def _filters(request: Request) -> _Filters:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Listing:
-    """Every matching scenario's entry over one window, and their total.
+    """The scenarios matching a request's filters over one window, and their total.
 
-    Computed once per organization, filters and window (`_listing`), each order once
-    per listing (`_ordered`). Entries are shared between answers and never mutated.
+    One per organization, filters and window (`_listing`), each order once per listing
+    (`_ordered`); the page's entries are built for each answer.
     """
 
-    entries: tuple[dict[str, Any], ...]
+    scenarios: tuple[Scenario, ...]
+    spans: q.Spans
     total: dict[str, Any]
 
 
 def _compute_listing(org: MakeOrg, key: tuple[_Filters, q.Window]) -> _Listing:
     filters, window = key
-    entries, currents, earliers = [], [], []
-    days = len(org.scenarios[0].executions.daily) if org.scenarios else 0  # every series's
-    spans = (window.span(days), window.earlier.span(days))
-    for scenario in org.scenarios:
-        if _matches(scenario, filters):
-            body, current, earlier = q.entry(scenario, spans)
-            entries.append(body)
-            currents.append(current)
-            earliers.append(earlier)
-    total = q.figures(q.summed(currents), q.summed(earliers))
-    return _Listing(tuple(entries), total)
+    spans = (window.span(), window.earlier.span())
+    sums = _sums(org, filters)
+    total = q.figures(q.counts(sums, spans[0]), q.counts(sums, spans[1]))
+    return _Listing(_matching(org, filters), spans, total)
 
 
-_listing = OrgMemo(_compute_listing, size=64)  # a listing is ~160 KB
+def _matching(org: MakeOrg, filters: _Filters) -> tuple[Scenario, ...]:
+    return tuple(s for s in org.scenarios if _matches(s, filters))
+
+
+def _compute_sums(org: MakeOrg, filters: _Filters) -> q.Sums:
+    return q.Sums.of(_matching(org, filters), DAYS)
+
+
+_listing = OrgMemo(_compute_listing, size=256)
+_sums = OrgMemo(_compute_sums, size=64)  # a request's filters: a few distinct ones
 
 
 def _matches(scenario: Scenario, filters: _Filters) -> bool:
@@ -170,8 +173,8 @@ def _matches(scenario: Scenario, filters: _Filters) -> bool:
 
 
 @lru_cache(maxsize=128)
-def _ordered(listing: _Listing, sort_by: str, sort_dir: str) -> list[dict[str, Any]]:
-    return q.order(list(listing.entries), sort_by, sort_dir)
+def _ordered(listing: _Listing, sort_by: str, sort_dir: str) -> q.Ordered:
+    return q.order(listing.scenarios, listing.spans, sort_by, sort_dir)
 
 
 async def _analytics(state: SandboxState, request: Request) -> Response:
@@ -187,10 +190,10 @@ async def _analytics(state: SandboxState, request: Request) -> Response:
             position = q.decode_last(page.last, page.sort_by)
         except ValueError as error:
             raise ApiError(400, str(error)) from None
-        ordered = q.after(ordered, position, page.sort_by, page.sort_dir)
+        ordered = q.after(ordered, position, page.sort_dir)
     elif page.offset is not None:
         ordered = ordered[page.offset :]
-    shown = ordered[: page.limit]
+    shown = [q.entry(scenario, listing.spans) for _, scenario in ordered[: page.limit]]
 
     pg: dict[str, Any] = {"sortBy": page.sort_by, "sortDir": page.sort_dir, "limit": page.limit}
     if page.offset is not None:
@@ -198,5 +201,5 @@ async def _analytics(state: SandboxState, request: Request) -> Response:
     elif shown:
         pg["last"] = q.encode_last(shown[-1], page.sort_by)
     if page.total_count:
-        pg["totalCount"] = len(listing.entries)
+        pg["totalCount"] = len(listing.scenarios)
     return ApiJSON({"total": listing.total, "analytics": shown, "pg": pg})

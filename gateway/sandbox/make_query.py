@@ -1,7 +1,9 @@
 """Make's figures, order and keyset, apart from HTTP.
 
-An entry is the JSON object Make sends for one scenario; sorting reads its fields
-directly, so what is sorted is exactly what is sent.
+An entry is the JSON object Make sends for one scenario. A listing sorts scenarios by
+the value their entry's field would hold (`value`), and builds entries only for the
+page it sends: a cold request names a new window, and building every match's entry
+for it was most of the sandbox's CPU beside a gateway under benchmark.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, Protocol
 
-from gateway.sandbox.model import Scenario
+from gateway.sandbox.model import Scenario, Series, span
 
 COUNTERS = ("executions", "operations", "centicredits", "errors")
-STRING_SORTS = ("name", "teamName", "status")
+_STRING_FIELDS = {"name": "name", "teamName": "team_name", "status": "status"}  # entry: Scenario
+STRING_SORTS = tuple(_STRING_FIELDS)
 INTEGER_SORTS = ("operations", "executions", "errors")
 OPTIONAL_SORTS = (
     "errorRate",
@@ -27,6 +31,10 @@ OPTIONAL_SORTS = (
     "errorRateChange",
 )
 SORT_FIELDS = STRING_SORTS + INTEGER_SORTS + OPTIONAL_SORTS
+
+
+Span = tuple[int, int]  # see `model.span`
+Spans = tuple[Span, Span]  # the `Window.span` of a window and of its `earlier` one
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +49,48 @@ class Window:
         length = self.last - self.first + 1
         return Window(self.first - length, self.first - 1)
 
-    def span(self, days: int) -> tuple[int, int]:
-        """The window as prefix-sum indices `(lo, hi)` into series of `days` days: a sum
-        over it is `prefix[hi] - prefix[lo]` (both 0 where it misses the data)."""
-        lo, hi = max(self.first, 0), min(self.last, days - 1) + 1
-        return (lo, hi) if lo < hi else (0, 0)
+    def span(self) -> Span:
+        return span(self.first, self.last)
 
 
-def counts(scenario: Scenario, span: tuple[int, int]) -> dict[str, int]:
-    """The four counters over `Window.span`: written out, since a listing sums them for
-    every scenario over two windows, and a cold benchmark asks for a new listing each time."""
+class Counted(Protocol):
+    """A scenario, or the sum of a listing's scenarios."""
+
+    @property
+    def executions(self) -> Series: ...
+    @property
+    def operations(self) -> Series: ...
+    @property
+    def centicredits(self) -> Series: ...
+    @property
+    def errors(self) -> Series: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """The day-by-day sums of several scenarios' counters."""
+
+    executions: Series
+    operations: Series
+    centicredits: Series
+    errors: Series
+
+    @classmethod
+    def of(cls, scenarios: Iterable[Scenario], days: int) -> Sums:
+        rows = tuple(scenarios)
+
+        def total(name: str) -> Series:
+            daily = [sum(day) for day in zip(*(getattr(s, name).daily for s in rows), strict=True)]
+            return Series.of(daily or [0] * days)
+
+        return cls(*(total(name) for name in COUNTERS))
+
+
+def counts(counted: Counted, span: Span) -> dict[str, int]:
+    """The four counters over `Window.span`."""
     lo, hi = span
-    executions, operations = scenario.executions.prefix, scenario.operations.prefix
-    centicredits, errors = scenario.centicredits.prefix, scenario.errors.prefix
+    executions, operations = counted.executions.prefix, counted.operations.prefix
+    centicredits, errors = counted.centicredits.prefix, counted.errors.prefix
     return {
         "executions": executions[hi] - executions[lo],
         "operations": operations[hi] - operations[lo],
@@ -85,21 +122,9 @@ def _rate(c: dict[str, int]) -> float | None:
     return c["errors"] / c["executions"] * 100 if c["executions"] else None
 
 
-def summed(rows: Iterable[dict[str, int]]) -> dict[str, int]:
-    total = dict.fromkeys(COUNTERS, 0)
-    for row in rows:
-        for name in COUNTERS:
-            total[name] += row[name]
-    return total
-
-
-def entry(
-    scenario: Scenario, spans: tuple[tuple[int, int], tuple[int, int]]
-) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
-    """The scenario's JSON entry, with its current and earlier counts over `spans`, the
-    `Window.span` of a window and of its `earlier` one."""
-    current, earlier = counts(scenario, spans[0]), counts(scenario, spans[1])
-    body = figures(current, earlier)
+def entry(scenario: Scenario, spans: Spans) -> dict[str, Any]:
+    """The scenario's JSON entry over `spans`."""
+    body = figures(counts(scenario, spans[0]), counts(scenario, spans[1]))
     body.update(
         imtId=scenario.imt_id,
         id=scenario.id,
@@ -108,7 +133,20 @@ def entry(
         teamId=scenario.team_id,
         teamName=scenario.team_name,
     )
-    return body, current, earlier
+    return body
+
+
+def values(scenarios: tuple[Scenario, ...], spans: Spans, sort_by: str) -> list[Any]:
+    """What each scenario's `entry(...).get(sort_by)` holds, without building the entries
+    where the field is a name or a counter (the orders a dashboard and a walk ask for)."""
+    if sort_by in INTEGER_SORTS:
+        lo, hi = spans[0]
+        prefixes = (getattr(s, sort_by).prefix for s in scenarios)
+        return [prefix[hi] - prefix[lo] for prefix in prefixes]
+    if sort_by in STRING_SORTS:
+        field = _STRING_FIELDS[sort_by]
+        return [getattr(s, field) for s in scenarios]
+    return [entry(s, spans).get(sort_by) for s in scenarios]
 
 
 # --- order and keyset -------------------------------------------------------
@@ -121,11 +159,15 @@ def _key(value: Any, scenario_id: int) -> SortKey:
     return ((0, 0) if value is None else (1, value)), scenario_id
 
 
-def order(entries: list[dict[str, Any]], sort_by: str, sort_dir: str) -> list[dict[str, Any]]:
-    ordered = sorted(entries, key=lambda e: _key(e.get(sort_by), e["id"]))
-    if sort_dir == "desc":
-        ordered.reverse()
-    return ordered
+Ordered = list[tuple[SortKey, Scenario]]
+
+
+def order(scenarios: tuple[Scenario, ...], spans: Spans, sort_by: str, sort_dir: str) -> Ordered:
+    """The scenarios in the order of their entries, each with its keyset position."""
+    fields = values(scenarios, spans, sort_by)
+    keyed = [(_key(v, s.id), s) for v, s in zip(fields, scenarios, strict=True)]
+    keyed.sort(key=itemgetter(0), reverse=sort_dir == "desc")  # keys are unique: ids
+    return keyed
 
 
 def encode_last(entry: dict[str, Any], sort_by: str) -> str:
@@ -160,10 +202,8 @@ def _fits(value: Any, sort_by: str) -> bool:
     return value is None or _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
-def after(
-    ordered: list[dict[str, Any]], last: SortKey, sort_by: str, sort_dir: str
-) -> list[dict[str, Any]]:
-    """The entries strictly after the `last` position, in the same order."""
+def after(ordered: Ordered, last: SortKey, sort_dir: str) -> Ordered:
+    """The scenarios strictly after the `last` position, in the same order."""
     if sort_dir == "desc":
-        return [e for e in ordered if _key(e.get(sort_by), e["id"]) < last]
-    return [e for e in ordered if _key(e.get(sort_by), e["id"]) > last]
+        return [item for item in ordered if item[0] < last]
+    return [item for item in ordered if item[0] > last]

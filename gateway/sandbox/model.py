@@ -17,6 +17,13 @@ EPOCH = dt.date(1970, 1, 1)
 ScenarioStatus = Literal["active", "inactive", "invalid"]
 
 
+def span(first: int, last: int) -> tuple[int, int]:
+    """Days `first..last` (indices, both included) as prefix-sum indices `(lo, hi)`: a sum
+    over them is `prefix[hi] - prefix[lo]` (both 0 where they miss the data)."""
+    lo, hi = max(first, 0), min(last, DAYS - 1) + 1
+    return (lo, hi) if lo < hi else (0, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Series:
     """One daily metric: the raw values and `prefix[i] = sum(daily[:i])`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from starlette.routing import Route
 
 from gateway.sandbox.instrument import ApiError, ApiJSON, instrumented
 from gateway.sandbox.memo import OrgMemo
-from gateway.sandbox.model import Series, ZylonOrg
+from gateway.sandbox.model import Series, ZylonEntity, ZylonOrg, span
 from gateway.sandbox.params import bearer, bounded, integer, single
 from gateway.sandbox.state import SandboxState
 
@@ -92,24 +93,26 @@ def _ranking(
 ) -> list[dict[str, Any]]:
     first, last = _day_range(state, request)
     limit = bounded("limit", single(request, "limit"), 1, 100, 10)
-    return list(_ranked(org, (kind, first, last))[:limit])
-
-
-def _rank(org: ZylonOrg, key: tuple[str, int, int]) -> tuple[dict[str, Any], ...]:
-    """Every active user or project over days `first..last`, most interactions first."""
-    kind, first, last = key
-    entities = org.users if kind == "user" else org.projects
-    rows = []
-    for entity in entities:
-        interactions = entity.interactions.range_sum(first, last)
-        flows = entity.agent_flows.range_sum(first, last)
-        if interactions or flows:
-            rows.append((-interactions, entity.id, entity, interactions, flows))
-    rows.sort(key=lambda row: (row[0], row[1]))
-    return tuple(
+    return [
         {kind: entity.fields, "interactions_created": inter, "agent_flows_created": flows}
-        for _, _, entity, inter, flows in rows
-    )
+        for entity, inter, flows in _ranked(org, (kind, first, last))[:limit]
+    ]
+
+
+def _rank(org: ZylonOrg, key: tuple[str, int, int]) -> tuple[tuple[ZylonEntity, int, int], ...]:
+    """Every active user or project over days `first..last` with its two counts, most
+    interactions first."""
+    kind, first, last = key
+    lo, hi = span(first, last)
+    rows = []
+    for entity in org.users if kind == "user" else org.projects:
+        interactions, flows = entity.interactions.prefix, entity.agent_flows.prefix
+        created = interactions[hi] - interactions[lo]
+        flowed = flows[hi] - flows[lo]
+        if created or flowed:
+            rows.append((-created, entity.id, entity, created, flowed))
+    rows.sort(key=itemgetter(0, 1))
+    return tuple(row[2:] for row in rows)
 
 
 _ranked = OrgMemo(_rank, size=128)
