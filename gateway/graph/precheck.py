@@ -65,6 +65,7 @@ from gateway.graph.inputs import Metric
 from gateway.graph.limits import switched_off, too_complex
 from gateway.graph.metrics import CHANGE_FIELDS
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
+from gateway.loaders.make_requests import Timeframe
 from gateway.loaders.pagination import Position, check_window
 from gateway.ranges import Range
 
@@ -108,7 +109,7 @@ class Scope:
     team: int | None = None  # under `team(id:)`
     teams: tuple[int, ...] = ()  # Team representations, each in one of `orgs`
     entities: _Entities | None = None  # the children of `_entities`
-    listed: Range | None = None  # under `teams(range:)`: the list's range, which it serves
+    listed: Timeframe | None = None  # under `teams(range:)`: the days the list's call serves
 
     def many_teams(self) -> bool:
         """Whether a Team field here stands for several teams (not `team(id:)`, nor one
@@ -346,7 +347,7 @@ class _Walk:
         elif (owner, name) in MAKE_RANGE_FIELDS:
             r = args.make_range(ctx, values.get("range"))
             if name == "teams":
-                return Scope(orgs=scope.orgs, listed=r)
+                return Scope(orgs=scope.orgs, listed=args.timeframe(r))
         elif (owner, name) == ("Organization", "usage"):
             selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
@@ -390,15 +391,22 @@ class _Walk:
         return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
 
     def count_team_variant(
-        self, name: str, node: FieldNode, values: dict[str, Any], r: Range, listed: Range | None
+        self,
+        name: str,
+        node: FieldNode,
+        values: dict[str, Any],
+        r: Range,
+        listed: Timeframe | None,
     ) -> None:
         """A field of many teams (under `teams`, `_entities` or a page of scenarios) over
         `r` is a Make request a team, unless a `teams` list's own call serves it: each
-        distinct one is counted, as the loader would tell them apart."""
+        distinct one is counted, as the loader tells them apart (by whole days, not by
+        the range's instants)."""
+        days = args.timeframe(r)
         changes = self.asks_changes(name, node)
-        if r == listed and not changes and not args.filters(values.get("filter")).folder_ids:
-            return  # the full list of the teams list's range derives it (loaders.derive)
-        self.team_variants.add(repr((r, name, *self.page_request(name, node, values))))
+        if days == listed and not changes and not args.filters(values.get("filter")).folder_ids:
+            return  # the full list of the teams list's days derives it (loaders.derive)
+        self.team_variants.add(repr((days, name, *self.page_request(name, node, values))))
         self.team_nodes.append(node)
 
     def page_request(self, name: str, node: FieldNode, values: dict[str, Any]) -> tuple[Any, ...]:

@@ -549,6 +549,27 @@ def test_what_the_teams_list_serves_itself_is_not_counted(
     assert sandbox.state.log.count(source="make") == 1
 
 
+def test_ranges_over_the_same_days_are_one_request_a_team(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """Make is asked for whole days, so ranges that differ only in their instants are one
+    request a team: they count once, and the list's own call serves them all."""
+    today = sandbox.state.data.today
+    start, end = today - dt.timedelta(days=7), today - dt.timedelta(days=1)
+    aliases = " ".join(
+        f'm{i}: metrics(range: {{from: "{start}T00:{i:02d}:00Z", to: "{end}T23:{i:02d}:00Z"}}) '
+        "{ operations }"
+        for i in range(LIMITS.max_team_variants + 2)
+    )
+    listed = f'{{from: "{start}T12:00:00Z", to: "{end}T12:00:00Z"}}'
+    body = gql.run(f'{{ organization(id: "aurora") {{ teams(range: {listed}) {{ {aliases} }} }} }}')
+    assert "errors" not in body, body
+    teams = body["data"]["organization"]["teams"]
+    assert len({team["m0"]["operations"] for team in teams}) > 1  # the teams' own figures
+    assert all(len({v["operations"] for v in team.values()}) == 1 for team in teams)
+    assert sandbox.state.log.count(source="make") == 1
+
+
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
     error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')
