@@ -14,6 +14,7 @@ from gateway.errors import BadUserInput
 from gateway.frozen import frozen
 from gateway.upstreams.make import CLOCK_MARGIN as MAKE_CLOCK_MARGIN
 from gateway.upstreams.make import RETENTION_DAYS as MAKE_MAX_AGE_DAYS
+from gateway.upstreams.make import day_last_second
 from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
@@ -85,7 +86,7 @@ def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
     for several windows, and each new Range converts its ends to UTC again.
     """
     first = r.start.replace(hour=0, minute=0, second=0, microsecond=0)
-    return first, r.end.replace(hour=23, minute=59, second=59, microsecond=0)
+    return first, day_last_second(r.end)
 
 
 def zylon_window(r: Range) -> ZylonWindow:
@@ -138,7 +139,7 @@ def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AG
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
             f"one year only, so `from` must be on or after {iso_z(earliest)}"
         )
-    last_second = r.start.replace(hour=23, minute=59, second=59, microsecond=0)
+    last_second = day_last_second(r.start)
     if last_second < oldest + MAKE_CLOCK_MARGIN:
         next_day = last_second + dt.timedelta(seconds=1)
         raise BadUserInput(

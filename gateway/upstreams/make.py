@@ -74,6 +74,11 @@ def make_params(query: MakeQuery, *, now: dt.datetime | None = None) -> list[tup
     return params
 
 
+def day_last_second(moment: dt.datetime) -> dt.datetime:
+    """The last whole second of `moment`'s UTC day: where a timeframe of whole days ends."""
+    return moment.astimezone(dt.UTC).replace(hour=23, minute=59, second=59, microsecond=0)
+
+
 def sent_from(date_from: dt.datetime, now: dt.datetime) -> dt.datetime:
     """`dateFrom` as sent at `now`, on the oldest day Make keeps moved `CLOCK_MARGIN`
     past Make's limit (to a whole second, and no later than the day's last second).
@@ -89,9 +94,7 @@ def sent_from(date_from: dt.datetime, now: dt.datetime) -> dt.datetime:
         return date_from
     whole = oldest.replace(microsecond=0)
     moved = whole if whole == oldest else whole + dt.timedelta(seconds=1)
-    day = date_from.astimezone(dt.UTC).date()
-    last = dt.datetime.combine(day, dt.time(23, 59, 59), dt.UTC)
-    return min(moved, last)
+    return min(moved, day_last_second(date_from))
 
 
 def iso_utc(value: dt.datetime) -> str:
