@@ -149,7 +149,8 @@ class GatewayMetrics:
         self.upstream_requests = Counter(
             "gateway_upstream_requests",
             "Upstream HTTP requests (every attempt, retries included) by source, endpoint and "
-            "status; status is no_response for a timeout or a connection failure",
+            "status; status is no_response for a timeout or a connection failure, "
+            "bad_response for a 200 whose body was too large, undecodable or not JSON",
             ["source", "endpoint", "status"],
             registry=registry,
         )
@@ -222,9 +223,16 @@ class GatewayMetrics:
         self._duration(operation).observe(seconds)
 
     def upstream_attempt(
-        self, source: str, endpoint: str, status: int | None, seconds: float, *, retry: bool
+        self,
+        source: str,
+        endpoint: str,
+        status: int | None,
+        seconds: float,
+        *,
+        retry: bool,
+        bad: bool = False,
     ) -> None:
-        label = "no_response" if status is None else str(status)
+        label = "no_response" if status is None else "bad_response" if bad else str(status)
         self._upstream_requests(source, endpoint, label).inc()
         self._upstream_duration(source, endpoint).observe(seconds)
         if retry:

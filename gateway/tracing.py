@@ -134,7 +134,7 @@ class Tracing:
             span.set_attribute("http.response.status_code", response.status_code)
 
     def upstream_attempt(
-        self, source: str, endpoint: str, status: int | None, *, retry: bool
+        self, source: str, endpoint: str, status: int | None, *, retry: bool, bad: bool = False
     ) -> None:
         """Ends the span `_on_request` opened for this attempt, now that its outcome is known."""
         span = _UPSTREAM_SPAN.get()
@@ -157,4 +157,7 @@ class Tracing:
             if status >= 400:
                 span.set_attribute("error.type", str(status))
                 span.set_status(Status(StatusCode.ERROR))
+            elif bad:
+                span.set_attribute("error.type", "bad_response")
+                span.set_status(Status(StatusCode.ERROR, "unusable body"))
         span.end()

@@ -55,8 +55,9 @@ MAX_RETRY_AFTER_S = 86_400.0
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
 
-# (source, endpoint, HTTP status or None, seconds, attempt number from 1)
-AttemptHook = Callable[[Source, str, "int | None", float, int], None]
+# (source, endpoint, HTTP status or None, seconds, attempt number from 1, whether a 200's
+# body was unusable: too large, undecodable or not JSON)
+AttemptHook = Callable[[Source, str, "int | None", float, int, bool], None]
 
 
 # httpx's event hooks ("request", "response"): what tracing puts on each client.
@@ -474,6 +475,7 @@ class UpstreamHTTP:
         started = time.perf_counter()
         status: int | None = None
         answered = True  # False when the answer never arrived in full (its status did)
+        unusable = False  # a 200 whose body cannot be read as JSON
         timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
@@ -489,6 +491,10 @@ class UpstreamHTTP:
                     # httpx's response and its stream refer to each other: without the
                     # stream, reference counting frees them, not the cyclic collector.
                     response.stream = _EMPTY
+            return self._decode(body, endpoint)
+        except UpstreamBadResponse:
+            unusable = status == 200
+            raise
         except (httpx.TimeoutException, TimeoutError) as exc:
             answered = False
             if cut and isinstance(exc, TimeoutError):
@@ -501,6 +507,7 @@ class UpstreamHTTP:
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
+            unusable = status == 200
             raise UpstreamBadResponse(
                 self.source, f"{endpoint}: undecodable response", status=status
             ) from exc
@@ -518,8 +525,7 @@ class UpstreamHTTP:
             )
             if self.on_attempt is not None:
                 reported = status if answered else None  # counted as no_response
-                self.on_attempt(self.source, endpoint, reported, elapsed, attempt)
-        return self._decode(body, endpoint)
+                self.on_attempt(self.source, endpoint, reported, elapsed, attempt, unusable)
 
     def _fail_status(self, response: httpx.Response, endpoint: str) -> NoReturn:
         status = response.status_code

@@ -148,6 +148,21 @@ def test_a_retried_upstream_call_counts_both_attempts_and_one_retry(
     assert sample(text, "gateway_graphql_requests_total", operation="Totals", outcome="ok") == 1
 
 
+def test_a_200_with_an_unusable_body_is_counted_as_a_bad_response(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway()
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="/totals", body="malformed")
+    )
+    body = gateway.run(TOTALS)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_BAD_RESPONSE"]
+    text = gateway.metrics()
+    upstream = "gateway_upstream_requests_total"
+    assert sample(text, upstream, source="zylon", endpoint="totals", status="bad_response") == 1
+    assert total(text, upstream, status="200") == 0
+
+
 def test_operation_labels_stay_bounded() -> None:
     metrics = GatewayMetrics(CollectorRegistry())
     assert metrics.operation_label(None, executed=True) == "anonymous"

@@ -115,6 +115,23 @@ def test_failed_attempts_and_errors_mark_their_spans(
     assert dict(server.attributes or {})["gateway.error_codes"] == ("UPSTREAM_UNAVAILABLE",)
 
 
+def test_a_200_with_an_unusable_body_marks_its_span(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    exporter = InMemorySpanExporter()
+    gateway = start_gateway(span_exporter=exporter)
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="/totals", body="malformed")
+    )
+    body = gateway.run(TOTALS)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_BAD_RESPONSE"]
+    [client] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    attributes = dict(client.attributes or {})
+    assert client.status.status_code is StatusCode.ERROR
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["error.type"] == "bad_response"
+
+
 def test_tracing_is_off_unless_configured(
     start_gateway: StartGateway, clean_sandbox: SandboxServer
 ) -> None:

@@ -32,12 +32,20 @@ class RecordingHTTP(UpstreamHTTP):
         super().__init__(*args, on_attempt=self._record, **kwargs)
         self.sleeps: list[float] = []
         self.attempts: list[tuple[Source, str, int | None, int]] = []
+        self.unusable: list[bool] = []
 
     def _record(
-        self, source: Source, endpoint: str, status: int | None, seconds: float, attempt: int
+        self,
+        source: Source,
+        endpoint: str,
+        status: int | None,
+        seconds: float,
+        attempt: int,
+        unusable: bool,
     ) -> None:
         assert seconds >= 0
         self.attempts.append((source, endpoint, status, attempt))
+        self.unusable.append(unusable)
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
