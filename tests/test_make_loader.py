@@ -102,7 +102,7 @@ def test_a_key_too_long_for_a_cursor_leaves_the_edge_named_by_its_position(
         need_far_side=True,
         need_total_changes=False,
     )
-    result = PageResult((scenario(1, 1), scenario(2, 1)), None, key, 9, METRICS)
+    result = PageResult((scenario(1, 1), scenario(2, 1)), None, key, 9)
     last, _ = build_page(plan, result).edges[-1]
     codec = CursorCodec(b"k" * 32)
     cursor = codec.encode(binding="b", position=last.dump())

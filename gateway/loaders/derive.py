@@ -53,13 +53,9 @@ def derive_page(full: ScenarioList, request: PageRequest) -> PageResult:
     matching = [s for s in full.scenarios if request.filters.admits(s)]
     listing = ordered(matching, request.sort_by, request.sort_dir)
     end = request.skip + request.limit
-    total = TotalRequest(
-        request.org_id, request.filters, request.timeframe, request.need_total_changes
-    )
     return PageResult(
         entries=tuple(listing[request.skip : end]),
         more=len(listing) > end,
         last_key=None,
         total_count=len(listing),
-        total=derive_total(full, total),
     )

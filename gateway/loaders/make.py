@@ -25,6 +25,7 @@ from gateway.config import CacheSettings
 from gateway.errors import NotLinked, Source
 from gateway.loaders import derive
 from gateway.loaders.make_requests import (
+    EMPTY_PAGE,
     Filters,
     ListRequest,
     MakeRequest,
@@ -77,6 +78,10 @@ def _page_query(r: PageRequest) -> tuple[MakeQuery, int]:
     return _query(r.filters, r.timeframe, offset=r.skip or None, limit=limit, **order), 0
 
 
+async def _empty_page() -> PageResult:
+    return EMPTY_PAGE
+
+
 def _slice(page: MakePage, r: PageRequest, query: MakeQuery, drop: int) -> PageResult:
     entries = page.analytics[drop : drop + r.limit]
     ends_at_last = len(entries) > 0 and len(page.analytics) == drop + len(entries)
@@ -85,7 +90,6 @@ def _slice(page: MakePage, r: PageRequest, query: MakeQuery, drop: int) -> PageR
         more=len(page.analytics) > drop + r.limit if r.lookahead else None,
         last_key=page.last if ends_at_last and query.offset is None else None,
         total_count=page.total_count,
-        total=page.total,
     )
 
 
@@ -235,6 +239,9 @@ class MakeLoader:
     def _plan_page(self, key: PageRequest, need: Need) -> Plan:
         if self._client(key.org_id) is None:
             return self._not_linked(key.org_id), False
+        if key.limit == 0 and not key.count:
+            # Back from the first entry of a listing (pagination.plan_page): none before it.
+            return _empty_page(), False
         derivable = derive.can_derive_page(key) and (key.org_id, key.timeframe) in self._lists
         if derivable:
             return self._derived_page(key), True

@@ -81,7 +81,9 @@ class PageResult:
     more: bool | None  # entries follow the slice; None when not asked (no lookahead)
     last_key: str | None  # Make's key of the slice's last entry, when Make gave it
     total_count: int | None
-    total: MakeMetrics
+
+
+EMPTY_PAGE = PageResult(entries=(), more=None, last_key=None, total_count=None)
 
 
 @frozen

@@ -339,3 +339,24 @@ def test_reading_on_from_a_keyset_anchor_turns_to_offsets_before_it_grows_large(
         limit = int(dict(request.query)["pg[limit]"])
         assert limit <= min(position - 2, MAX_KEYSET_SKIP) + size + 1
         position, cursor = end, connection["pageInfo"]["endCursor"]
+
+
+def test_nothing_before_a_listings_first_entry_costs_no_call(
+    sandbox: SandboxServer, shared_gateway: httpx.Client
+) -> None:
+    """Back from the first edge of a forward page: the page is known to be empty."""
+    sandbox.state.reset()
+    first_day, last_day = day_range(sandbox.state.data, 40, 10)
+    case = Case("aurora", first_day, last_day, page_info=True)
+    pager = Pager(shared_gateway, case)
+    start = pager.page(first=3)["edges"][0]["cursor"]
+    sandbox.state.log.clear()
+    before = pager.page(last=3, before=start)
+    assert before["edges"] == []
+    assert before["pageInfo"]["hasNextPage"] is True
+    assert before["pageInfo"]["hasPreviousPage"] is False
+    assert sandbox.state.log.count(source="make") == 0
+    counted = Pager(shared_gateway, dataclasses.replace(case, count=True))
+    assert counted.page(last=3, before=start)["totalCount"] == len(
+        expected_ids(sandbox.state.data, case)
+    )
