@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.clock import Clock, utc_now
@@ -107,6 +107,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Mount(GRAPHIQL_ASSETS, app=graphiql_static_app()),
+        *(_slash_redirect(path) for path in (GRAPHQL_PATH, "/healthz", "/readyz", "/metrics")),
     ]
     guard = Middleware(
         HTTPGuard,
@@ -118,4 +119,19 @@ def create_app(
     middleware = [guard]
     if settings.server.cors_origins:
         middleware.insert(0, cors(GRAPHQL_PATH, settings.server.cors_origins))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.router.redirect_slashes = False  # see _slash_redirect
+    return app
+
+
+def _slash_redirect(path: str) -> Route:
+    """`<path>/` redirects to `<path>` by a relative URL. Starlette's own redirect writes
+    an absolute one from the request's `Host` header, which the client chooses: behind a
+    cache, one request could send every later visitor of `/graphql/` to another host."""
+    target = "../" + path.rsplit("/", 1)[-1]
+
+    async def redirect(request: Request) -> Response:
+        query = request.scope["query_string"].decode("latin-1")
+        return RedirectResponse(f"{target}?{query}" if query else target, status_code=307)
+
+    return Route(path + "/", redirect)

@@ -73,6 +73,21 @@ def test_probes(gql: GraphQLClient) -> None:
     assert ready.status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/graphql", "/healthz", "/readyz", "/metrics"])
+def test_a_trailing_slash_redirects_relatively_whatever_the_host(
+    gql: GraphQLClient, path: str
+) -> None:
+    """Starlette's own redirect wrote the `Host` header into `Location`."""
+    response = gql.http.get(f"{path}/?query=%7B__typename%7D", headers={"Host": "evil.example"})
+    assert response.status_code == 307
+    target = path.lstrip("/")
+    assert response.headers["location"] == f"../{target}?query=%7B__typename%7D"
+    assert str(response.url.join(response.headers["location"])).endswith(
+        f"{path}?query=%7B__typename%7D"
+    )
+    assert gql.http.get(f"{path}//").status_code == 404  # `//host` would leave the site
+
+
 def test_malformed_requests_are_400_with_a_code(gql: GraphQLClient) -> None:
     auth = {"Authorization": f"Bearer {DEMO_KEY}"}
     json_type = {**auth, "Content-Type": "application/json"}
