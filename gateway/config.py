@@ -73,8 +73,11 @@ class CacheSettings:
     past_day_ttl_s: float = 86400.0
     # How long past its TTL an entry may still be served while one refresh runs.
     stale_s: float = 300.0
-    # About 8 KB an entry (one parsed upstream answer): keeps a worker under 200 MB.
+    # Memory backend: entries, and what they take by estimate (cache.store.estimated_bytes:
+    # 1 KB an entry and 640 bytes a row, so a full Make scenario list of 130 scenarios
+    # about 84 KB, of 10,000 about 6.4 MB). Least recently used out first.
     max_entries: int = 5_000
+    max_bytes: int = 64 * 1024 * 1024
     # Redis only: how long a replica fetching a missing entry holds the others
     # off (they wait for its value, then fetch themselves), and the socket
     # timeout of every Redis call (an outage degrades to cache misses).
@@ -631,6 +634,7 @@ def _cache(t: _Table) -> CacheSettings:
         past_day_ttl_s=t.number("past_day_ttl_s", d.past_day_ttl_s, positive=True),
         stale_s=t.number("stale_s", d.stale_s, positive=False),
         max_entries=t.integer("max_entries", d.max_entries, minimum=1),
+        max_bytes=t.integer("max_bytes", d.max_bytes, minimum=1024 * 1024),
         stale_if_error_s=t.number("stale_if_error_s", d.stale_if_error_s, positive=False),
         response_entries=t.integer("response_entries", d.response_entries, minimum=0),
         response_max_bytes=t.integer("response_max_bytes", d.response_max_bytes, minimum=0),

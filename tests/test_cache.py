@@ -18,11 +18,14 @@ import pytest
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
 from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
+from gateway.cache.lru import LruMemoryCache
 from gateway.cache.redis_store import RedisStore
+from gateway.cache.store import ENTRY_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
 from gateway.upstreams.deadline import request_deadline
+from gateway.upstreams.models import MakeMetrics, MakePage, MakeScenario
 from tests.redis_server import RedisServer, start_redis
 
 TOKEN = "zyl_live_s3cr3t-token-value"
@@ -677,6 +680,38 @@ async def test_memory_backend_evicts_the_least_recently_used(make_cache: MakeCac
     assert notes.hits == 3
     await cache.load(up.item("b"))
     assert up.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
+
+
+async def test_memory_backend_is_bounded_by_what_its_entries_take() -> None:
+    """A count alone let 5,000 full scenario lists take 360 MB (6 GB at 2,000 scenarios)."""
+    rows, one = [("x",)] * 9, [("x",)]
+    w = estimated_bytes(rows)
+    cache = LruMemoryCache(max_entries=1000, max_bytes=9 * w + w // 2, weigh=estimated_bytes)
+    for key in "abcdefghij":
+        await cache.set(key, rows)
+    assert len(cache) == 9  # the tenth is over max_bytes: the least recently used goes
+    assert await cache.get("a") is None
+    assert cache.weight == 9 * w
+    await cache.set("b", one)  # replaced: its old weight goes
+    assert cache.weight == 8 * w + estimated_bytes(one)
+    await cache.delete("c")
+    assert cache.weight == 7 * w + estimated_bytes(one)
+    huge = [("x",)] * 20  # over an eighth of max_bytes: served, not kept
+    assert estimated_bytes(huge) > cache.max_bytes // 8
+    await cache.set("huge", huge)
+    assert await cache.get("huge") is None
+    assert len(cache) == 8
+    await cache.clear()
+    assert cache.weight == 0
+
+
+def test_an_entry_is_weighed_by_the_rows_of_its_answer() -> None:
+    metrics = MakeMetrics(1, 2, 3, 0)
+    scenario = MakeScenario(1, None, "s", "active", 1, "t", metrics)
+    page = MakePage(total=metrics, analytics=(scenario,) * 50, last=None, total_count=None)
+    assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * ROW_BYTES
+    assert estimated_bytes(Envelope([1, 2, 3], 0.0, 0.0)) == ENTRY_BYTES + 3 * ROW_BYTES
+    assert estimated_bytes(Envelope(metrics, 0.0, 0.0)) == ENTRY_BYTES
 
 
 # --- keys -------------------------------------------------------------------------

@@ -448,5 +448,5 @@ def open_cache(settings: CacheSettings, *, signing_key: bytes = b"") -> Cache:
     if settings.backend == "redis":
         store = RedisStore(settings, signing_key)
     else:
-        store = MemoryStore(settings.max_entries)
+        store = MemoryStore(settings.max_entries, settings.max_bytes)
     return Cache(store, settings)

@@ -1,14 +1,16 @@
-"""An aiocache memory backend bounded to `max_entries`, least recently used out first.
+"""An aiocache memory backend bounded to `max_entries` and to `max_bytes` of what
+`weigh` estimates its values take, least recently used out first.
 
 `SimpleMemoryCache` grows without bound and keeps one timer per key; this one
-checks expiry when an entry is read and evicts in O(1) from an OrderedDict.
+checks expiry when an entry is read and evicts in O(1) from an OrderedDict. A
+count alone does not bound memory: one entry may hold a few rows or ten thousand.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiocache.base import BaseCache
@@ -18,14 +20,23 @@ from aiocache.serializers import NullSerializer
 class LruMemoryCache(BaseCache):  # type: ignore[misc]
     NAME = "lru-memory"
 
-    def __init__(self, max_entries: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        max_bytes: int | None = None,
+        weigh: Callable[[object], int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         kwargs.setdefault("serializer", NullSerializer())
         super().__init__(**kwargs)
         self.max_entries = max_entries
-        # key -> (value, monotonic deadline or None)
-        self._data: OrderedDict[str, tuple[object, float | None]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._weigh = weigh or (lambda value: 0)
+        self.weight = 0  # of every entry held
+        # key -> (value, monotonic deadline or None, weight)
+        self._data: OrderedDict[str, tuple[object, float | None, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -34,19 +45,32 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         entry = self._data.get(key)
         if entry is None:
             return None
-        value, deadline = entry
+        value, deadline, _ = entry
         if deadline is not None and deadline <= time.monotonic():
-            del self._data[key]
+            self._drop(key)
             return None
         self._data.move_to_end(key)
         return value
 
     def _store(self, key: str, value: object, ttl: float | None) -> None:
+        self._drop(key)
+        weight = self._weigh(value)
+        if self.max_bytes is not None and weight > self.max_bytes // 8:
+            return  # it would push out an eighth of the rest: served, not kept
         deadline = time.monotonic() + ttl if ttl else None
-        self._data[key] = (value, deadline)
-        self._data.move_to_end(key)
-        while len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
+        self._data[key] = (value, deadline, weight)
+        self.weight += weight
+        while len(self._data) > self.max_entries or (
+            self.max_bytes is not None and self.weight > self.max_bytes
+        ):
+            self.weight -= self._data.popitem(last=False)[1][2]
+
+    def _drop(self, key: str) -> bool:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return False
+        self.weight -= entry[2]
+        return True
 
     async def _get(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> object:
         return self._lookup(key)
@@ -91,15 +115,17 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         return self._lookup(key) is not None
 
     async def _delete(self, key: str, _conn: Any = None) -> int:
-        return 1 if self._data.pop(key, None) is not None else 0
+        return 1 if self._drop(key) else 0
 
     async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
         if namespace:
             for key in [k for k in self._data if k.startswith(namespace)]:
-                del self._data[key]
+                self._drop(key)
         else:
             self._data.clear()
+            self.weight = 0
         return True
 
     async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
         self._data.clear()
+        self.weight = 0
