@@ -150,7 +150,8 @@ class GatewayMetrics:
             "gateway_upstream_requests",
             "Upstream HTTP requests (every attempt, retries included) by source, endpoint and "
             "status; status is no_response for a timeout or a connection failure, "
-            "bad_response for a 200 whose body was too large, undecodable or not JSON",
+            "bad_response for an answer not in HTTP or a 200 whose body was too large, "
+            "undecodable or not JSON",
             ["source", "endpoint", "status"],
             registry=registry,
         )
@@ -232,7 +233,7 @@ class GatewayMetrics:
         retry: bool,
         bad: bool = False,
     ) -> None:
-        label = "no_response" if status is None else "bad_response" if bad else str(status)
+        label = "bad_response" if bad else "no_response" if status is None else str(status)
         self._upstream_requests(source, endpoint, label).inc()
         self._upstream_duration(source, endpoint).observe(seconds)
         if retry:

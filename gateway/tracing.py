@@ -149,15 +149,15 @@ class Tracing:
                 "gateway.upstream.retry": retry,
             }
         )
-        if status is None:
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        if bad:
+            span.set_attribute("error.type", "bad_response")
+            span.set_status(Status(StatusCode.ERROR, "unusable answer"))
+        elif status is None:
             span.set_attribute("error.type", "no_response")
             span.set_status(Status(StatusCode.ERROR, "no response"))
-        else:
-            span.set_attribute("http.response.status_code", status)
-            if status >= 400:
-                span.set_attribute("error.type", str(status))
-                span.set_status(Status(StatusCode.ERROR))
-            elif bad:
-                span.set_attribute("error.type", "bad_response")
-                span.set_status(Status(StatusCode.ERROR, "unusable body"))
+        elif status >= 400:
+            span.set_attribute("error.type", str(status))
+            span.set_status(Status(StatusCode.ERROR))
         span.end()

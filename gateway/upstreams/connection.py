@@ -23,6 +23,9 @@ import httptools
 import httpx
 
 MAX_HEAD_BYTES = 64 * 1024
+# Bytes in a row that are not body, once the head is done (the head's own bytes may count
+# too, when the body starts in the same packet).
+MAX_FRAMING_BYTES = 2 * MAX_HEAD_BYTES
 HIGH_WATER = 256 * 1024
 # A body declared at most this long is read whole before the answer is handed over:
 # one wake-up instead of one per chunk. Anything longer, or of unknown length, is
@@ -69,6 +72,8 @@ class Connection(asyncio.Protocol):
         self._buffered = 0
         self._head_bytes = 0  # the headers' names and values
         self._unfinished = 0  # bytes received while the head is incomplete
+        self._body_seen = 0  # the body's bytes, all told
+        self._framing = 0  # bytes received since the last body bytes, once the head is done
         self._received = False
         self._interim = False
         self._length: int | None = None
@@ -157,6 +162,7 @@ class Connection(asyncio.Protocol):
         self._received = True
         if self._timer is not None and self._loop is not None:
             self._progress = self._loop.time()
+        body_before = self._body_seen
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -169,6 +175,8 @@ class Connection(asyncio.Protocol):
                 self._unfinished += len(data)
                 if self._unfinished > MAX_HEAD_BYTES:
                     self._fail(httpx.RemoteProtocolError, "the answer's head is too large")
+            elif self._framed_too_long(len(data), self._body_seen - body_before):
+                self._fail(httpx.RemoteProtocolError, "the answer's chunk framing is too long")
             elif (
                 self._buffered > HIGH_WATER
                 and not self._paused
@@ -179,6 +187,12 @@ class Connection(asyncio.Protocol):
                 assert self.transport is not None
                 self.transport.pause_reading()
         self._wake()
+
+    def _framed_too_long(self, received: int, delivered: int) -> bool:
+        """Between two pieces of a body come only chunk-size lines, and after the last its
+        trailers: httptools holds a trailer whole, so neither may go on without end."""
+        self._framing = received - delivered if delivered else self._framing + received
+        return self._framing > MAX_FRAMING_BYTES
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -229,6 +243,7 @@ class Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._chunks.append(body)
         self._buffered += len(body)
+        self._body_seen += len(body)
 
     def on_message_complete(self) -> None:
         if self._interim:

@@ -40,6 +40,7 @@ from gateway.errors import (
 )
 from gateway.upstreams import deadline
 from gateway.upstreams.breaker import CircuitBreaker, State
+from gateway.upstreams.connection import NoAnswer
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.transport import Http1Transport
 from gateway.upstreams.urls import with_query
@@ -55,8 +56,9 @@ MAX_RETRY_AFTER_S = 86_400.0
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
 
-# (source, endpoint, HTTP status or None, seconds, attempt number from 1, whether a 200's
-# body was unusable: too large, undecodable or not JSON)
+# (source, endpoint, HTTP status or None, seconds, attempt number from 1, whether the
+# answer was unusable: not in HTTP, or a 200 whose body was too large, undecodable or
+# not JSON)
 AttemptHook = Callable[[Source, str, "int | None", float, int, bool], None]
 
 
@@ -475,7 +477,7 @@ class UpstreamHTTP:
         started = time.perf_counter()
         status: int | None = None
         answered = True  # False when the answer never arrived in full (its status did)
-        unusable = False  # a 200 whose body cannot be read as JSON
+        unusable = False  # an answer not in HTTP, or a 200 whose body is not JSON
         timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
@@ -502,6 +504,16 @@ class UpstreamHTTP:
                 raise _Retryable(late, None) from exc
             error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
             raise _Retryable(error, None) from exc
+        except httpx.RemoteProtocolError as exc:
+            if isinstance(exc, NoAnswer):  # closed unanswered: as any failed connection
+                answered = False
+                failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
+                raise _Retryable(failed, None) from exc
+            # It answered, but not in HTTP: like a body that is not JSON, not worth a retry.
+            unusable = True
+            raise UpstreamBadResponse(
+                self.source, f"{endpoint}: malformed HTTP answer", status=status
+            ) from exc
         except httpx.TransportError as exc:
             answered = False
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")

@@ -101,14 +101,15 @@ class _Body(httpx.AsyncByteStream):
             self._transport.release(self._conn)
 
 
-def _encoded(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether any Content-Encoding header names any coding but identity."""
+def _codings(headers: list[tuple[bytes, bytes]]) -> int:
+    """How many codings but identity the Content-Encoding headers name, all told."""
+    count = 0
     for name, value in headers:
         if len(name) == 16 and name.lower() == b"content-encoding":
             for coding in value.split(b","):
                 if coding.strip(b" \t").lower() not in (b"", b"identity"):
-                    return True
-    return False
+                    count += 1
+    return count
 
 
 def _head(request: httpx.Request, body: bytes) -> bytes:
@@ -187,7 +188,13 @@ class Http1Transport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         headers = conn.headers
-        encoded = _encoded(headers)
+        codings = _codings(headers)
+        if codings > 1:
+            # httpx inflates a piece through every coding in one go, so two turn a few KB
+            # into gigabytes before any size limit sees them; and none was asked for.
+            self.release(conn)
+            raise httpx.DecodingError("the answer is encoded more than once", request=request)
+        encoded = codings == 1
         if conn.complete and not encoded:
             content = conn.take()
             self.release(conn)

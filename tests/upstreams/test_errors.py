@@ -442,3 +442,28 @@ async def test_schema_breaking_body_names_the_field(up: Upstreams, call: str, fi
     assert field in str(info.value)
     assert "not-a-number" not in str(info.value)  # names the field, never the value
     assert up.sandbox.state.log.count(source=source) == 1
+
+
+async def test_an_answer_not_in_http_is_a_bad_response_and_not_retried(up: Upstreams) -> None:
+    """It answered: a retry would cost the upstream's budget, and the breaker must not
+    read it as down."""
+    requests = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        await reader.readuntil(b"\r\n\r\n")
+        requests += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        zylon, http = up.zylon(base_url=f"http://127.0.0.1:{port}/zylon")
+        with pytest.raises(UpstreamBadResponse, match="malformed HTTP answer"):
+            await zylon.totals()
+    finally:
+        server.close()
+    assert requests == 1
+    assert http.unusable == [True]

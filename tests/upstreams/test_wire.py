@@ -492,6 +492,51 @@ async def test_every_content_encoding_header_counts(client: httpx.AsyncClient) -
         await response.aclose()
 
 
+@pytest.mark.parametrize(
+    "codings", [b"Content-Encoding: gzip, gzip\r\n", b"Content-Encoding: gzip\r\n" * 2]
+)
+async def test_a_body_encoded_twice_is_refused_before_it_inflates(
+    client: httpx.AsyncClient, codings: bytes
+) -> None:
+    """httpx inflates a piece through every coding at once: two gzips turned 2 KB into
+    a gigabyte in one call, past any size limit. None was asked for."""
+    packed = gzip.compress(gzip.compress(b"\0" * (8 * 1024 * 1024)))
+    play = replying(
+        b"HTTP/1.1 200 OK\r\n" + codings + b"Content-Length: %d\r\n\r\n" % len(packed) + packed
+    )
+
+    async with Script(play) as url:
+        with pytest.raises(httpx.DecodingError, match="encoded more than once"):
+            await client.get(url)
+
+
+@pytest.mark.parametrize(
+    ("start", "filler"),
+    [(b"2\r\n{}\r\n0\r\nX-Trailer: ", b"a"), (b"2\r\n{}\r\n0\r\n", b"X: y\r\n"), (b"2;", b"e")],
+    ids=["one-endless-trailer", "endless-trailers", "endless-chunk-extension"],
+)
+async def test_chunk_framing_without_end_is_cut_off(
+    client: httpx.AsyncClient, start: bytes, filler: bytes
+) -> None:
+    """httptools holds a trailer whole, and neither trailers nor a chunk's size line had
+    a bound: an upstream could grow the gateway's memory until its timeout."""
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + start)
+        piece = filler * (4096 // len(filler))
+        for _ in range(4 * MAX_HEAD_BYTES // len(piece)):  # twice the limit, then hold
+            writer.write(piece)
+            await writer.drain()
+        await reader.read()
+
+    async with Script(play) as url:
+        with pytest.raises(httpx.RemoteProtocolError, match="chunk framing is too long"):
+            await client.get(url)
+
+
 async def test_a_compressed_body_goes_out_in_small_pieces(client: httpx.AsyncClient) -> None:
     """httpx inflates each raw piece whole: a piece of 1 MiB of zeros is a gigabyte."""
     packed = gzip.compress(b"\0" * (64 * 1024 * 1024))
