@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
+
 from gateway.errors import ConfigError
 
 
@@ -519,8 +521,21 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{path}: the URL has no host")
     if value != value.strip():
         raise ConfigError(f"{path}: the URL has surrounding whitespace")
-    if schemes == ("http", "https") and (parts.query or parts.fragment or parts.username):
-        raise ConfigError(f"{path}: a base URL takes no credentials, query or fragment")
+    # Checked here, or found only at the first call (every one then a "connection
+    # failed"), or at start-up as a traceback naming no key.
+    if not all(c.isalnum() or c in ".-_:" for c in parts.hostname):
+        raise ConfigError(f"{path}: the URL's host holds a character no host name has")
+    if parts.port == 0:
+        raise ConfigError(f"{path}: the URL's port must be 1 to 65535")
+    if any(not c.isprintable() or c.isspace() for c in value):
+        raise ConfigError(f"{path}: the URL holds a space or a control character")
+    if schemes == ("http", "https"):
+        if parts.query or parts.fragment or parts.username:
+            raise ConfigError(f"{path}: a base URL takes no credentials, query or fragment")
+        try:
+            httpx.URL(value)
+        except httpx.InvalidURL:
+            raise ConfigError(f"{path}: not a valid URL") from None
 
 
 def _is_table(value: Any) -> bool:

@@ -369,6 +369,31 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
             "https://h/?a=1",
             "organizations[0].zylon.base_url: a base URL",
         ),
+        (
+            "organizations[0].zylon.base_url",
+            "https://zy lon.example.com",
+            "organizations[0].zylon.base_url: the URL's host holds a character",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "https://%zz",
+            "organizations[0].zylon.base_url: the URL's host holds a character",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "https://zylon.example.com:0",
+            "organizations[0].zylon.base_url: the URL's port must be 1 to 65535",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "http://127.0.0.1\t:1/zylon",  # urlsplit drops the tab; httpx refused it at start-up
+            "organizations[0].zylon.base_url: the URL holds a space or a control character",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "https://zylon.example.com/a\tb",
+            "organizations[0].zylon.base_url: the URL holds a space or a control character",
+        ),
         ("organizations[0].zylon.org_slug", "", "organizations[0].zylon.org_slug: must not be"),
         ("organizations[0].zylon.org_slug", "aurora-läb", "organizations[0].zylon.org_slug: it"),
         ("organizations[0].zylon.token", "", "organizations[0].zylon.token: must not be empty"),
