@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 import tomllib
@@ -523,8 +524,8 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{path}: the URL has surrounding whitespace")
     # Checked here, or found only at the first call (every one then a "connection
     # failed"), or at start-up as a traceback naming no key.
-    if not all(c.isalnum() or c in ".-_:" for c in parts.hostname):
-        raise ConfigError(f"{path}: the URL's host holds a character no host name has")
+    if not _valid_host(parts.hostname):
+        raise ConfigError(f"{path}: the URL's host is neither a host name nor an IP address")
     if parts.port == 0:
         raise ConfigError(f"{path}: the URL's port must be 1 to 65535")
     if any(not c.isprintable() or c.isspace() for c in value):
@@ -536,6 +537,24 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
             httpx.URL(value)
         except httpx.InvalidURL:
             raise ConfigError(f"{path}: not a valid URL") from None
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or dot-separated labels of letters, digits, `-` (not at either end)
+    and `_`, the last not numeric (`1.2.3.4.5` and `0x7f.1` are no addresses here)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    for label in labels:
+        if not 0 < len(label) <= 63 or label[0] == "-" or label[-1] == "-":
+            return False
+        if not all(c.isalnum() or c in "-_" for c in label):
+            return False
+    last = labels[-1].lower()
+    return not (last.isdigit() or last.startswith("0x"))
 
 
 def _is_table(value: Any) -> bool:

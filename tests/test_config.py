@@ -372,12 +372,32 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         (
             "organizations[0].zylon.base_url",
             "https://zy lon.example.com",
-            "organizations[0].zylon.base_url: the URL's host holds a character",
+            "organizations[0].zylon.base_url: the URL's host is neither",
         ),
         (
             "organizations[0].zylon.base_url",
             "https://%zz",
-            "organizations[0].zylon.base_url: the URL's host holds a character",
+            "organizations[0].zylon.base_url: the URL's host is neither",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "http://a..b/zylon",
+            "organizations[0].zylon.base_url: the URL's host is neither",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "http://-x-.com",
+            "organizations[0].zylon.base_url: the URL's host is neither",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "http://1.2.3.4.5",
+            "organizations[0].zylon.base_url: the URL's host is neither",
+        ),
+        (
+            "organizations[0].zylon.base_url",
+            "http://0x7f.1",
+            "organizations[0].zylon.base_url: the URL's host is neither",
         ),
         (
             "organizations[0].zylon.base_url",

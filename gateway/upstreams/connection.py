@@ -23,8 +23,7 @@ import httptools
 import httpx
 
 MAX_HEAD_BYTES = 64 * 1024
-# Bytes in a row that are not body, once the head is done (the head's own bytes may count
-# too, when the body starts in the same packet).
+# Bytes read in a row without any body in them, once the head is done.
 MAX_FRAMING_BYTES = 2 * MAX_HEAD_BYTES
 HIGH_WATER = 256 * 1024
 # A body declared at most this long is read whole before the answer is handed over:
@@ -190,8 +189,10 @@ class Connection(asyncio.Protocol):
 
     def _framed_too_long(self, received: int, delivered: int) -> bool:
         """Between two pieces of a body come only chunk-size lines, and after the last its
-        trailers: httptools holds a trailer whole, so neither may go on without end."""
-        self._framing = received - delivered if delivered else self._framing + received
+        trailers: httptools holds a trailer whole, so neither may go on without end. Reads
+        that bring no body are counted, up to a read that brings some (a body of tiny
+        chunks is mostly framing, every read of it some body)."""
+        self._framing = 0 if delivered else self._framing + received
         return self._framing > MAX_FRAMING_BYTES
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -519,7 +519,7 @@ class UpstreamHTTP:
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
-            unusable = status == 200
+            unusable = True  # a body it could not decode, or encoded more than once
             raise UpstreamBadResponse(
                 self.source, f"{endpoint}: undecodable response", status=status
             ) from exc

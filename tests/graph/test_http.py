@@ -88,6 +88,14 @@ def test_a_trailing_slash_redirects_relatively_whatever_the_host(
     assert gql.http.get(f"{path}//").status_code == 404  # `//host` would leave the site
 
 
+def test_a_post_to_the_slashed_path_keeps_its_method_and_body(gql: GraphQLClient) -> None:
+    response = gql.http.post(
+        "/graphql/", json={"query": "{ __typename }"}, headers=AUTH, follow_redirects=True
+    )
+    assert [r.status_code for r in response.history] == [307]
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
 def test_malformed_requests_are_400_with_a_code(gql: GraphQLClient) -> None:
     auth = {"Authorization": f"Bearer {DEMO_KEY}"}
     json_type = {**auth, "Content-Type": "application/json"}

@@ -444,16 +444,29 @@ async def test_schema_breaking_body_names_the_field(up: Upstreams, call: str, fi
     assert up.sandbox.state.log.count(source=source) == 1
 
 
-async def test_an_answer_not_in_http_is_a_bad_response_and_not_retried(up: Upstreams) -> None:
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", "malformed HTTP answer"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip, gzip\r\nContent-Length: 2\r\n\r\n{}",
+            "undecodable response",
+        ),
+    ],
+    ids=["not-http", "encoded-twice"],
+)
+async def test_an_unusable_answer_is_a_bad_response_and_not_retried(
+    up: Upstreams, answer: bytes, message: str
+) -> None:
     """It answered: a retry would cost the upstream's budget, and the breaker must not
-    read it as down."""
+    read it as down; metrics and traces count it as bad_response."""
     requests = 0
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal requests
         await reader.readuntil(b"\r\n\r\n")
         requests += 1
-        writer.write(b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n")
+        writer.write(answer)
         await writer.drain()
         writer.close()
 
@@ -461,7 +474,7 @@ async def test_an_answer_not_in_http_is_a_bad_response_and_not_retried(up: Upstr
     port = server.sockets[0].getsockname()[1]
     try:
         zylon, http = up.zylon(base_url=f"http://127.0.0.1:{port}/zylon")
-        with pytest.raises(UpstreamBadResponse, match="malformed HTTP answer"):
+        with pytest.raises(UpstreamBadResponse, match=message):
             await zylon.totals()
     finally:
         server.close()

@@ -537,6 +537,24 @@ async def test_chunk_framing_without_end_is_cut_off(
             await client.get(url)
 
 
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_body_of_tiny_chunks_is_no_framing_without_end(
+    client: httpx.AsyncClient, size: int
+) -> None:
+    """Such a body is mostly framing, but every read of it brings some body."""
+    body = b"[" + b"1," * 150_000 + b"1]"
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size])
+        for i in range(0, len(body), size)
+    )
+    play = replying(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+
+    async with Script(play) as url:
+        assert (await client.get(url)).content == body
+
+
 async def test_a_compressed_body_goes_out_in_small_pieces(client: httpx.AsyncClient) -> None:
     """httpx inflates each raw piece whole: a piece of 1 MiB of zeros is a gigabyte."""
     packed = gzip.compress(b"\0" * (64 * 1024 * 1024))
