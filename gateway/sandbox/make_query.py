@@ -1,7 +1,7 @@
 """Make's figures, order and keyset, apart from HTTP.
 
 An entry is the JSON object Make sends for one scenario. A listing sorts scenarios by
-the value their entry's field would hold (`value`), and builds entries only for the
+the value their entry's field would hold (`values`), and builds entries only for the
 page it sends: a cold request names a new window, and building every match's entry
 for it was most of the sandbox's CPU beside a gateway under benchmark.
 """
