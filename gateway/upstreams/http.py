@@ -504,18 +504,14 @@ class UpstreamHTTP:
                 raise _Retryable(late, None) from exc
             error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
             raise _Retryable(error, None) from exc
-        except httpx.RemoteProtocolError as exc:
-            if isinstance(exc, NoAnswer):  # closed unanswered: as any failed connection
-                answered = False
-                failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
-                raise _Retryable(failed, None) from exc
-            # It answered, but not in HTTP: like a body that is not JSON, not worth a retry.
-            unusable = True
-            raise UpstreamBadResponse(
-                self.source, f"{endpoint}: malformed HTTP answer", status=status
-            ) from exc
         except httpx.TransportError as exc:
-            answered = False
+            if isinstance(exc, httpx.RemoteProtocolError) and not isinstance(exc, NoAnswer):
+                # It answered, but not in HTTP: like a body that is not JSON, not retried.
+                unusable = True
+                raise UpstreamBadResponse(
+                    self.source, f"{endpoint}: malformed HTTP answer", status=status
+                ) from exc
+            answered = False  # unreachable, or closed unanswered (NoAnswer)
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
