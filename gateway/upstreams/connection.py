@@ -71,7 +71,6 @@ class Connection(asyncio.Protocol):
         self._buffered = 0
         self._head_bytes = 0  # the headers' names and values
         self._unfinished = 0  # bytes received while the head is incomplete
-        self._body_seen = 0  # the body's bytes, all told
         self._framing = 0  # bytes received since the last body bytes, once the head is done
         self._received = False
         self._interim = False
@@ -161,7 +160,7 @@ class Connection(asyncio.Protocol):
         self._received = True
         if self._timer is not None and self._loop is not None:
             self._progress = self._loop.time()
-        body_before = self._body_seen
+        buffered = self._buffered  # the reader takes it between reads, never during one
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -174,7 +173,7 @@ class Connection(asyncio.Protocol):
                 self._unfinished += len(data)
                 if self._unfinished > MAX_HEAD_BYTES:
                     self._fail(httpx.RemoteProtocolError, "the answer's head is too large")
-            elif self._framed_too_long(len(data), self._body_seen - body_before):
+            elif self._framed_too_long(len(data), self._buffered - buffered):
                 self._fail(httpx.RemoteProtocolError, "the answer's chunk framing is too long")
             elif (
                 self._buffered > HIGH_WATER
@@ -244,7 +243,6 @@ class Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self._chunks.append(body)
         self._buffered += len(body)
-        self._body_seen += len(body)
 
     def on_message_complete(self) -> None:
         if self._interim:
