@@ -14,7 +14,7 @@ from gateway.errors import BadUserInput
 from gateway.frozen import frozen
 from gateway.upstreams.make import CLOCK_MARGIN as MAKE_CLOCK_MARGIN
 from gateway.upstreams.make import RETENTION_DAYS as MAKE_MAX_AGE_DAYS
-from gateway.upstreams.make import day_last_second
+from gateway.upstreams.make import day_last_second, whole_second_from
 from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
@@ -134,7 +134,7 @@ def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AG
     (`upstreams.make.sent_from` moves it within its day, `CLOCK_MARGIN` past the limit)."""
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if r.start < oldest:
-        earliest = (oldest + dt.timedelta(microseconds=999_999)).replace(microsecond=0)
+        earliest = whole_second_from(oldest)
         raise BadUserInput(
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
             f"one year only, so `from` must be on or after {iso_z(earliest)}"

@@ -79,6 +79,12 @@ def day_last_second(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(hour=23, minute=59, second=59, microsecond=0)
 
 
+def whole_second_from(moment: dt.datetime) -> dt.datetime:
+    """The first whole second at or after `moment`."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + dt.timedelta(seconds=1)
+
+
 def sent_from(date_from: dt.datetime, now: dt.datetime) -> dt.datetime:
     """`dateFrom` as sent at `now`, on the oldest day Make keeps moved `CLOCK_MARGIN`
     past Make's limit (to a whole second, and no later than the day's last second).
@@ -92,9 +98,7 @@ def sent_from(date_from: dt.datetime, now: dt.datetime) -> dt.datetime:
     oldest = now - dt.timedelta(days=RETENTION_DAYS) + CLOCK_MARGIN
     if date_from >= oldest:
         return date_from
-    whole = oldest.replace(microsecond=0)
-    moved = whole if whole == oldest else whole + dt.timedelta(seconds=1)
-    return min(moved, day_last_second(date_from))
+    return min(whole_second_from(oldest), day_last_second(date_from))
 
 
 def iso_utc(value: dt.datetime) -> str:
