@@ -13,7 +13,6 @@ the gateway, or serve one tenant's figures to another.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import pickle
@@ -30,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from gateway.bound_mac import BoundMac
 from gateway.cache.item import Envelope
 from gateway.cache.store import envelopes
 from gateway.config import CacheSettings
@@ -133,7 +133,7 @@ class RedisStore:
         if not signing_key:
             raise ValueError("RedisStore needs a non-empty signing key")
         self.backend = _backend(settings)
-        self._keyed = hmac.new(signing_key, digestmod=hashlib.sha256)
+        self._macs = BoundMac(signing_key)
         self._down_until = 0.0
         self._down = False
         self._last_warning = -_WARN_EVERY_S
@@ -178,15 +178,9 @@ class RedisStore:
         sealed = [(key, self._seal(key, envelope)) for key, envelope in entries]
         await self._guard(lambda: self.backend.multi_set(sealed, ttl=float(ttl_s)), None)
 
-    def _mac(self, key: str, body: bytes) -> bytes:
-        named = key.encode()
-        mac = self._keyed.copy()
-        mac.update(len(named).to_bytes(4, "big") + named + body)
-        return mac.digest()
-
     def _seal(self, key: str, envelope: Envelope) -> bytes:
         body = pickle.dumps(envelope, protocol=pickle.HIGHEST_PROTOCOL)
-        return self._mac(key, body) + body
+        return self._macs.digest(key, body) + body
 
     def _open(self, key: str, value: object) -> object:
         """The envelope sealed under `key`, or None: a miss, which the next store of
@@ -195,7 +189,7 @@ class RedisStore:
         if not isinstance(value, bytes) or len(value) < _MAC_BYTES:
             return None
         mac, body = value[:_MAC_BYTES], value[_MAC_BYTES:]
-        if not hmac.compare_digest(mac, self._mac(key, body)):
+        if not hmac.compare_digest(mac, self._macs.digest(key, body)):
             log.debug("cache value not sealed for its key by this config: a miss")
             return None
         try:
