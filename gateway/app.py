@@ -124,9 +124,6 @@ def create_app(
     return app
 
 
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
 def _slash_redirect(path: str) -> Route:
     """`<path>/` redirects to `<path>` by a relative URL. Starlette's own redirect writes
     an absolute one from the request's `Host` header, which the client chooses: behind a
@@ -137,4 +134,4 @@ def _slash_redirect(path: str) -> Route:
         query = request.scope["query_string"].decode("latin-1")
         return RedirectResponse(f"{target}?{query}" if query else target, status_code=307)
 
-    return Route(path + "/", redirect, methods=_METHODS)  # a 307 keeps method and body
+    return Route(path + "/", EveryMethod(redirect))  # a 307 keeps method and body
