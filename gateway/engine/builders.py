@@ -140,7 +140,7 @@ def _read(attribute: str) -> str | None:
 
 def _leaf_item(coerce: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def item(value: Any) -> Any:
-        if value is None:
+        if value is None or value is Undefined:
             raise Unbuilt
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
@@ -177,10 +177,11 @@ class _Source:
         self.keys.append((key, constant))
 
     def _opening(self, key: str, read: str, non_null: bool) -> str:
-        """Reads the value of `key` into a local; what is absent is null or gives up."""
+        """Reads the value of `key` into a local; what is absent (None, or graphql-core's
+        `Undefined`, which it completes as null) is null or gives up."""
         v = self._next(key)
         absent = "    raise Unbuilt" if non_null else f"    {v} = None"
-        self.lines += [f"{v} = {read}", f"if {v} is None:", absent]
+        self.lines += [f"{v} = {read}", f"if {v} is None or {v} is Undefined:", absent]
         return v
 
     def leaf(self, key: str, read: str, coerce: str, non_null: bool) -> None:

@@ -70,7 +70,7 @@ _UNKNOWN: Any = object()  # an execution's shared collections, not yet asked for
 def _leaf(plan: FieldPlan, source: Any) -> Any:
     try:
         value = getattr(source, plan.attribute)
-        if value is None:
+        if value is None or value is Undefined:  # graphql-core's null, both
             return _SLOW if plan.non_null else None
         coerced = plan.coerce(value)
     except Exception:  # graphql-core's path raises it again, where it belongs
@@ -240,7 +240,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
             value = getattr(source, plan.attribute)
         except Exception:
             return _SLOW
-        if value is None:
+        if value is None or value is Undefined:
             return _SLOW if plan.non_null else None
         if isinstance(value, Exception) or self.is_awaitable(value):
             return _SLOW  # graphql-core raises the one and awaits the other
@@ -357,7 +357,7 @@ class ShortPathExecutor(StrawberryGraphQLCoreExecutionContext):
                     )
                     awaitable_indices.append(index)
                     continue
-                if item is None or isinstance(item, Exception):  # graphql-core's way
+                if item is None or item is Undefined or isinstance(item, Exception):
                     if self.complete_list_item_value(
                         item, completed, item_type, field_details_list, info, item_path, None
                     ):

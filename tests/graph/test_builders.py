@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import Undefined
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry.schema.config import StrawberryConfig
@@ -203,6 +204,35 @@ def test_anything_unusual_is_graphql_cores_error(changes: dict[str, Any], path: 
     answer = both([series(), series(**changes)])
     assert answer["errors"], answer
     assert answer["errors"][0]["path"] == path
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"extra": Undefined},
+        {"extra": Label(text="x", note=Undefined)},
+        {"label": Label(text=Undefined)},
+        {"maybe_moods": [Undefined, Mood.LOUD]},
+        {"maybe_moods": Undefined},
+        {"loose": [point(4), Undefined]},
+        {"tags": ["a", Undefined]},
+        {"points": Undefined},
+    ],
+    ids=[
+        "nullable-object",
+        "nullable-leaf",
+        "non-null-leaf",
+        "nullable-item",
+        "nullable-list",
+        "nullable-object-item",
+        "non-null-item",
+        "non-null-list",
+    ],
+)
+def test_undefined_is_null_as_in_graphql_core(changes: dict[str, Any]) -> None:
+    """graphql-core completes its `Undefined` sentinel as null, never as a value."""
+    answer = both([series(), series(**changes)])
+    assert "Undefined" not in repr(answer["data"])
 
 
 def test_other_iterables_and_nullable_items_as_graphql_core_gives_them() -> None:

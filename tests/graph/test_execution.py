@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, Undefined
 from strawberry.extensions import SchemaExtension
 
 from gateway.engine.execution import ShortPathExecutor
@@ -291,6 +291,33 @@ def both_items(items: list[Any]) -> Any:
         answers.append({"data": result.data, "errors": [e.message for e in result.errors or []]})
     assert answers[0] == answers[1]
     return answers[0]
+
+
+@pytest.mark.parametrize(
+    ("root", "query"),
+    [
+        (Query(things=[thing(size=Undefined)]), "{ things { name size } }"),
+        (Query(things=[thing(name=Undefined)]), "{ things { name size } }"),
+        (
+            Query(things=[Thing(name="a", size=1, color=Color.RED, part=Undefined)]),
+            "{ things { part { label } } }",
+        ),
+        (
+            Query(things=[Thing(name="a", size=1, color=Color.RED, spare=Undefined)]),
+            "{ things { spare { label } } }",
+        ),
+        (Query(things=[], loose=[thing(), Undefined]), "{ loose { name } }"),
+    ],
+    ids=["nullable-leaf", "non-null-leaf", "nullable-object", "non-null-object", "list-item"],
+)
+def test_undefined_is_null_as_in_graphql_core(root: Query, query: str) -> None:
+    """graphql-core completes its `Undefined` sentinel as null, never as a value."""
+    results = [
+        asyncio.run(schema(short=short).execute(query, root_value=root)) for short in (True, False)
+    ]
+    short, plain = ((r.data, [e.formatted for e in r.errors or []]) for r in results)
+    assert short == plain
+    assert "Undefined" not in repr(short[0])
 
 
 def test_union_members_complete_as_in_strawberry() -> None:
