@@ -8,6 +8,7 @@ in the log only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -81,6 +82,12 @@ class GraphQLEndpoint:
         except Exception:  # a bug: its trace goes to the log, never to the caller
             log.exception("unexpected error answering a GraphQL request")
             return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise  # the request's own cancellation: it goes on up
+            # A future shared between fields, cancelled with a sibling's branch: a bug.
+            log.exception("a cancellation escaped a GraphQL operation")
+            return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
 
     async def _answer(self, request: Request) -> Response:
         if self.settings.graphql.graphiql and asks_for_page(request.scope):
@@ -140,6 +147,11 @@ class GraphQLEndpoint:
             notes=notes,
             now=now,
         )
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _refusal(exc: StrawberryHTTPException, method: str) -> Response:

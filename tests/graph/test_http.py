@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from graphql import GraphQLError
@@ -310,3 +311,24 @@ def test_an_argument_error_at_execution_is_bad_user_input() -> None:
     cause = GraphQLError("Argument 'limit' has invalid value 'x'.")
     error = GraphQLError(cause.message, path=["organization", "activeUsers"], original_error=cause)
     assert with_code(error).extensions == {"code": "BAD_USER_INPUT"}
+
+
+def test_a_cancellation_escaping_the_operation_is_internal(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `CancelledError` that is not the request's own (a shared future cancelled
+    under a sibling field) is a bug like any other: JSON INTERNAL, not a bare 500."""
+
+    async def cancelled(*_: object) -> NoReturn:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr("gateway.loaders.zylon.ZylonLoaders._index", cancelled)
+    query = """{ organization(id: "aurora") {
+      activeUsers(limit: 2) { user { activity { agentFlowsCreated } } } } }"""
+    with caplog.at_level(logging.ERROR, logger="gateway.graphql"):
+        response = gql.post(query)
+
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
+    assert any(r.exc_info and r.exc_info[0] is asyncio.CancelledError for r in caplog.records)
+    assert gql.run("{ organizations { id } }")["data"]  # the app goes on serving
