@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import request_response
 from starlette.types import Receive, Scope, Send
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from gateway.cache import CacheNotes
 from gateway.config import ClientSettings, Settings
@@ -28,7 +28,7 @@ from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import asks_for_page, render_graphiql_page
-from gateway.http_guard import GET_QUERIES_ONLY, PRIVATE_HEADERS, error_response
+from gateway.http_guard import PRIVATE_HEADERS, error_response
 from gateway.lifespan import GatewayState
 from gateway.loaders import build_loaders
 from gateway.observe import (
@@ -115,7 +115,7 @@ class GraphQLEndpoint:
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await self.view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
-            return _refusal(exc, request.method)
+            return _refusal(exc)
         finally:
             context.loaders.release()
         if key is not None and self.responses is not None:
@@ -154,11 +154,8 @@ def _being_cancelled() -> bool:
     return task is None or task.cancelling() > 0
 
 
-def _refusal(exc: StrawberryHTTPException, method: str) -> Response:
+def _refusal(exc: StrawberryHTTPException) -> Response:
     """Strawberry's refusals of a request, in the gateway's words and codes."""
-    if isinstance(exc.__cause__, InvalidOperationTypeError) and method == "GET":
-        # A mutation sent by its persisted hash: as when its text is sent.
-        return error_response(405, GET_QUERIES_ONLY, Code.BAD_REQUEST, {"Allow": "POST"})
     if isinstance(exc.__cause__, CannotGetOperationTypeError):
         # A document that is GraphQL but names no operation it holds: like two
         # operations and no `operationName`, a validation failure.

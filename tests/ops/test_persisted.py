@@ -129,12 +129,12 @@ def test_apq_registers_over_get(start_gateway: StartGateway) -> None:
     assert gateway.get(get_params(digest)).json() == expected
 
 
+@pytest.mark.parametrize("mutation", ["mutation M { x }", "subscription S { x }"])
 def test_a_mutation_by_its_hash_over_get_is_refused_as_by_its_text(
-    start_gateway: StartGateway, clean_sandbox: SandboxServer
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, mutation: str
 ) -> None:
     """405 with `Allow: POST` either way: how it was sent must not change the answer."""
     gateway = start_gateway()
-    mutation = "mutation M { x }"
     registered = gateway.post({"query": mutation, "extensions": pq(sha(mutation))})
     assert codes(registered.json()) == ["GRAPHQL_VALIDATION_FAILED"]  # the graph has none
     by_text = gateway.get({"query": mutation})
