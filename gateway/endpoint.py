@@ -122,6 +122,8 @@ class GraphQLEndpoint:
             body = _repeatable(context, response)
             if body is not None:
                 fresh_for = context.notes.fresh_until - time.time()
+                if context.changes_at is not None:
+                    fresh_for = min(fresh_for, (context.changes_at - context.now).total_seconds())
                 self.responses.put(key, body, current_operation(), fresh_for_s=fresh_for)
         return response
 

@@ -52,12 +52,15 @@ class Range:
         return [first + dt.timedelta(days=i) for i in range(self.day_count)]
 
 
+DEFAULT_RANGE_DAYS = 30
+
+
 @functools.lru_cache(maxsize=256)  # pure; `_entities` asks it twice per representation
 def resolve_range(
     value: tuple[dt.datetime, dt.datetime] | None,
     *,
     now: dt.datetime,
-    default_days: int = 30,
+    default_days: int = DEFAULT_RANGE_DAYS,
 ) -> Range:
     """The range a field was given, or the last `default_days` days up to `now`.
 
@@ -111,9 +114,11 @@ def check_series_days(r: Range, max_days: int) -> None:
         )
 
 
-def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
+def check_series_window(
+    r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS
+) -> dt.datetime:
     """A Make daily series reads whole UTC days: its first day, not only `from`, must be
-    within the year Make keeps."""
+    within the year Make keeps. Returns when that stops being so."""
     first = day_range(r.start.date()).start
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if first < oldest:
@@ -126,12 +131,16 @@ def check_series_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_
             f"analytics for one year only); for a Make series, `from` must be on or after "
             f"{iso_z(earliest)}"
         )
+    return first + dt.timedelta(days=max_days)
 
 
-def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS) -> None:
+def check_make_window(
+    r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AGE_DAYS
+) -> dt.datetime:
     """Make keeps analytics for one year: a `from` older than that is refused, and so is
     one whose UTC day ends before Make's clock would still take a `dateFrom` on it
-    (`upstreams.make.sent_from` moves it within its day, `CLOCK_MARGIN` past the limit)."""
+    (`upstreams.make.sent_from` moves it within its day, `CLOCK_MARGIN` past the limit).
+    Returns when the range stops passing."""
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if r.start < oldest:
         earliest = whole_second_from(oldest)
@@ -147,6 +156,7 @@ def check_make_window(r: Range, *, now: dt.datetime, max_days: int = MAKE_MAX_AG
             f"{MAKE_CLOCK_MARGIN.seconds} seconds, too soon for a request to reach it; "
             f"`from` must be on or after {iso_z(next_day)}"
         )
+    return min(r.start, last_second - MAKE_CLOCK_MARGIN) + dt.timedelta(days=max_days)
 
 
 def iso_z(moment: dt.datetime) -> str:

@@ -3,10 +3,11 @@
 The upstream cache already makes a warm operation cost no upstream call; this
 one also skips parsing, validation and execution for a request seen moments
 ago. It stores only complete answers (no `errors`, nothing served stale), for
-the shortest TTL any resource kind may have and never past the freshness of the
-entries the answer was built from, and keys them by the client's name and the
-request's exact bytes, so a caller only ever gets back what it would have been
-answered itself. It is bounded by entries and by the bytes of their bodies.
+the shortest TTL any resource kind may have, never past the freshness of the
+entries the answer was built from (hit or fetched), and never past the moment the
+request's clock alone would change it (`Context.changes_at`), and keys them by
+the client's name and the request's exact bytes, so a caller only ever gets back
+what it would have been answered itself. It is bounded by entries and by the bytes of their bodies.
 """
 
 from __future__ import annotations

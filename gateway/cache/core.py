@@ -131,6 +131,9 @@ class Cache:
                     notes.stale += 1
                     notes.record_stale_on_error(kind)
                     value = envelope.value
+                else:  # stored (or being stored) now: fresh for its TTL from now, at least
+                    fresh_until = now + self._ttl(unique[key])
+                    notes.fresh_until = min(notes.fresh_until, fresh_until)
                 results[key] = value
         return [cast("T | BaseException", results[item.key]) for item in items]
 

@@ -19,8 +19,8 @@ class CacheNotes:
     misses: int = 0
     stale: int = 0
     stale_on_error: list[str] = field(default_factory=list)
-    # The earliest end of freshness (epoch seconds) of the entries served as hits: an
-    # answer built from them is no fresher (gateway.response_cache).
+    # The earliest end of freshness (epoch seconds) of the entries served, hit or
+    # fetched: an answer built from them is no fresher (gateway.response_cache).
     fresh_until: float = math.inf
 
     def record_stale_on_error(self, kind: str) -> None:

@@ -16,6 +16,7 @@ from gateway.errors import BadUserInput, shown
 from gateway.graph.context import Context
 from gateway.loaders.make_requests import Filters, Timeframe
 from gateway.ranges import (
+    DEFAULT_RANGE_DAYS,
     Range,
     check_make_window,
     check_max_days,
@@ -40,15 +41,22 @@ def time_range(ctx: Context, value: Any) -> Range:
     pair: tuple[dt.datetime, dt.datetime] | None = None
     if value is not None:
         pair = (_get(value, "from_", "from"), _get(value, "to", "to"))
-    resolved = resolve_range(pair, now=ctx.now)
+    resolved = default_range(ctx) if pair is None else resolve_range(pair, now=ctx.now)
     check_max_days(resolved, ctx.settings.limits.max_range_days)
+    return resolved
+
+
+def default_range(ctx: Context, days: int = DEFAULT_RANGE_DAYS) -> Range:
+    """The last `days` days up to this minute, which the answer holds until the next."""
+    resolved = resolve_range(None, now=ctx.now, default_days=days)
+    ctx.changes_by(resolved.end + dt.timedelta(minutes=1))
     return resolved
 
 
 def make_range(ctx: Context, value: Any) -> Range:
     """A range for Make, which keeps one year of analytics."""
     resolved = time_range(ctx, value)
-    check_make_window(resolved, now=ctx.now)
+    ctx.changes_by(check_make_window(resolved, now=ctx.now))
     return resolved
 
 
@@ -57,7 +65,7 @@ def series_range(ctx: Context, value: Any, *, make: bool) -> Range:
     resolved = time_range(ctx, value)
     if make:
         check_series_days(resolved, ctx.settings.limits.max_series_days)
-        check_series_window(resolved, now=ctx.now)
+        ctx.changes_by(check_series_window(resolved, now=ctx.now))
     return resolved
 
 

@@ -30,6 +30,13 @@ class Context:
     # Errors of non-null fields answered with an empty value, so that one
     # source failing never blanks the rest of the response.
     soft_errors: list[GraphQLError] = field(default_factory=list)
+    # When the answer may change by the clock alone (a default range moves on with it,
+    # a range leaves Make's year): the whole-response cache keeps it no longer.
+    changes_at: dt.datetime | None = None
+
+    def changes_by(self, when: dt.datetime) -> None:
+        if self.changes_at is None or when < self.changes_at:
+            self.changes_at = when
 
     def organization(self, organization_id: str) -> OrganizationSettings:
         """The organization, if the caller may read it; otherwise exactly like an unknown id."""

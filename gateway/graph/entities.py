@@ -20,10 +20,11 @@ from collections.abc import AsyncIterator, Awaitable, Collection
 from typing import TypeVar
 
 from gateway.errors import BadUserInput, NotFound, UpstreamError, shown
+from gateway.graph.arguments import default_range
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, ScenarioIndex, Timeframe
 from gateway.loaders.zylon import RankingKind
-from gateway.ranges import Range, make_timeframe, resolve_range, zylon_window
+from gateway.ranges import Range, make_timeframe, zylon_window
 from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
 
 WIDE_DAYS = 365
@@ -48,8 +49,7 @@ def representation(value: object, index: int, typenames: Collection[str]) -> dic
 
 
 def _ranges(info: Info) -> list[Range]:
-    now = info.context.now
-    return [resolve_range(None, now=now), resolve_range(None, now=now, default_days=WIDE_DAYS)]
+    return [default_range(info.context), default_range(info.context, WIDE_DAYS)]
 
 
 T = TypeVar("T")
@@ -105,7 +105,7 @@ async def find_project(info: Info, project_id: str) -> tuple[ZylonProject, str]:
 
 
 def default_timeframe(info: Info) -> Timeframe:
-    return Timeframe(*make_timeframe(resolve_range(None, now=info.context.now)))
+    return Timeframe(*make_timeframe(default_range(info.context)))
 
 
 async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioIndex]]:

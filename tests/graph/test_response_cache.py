@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 
 from gateway.config import Settings
@@ -73,3 +74,68 @@ def test_an_answer_is_not_repeated_past_the_freshness_of_what_it_was_built_from(
         again = gql.post(other, {"r": r})
         assert HIT not in again.headers
         assert again.json()["extensions"]["cache"]["stale"] >= 1  # what the ranking is now
+
+
+# --- answers that change with the clock alone ------------------------------------
+# The app's clock is set; the response cache's own runs in real time. An answer is
+# kept two seconds here, and looked for again two seconds and a bit later.
+
+
+def test_an_answer_over_the_default_range_is_not_repeated_into_the_next_minute(
+    sandbox: SandboxServer,
+) -> None:
+    """At 23:59:58 the default range ends yesterday; at 00:00:00 it ends today."""
+    today = sandbox.state.data.today
+    moment = [dt.datetime.combine(today, dt.time(0, 0), dt.UTC) - dt.timedelta(seconds=2)]
+    query = (
+        '{ organization(id: "aurora") { timeSeries(metric: INTERACTIONS) { points { date } } } }'
+    )
+    with ex.serve(ex.sandbox_settings(sandbox), clock=lambda: moment[0]) as gql:
+        first = gql.post(query)
+        held = gql.post(query)
+        moment[0] += dt.timedelta(seconds=2)
+        time.sleep(2.05)
+        after = gql.post(query)
+    assert held.headers.get(HIT) == "response"  # within the minute: kept
+    assert HIT not in after.headers
+    dates = [p["date"] for p in after.json()["data"]["organization"]["timeSeries"]["points"]]
+    before = [p["date"] for p in first.json()["data"]["organization"]["timeSeries"]["points"]]
+    assert dates[-1] == today.isoformat() != before[-1]
+
+
+def test_an_answer_is_not_repeated_once_its_range_leaves_makes_year(
+    sandbox: SandboxServer,
+) -> None:
+    start = dt.datetime.combine(sandbox.state.data.today, dt.time(12, 0), dt.UTC)
+    moment = [start]
+    oldest = start - dt.timedelta(days=365) + dt.timedelta(seconds=2)
+    r = {"from": oldest.isoformat(), "to": start.isoformat()}
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      usage(range: $r) { automation { operations } } } }"""
+    with ex.serve(ex.sandbox_settings(sandbox), clock=lambda: moment[0]) as gql:
+        first = gql.post(query, {"r": r})
+        held = gql.post(query, {"r": r})
+        moment[0] += dt.timedelta(seconds=3)
+        time.sleep(2.05)
+        after = gql.post(query, {"r": r})
+    assert "errors" not in first.json()
+    assert held.headers.get(HIT) == "response"
+    assert HIT not in after.headers
+    assert [e["extensions"]["code"] for e in after.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+def test_an_answer_is_kept_no_longer_than_the_day_buckets_it_fetched(
+    sandbox: SandboxServer,
+) -> None:
+    """Past days' buckets kept for one second (below every other TTL): a response
+    built from them, fetched rather than hit, is kept no longer."""
+    settings = ex.sandbox_settings(sandbox, "[cache]\npast_day_ttl_s = 1\n")
+    r = ex.whole_days(ex.day(sandbox.state.data, 5), ex.day(sandbox.state.data, 3))
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      timeSeries(metric: OPERATIONS, range: $r) { points { value } } } }"""
+    with ex.serve(settings) as gql:
+        assert "errors" not in gql.run(query, {"r": r})
+        time.sleep(1.2)
+        again = gql.post(query, {"r": r})
+    assert HIT not in again.headers
+    assert again.json()["extensions"]["cache"]["stale"] == 3  # what the buckets are now
