@@ -666,6 +666,89 @@ async def test_unreachable_redis_answers_loads_and_is_not_ready(own_redis: Redis
         await cache.close()
 
 
+@pytest.mark.parametrize(
+    "refusing",
+    [
+        [("CONFIG", "SET", "maxmemory-policy", "noeviction"), ("CONFIG", "SET", "maxmemory", "1")],
+        [("REPLICAOF", "127.0.0.1", "9")],  # a replica: READONLY (a failover's old primary)
+    ],
+    ids=["full", "read-only"],
+)
+async def test_a_redis_refusing_writes_still_serves_what_it_holds(
+    own_redis: RedisServer, refusing: list[tuple[str, ...]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, one refused write turned reads off for a second on that replica: with a
+    new key a second, a warm cache cost upstream calls, and locks coordinated nothing."""
+    settings = CacheSettings(backend="redis", url=own_redis.url, redis_timeout_s=5.0)
+    cache, up = open_cache(settings, signing_key=SIGNING_KEY), Upstream()
+    try:
+        await cache.load(up.item("a"))
+        for command in refusing:
+            own_redis.command(*command)
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            assert await cache.load(up.item("b")) == "b@v1"  # its lock and write refused
+            notes = CacheNotes()
+            assert await cache.load(up.item("a"), notes=notes) == "a@v1"
+            assert await cache.ping() is True
+        assert notes.hits == 1
+        assert up.calls == {"a": 1, "b": 1}
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert len(refused) == 1
+        assert re.search(r"\((OutOfMemory|ReadOnly)Error\)", refused[0])
+    finally:
+        await cache.close()
+
+
+class _MisshapenRedis:
+    """A server speaking Redis's protocol with replies of the wrong shape: what a broken
+    proxy could send. Not a real Redis: a real one never answers so."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            args = []
+            for _ in range(int(line[1:])):
+                size = int((await reader.readline())[1:])
+                args.append((await reader.readexactly(size + 2))[:-2])
+            command = args[0].upper()
+            if command == b"HELLO":
+                writer.write(b"+OK\r\n" if self.mode == "hello" else b"-ERR unknown command\r\n")
+            elif command == b"PING":
+                writer.write(b"+PONG\r\n")
+            elif command == b"MGET":
+                writer.write(b"*1\r\n$-1\r\n")  # one nil, whatever the number of keys
+            else:
+                writer.write(b"+OK\r\n")
+            await writer.drain()
+        writer.close()
+
+
+@pytest.mark.parametrize("mode", ["hello", "mget"])
+async def test_replies_of_the_wrong_shape_are_an_outage_not_an_error(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """They raised past the store (a TypeError, a ValueError from zip): every field
+    backed by the cache was INTERNAL and nothing reached the upstreams."""
+    fake = _MisshapenRedis(mode)
+    server = await asyncio.start_server(fake.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = CacheSettings(backend="redis", url=f"redis://127.0.0.1:{port}/0")
+    cache, up = open_cache(settings, signing_key=SIGNING_KEY), Upstream()
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            assert await cache.load_many([up.item("a"), up.item("b")]) == ["a@v1", "b@v1"]
+            assert await cache.ping() is (mode == "mget")  # "hello": no connection at all
+        assert up.calls == {"a": 1, "b": 1}
+        assert any("redis cache unavailable" in r.getMessage() for r in caplog.records)
+        assert not any(r.exc_info for r in caplog.records)
+    finally:
+        await cache.close()
+        server.close()
+        await server.wait_closed()
+
+
 # --- memory bound -----------------------------------------------------------------
 
 

@@ -3,7 +3,10 @@
 Every call is bounded by a short timeout and guarded: an outage turns reads
 into misses and writes into no-ops, logged at WARNING at most once a minute.
 After a failure, data calls skip Redis for `_RETRY_AFTER_S` so a dead server
-does not cost a timeout per request; `ping` always tries, and clears that.
+does not cost a timeout per request; `ping` always tries, and clears that. A
+reply not shaped as Redis answers counts as such a failure. A command Redis
+refuses (full under `noeviction`, a read-only replica) is not one: that write
+or lock is dropped, and what Redis holds is still read.
 Values are pickles, each sealed with an HMAC of its key and bytes under a key
 derived from the config's secrets (`Settings.cache_signing_key`): a value nobody
 with the config wrote, or one moved from another key (another tenant's), is a
@@ -27,7 +30,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from gateway.bound_mac import BoundMac
 from gateway.cache.item import Envelope
@@ -126,6 +129,10 @@ def _unreadable(exc: Exception) -> str:
     )
 
 
+class UnexpectedReply(RedisError):
+    """A reply in Redis's protocol, but not of the shape its command has."""
+
+
 class RedisStore:
     shared = True
 
@@ -151,6 +158,13 @@ class RedisStore:
             # The type only: a message could carry the server's address or worse.
             log.warning("redis cache unavailable (%s); serving without it", type(exc).__name__)
 
+    def _refused(self, exc: ResponseError) -> None:
+        self._recovered()  # it answers
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            log.warning("redis cache refused a command (%s); not storing", type(exc).__name__)
+
     def _recovered(self) -> None:
         if self._down:
             self._down = False
@@ -164,15 +178,25 @@ class RedisStore:
             return fallback
         try:
             result = await call()
-        except (RedisError, OSError, TimeoutError) as exc:  # not our own bugs: they raise
+        except ResponseError as exc:  # an answer, refusing this one command
+            self._refused(exc)
+            return fallback
+        except Exception as exc:  # unreachable, or answering as no Redis does
             self._failed(exc)
             return fallback
         self._recovered()
         return result
 
     async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]:
-        values = await self._guard(lambda: self.backend.multi_get(list(keys)), [None] * len(keys))
+        missed: list[object] = [None] * len(keys)
+        values = await self._guard(lambda: self._mget(keys), missed)
         return envelopes([self._open(key, value) for key, value in zip(keys, values, strict=True)])
+
+    async def _mget(self, keys: Sequence[str]) -> list[object]:
+        values = await self.backend.multi_get(list(keys))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise UnexpectedReply(f"MGET of {len(keys)} keys answered {type(values).__name__}")
+        return values
 
     async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
         sealed = [(key, self._seal(key, envelope)) for key, envelope in entries]
