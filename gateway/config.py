@@ -649,6 +649,10 @@ def _cache(t: _Table) -> CacheSettings:
     url: str | None = None
     if t.has("url"):
         url = t.url("url", schemes=("redis", "rediss", "unix"))
+        path = urlsplit(url).path
+        if not url.startswith("unix:") and path and not re.fullmatch(r"/[0-9]+", path):
+            # redis-py ignores such a path, and reads and writes database 0 instead.
+            raise ConfigError(f"{t.path('url')}: its path must be a database number, as /0")
     elif backend == "redis":
         raise ConfigError(f'{t.path("url")}: required when backend = "redis"')
     ttls: dict[str, float] = {}

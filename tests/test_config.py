@@ -500,6 +500,13 @@ def test_redis_urls_accepted(url: str) -> None:
     assert s.cache.url == url
 
 
+@pytest.mark.parametrize("url", ["redis://cache:6379/notadb", "rediss://:pw@cache/0/1"])
+def test_a_redis_url_whose_path_is_no_database_is_refused(url: str) -> None:
+    """redis-py ignores such a path: every replica would share database 0 unawares."""
+    message = config_error({"cache": {"backend": "redis", "url": url}})
+    assert message == "cache.url: its path must be a database number, as /0"
+
+
 def test_redis_url_password_never_echoed() -> None:
     message = config_error({"cache": {"backend": "redis", "url": "http://:hunter2pass@cache"}})
     assert message.startswith("cache.url:")
