@@ -41,6 +41,7 @@ from gateway.errors import (
 from gateway.upstreams import deadline
 from gateway.upstreams.breaker import CircuitBreaker, State
 from gateway.upstreams.connection import NoAnswer
+from gateway.upstreams.parsing import SchemaMismatch
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.transport import Http1Transport
 from gateway.upstreams.urls import with_query
@@ -57,9 +58,10 @@ _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
 
 # (source, endpoint, HTTP status or None, seconds, attempt number from 1, whether the
-# answer was unusable: not in HTTP, or a 200 whose body was too large, undecodable or
-# not JSON)
+# answer was unusable: not in HTTP, or a 200 whose body was too large, undecodable, not
+# JSON, or JSON of the wrong shape)
 AttemptHook = Callable[[Source, str, "int | None", float, int, bool], None]
+Parse = Callable[[Any], Any]  # reads an answer's JSON; raises SchemaMismatch
 
 
 # httpx's event hooks ("request", "response"): what tracing puts on each client.
@@ -244,7 +246,11 @@ class UpstreamHTTP:
         params: Sequence[tuple[str, str]],
         headers: Mapping[str, str],
         endpoint: str,
+        parse: Parse | None = None,
     ) -> Any:
+        """The answer's JSON, read by `parse` if given: within the attempt, so that a
+        body of the wrong shape (`SchemaMismatch`) is UPSTREAM_BAD_RESPONSE in the
+        attempt's metrics and span as a body that is no JSON is, not a 200."""
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
@@ -256,7 +262,7 @@ class UpstreamHTTP:
             attempt += 1
             try:
                 try:
-                    body = await self._guarded(url, params, headers, endpoint, attempt)
+                    body = await self._guarded(url, params, headers, endpoint, attempt, parse)
                 except BaseException as exc:
                     if probing:  # its first attempt is over: the others may look again
                         probing = False
@@ -368,6 +374,7 @@ class UpstreamHTTP:
         headers: Mapping[str, str],
         endpoint: str,
         attempt: int,
+        parse: Parse | None,
     ) -> Any:
         """One attempt, if the deadline, a free slot and the circuit breaker allow it."""
         left = deadline.remaining()
@@ -384,7 +391,7 @@ class UpstreamHTTP:
                     raise self._circuit_open(endpoint)
             verdict: bool | None = None
             try:
-                result = await self._attempt(url, params, headers, endpoint, attempt)
+                result = await self._attempt(url, params, headers, endpoint, attempt, parse)
                 verdict = True
                 return result
             except _Retryable as retry:
@@ -473,11 +480,12 @@ class UpstreamHTTP:
         headers: Mapping[str, str],
         endpoint: str,
         attempt: int,
+        parse: Parse | None,
     ) -> Any:
         started = time.perf_counter()
         status: int | None = None
         answered = True  # False when the answer never arrived in full (its status did)
-        unusable = False  # an answer not in HTTP, or a 200 whose body is not JSON
+        unusable = False  # an answer not in HTTP, or a 200 whose body is not the JSON asked
         timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
@@ -493,7 +501,15 @@ class UpstreamHTTP:
                     # httpx's response and its stream refer to each other: without the
                     # stream, reference counting frees them, not the cyclic collector.
                     response.stream = _EMPTY
-            return self._decode(body, endpoint)
+            decoded = self._decode(body, endpoint)
+            if parse is None:
+                return decoded
+            try:
+                return parse(decoded)
+            except SchemaMismatch as exc:
+                raise UpstreamBadResponse(
+                    self.source, f"{endpoint}: {exc}", status=status
+                ) from None
         except UpstreamBadResponse:
             unusable = status == 200
             raise

@@ -8,8 +8,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from gateway.config import Secret
-from gateway.errors import UpstreamBadResponse
-from gateway.upstreams.http import UpstreamHTTP
+from gateway.upstreams.http import Parse, UpstreamHTTP
 from gateway.upstreams.models import (
     ProjectRankingEntry,
     SeriesPoint,
@@ -38,44 +37,46 @@ class ZylonClient:
         return f"ZylonClient(org_slug={self.org_slug!r})"
 
     async def totals(self) -> ZylonTotals:
-        body = await self._get("/totals", [], "totals")
-        return self._parse("totals", lambda: parse_totals(body))
+        totals: ZylonTotals = await self._get("/totals", [], "totals", parse_totals)
+        return totals
 
     async def active_users(
         self, window: ZylonWindow, limit: int | None = None
     ) -> list[UserRankingEntry]:
-        body = await self._get("/ranking/active-users", _window(window, limit), "active-users")
-        return self._parse("active-users", lambda: parse_user_ranking(body))
+        params = _window(window, limit)
+        users: list[UserRankingEntry] = await self._get(
+            "/ranking/active-users", params, "active-users", parse_user_ranking
+        )
+        return users
 
     async def active_projects(
         self, window: ZylonWindow, limit: int | None = None
     ) -> list[ProjectRankingEntry]:
-        body = await self._get(
-            "/ranking/active-projects", _window(window, limit), "active-projects"
+        params = _window(window, limit)
+        projects: list[ProjectRankingEntry] = await self._get(
+            "/ranking/active-projects", params, "active-projects", parse_project_ranking
         )
-        return self._parse("active-projects", lambda: parse_project_ranking(body))
+        return projects
 
     async def timeseries(self, type: ZylonSeriesType, window: ZylonWindow) -> list[SeriesPoint]:
         params = [*_window(window, None), ("type", type)]
-        body = await self._get("/timeseries", params, "timeseries")
         days = (utc_day(window.start), utc_day(window.end))
-        return self._parse("timeseries", lambda: parse_series(body, days=days))
+        points: list[SeriesPoint] = await self._get(
+            "/timeseries", params, "timeseries", lambda body: parse_series(body, days=days)
+        )
+        return points
 
-    async def _get(self, path: str, params: list[tuple[str, str]], endpoint: str) -> Any:
+    async def _get(
+        self, path: str, params: list[tuple[str, str]], endpoint: str, parse: Parse
+    ) -> Any:
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
             "x-org": self.org_slug,
             "Accept": "application/json",
         }
         return await self._http.get_json(
-            ANALYTICS + path, params=params, headers=headers, endpoint=endpoint
+            ANALYTICS + path, params=params, headers=headers, endpoint=endpoint, parse=parse
         )
-
-    def _parse(self, endpoint: str, parse: Callable[[], T]) -> T:
-        try:
-            return parse()
-        except SchemaMismatch as exc:
-            raise UpstreamBadResponse(self._http.source, f"{endpoint}: {exc}", status=200) from None
 
 
 def _window(window: ZylonWindow, limit: int | None) -> list[tuple[str, str]]:

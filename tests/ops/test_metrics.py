@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.metrics import MAX_OPERATION_NAMES, GatewayMetrics, exposition
-from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.faults import BodyFault, FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
     DASHBOARD_VARIABLES,
@@ -148,13 +148,12 @@ def test_a_retried_upstream_call_counts_both_attempts_and_one_retry(
     assert sample(text, "gateway_graphql_requests_total", operation="Totals", outcome="ok") == 1
 
 
+@pytest.mark.parametrize("spoiled", ["malformed", "schema"])  # not JSON; not its shape
 def test_a_200_with_an_unusable_body_is_counted_as_a_bad_response(
-    start_gateway: StartGateway, clean_sandbox: SandboxServer
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, spoiled: BodyFault
 ) -> None:
     gateway = start_gateway()
-    clean_sandbox.state.faults.add(
-        FaultRule(source="zylon", path_contains="/totals", body="malformed")
-    )
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", path_contains="/totals", body=spoiled))
     body = gateway.run(TOTALS)
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_BAD_RESPONSE"]
     text = gateway.metrics()

@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway.app import create_app
 from gateway.errors import ConfigError
-from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.faults import BodyFault, FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
     DASHBOARD_VARIABLES,
@@ -115,14 +115,13 @@ def test_failed_attempts_and_errors_mark_their_spans(
     assert dict(server.attributes or {})["gateway.error_codes"] == ("UPSTREAM_UNAVAILABLE",)
 
 
+@pytest.mark.parametrize("spoiled", ["malformed", "schema"])  # not JSON; not its shape
 def test_a_200_with_an_unusable_body_marks_its_span(
-    start_gateway: StartGateway, clean_sandbox: SandboxServer
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, spoiled: BodyFault
 ) -> None:
     exporter = InMemorySpanExporter()
     gateway = start_gateway(span_exporter=exporter)
-    clean_sandbox.state.faults.add(
-        FaultRule(source="zylon", path_contains="/totals", body="malformed")
-    )
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", path_contains="/totals", body=spoiled))
     body = gateway.run(TOTALS)
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_BAD_RESPONSE"]
     [client] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
