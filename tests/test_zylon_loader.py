@@ -1,0 +1,49 @@
+"""The Zylon rankings of one operation: one call per organization, kind and window,
+for the largest limit asked; each field gets the prefix it asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from gateway.cache import CacheNotes, open_cache
+from gateway.loaders import build_loaders
+from gateway.loaders.zylon import RankingKey
+from gateway.ranges import Range, day_range, zylon_window
+from gateway.sandbox.server import SandboxServer
+from gateway.upstreams.pool import open_upstreams
+from tests.graph.expect import sandbox_settings
+
+
+async def test_rankings_share_the_largest_call_and_a_later_larger_one_fetches_again(
+    clean_sandbox: SandboxServer,
+) -> None:
+    settings = sandbox_settings(clean_sandbox)
+    today = clean_sandbox.state.data.today
+    window = zylon_window(
+        Range(day_range(today - dt.timedelta(days=29)).start, day_range(today).end)
+    )
+
+    def key(limit: int) -> RankingKey:
+        return RankingKey("aurora", "users", window, limit)
+
+    calls = lambda: clean_sandbox.state.log.count(path_contains="active-users")  # noqa: E731
+    async with open_upstreams(settings) as upstreams:
+        loaders = build_loaders(
+            upstreams, open_cache(settings.cache), settings.cache, CacheNotes(), today
+        )
+        rankings = loaders.zylon.rankings
+        try:
+            # One batch, the larger first: the call is for the largest, each a prefix.
+            five, two = await asyncio.gather(rankings.load(key(5)), rankings.load(key(2)))
+            assert (len(five), len(two), calls()) == (5, 2, 1)
+            assert two == five[:2]
+            # A later batch asking more than was fetched: fetched again, larger.
+            eight = await rankings.load(key(8))
+            assert (len(eight), calls()) == (8, 2)
+            assert eight[:5] == five
+            # Less than was fetched: a prefix, no call.
+            assert await rankings.load(key(3)) == eight[:3]
+            assert calls() == 2
+        finally:
+            loaders.release()
