@@ -9,6 +9,8 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+import pytest
+
 from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import SandboxServer
 from tests.caching.conftest import StartGateway, cache_table, sandbox_settings
@@ -53,10 +55,16 @@ def test_callers_of_one_organization_share_its_entries(
 
 
 AURORA_MAKE_TOKEN = "sbx-make-aurora"
+AURORA_ZYLON_TOKEN = "sbx-zylon-aurora"
 
 
-def _org(sandbox: SandboxServer, org_id: str, make_token: str = AURORA_MAKE_TOKEN) -> str:
-    """An organization over the sandbox's aurora upstreams, with `make_token` for Make."""
+def _org(
+    sandbox: SandboxServer,
+    org_id: str,
+    make_token: str = AURORA_MAKE_TOKEN,
+    zylon_token: str = AURORA_ZYLON_TOKEN,
+) -> str:
+    """An organization over the sandbox's aurora upstreams, with these tokens."""
     return f"""
 [[organizations]]
 id = "{org_id}"
@@ -64,7 +72,7 @@ name = "Aurora as {org_id}"
 [organizations.zylon]
 base_url = "{sandbox.zylon_url}"
 org_slug = "aurora-labs"
-token = "sbx-zylon-aurora"
+token = "{zylon_token}"
 [organizations.make]
 base_url = "{sandbox.make_url("eu1")}"
 organization_id = 42
@@ -107,24 +115,33 @@ def test_organizations_over_one_upstream_organization_never_share_entries(
     assert sandbox.state.log.count() == 0
 
 
+WORKSPACE = '{ organization(id: "aurora") { usage { workspace { projects } } } }'
+
+
+@pytest.mark.parametrize("source", ["make", "zylon"])
 def test_a_new_credential_never_reads_the_entries_of_the_old_one(
-    start_gateway: StartGateway, sandbox: SandboxServer, redis: RedisServer
+    start_gateway: StartGateway, sandbox: SandboxServer, redis: RedisServer, source: str
 ) -> None:
-    """Two gateways share one Redis; the second knows aurora by a revoked Make token."""
+    """Two gateways share one Redis; the second knows aurora by a revoked token.
+    One cursor secret for both: the key sealing Redis values is then the same (it is
+    derived from every secret otherwise), so only the entries' keys keep them apart."""
     shared = cache_table(backend="redis", url=redis.url)
+    shared += '\n[security]\ncursor_secret = "one-secret-for-both-gateways"\n'
     client = _client("app", "the-app-api-key-1", "aurora")
     good = start_gateway(_settings(shared + _org(sandbox, "aurora") + client)).gql
-    revoked = _org(sandbox, "aurora", make_token="sbx-make-revoked")
+    revoked = _org(sandbox, "aurora", **{f"{source}_token": f"sbx-{source}-revoked"})
     bad = start_gateway(_settings(shared + revoked + client)).gql
+    query = operation("teams") if source == "make" else WORKSPACE
+    variables = {"org": "aurora"} if source == "make" else {}
 
-    assert len(_teams(good, "aurora", "the-app-api-key-1")) == len(_team_names(sandbox, "aurora"))
+    first = good.run(query, variables, key="the-app-api-key-1")
+    assert "errors" not in first, first
     assert sandbox.state.log.count() == 1
 
-    body = bad.run(operation("teams"), {"org": "aurora"}, key="the-app-api-key-1")
-    assert body["data"]["organization"]["teams"] == []
+    body = bad.run(query, variables, key="the-app-api-key-1")
     assert [e["extensions"]["code"] for e in body["errors"]] == ["UPSTREAM_UNAUTHORIZED"]
     assert [e.status for e in sandbox.state.log.entries()] == [200, 401]
 
     sandbox.state.log.clear()
-    assert len(_teams(good, "aurora", "the-app-api-key-1")) == len(_team_names(sandbox, "aurora"))
+    assert good.run(query, variables, key="the-app-api-key-1") == first
     assert sandbox.state.log.count() == 0
