@@ -425,6 +425,28 @@ def test_scenario_page_operation_with_filters(gql: GraphQLClient, data: SandboxD
         assert [n["status"] for n in nodes] == [r["status"].upper() for r in rows]
 
 
+@pytest.mark.parametrize(
+    "filter",
+    [{"statuses": ["ACTIVE"]}, {"teamIds": ["11"]}, {"teamIds": ["12"], "statuses": ["INACTIVE"]}],
+)
+def test_a_filtered_total_cut_from_the_full_list_is_makes_own(
+    gql: GraphQLClient, data: SandboxData, sandbox: SandboxServer, filter: dict[str, Any]
+) -> None:
+    """Beside `teams`, which fetches the full list, a filtered total is summed from it
+    (no call of its own): it must equal what Make answers for the filter alone."""
+    figures = "operations executions errors centicredits"
+    total = f"scenarios(range: $r, first: 1, filter: $f) {{ total {{ {figures} }} }}"
+    query = 'query($r: TimeRange, $f: ScenarioFilter) { organization(id: "aurora") { %s %s } }'
+    variables = {"r": _range(data), "f": filter}
+    alone = _ok(gql.run(query % (total, ""), variables))["organization"]["scenarios"]
+    everything = _ok(gql.run(query % (total, ""), {**variables, "f": {}}))
+    sandbox.state.log.clear()
+    beside = _ok(gql.run(query % (total, "teams(range: $r) { id }"), variables))
+    assert sandbox.state.log.count(source="make") == 1  # the full list, and nothing else
+    assert beside["organization"]["scenarios"] == alone
+    assert alone != everything["organization"]["scenarios"]
+
+
 def test_scenario_page_backwards(gql: GraphQLClient, data: SandboxData) -> None:
     query = """
       query($range: TimeRange, $before: String) {
