@@ -5,6 +5,7 @@ the positions a page's edges are named by."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -17,6 +18,7 @@ from gateway.loaders.make_requests import (
     ScenarioList,
     Timeframe,
 )
+from gateway.loaders.ordering import ordered
 from gateway.loaders.pagination import (
     MAX_ANCHOR_BYTES,
     Position,
@@ -108,3 +110,17 @@ def test_a_key_too_long_for_a_cursor_leaves_the_edge_named_by_its_position(
     cursor = codec.encode(binding="b", position=last.dump())
     assert Position.load(codec.decode(cursor, binding="b")) == last
     assert (last.a, last.k, last.p) == ((key, 0, 2) if anchored else (None, 2, 2))
+
+
+def test_a_local_order_puts_absent_values_below_every_number_ties_by_id() -> None:
+    """SEMANTICS.md's order, which pages cut from a full list must follow as Make does:
+    absent below every number (negative ones too), ties by id, `desc` the reverse."""
+
+    def rated(scenario_id: int, rate: float | None) -> MakeScenario:
+        metrics = dataclasses.replace(METRICS, error_rate=rate)
+        return dataclasses.replace(scenario(scenario_id, 1), metrics=metrics)
+
+    scenarios = [rated(5, 2.0), rated(4, None), rated(3, -1.0), rated(2, None), rated(1, 2.0)]
+    ascending = [s.id for s in ordered(scenarios, "errorRate", "asc")]
+    assert ascending == [2, 4, 3, 1, 5]
+    assert [s.id for s in ordered(scenarios, "errorRate", "desc")] == ascending[::-1]
