@@ -447,6 +447,21 @@ def test_a_filtered_total_cut_from_the_full_list_is_makes_own(
     assert alone != everything["organization"]["scenarios"]
 
 
+def test_a_full_list_that_may_be_truncated_is_not_summed(
+    gql: GraphQLClient, data: SandboxData, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list as long as the limit asked may be cut short: the total is Make's own."""
+    monkeypatch.setattr("gateway.loaders.make.FULL_LIST_LIMIT", 5)  # aurora has more
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      scenarios(range: $r, first: 1) { totalCount total { operations } } teams(range: $r) { id }
+    } }"""
+    r = _range(data)
+    answer = _ok(gql.run(query, {"r": r}))["organization"]["scenarios"]
+    assert answer["totalCount"] > 5
+    expected = ex.automation(data, data.make_org("aurora").scenarios, r, ["operations"])
+    assert answer["total"] == expected
+
+
 def test_scenario_page_backwards(gql: GraphQLClient, data: SandboxData) -> None:
     query = """
       query($range: TimeRange, $before: String) {
