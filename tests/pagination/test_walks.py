@@ -280,6 +280,31 @@ def test_a_walk_over_the_default_range_survives_the_minute_turning(
         assert ids(second) == expected[10:20]
 
 
+def test_a_walk_over_the_default_range_reads_on_over_its_days_after_midnight(
+    sandbox: SandboxServer, pagination_settings: Settings, at_noon: dt.datetime
+) -> None:
+    """Its cursors carry the range the walk began over: past midnight, the default range
+    covers other days, and reading on over those would skip and repeat scenarios."""
+    yesterday = at_noon.date() - dt.timedelta(days=1)
+    late = dt.datetime.combine(yesterday, dt.time(23, 59, 30), dt.UTC)
+    now = [late]
+    app = create_app(pagination_settings, clock=lambda: now[0])
+    case = Case("borealis", yesterday - dt.timedelta(days=30), yesterday, explicit_range=False)
+    expected = expected_ids(sandbox.state.data, case)
+    a_day = dt.timedelta(days=1)
+    moved = dataclasses.replace(
+        case, first_day=case.first_day + a_day, last_day=case.last_day + a_day
+    )
+    assert expected_ids(sandbox.state.data, moved)[10:20] != expected[10:20]  # it would show
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        pager = Pager(http, case)
+        first = pager.page(first=10)
+        assert ids(first) == expected[:10]
+        now[0] = late + dt.timedelta(seconds=61)  # the next day
+        second = pager.page(first=10, after=first["pageInfo"]["endCursor"])
+        assert ids(second) == expected[10:20]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_walk_that_changes_its_selection_and_size_on_every_page_stays_exact(
