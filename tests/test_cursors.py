@@ -90,6 +90,14 @@ def test_malformed(bad: str) -> None:
         CODEC.decode(bad, binding=BINDING)
 
 
+def test_an_overlong_cursor_is_malformed_even_when_signed() -> None:
+    """Never decoded, nor its MAC computed: a bounded cost whatever a caller sends."""
+    cursor = CODEC.encode(binding=BINDING, position={"last": "x" * 4000})
+    assert len(cursor) > 4096
+    with pytest.raises(BadUserInput, match="malformed"):
+        CODEC.decode(cursor, binding=BINDING)
+
+
 def test_non_string_cursor_is_malformed() -> None:
     with pytest.raises(BadUserInput, match="malformed cursor"):
         CODEC.decode(123, binding=BINDING)  # type: ignore[arg-type]
