@@ -822,10 +822,13 @@ def _limits(t: _Table) -> LimitsSettings:
     # A Make series cannot reach past Make's year; ten years keeps a Zylon series and
     # its answer within reason (the sandbox refuses 10,000 days).
     maximum = {"max_page_size": MAX_PAGE_SIZE, "max_series_days": 366, "max_range_days": 3660}
+    # A field without a range reads the last 30 days, which touch 31 UTC days: a lower
+    # limit would refuse every such field.
+    minimum = {"max_series_days": 31, "max_range_days": 31}
     values: dict[str, Any] = {
         name: t.number(name, default, positive=True)
         if isinstance(default, float)
-        else t.integer(name, default, minimum=1, maximum=maximum.get(name))
+        else t.integer(name, default, minimum=minimum.get(name, 1), maximum=maximum.get(name))
         for name, default in ((n, getattr(d, n)) for n in LimitsSettings.__dataclass_fields__)
     }
     t.done()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 
 from gateway.errors import BadUserInput
 from gateway.frozen import frozen
@@ -19,6 +18,16 @@ from gateway.upstreams.models import ZylonWindow
 
 UTC = dt.UTC
 _DAY_S = 86_400
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_NEVER = dt.datetime.max.replace(tzinfo=UTC)
+
+
+def _later(moment: dt.datetime, days: int) -> dt.datetime:
+    """`moment` plus `days`, or the end of time where that is past the calendar."""
+    try:
+        return moment + dt.timedelta(days=days)
+    except OverflowError:
+        return _NEVER
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -93,9 +102,11 @@ def make_timeframe(r: Range) -> tuple[dt.datetime, dt.datetime]:
 
 
 def zylon_window(r: Range) -> ZylonWindow:
-    """Unix seconds of the whole UTC days `r` touches (see `make_timeframe`)."""
-    first = math.floor(r.start.timestamp()) // _DAY_S * _DAY_S
-    last = math.floor(r.end.timestamp()) // _DAY_S * _DAY_S + _DAY_S - 1
+    """Unix seconds of the whole UTC days `r` touches (see `make_timeframe`); counted
+    in whole days, exactly (a float timestamp rounds 23:59:59.999999 up to the next
+    day from about the year 4000 on)."""
+    first = (r.start - _EPOCH).days * _DAY_S
+    last = (r.end - _EPOCH).days * _DAY_S + _DAY_S - 1
     return ZylonWindow(start=first, end=last)
 
 
@@ -131,7 +142,7 @@ def check_series_window(
             f"analytics for one year only); for a Make series, `from` must be on or after "
             f"{iso_z(earliest)}"
         )
-    return first + dt.timedelta(days=max_days)
+    return _later(first, max_days)
 
 
 def check_make_window(
@@ -144,6 +155,8 @@ def check_make_window(
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if r.start < oldest:
         earliest = whole_second_from(oldest)
+        if day_last_second(earliest) < oldest + MAKE_CLOCK_MARGIN:  # refused too, below
+            earliest = day_last_second(earliest) + dt.timedelta(seconds=1)
         raise BadUserInput(
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
             f"one year only, so `from` must be on or after {iso_z(earliest)}"
@@ -156,7 +169,7 @@ def check_make_window(
             f"{MAKE_CLOCK_MARGIN.seconds} seconds, too soon for a request to reach it; "
             f"`from` must be on or after {iso_z(next_day)}"
         )
-    return min(r.start, last_second - MAKE_CLOCK_MARGIN) + dt.timedelta(days=max_days)
+    return _later(min(r.start, last_second - MAKE_CLOCK_MARGIN), max_days)
 
 
 def iso_z(moment: dt.datetime) -> str:

@@ -446,8 +446,11 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         # Make's largest page (10,000) less what a keyset page reads past its anchor.
         ("limits.max_page_size", 10_000, "limits.max_page_size: must be 1..9899, got 10000"),
         ("limits.max_depth", True, "limits.max_depth: expected an integer, got a boolean"),
-        ("limits.max_range_days", 20_000, "limits.max_range_days: must be 1..3660, got 20000"),
-        ("limits.max_series_days", 400, "limits.max_series_days: must be 1..366, got 400"),
+        ("limits.max_range_days", 20_000, "limits.max_range_days: must be 31..3660, got 20000"),
+        ("limits.max_series_days", 400, "limits.max_series_days: must be 31..366, got 400"),
+        # The default range, the last 30 days, touches 31 UTC days.
+        ("limits.max_series_days", 30, "limits.max_series_days: must be 31..366, got 30"),
+        ("limits.max_range_days", 7, "limits.max_range_days: must be 31..3660, got 7"),
         ("limits.max_fun", 1, "limits.max_fun: unknown key"),
         ("graphql.introspection", "yes", "graphql.introspection: expected true or false"),
         ("graphql.playground", True, "graphql.playground: unknown key"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 
 import pytest
 from hypothesis import given
@@ -156,6 +157,40 @@ def test_a_from_on_a_day_leaving_makes_year_within_the_margin_is_refused() -> No
     # A minute and more before the day ends: sent a minute past the limit, on its day.
     earlier = dt.datetime(2026, 12, 20, 23, 58, 58, tzinfo=UTC)
     check_make_window(Range(dt.datetime(2025, 12, 20, 23, 59, tzinfo=UTC), earlier), now=earlier)
+
+
+def test_the_from_a_refusal_suggests_is_taken_in_the_last_minute_of_a_day_too() -> None:
+    late = dt.datetime(2026, 12, 20, 23, 59, 30, tzinfo=UTC)
+    with pytest.raises(BadUserInput) as info:
+        check_make_window(Range(late - dt.timedelta(days=366), late), now=late)
+    suggested = re.search(r"on or after (\S+Z)", info.value.message)
+    assert suggested is not None
+    assert suggested[1] == "2025-12-21T00:00:00Z"  # not 2025-12-20T23:59:30Z, refused too
+    check_make_window(Range(dt.datetime.fromisoformat(suggested[1]), late), now=late)
+
+
+def test_the_checks_tell_when_a_range_stops_passing() -> None:
+    """What the response cache keeps an answer until (`Context.changes_at`)."""
+    r = Range(NOW - dt.timedelta(days=365) + dt.timedelta(seconds=5), NOW)
+    until = check_make_window(r, now=NOW)
+    assert until == NOW + dt.timedelta(seconds=5)
+    check_make_window(r, now=until)
+    with pytest.raises(BadUserInput):
+        check_make_window(r, now=until + dt.timedelta(microseconds=1))
+    first_day = Range(utc(2025, 2, 9), NOW)
+    assert check_series_window(first_day, now=NOW) == utc(2026, 2, 9)
+    # Past the calendar's end: never, rather than an OverflowError (INTERNAL).
+    far = Range(utc(9999, 12, 30), utc(9999, 12, 31))
+    assert check_make_window(far, now=NOW) == check_series_window(far, now=NOW)
+    assert check_make_window(far, now=NOW).year == 9999
+
+
+def test_zylon_windows_are_exact_in_any_year() -> None:
+    """A float timestamp rounds 23:59:59.999999 up to the next day from about 4000 on."""
+    r = Range(utc(5000, 6, 30), utc(5000, 6, 30, 23, 59, 59, 999_999))
+    window = zylon_window(r)
+    assert window.end - window.start == 86_399
+    assert make_timeframe(r)[1].date() == dt.date(5000, 6, 30)
 
 
 def test_check_series_window_names_the_first_day() -> None:

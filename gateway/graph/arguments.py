@@ -60,6 +60,27 @@ def make_range(ctx: Context, value: Any) -> Range:
     return resolved
 
 
+EXPIRED_WALK = (
+    "cursor: its walk began over a default range that has since left the year of "
+    "analytics Make keeps; start the walk again, without a cursor"
+)
+
+
+def walk_range(ctx: Context, window: tuple[str, str]) -> Range:
+    """The default range a walk began over, which its cursors carry (ISO instants,
+    checked when the cursor was read): its pages read on over the same days."""
+    instants = {
+        "from": dt.datetime.fromisoformat(window[0]),
+        "to": dt.datetime.fromisoformat(window[1]),
+    }
+    resolved = time_range(ctx, instants)
+    try:
+        ctx.changes_by(check_make_window(resolved, now=ctx.now))
+    except BadUserInput:
+        raise BadUserInput(EXPIRED_WALK) from None
+    return resolved
+
+
 def series_range(ctx: Context, value: Any, *, make: bool) -> Range:
     """A daily series' range: Make series cost one call per day, from the first whole day."""
     resolved = time_range(ctx, value)

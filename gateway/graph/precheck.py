@@ -486,10 +486,13 @@ class _Walk:
             for org_id, team_id in candidates:
                 binding = args.scenario_binding(ctx, org_id, given, wanted, team_id, order)
                 try:
-                    Position.load(ctx.cursors.decode(cursor, binding=binding))
-                    return
+                    position = Position.load(ctx.cursors.decode(cursor, binding=binding))
                 except BadUserInput as exc:
                     refusal = refusal or exc
+                    continue
+                if given is None and position.w is not None:
+                    args.walk_range(ctx, position.w)  # it may have aged past Make's year
+                return
             if refusal is not None:
                 raise refusal
 

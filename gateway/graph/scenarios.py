@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
@@ -174,7 +173,7 @@ async def scenario_connection(
     cursor = window.after or window.before
     if range is None and cursor is not None and cursor.w is not None:
         # A walk over the default range reads on over the range it started with.
-        r = args.make_range(context, {"from": _instant(cursor.w[0]), "to": _instant(cursor.w[1])})
+        r = args.walk_range(context, cursor.w)
     tf = args.timeframe(r)
     carried = None if range is not None else (r.start.isoformat(), r.end.isoformat())
     if team_id is not None:
@@ -206,10 +205,6 @@ async def scenario_connection(
 
 async def _not_linked(organization: str) -> ScenarioConnection:
     raise NotLinked(Source.MAKE, organization)
-
-
-def _instant(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)  # checked by Position.load
 
 
 def _position(info: Info, cursor: str | None, binding: str) -> Position | None:

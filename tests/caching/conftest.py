@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.clock import Clock
 from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
 from tests.graph.conftest import DEMO_KEY, GraphQLClient
@@ -62,7 +63,7 @@ class Gateway:
         self.gql = GraphQLClient(http)
 
 
-StartGateway = Callable[[Settings], Gateway]
+StartGateway = Callable[..., Gateway]  # (settings, clock=None)
 
 
 @pytest.fixture
@@ -70,8 +71,8 @@ def start_gateway(clean_sandbox: SandboxServer) -> Iterator[StartGateway]:
     """Starts apps (each with its own cold cache) that are stopped after the test."""
     started: list[tuple[ThreadedServer, httpx.Client]] = []
 
-    def start(settings: Settings) -> Gateway:
-        server = ThreadedServer(create_app(settings, clock=lambda: NOW))
+    def start(settings: Settings, clock: Clock | None = None) -> Gateway:
+        server = ThreadedServer(create_app(settings, clock=clock or (lambda: NOW)))
         server.start()
         http = httpx.Client(base_url=server.url, timeout=30)
         started.append((server, http))

@@ -138,11 +138,15 @@ def _days(first: dt.date, last: dt.date) -> dict[str, str]:
     return {"from": f"{first.isoformat()}T00:00:00Z", "to": f"{last.isoformat()}T23:59:59Z"}
 
 
+@pytest.mark.parametrize(
+    "offset_h", [0, 14, -12]
+)  # today is the UTC day, whatever the clock's offset
 def test_past_make_days_outlive_the_ttl_and_today_does_not(
-    start_gateway: StartGateway, sandbox: SandboxServer
+    start_gateway: StartGateway, sandbox: SandboxServer, offset_h: int
 ) -> None:
     settings = sandbox_settings(sandbox, default_ttl_s=TTL_S, stale_s=0.0, past_day_ttl_s=600.0)
-    gql = start_gateway(settings).gql
+    offset = dt.timezone(dt.timedelta(hours=offset_h))
+    gql = start_gateway(settings, clock=lambda: NOW.astimezone(offset)).gql
     today = NOW.date()
     query = """query($org: ID!, $range: TimeRange!) {
       organization(id: $org) { timeSeries(metric: OPERATIONS, range: $range) { points { value } } }

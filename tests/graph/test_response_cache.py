@@ -77,8 +77,9 @@ def test_an_answer_is_not_repeated_past_the_freshness_of_what_it_was_built_from(
 
 
 # --- answers that change with the clock alone ------------------------------------
-# The app's clock is set; the response cache's own runs in real time. An answer is
-# kept two seconds here, and looked for again two seconds and a bit later.
+# The app's clock is set; the response cache, as every cache, counts time as it
+# passes. An answer is kept two seconds here, and looked for again two seconds and a
+# bit later, the app's clock moved on as far.
 
 
 def test_an_answer_over_the_default_range_is_not_repeated_into_the_next_minute(
@@ -120,6 +121,30 @@ def test_an_answer_is_not_repeated_once_its_range_leaves_makes_year(
         after = gql.post(query, {"r": r})
     assert "errors" not in first.json()
     assert held.headers.get(HIT) == "response"
+    assert HIT not in after.headers
+    assert [e["extensions"]["code"] for e in after.json()["errors"]] == ["BAD_USER_INPUT"]
+
+
+def test_the_moment_an_answer_changes_counts_from_when_it_is_stored(
+    sandbox: SandboxServer,
+) -> None:
+    """A clock that runs, and Make answering in 1.5 s: the answer is stored after its
+    range left Make's year. It was kept as long again, counted from the request's start."""
+    started, base = (
+        time.monotonic(),
+        dt.datetime.combine(sandbox.state.data.today, dt.time(12, 0), dt.UTC),
+    )
+    clock = lambda: base + dt.timedelta(seconds=time.monotonic() - started)  # noqa: E731
+    oldest = base - dt.timedelta(days=365) + dt.timedelta(seconds=1)
+    r = {"from": oldest.isoformat(), "to": base.isoformat()}
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      usage(range: $r) { automation { operations } } } }"""
+    sandbox.state.faults.add(FaultRule(source="make", latency_ms=1_500, times=1))
+    with ex.serve(ex.sandbox_settings(sandbox), clock=clock) as gql:
+        first = gql.post(query, {"r": r})
+        after = gql.post(query, {"r": r})
+    sandbox.state.faults.clear()
+    assert "errors" not in first.json()  # its range was in Make's year when it came
     assert HIT not in after.headers
     assert [e["extensions"]["code"] for e in after.json()["errors"]] == ["BAD_USER_INPUT"]
 

@@ -27,6 +27,7 @@ from gateway.config import Settings
 from gateway.loaders.pagination import MAX_KEYSET_SKIP
 from gateway.sandbox.model import SandboxData
 from gateway.sandbox.server import SandboxServer
+from tests.pagination.conftest import DEMO_KEY
 from tests.pagination.listing import (
     ORDER_FIELDS,
     ORGS,
@@ -303,6 +304,32 @@ def test_a_walk_over_the_default_range_reads_on_over_its_days_after_midnight(
         now[0] = late + dt.timedelta(seconds=61)  # the next day
         second = pager.page(first=10, after=first["pageInfo"]["endCursor"])
         assert ids(second) == expected[10:20]
+
+
+def test_a_default_range_walk_past_makes_year_is_refused_before_any_call(
+    sandbox: SandboxServer, pagination_settings: Settings, at_noon: dt.datetime
+) -> None:
+    """Its cursor reads on over the days the walk began with: a year on, Make no longer
+    keeps them. Refused as bad input, before any upstream call, saying what to do."""
+    now = [at_noon]
+    app = create_app(pagination_settings, clock=lambda: now[0])
+    case = Case("borealis", at_noon.date() - dt.timedelta(days=30), at_noon.date())
+    case = dataclasses.replace(case, explicit_range=False)
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        first = Pager(http, case).page(first=10)
+        now[0] = at_noon + dt.timedelta(days=380)
+        sandbox.state.log.clear()
+        query = """query($after: String) { organization(id: "borealis") {
+          name usage { workspace { projects } } scenarios(first: 10, after: $after) { totalCount }
+        } }"""
+        variables = {"after": first["pageInfo"]["endCursor"]}
+        headers = {"Authorization": f"Bearer {DEMO_KEY}"}
+        body = http.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    answer = body.json()
+    assert answer["data"] is None
+    assert [e["extensions"]["code"] for e in answer["errors"]] == ["BAD_USER_INPUT"]
+    assert "start the walk again" in answer["errors"][0]["message"]
+    assert sandbox.state.log.count() == 0
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
