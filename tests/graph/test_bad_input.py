@@ -525,6 +525,12 @@ def test_make_series_together_stay_within_the_series_days(
     assert "cover 120 distinct UTC days" in body["errors"][0]["message"]
     assert sandbox.state.log.count() == 0
 
+    # One day over the limit is over it: 60 + 33 days.
+    body = served.run(query, {"a": _days(data, 130, 71), "b": _days(data, 70, 38)})
+    assert ex.codes(body) == ["BAD_USER_INPUT"], body
+    assert "cover 93 distinct UTC days" in body["errors"][0]["message"]
+    assert sandbox.state.log.count() == 0
+
     # The same days twice cost them once: allowed.
     body = served.run(query, {"a": _days(data, 70, 11), "b": _days(data, 70, 11)})
     assert "errors" not in body, body["errors"]
