@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -57,24 +58,34 @@ def redis_url(redis_server: RedisServer) -> str:
 MakeCache = Callable[..., Cache]
 
 
-@pytest.fixture
-async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]:
-    """Cache factory for the parametrized backend ("memory" unless parametrized)."""
-    backend = getattr(request, "param", "memory")
-    url = request.getfixturevalue("redis_url") if backend == "redis" else None
-    caches: list[Cache] = []
+@contextlib.asynccontextmanager
+async def caches(backend: str, url: str | None) -> AsyncIterator[MakeCache]:
+    """Caches (replicas, with Redis) over `backend`, each with the settings it is given;
+    closed on leaving."""
+    made: list[Cache] = []
 
     def make(**overrides: Any) -> Cache:
         # A loaded machine's stall must not pass for an outage (0.5 s would mark Redis down).
         options: dict[str, Any] = {"backend": backend, "url": url, "redis_timeout_s": 5.0}
         options.update(overrides)
         cache = open_cache(CacheSettings(**options), signing_key=SIGNING_KEY)
-        caches.append(cache)
+        made.append(cache)
         return cache
 
-    yield make
-    for cache in caches:
-        await cache.close()
+    try:
+        yield make
+    finally:
+        for cache in made:
+            await cache.close()
+
+
+@pytest.fixture
+async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]:
+    """Cache factory for the parametrized backend ("memory" unless parametrized)."""
+    backend = getattr(request, "param", "memory")
+    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    async with caches(backend, url) as make:
+        yield make
 
 
 both_backends = pytest.mark.parametrize("make_cache", ["memory", "redis"], indirect=True)

@@ -10,19 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from gateway.cache import Cache, CacheItem, CacheNotes, open_cache
-from gateway.config import CacheSettings
+from gateway.cache import Cache, CacheItem, CacheNotes
 from gateway.errors import UpstreamUnavailable
 from gateway.sandbox.server import SandboxServer
 from tests.caching.conftest import StartGateway, sandbox_settings
 from tests.graph.conftest import DEMO_KEY
-from tests.redis_server import RedisServer
-from tests.test_cache import SIGNING_KEY, MakeCache, Upstream
+from tests.test_cache import MakeCache, Upstream, caches
 
 HIT = "X-Gateway-Cache"
 KIND = "zylon_ranking"
@@ -30,26 +27,12 @@ KIND = "zylon_ranking"
 
 @pytest.fixture
 async def make_cache(request: pytest.FixtureRequest) -> AsyncIterator[MakeCache]:
-    """Caches (replicas, with Redis) for the parametrized backend ("memory" unless
-    parametrized), each with the settings it is given."""
+    """Caches for the parametrized backend ("memory" unless parametrized), over the
+    caching suite's redis-server."""
     backend = getattr(request, "param", "memory")
-    url = None
-    if backend == "redis":
-        server: RedisServer = request.getfixturevalue("redis")
-        url = server.url
-    caches: list[Cache] = []
-
-    def make(**overrides: Any) -> Cache:
-        # A loaded machine's stall must not pass for an outage (0.5 s would mark Redis down).
-        options: dict[str, Any] = {"backend": backend, "url": url, "redis_timeout_s": 5.0}
-        options.update(overrides)
-        cache = open_cache(CacheSettings(**options), signing_key=SIGNING_KEY)
-        caches.append(cache)
-        return cache
-
-    yield make
-    for cache in caches:
-        await cache.close()
+    url = request.getfixturevalue("redis").url if backend == "redis" else None
+    async with caches(backend, url) as make:
+        yield make
 
 
 both_backends = pytest.mark.parametrize("make_cache", ["memory", "redis"], indirect=True)

@@ -14,16 +14,9 @@ from gateway.sandbox.server import SandboxServer
 from gateway.upstreams.breaker import BreakerHook, CircuitBreaker, State
 from gateway.upstreams.http import UpstreamHTTP, open_http_client
 from gateway.upstreams.zylon import ZylonClient
+from tests.manual_clock import ManualClock
 
 from .conftest import Serve, codes, tuned, until
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def breaker(

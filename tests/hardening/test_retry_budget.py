@@ -10,16 +10,9 @@ from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from gateway.upstreams.pool import open_upstreams
 from gateway.upstreams.retry_budget import RetryBudget
+from tests.manual_clock import ManualClock
 
 from .conftest import tuned
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def budget_settings(sandbox_settings: Settings, ratio: float, minimum: int) -> Settings:

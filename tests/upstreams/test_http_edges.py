@@ -17,16 +17,9 @@ from gateway.sandbox.faults import FaultRule
 from gateway.upstreams.breaker import CircuitBreaker, State
 from gateway.upstreams.http import open_http_client
 from gateway.upstreams.zylon import ANALYTICS
+from tests.manual_clock import ManualClock
 
 from .conftest import FAST, Upstreams
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def breaker(
