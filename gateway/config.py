@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -649,9 +649,11 @@ def _cache(t: _Table) -> CacheSettings:
     url: str | None = None
     if t.has("url"):
         url = t.url("url", schemes=("redis", "rediss", "unix"))
-        path = urlsplit(url).path
-        if not url.startswith("unix:") and path and not re.fullmatch(r"/[0-9]+", path):
-            # redis-py ignores such a path, and reads and writes database 0 instead.
+        parts = urlsplit(url)
+        path, named_db = parts.path, "db" in parse_qs(parts.query)
+        if parts.scheme != "unix" and path and not named_db and not re.fullmatch(r"/[0-9]+", path):
+            # redis-py ignores such a path (`?db=` names the database if anything), and
+            # reads and writes database 0 instead.
             raise ConfigError(f"{t.path('url')}: its path must be a database number, as /0")
     elif backend == "redis":
         raise ConfigError(f'{t.path("url")}: required when backend = "redis"')

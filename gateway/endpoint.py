@@ -160,7 +160,8 @@ def _being_cancelled() -> bool:
 
 
 def _refusal(exc: StrawberryHTTPException) -> Response:
-    """Strawberry's refusals of a request, in the gateway's words and codes."""
+    """Strawberry's refusals of a request, in the gateway's words and codes. (A GET of a
+    mutation never reaches it: the guard, or persisted queries for a hash, answer 405.)"""
     if isinstance(exc.__cause__, CannotGetOperationTypeError):
         # A document that is GraphQL but names no operation it holds: like two
         # operations and no `operationName`, a validation failure.

@@ -221,7 +221,9 @@ def selected_operation_type(document: str, operation_name: str | None) -> str | 
         chosen = [kind for kind, name in operations if name == operation_name]
     else:
         chosen = [kind for kind, _ in operations]
-    return chosen[0] if len(chosen) == 1 else None
+    # The first, as Strawberry picks the one whose type it checks (several operations and
+    # no name fail validation afterwards, a query's as a mutation's).
+    return chosen[0] if chosen else None
 
 
 class _Gone:

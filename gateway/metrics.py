@@ -151,7 +151,7 @@ class GatewayMetrics:
             "Upstream HTTP requests (every attempt, retries included) by source, endpoint and "
             "status; status is no_response for a timeout or a connection failure, "
             "bad_response for an answer not in HTTP or a 200 whose body was too large, "
-            "undecodable or not JSON",
+            "undecodable, not JSON or not the JSON its API promises",
             ["source", "endpoint", "status"],
             registry=registry,
         )

@@ -22,10 +22,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER = dt.datetime.max.replace(tzinfo=UTC)
 
 
-def _later(moment: dt.datetime, days: int) -> dt.datetime:
-    """`moment` plus `days`, or the end of time where that is past the calendar."""
+def later(moment: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """`moment` plus `delta`, or the end of time where that is past the calendar."""
     try:
-        return moment + dt.timedelta(days=days)
+        return moment + delta
     except OverflowError:
         return _NEVER
 
@@ -142,7 +142,7 @@ def check_series_window(
             f"analytics for one year only); for a Make series, `from` must be on or after "
             f"{iso_z(earliest)}"
         )
-    return _later(first, max_days)
+    return later(first, dt.timedelta(days=max_days))
 
 
 def check_make_window(
@@ -169,7 +169,7 @@ def check_make_window(
             f"{MAKE_CLOCK_MARGIN.seconds} seconds, too soon for a request to reach it; "
             f"`from` must be on or after {iso_z(next_day)}"
         )
-    return _later(min(r.start, last_second - MAKE_CLOCK_MARGIN), max_days)
+    return later(min(r.start, last_second - MAKE_CLOCK_MARGIN), dt.timedelta(days=max_days))
 
 
 def iso_z(moment: dt.datetime) -> str:

@@ -710,6 +710,34 @@ async def test_a_redis_refusing_writes_still_serves_what_it_holds(
         await cache.close()
 
 
+async def test_a_database_the_server_refuses_is_an_outage_not_a_refused_write(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SELECT 16 on a server of 16 databases fails as each connection opens: counted
+    as a refused write, it cost a new connection per call (171 for ten dashboards)."""
+    url = own_redis.url.rsplit("/", 1)[0] + "/16"
+    cache, up = (
+        open_cache(CacheSettings(backend="redis", url=url), signing_key=SIGNING_KEY),
+        Upstream(),
+    )
+    before = _connections(own_redis)
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            for name in "abcdefghij":
+                assert await cache.load(up.item(name)) == f"{name}@v1"
+        assert _connections(own_redis) - before <= 2  # one, and a retry at most
+        assert any("redis cache unavailable" in r.getMessage() for r in caplog.records)
+    finally:
+        await cache.close()
+
+
+def _connections(server: RedisServer) -> int:
+    stats = server.command("INFO", "stats").decode()
+    found = re.search(r"total_connections_received:(\d+)", stats)
+    assert found is not None
+    return int(found[1])
+
+
 class _MisshapenRedis:
     """A server speaking Redis's protocol with replies of the wrong shape: what a broken
     proxy could send. Not a real Redis: a real one never answers so."""

@@ -495,7 +495,13 @@ def test_redis_backend_requires_url() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["redis://127.0.0.1:6379/0", "rediss://:pw@cache:6380", "unix:///run/redis.sock"]
+    "url",
+    [
+        "redis://127.0.0.1:6379/0",
+        "rediss://:pw@cache:6380",
+        "unix:///run/redis.sock",
+        "redis://cache/ignored?db=2",  # `?db=` names the database: redis-py reads that
+    ],
 )
 def test_redis_urls_accepted(url: str) -> None:
     s = parse_settings({"cache": {"backend": "redis", "url": url}}, {})

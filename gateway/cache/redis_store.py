@@ -30,7 +30,7 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
 from gateway.bound_mac import BoundMac
 from gateway.cache.item import Envelope
@@ -45,6 +45,10 @@ _DOWN = object()  # what a guarded call answers while Redis counts as down
 _WARN_EVERY_S = 60.0
 _MAC_BYTES = 32  # HMAC-SHA256
 _R = TypeVar("_R")
+# What a server that is up answers a write it will not take: full under `noeviction`,
+# or a read-only replica. Any other error (a SELECT refused at connect among them)
+# counts as an outage, retried only after `_RETRY_AFTER_S`.
+_REFUSALS = (OutOfMemoryError, ReadOnlyError)
 
 # Deletes each lock whose value is still the caller's token.
 _RELEASE = """
@@ -158,7 +162,7 @@ class RedisStore:
             # The type only: a message could carry the server's address or worse.
             log.warning("redis cache unavailable (%s); serving without it", type(exc).__name__)
 
-    def _refused(self, exc: ResponseError) -> None:
+    def _refused(self, exc: RedisError) -> None:
         self._recovered()  # it answers
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY_S:
@@ -178,7 +182,7 @@ class RedisStore:
             return fallback
         try:
             result = await call()
-        except ResponseError as exc:  # an answer, refusing this one command
+        except _REFUSALS as exc:  # an answer, refusing this one write
             self._refused(exc)
             return fallback
         except Exception as exc:  # unreachable, or answering as no Redis does

@@ -22,6 +22,7 @@ from gateway.ranges import (
     check_max_days,
     check_series_days,
     check_series_window,
+    later,
     make_timeframe,
     resolve_range,
 )
@@ -49,7 +50,7 @@ def time_range(ctx: Context, value: Any) -> Range:
 def default_range(ctx: Context, days: int = DEFAULT_RANGE_DAYS) -> Range:
     """The last `days` days up to this minute, which the answer holds until the next."""
     resolved = resolve_range(None, now=ctx.now, default_days=days)
-    ctx.changes_by(resolved.end + dt.timedelta(minutes=1))
+    ctx.changes_by(later(resolved.end, dt.timedelta(minutes=1)))
     return resolved
 
 

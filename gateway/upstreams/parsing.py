@@ -32,6 +32,9 @@ def as_list(value: Any, path: str) -> list[Any]:
 
 
 _EXACT_FLOAT_INT = 2**53
+# A big integer sent as a string (Make's centicredits): no real figure nears 40 digits,
+# and past 4,300 Python refuses to convert one at all (a ValueError, not a mismatch).
+_MAX_DIGITS = 40
 # A count reaches a caller as GraphQL's Int: 32 bits, signed. A larger one could only
 # fail there, after it was cached, taking its non-null parents down with it.
 MAX_COUNT = 2**31 - 1
@@ -181,11 +184,13 @@ class Fields:
     def big_uint(self, key: str) -> int:
         """A non-negative integer sent as a decimal string (or a JSON integer), exactly."""
         value = self._value.get(key)
-        if isinstance(value, str) and ascii_digits(value):
+        if isinstance(value, str) and ascii_digits(value) and len(value) <= _MAX_DIGITS:
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-        raise SchemaMismatch(self._at(key), "a non-negative integer string")
+        raise SchemaMismatch(
+            self._at(key), f"a non-negative integer string of {_MAX_DIGITS} digits at most"
+        )
 
     def opaque(self, key: str) -> str | None:
         """A key the caller only sends back: a string, or a number read as one."""

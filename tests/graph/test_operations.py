@@ -462,6 +462,15 @@ def test_a_full_list_that_may_be_truncated_is_not_summed(
     assert answer["total"] == expected
 
 
+def test_the_default_range_in_the_calendars_last_minute(sandbox: SandboxServer) -> None:
+    """Its answer changes a minute on, past the calendar: an OverflowError was INTERNAL."""
+    last_minute = dt.datetime(9999, 12, 31, 23, 59, 30, tzinfo=dt.UTC)
+    query = '{ organization(id: "aurora") { usage { workspace { projects } } } }'
+    with ex.serve(ex.sandbox_settings(sandbox), now=last_minute) as gql:
+        body = gql.run(query)
+    assert "errors" not in body, body["errors"]
+
+
 def test_scenario_page_backwards(gql: GraphQLClient, data: SandboxData) -> None:
     query = """
       query($range: TimeRange, $before: String) {

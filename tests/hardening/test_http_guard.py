@@ -82,8 +82,10 @@ def auth(request: pytest.FixtureRequest) -> dict[str, str]:
         {"query": "mutation Named($a: Int = 1) { anything(a: $a) }"},
         {"query": "subscription { ticks }"},
         {"query": f"query Q {QUERY} mutation M {{ x }}", "operationName": "M"},
+        # Several operations and no name: the guard cannot tell; Strawberry runs the first.
+        {"query": f"mutation M {{ x }} query Q {QUERY}"},
     ],
-    ids=["mutation", "named-mutation", "subscription", "mutation-by-name"],
+    ids=["mutation", "named-mutation", "subscription", "mutation-by-name", "first-of-several"],
 )
 def test_get_refuses_mutations_and_subscriptions_with_405(
     gql: GraphQLClient, clean_sandbox: SandboxServer, auth: dict[str, str], params: dict[str, str]
@@ -146,7 +148,8 @@ def test_post_of_a_mutation_is_left_to_the_schema(gql: GraphQLClient) -> None:
         ("fragment mutation on Query { a } query { ...mutation }", None, "query"),
         ("fragment F on Query { a } mutation { ...F }", None, "mutation"),
         ('{ a(s: "mutation { x }") }', None, "query"),
-        ("query A { a } mutation B { b }", None, None),  # ambiguous: GraphQL says so
+        ("query A { a } mutation B { b }", None, "query"),  # the first, as Strawberry checks
+        ("mutation B { b } query A { a }", None, "mutation"),  # (GraphQL then asks a name)
         ("query A { a }", "B", None),  # no such operation
         ("mutation { a ", None, "mutation"),  # unfinished: still a mutation
         ('{ a(s: "unterminated) }', None, None),  # a syntax error: GraphQL says so

@@ -60,6 +60,15 @@ def test_page_with_big_centicredits_and_absent_optionals() -> None:
     assert (page.sort_by, page.sort_dir, page.limit, page.offset) == ("operations", "asc", 2, None)
 
 
+@pytest.mark.parametrize("digits", [41, 5000])  # 5000: past what int() converts at all
+def test_centicredits_of_too_many_digits_are_a_mismatch(digits: int) -> None:
+    """Not a ValueError from int(), which left the field INTERNAL and the call a 200."""
+    body = {"total": metrics(centicredits="1" * digits), "analytics": []}
+    with pytest.raises(SchemaMismatch, match="40 digits at most"):
+        parse_page(body)
+    assert parse_page({**body, "total": metrics(centicredits="9" * 40)}).total.centicredits
+
+
 def test_page_without_pg() -> None:
     page = parse_page({"total": metrics(), "analytics": []})
     assert page.analytics == ()
