@@ -29,10 +29,11 @@ def _encode(*args: str | bytes) -> bytes:
 
 
 class RedisServer:
-    def __init__(self, executable: str, port: int) -> None:
+    def __init__(self, executable: str, port: int, socket_path: str | None = None) -> None:
         self.executable = executable
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.socket_path = socket_path  # also listening on this Unix socket, if given
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -46,6 +47,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "no",
                 "--daemonize", "no",
+                *(["--unixsocket", self.socket_path] if self.socket_path else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -88,10 +90,10 @@ class RedisServer:
         return [line for line in lines[1:] if line and not line.startswith("$")]
 
 
-def start_redis() -> RedisServer:
+def start_redis(socket_path: str | None = None) -> RedisServer:
     executable = shutil.which("redis-server")
     if executable is None:
         raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-    server = RedisServer(executable, _free_port())
+    server = RedisServer(executable, _free_port(), socket_path)
     server.start()
     return server

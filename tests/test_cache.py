@@ -12,6 +12,7 @@ import re
 import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -20,7 +21,7 @@ from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, s
 from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.lru import LruMemoryCache
-from gateway.cache.redis_store import RedisStore
+from gateway.cache.redis_store import RedisStore, check_url_options
 from gateway.cache.store import ENTRY_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
@@ -736,6 +737,30 @@ def _connections(server: RedisServer) -> int:
     found = re.search(r"total_connections_received:(\d+)", stats)
     assert found is not None
     return int(found[1])
+
+
+async def test_a_cache_over_a_unix_socket(tmp_path: Path) -> None:
+    """`unix://` passed the config's check, then failed at start-up: aiocache hands its
+    pool a host and a port, which a socket's connections refuse."""
+    server = start_redis(socket_path=str(tmp_path / "redis.sock"))
+    settings = CacheSettings(backend="redis", url=f"unix://{tmp_path}/redis.sock")
+    check_url_options(settings)
+    first, second, up = (
+        open_cache(settings, signing_key=SIGNING_KEY),
+        open_cache(settings, signing_key=SIGNING_KEY),
+        Upstream(),
+    )
+    try:
+        assert await first.ping() is True
+        await first.load(up.item("a"))
+        notes = CacheNotes()
+        assert await second.load(up.item("a"), notes=notes) == "a@v1"  # through the socket
+        assert notes.hits == 1
+        assert server.keys()  # stored in that server
+    finally:
+        await first.close()
+        await second.close()
+        server.stop()
 
 
 class _MisshapenRedis:

@@ -26,7 +26,12 @@ from typing import Any, TypeVar
 
 from aiocache import RedisCache
 from aiocache.serializers import BaseSerializer
-from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.connection import (
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -79,11 +84,24 @@ class _RedisCache(RedisCache):  # type: ignore[misc]
         await self.client.aclose()
 
 
+class _SocketPathPool(ConnectionPool):
+    """aiocache hands every pool a host and a port, which a Unix socket's connections
+    do not take."""
+
+    def __init__(self, host: object = None, port: object = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+
 def _backend(settings: CacheSettings) -> _RedisCache:
     if not settings.url:
         raise ValueError("cache.url is required when cache.backend is 'redis'")
     options: dict[str, Any] = dict(parse_url(settings.url))
-    ssl = options.pop("connection_class", None) is SSLConnection
+    connection_class = options.pop("connection_class", None)
+    ssl = connection_class is SSLConnection
+    pool_class = None
+    if connection_class is UnixDomainSocketConnection:  # unix://: its path, no host
+        options["connection_class"] = connection_class
+        pool_class = _SocketPathPool
     host = options.pop("host", "127.0.0.1")
     port = options.pop("port", 6379)
     db = options.pop("db", 0)
@@ -100,6 +118,7 @@ def _backend(settings: CacheSettings) -> _RedisCache:
         password=password,
         ssl=ssl,
         create_connection_timeout=options.pop("socket_connect_timeout", settings.redis_timeout_s),
+        connection_pool_class=pool_class,
         timeout=settings.redis_timeout_s * 2,
         connection_pool_kwargs=options,
     )
