@@ -7,7 +7,8 @@ the shortest TTL any resource kind may have, never past the freshness of the
 entries the answer was built from (hit or fetched), and never past the moment the
 request's clock alone would change it (`Context.changes_at`), and keys them by
 the client's name and the request's exact bytes, so a caller only ever gets back
-what it would have been answered itself. It is bounded by entries and by the bytes of their bodies.
+what it would have been answered itself. It is bounded by entries and by the bytes
+of their bodies.
 """
 
 from __future__ import annotations
