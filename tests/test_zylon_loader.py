@@ -47,3 +47,34 @@ async def test_rankings_share_the_largest_call_and_a_later_larger_one_fetches_ag
             assert calls() == 2
         finally:
             loaders.release()
+
+
+async def test_a_cancelled_field_does_not_cancel_the_index_others_await(
+    clean_sandbox: SandboxServer,
+) -> None:
+    """`_entities` looks users up in one index per operation. A field cancelled with its
+    branch (graphql-core cancels a failing list's siblings) cancelled that shared index
+    too, and every other lookup got a CancelledError."""
+    settings = sandbox_settings(clean_sandbox)
+    today = clean_sandbox.state.data.today
+    window = zylon_window(
+        Range(day_range(today - dt.timedelta(days=29)).start, day_range(today).end)
+    )
+    async with open_upstreams(settings) as upstreams:
+        loaders = build_loaders(
+            upstreams, open_cache(settings.cache), settings.cache, CacheNotes(), today
+        )
+        zylon = loaders.zylon
+        try:
+            ranking = await zylon.rankings.load(RankingKey("aurora", "users", window, 1))
+            user_id = ranking[0].user.id
+            doomed = asyncio.ensure_future(zylon.user_entry("aurora", window, user_id))
+            other = asyncio.ensure_future(zylon.user_entry("aurora", window, user_id))
+            await asyncio.sleep(0)  # both await the index now
+            doomed.cancel()
+            entry = await other
+            assert entry is not None
+            assert entry.user.id == user_id
+            assert doomed.cancelled()
+        finally:
+            loaders.release()

@@ -121,7 +121,8 @@ class ZylonLoaders:
         index = self._by_id.get(key)
         if index is None:
             index = self._by_id[key] = asyncio.ensure_future(self._index(key))
-        return await index
+        # Shielded: a field cancelled with its branch must not cancel what others await.
+        return await asyncio.shield(index)
 
     async def _index(self, key: RankingKey) -> RankingIndex:
         index: RankingIndex = {}
