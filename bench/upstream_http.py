@@ -82,7 +82,13 @@ async def run(url: str, n: int, c: int) -> None:
         query = list(params.items())
 
         async def gateway_get() -> None:
-            await http.get_json(ENDPOINT, params=query, headers=headers, endpoint="active-users")
+            await http.get_json(
+                ENDPOINT,
+                params=query,
+                headers=headers,
+                endpoint="active-users",
+                parse=lambda json: json,
+            )
 
         await measure("the gateway's UpstreamHTTP", gateway_get, n, c)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c)) as session:

@@ -20,7 +20,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import orjson
@@ -61,7 +61,7 @@ _MAX_HEADER_SETS = 64
 # answer was unusable: not in HTTP, or a 200 whose body was too large, undecodable, not
 # JSON, or JSON of the wrong shape)
 AttemptHook = Callable[[Source, str, "int | None", float, int, bool], None]
-Parse = Callable[[Any], Any]  # reads an answer's JSON; raises SchemaMismatch
+T = TypeVar("T")
 
 
 # httpx's event hooks ("request", "response"): what tracing puts on each client.
@@ -246,11 +246,11 @@ class UpstreamHTTP:
         params: Sequence[tuple[str, str]],
         headers: Mapping[str, str],
         endpoint: str,
-        parse: Parse | None = None,
-    ) -> Any:
-        """The answer's JSON, read by `parse` if given: within the attempt, so that a
-        body of the wrong shape (`SchemaMismatch`) is UPSTREAM_BAD_RESPONSE in the
-        attempt's metrics and span as a body that is no JSON is, not a 200."""
+        parse: Callable[[Any], T],
+    ) -> T:
+        """The answer's JSON as `parse` reads it: within the attempt, so that a body of
+        the wrong shape (`SchemaMismatch`) is UPSTREAM_BAD_RESPONSE in the attempt's
+        metrics and span as a body that is no JSON is, not a 200."""
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = httpx.URL(self._base_url + path)
@@ -374,8 +374,8 @@ class UpstreamHTTP:
         headers: Mapping[str, str],
         endpoint: str,
         attempt: int,
-        parse: Parse | None,
-    ) -> Any:
+        parse: Callable[[Any], T],
+    ) -> T:
         """One attempt, if the deadline, a free slot and the circuit breaker allow it."""
         left = deadline.remaining()
         if left is not None and left <= 0:
@@ -480,8 +480,8 @@ class UpstreamHTTP:
         headers: Mapping[str, str],
         endpoint: str,
         attempt: int,
-        parse: Parse | None,
-    ) -> Any:
+        parse: Callable[[Any], T],
+    ) -> T:
         started = time.perf_counter()
         status: int | None = None
         answered = True  # False when the answer never arrived in full (its status did)
@@ -502,8 +502,6 @@ class UpstreamHTTP:
                     # stream, reference counting frees them, not the cyclic collector.
                     response.stream = _EMPTY
             decoded = self._decode(body, endpoint)
-            if parse is None:
-                return decoded
             try:
                 return parse(decoded)
             except SchemaMismatch as exc:

@@ -31,7 +31,7 @@ class MakeClient:
         return f"MakeClient(organization_id={self.organization_id})"
 
     async def analytics(self, query: MakeQuery) -> MakePage:
-        page: MakePage = await self._http.get_json(
+        return await self._http.get_json(
             f"/analytics/{self.organization_id}",
             params=make_params(query, now=self._clock()),
             headers={
@@ -41,7 +41,6 @@ class MakeClient:
             endpoint="analytics",
             parse=lambda body: parse_page(body, counted=query.return_total_count),
         )
-        return page
 
 
 def make_params(query: MakeQuery, *, now: dt.datetime | None = None) -> list[tuple[str, str]]:

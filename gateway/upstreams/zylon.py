@@ -8,7 +8,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from gateway.config import Secret
-from gateway.upstreams.http import Parse, UpstreamHTTP
+from gateway.upstreams.http import UpstreamHTTP
 from gateway.upstreams.models import (
     ProjectRankingEntry,
     SeriesPoint,
@@ -37,38 +37,32 @@ class ZylonClient:
         return f"ZylonClient(org_slug={self.org_slug!r})"
 
     async def totals(self) -> ZylonTotals:
-        totals: ZylonTotals = await self._get("/totals", [], "totals", parse_totals)
-        return totals
+        return await self._get("/totals", [], "totals", parse_totals)
 
     async def active_users(
         self, window: ZylonWindow, limit: int | None = None
     ) -> list[UserRankingEntry]:
         params = _window(window, limit)
-        users: list[UserRankingEntry] = await self._get(
-            "/ranking/active-users", params, "active-users", parse_user_ranking
-        )
-        return users
+        return await self._get("/ranking/active-users", params, "active-users", parse_user_ranking)
 
     async def active_projects(
         self, window: ZylonWindow, limit: int | None = None
     ) -> list[ProjectRankingEntry]:
         params = _window(window, limit)
-        projects: list[ProjectRankingEntry] = await self._get(
+        return await self._get(
             "/ranking/active-projects", params, "active-projects", parse_project_ranking
         )
-        return projects
 
     async def timeseries(self, type: ZylonSeriesType, window: ZylonWindow) -> list[SeriesPoint]:
         params = [*_window(window, None), ("type", type)]
         days = (utc_day(window.start), utc_day(window.end))
-        points: list[SeriesPoint] = await self._get(
+        return await self._get(
             "/timeseries", params, "timeseries", lambda body: parse_series(body, days=days)
         )
-        return points
 
     async def _get(
-        self, path: str, params: list[tuple[str, str]], endpoint: str, parse: Parse
-    ) -> Any:
+        self, path: str, params: list[tuple[str, str]], endpoint: str, parse: Callable[[Any], T]
+    ) -> T:
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
             "x-org": self.org_slug,

@@ -137,4 +137,6 @@ async def test_the_size_limit_counts_decoded_bytes(client: httpx.AsyncClient) ->
     http = UpstreamHTTP(client, source=Source.ZYLON, base_url=base, settings=settings)
     async with server:
         with pytest.raises(UpstreamBadResponse, match="too large"):
-            await http.get_json("/", params=[], headers={}, endpoint="totals")
+            await http.get_json(
+                "/", params=[], headers={}, endpoint="totals", parse=lambda json: json
+            )

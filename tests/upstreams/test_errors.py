@@ -330,7 +330,9 @@ async def test_other_statuses_are_not_retried(
 async def test_an_unknown_path_is_a_bad_request_not_a_caller_s_not_found(up: Upstreams) -> None:
     http = up.http(Source.ZYLON, up.sandbox.zylon_url)
     with pytest.raises(UpstreamBadRequest) as info:
-        await http.get_json("/api/v1/nowhere", params=[], headers={}, endpoint="nowhere")
+        await http.get_json(
+            "/api/v1/nowhere", params=[], headers={}, endpoint="nowhere", parse=lambda json: json
+        )
     assert info.value.status == 404
     assert up.sandbox.state.log.count(source="zylon", path_contains="nowhere") == 1
 

@@ -67,6 +67,7 @@ async def test_request_reaches_the_upstream_on_httpx_own_transport(up: Upstreams
             params=params,
             headers={"Authorization": f"Token {morg.token}"},
             endpoint="analytics",
+            parse=lambda json: json,
         )
     assert len(body["analytics"]) == 2
     [entry] = up.sandbox.state.log.entries("make")
