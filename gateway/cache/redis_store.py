@@ -173,20 +173,21 @@ class RedisStore:
         self._held: set[tuple[str, str]] = set()
 
     def _failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
         self._down = True
-        self._down_until = now + _RETRY_AFTER_S
-        if now - self._last_warning >= _WARN_EVERY_S:
-            self._last_warning = now
-            # The type only: a message could carry the server's address or worse.
-            log.warning("redis cache unavailable (%s); serving without it", type(exc).__name__)
+        self._down_until = time.monotonic() + _RETRY_AFTER_S
+        self._warn("redis cache unavailable (%s); serving without it", exc)
 
     def _refused(self, exc: RedisError) -> None:
         self._recovered()  # it answers
+        self._warn("redis cache refused a command (%s); not storing", exc)
+
+    def _warn(self, message: str, exc: BaseException) -> None:
+        """At most once a minute; the type only: a message could carry the server's
+        address or worse."""
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY_S:
             self._last_warning = now
-            log.warning("redis cache refused a command (%s); not storing", type(exc).__name__)
+            log.warning(message, type(exc).__name__)
 
     def _recovered(self) -> None:
         if self._down:
