@@ -149,8 +149,7 @@ class HTTPGuard:
             if "extensions" in params:
                 return None  # a persisted query sent by its hash alone
             return 400, NO_QUERY_GRAPHIQL if self.html_page else NO_QUERY, {}
-        kind = selected_operation_type(query, params.get("operationName") or None)
-        if kind in ("mutation", "subscription"):
+        if not runs_on_get(query, params.get("operationName") or None):
             return 405, GET_QUERIES_ONLY, {"allow": "POST"}
         return None
 
@@ -181,6 +180,12 @@ class HTTPGuard:
         if sent_type != "application/json":
             scope = _with_json_content_type(scope)  # the one spelling the view reads
         await self.app(scope, replay_body(body, receive), send)
+
+
+def runs_on_get(document: str, operation_name: str | None) -> bool:
+    """Whether a GET may run what the request selects: not a mutation or subscription
+    (its text, or a persisted query's)."""
+    return selected_operation_type(document, operation_name) not in ("mutation", "subscription")
 
 
 def selected_operation_type(document: str, operation_name: str | None) -> str | None:

@@ -41,7 +41,7 @@ from gateway.http_guard import (
     GET_QUERIES_ONLY,
     error_response,
     replay_body,
-    selected_operation_type,
+    runs_on_get,
 )
 from gateway.observe import note_persisted
 
@@ -283,7 +283,7 @@ def _with_query(request: Request, payload: Mapping[str, Any], document: str) -> 
     if request.method == "GET":
         # As the guard refuses a GET that sends such a document by its text.
         named = request.query_params.get("operationName") or None
-        if selected_operation_type(document, named) in ("mutation", "subscription"):
+        if not runs_on_get(document, named):
             return error_response(405, GET_QUERIES_ONLY, Code.BAD_REQUEST, {"Allow": "POST"})
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "query"]
         params.append(("query", document))
