@@ -215,6 +215,60 @@ def test_each_change_of_state_is_told_when_it_happens() -> None:
     ]
 
 
+def report(guard: CircuitBreaker, *outcomes: bool | None) -> None:
+    """Calls admitted one after another, each reporting its outcome."""
+    for ok in outcomes:
+        ticket = guard.admit()
+        assert ticket is not None
+        guard.record(ticket, ok)
+
+
+def test_a_probe_without_a_verdict_leaves_the_circuit_half_open() -> None:
+    """A probe that was rate limited or cut short says nothing of the upstream's health:
+    the circuit neither closes nor opens again, and the probe's place is free."""
+    clock = ManualClock()
+    guard = breaker(clock)
+    report(guard, False, False)
+    assert state(guard) is State.OPEN
+    clock.now += 10.0
+    probe = guard.admit()
+    assert probe is not None
+    assert probe.probe
+    assert guard.refuses()  # the one probe is out
+    guard.record(probe, None)
+    assert state(guard) is State.HALF_OPEN
+    assert not guard.refuses()
+    again = guard.admit()
+    assert again is not None
+    assert again.probe
+    guard.record(again, True)
+    assert state(guard) is State.CLOSED
+
+
+def test_failures_at_exactly_the_ratio_open_the_circuit() -> None:
+    """Half of four calls failed with a ratio of 0.5: that is the ratio reached."""
+    guard = breaker(ManualClock(), failure_threshold=100, failure_ratio=0.5, min_calls=4)
+    report(guard, True, False, True)
+    assert state(guard) is State.CLOSED  # fewer calls than min_calls: no ratio yet
+    report(guard, False)
+    assert state(guard) is State.OPEN
+
+
+def test_failures_under_the_ratio_keep_the_circuit_closed() -> None:
+    guard = breaker(ManualClock(), failure_threshold=100, failure_ratio=0.5, min_calls=4)
+    report(guard, True, True, False, True, False)  # 2 of 5
+    assert state(guard) is State.CLOSED
+
+
+def test_a_success_resets_the_count_of_failures_in_a_row() -> None:
+    """Two failures in a row open it; two failures with a success between them do not."""
+    guard = breaker(ManualClock(), failure_threshold=2)
+    report(guard, False, True, False)
+    assert state(guard) is State.CLOSED
+    report(guard, False)
+    assert state(guard) is State.OPEN
+
+
 def test_an_open_circuit_answers_upstream_unavailable_and_spares_the_other_source_and_org(
     serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
 ) -> None:
