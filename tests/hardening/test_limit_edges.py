@@ -1,7 +1,9 @@
-"""Edges of the operation limits: the measure cache, and fields given several sizes."""
+"""Edges of the operation limits: the measure cache, what a document costs, and fields
+given several sizes."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -82,6 +84,46 @@ def test_a_passed_document_is_measured_again_for_other_sizes(
     # Refused again on every request; the small pages still pass.
     assert _limits_hit(measures.errors(schema, PAGES, document, variables)) == ["max_cost"]
     assert measures.errors(schema, PAGES, document, {"first": 2}) == []
+
+
+def test_a_document_that_passed_is_measured_again_for_a_longer_list_variable(
+    schema: GraphQLSchema,
+) -> None:
+    """A verdict is kept per document and the sizes its variables give: one
+    representation passing must not let the same document through with thousands."""
+    query = "query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }"
+    document = parse(query)
+    measures = MeasureCache(LIMITS)
+    assert measures.errors(schema, query, document, {"r": [{"__typename": "X"}]}) == []
+    many = [{"__typename": "X"}] * (LIMITS.max_representations + 1)
+    assert _limits_hit(measures.errors(schema, query, document, {"r": many})) == [
+        "max_representations"
+    ]
+
+
+# --- what a document costs -------------------------------------------------------------
+
+
+def test_a_connection_without_first_costs_its_default_page(schema: GraphQLSchema) -> None:
+    bare = parse('{ organization(id: "aurora") { teams { scenarios { nodes { name } } } } }')
+    sized = parse(
+        '{ organization(id: "aurora") { teams { scenarios(first: 20) { nodes { name } } } } }'
+    )
+    tight = dataclasses.replace(LIMITS, max_cost=1)
+
+    def cost(document: Any) -> list[Any]:
+        errors = measure_document(schema, document, {}, tight)
+        return [e.extensions["value"] for e in errors if e.extensions["limit"] == "max_cost"]
+
+    assert cost(bare) == cost(sized) != []
+
+
+def test_aliases_count_over_every_operation_of_the_document(schema: GraphQLSchema) -> None:
+    """Only one operation runs, but every one is parsed and validated: all count."""
+    half = LIMITS.max_aliases // 2 + 1
+    aliases = " ".join(f"a{i}: __typename" for i in range(half))
+    document = parse(f"query Q0 {{ {aliases} }}\nquery Q1 {{ {aliases} }}")
+    assert _limits_hit(measure_document(schema, document, {}, LIMITS)) == ["max_aliases"]
 
 
 # --- several sizes on one field ------------------------------------------------------
