@@ -105,10 +105,13 @@ def test_an_answer_over_the_default_range_is_not_repeated_into_the_next_minute(
 
 
 def test_an_answer_is_not_repeated_once_its_range_leaves_makes_year(
-    sandbox: SandboxServer,
+    clean_sandbox: SandboxServer,
 ) -> None:
+    """Make's clock (the sandbox's) reads the app's: Make keeps the range when it comes."""
+    sandbox = clean_sandbox
     start = dt.datetime.combine(sandbox.state.data.today, dt.time(12, 0), dt.UTC)
     moment = [start]
+    sandbox.state.now = lambda: moment[0]
     oldest = start - dt.timedelta(days=365) + dt.timedelta(seconds=2)
     r = {"from": oldest.isoformat(), "to": start.isoformat()}
     query = """query($r: TimeRange) { organization(id: "aurora") {
@@ -126,15 +129,18 @@ def test_an_answer_is_not_repeated_once_its_range_leaves_makes_year(
 
 
 def test_the_moment_an_answer_changes_counts_from_when_it_is_stored(
-    sandbox: SandboxServer,
+    clean_sandbox: SandboxServer,
 ) -> None:
     """A clock that runs, and Make answering in 1.5 s: the answer is stored after its
-    range left Make's year. It was kept as long again, counted from the request's start."""
+    range left Make's year. It was kept as long again, counted from the request's start.
+    Make's clock (the sandbox's) reads the app's."""
+    sandbox = clean_sandbox
     started, base = (
         time.monotonic(),
         dt.datetime.combine(sandbox.state.data.today, dt.time(12, 0), dt.UTC),
     )
     clock = lambda: base + dt.timedelta(seconds=time.monotonic() - started)  # noqa: E731
+    sandbox.state.now = clock
     oldest = base - dt.timedelta(days=365) + dt.timedelta(seconds=1)
     r = {"from": oldest.isoformat(), "to": base.isoformat()}
     query = """query($r: TimeRange) { organization(id: "aurora") {
