@@ -61,7 +61,9 @@ class Team:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Self:
-        team_id, name, organization = await find_team(info, str(id))
+        # As `team(id:)` and `filter.teamIds` read it: "011" is team 11, "x" is refused.
+        canonical = str(numeric_id(id, "team id"))
+        team_id, name, organization = await find_team(info, canonical)
         return cls(id=strawberry.ID(str(team_id)), name=name, organization=organization)
 
 

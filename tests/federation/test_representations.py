@@ -77,6 +77,24 @@ def test_a_malformed_representation_fails_alone(gateway: ThreadedServer) -> None
     ]
 
 
+def test_a_team_is_found_by_its_id_as_team_reads_it(
+    gateway: ThreadedServer, sandbox: SandboxServer
+) -> None:
+    """`organization { team(id: "011") }` is team 11; so is the representation's "011".
+    A team id that is no number is refused before any upstream call, as there."""
+    team_id = sandbox.state.data.make_org("aurora").scenarios[0].team_id
+    query = ENTITIES.replace("... on User { id name }", "... on Team { id }")
+
+    refused = _entities(gateway, [{"__typename": "Team", "id": "team-1"}], query)
+    calls = sandbox.state.log.count()
+    found = _entities(gateway, [{"__typename": "Team", "id": f"00{team_id}"}], query)
+
+    assert refused["data"] == {"_entities": [None]}
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["BAD_USER_INPUT"]
+    assert calls == 0
+    assert found == {"data": {"_entities": [{"id": str(team_id)}]}}
+
+
 def gateway_run(gateway: ThreadedServer, query: str) -> dict[str, Any]:
     response = httpx.post(
         f"{gateway.url}/graphql",
