@@ -42,8 +42,8 @@ class GraphQLView(GraphQL[Context, None]):
             if parsed.get(name):
                 try:
                     parsed[name] = self.decode_json(parsed[name])
-                except orjson.JSONDecodeError:
-                    raise HTTPException(400, f"The `{name}` parameter is not JSON.") from None
+                except orjson.JSONDecodeError as exc:  # its message quotes no input
+                    raise HTTPException(400, f"The `{name}` parameter is not JSON: {exc}") from None
         return parsed
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:

@@ -139,13 +139,24 @@ def test_an_operation_name_that_is_no_string_is_400(gql: GraphQLClient) -> None:
 
 
 @pytest.mark.parametrize("name", ["variables", "extensions"])
-def test_a_get_parameter_that_is_not_json_is_named(gql: GraphQLClient, name: str) -> None:
-    params = {"query": "{ organizations { id } }", name: "{bad"}
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("{bad", "unexpected character, expected a string key: line 1 column 2"),
+        ('{"n": 1e400}', "number is infinity when parsed as double"),
+        ("[" * 1100 + "]" * 1100, "depth limit exceeded"),
+    ],
+)
+def test_a_get_parameter_that_is_not_json_is_named_with_why(
+    gql: GraphQLClient, sandbox: SandboxServer, name: str, value: str, why: str
+) -> None:
+    params = {"query": "{ organizations { id } }", name: value}
     response = gql.http.get("/graphql", params=params, headers=AUTH)
     assert response.status_code == 400, response.text
     (error,) = response.json()["errors"]
-    assert error["message"] == f"The `{name}` parameter is not JSON."
+    assert error["message"].startswith(f"The `{name}` parameter is not JSON: {why}")
     assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert sandbox.state.log.count() == 0
 
 
 def test_several_operations_need_an_operation_name(
