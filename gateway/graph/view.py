@@ -31,7 +31,10 @@ class GraphQLView(GraphQL[Context, None]):
         return False  # the app serves its own GraphiQL page; a GET without a query is a 400
 
     def parse_json(self, data: str | bytes) -> Any:
-        value = super().parse_json(data)
+        try:
+            value = self.decode_json(data)
+        except orjson.JSONDecodeError as exc:  # its message quotes no input
+            raise HTTPException(400, f"The request body is not JSON: {exc}") from None
         if not isinstance(value, dict | list):  # a list is a batch: Strawberry refuses it
             raise HTTPException(400, "The request body must be a JSON object.")
         return value

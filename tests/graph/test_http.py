@@ -114,6 +114,26 @@ def test_malformed_requests_are_400_with_a_code(gql: GraphQLClient) -> None:
         assert error["extensions"]["code"] == "BAD_REQUEST"
 
 
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"query": ', "unexpected end of data: line 1 column 11"),
+        (b'{"query": "{ x }", "variables": {"n": 1e400}}', "number is infinity"),
+        (b"[" * 1100 + b"]" * 1100, "depth limit exceeded"),
+    ],
+)
+def test_a_body_that_is_not_json_says_why(
+    gql: GraphQLClient, sandbox: SandboxServer, body: bytes, why: str
+) -> None:
+    headers = {"Authorization": f"Bearer {DEMO_KEY}", "Content-Type": "application/json"}
+    response = gql.http.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["message"].startswith(f"The request body is not JSON: {why}")
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert sandbox.state.log.count() == 0
+
+
 @pytest.mark.parametrize("body", [b'"hello"', b"42", b"null", b"true", b'"persistedQuery"'])
 def test_a_body_that_is_json_but_no_object_is_400(
     gql: GraphQLClient, sandbox: SandboxServer, body: bytes
