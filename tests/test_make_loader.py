@@ -65,7 +65,7 @@ async def test_the_batch_cancelled_itself_stops_there() -> None:
 
 
 def test_the_index_finds_each_scenario_and_each_teams_first_scenario() -> None:
-    listing = ScenarioList((scenario(7, 1), scenario(3, 2), scenario(9, 1)), METRICS)
+    listing = ScenarioList.of((scenario(7, 1), scenario(3, 2), scenario(9, 1)), METRICS)
     index = ScenarioIndex.of(listing)
     assert index.by_id == {
         "7": listing.scenarios[0],
@@ -74,6 +74,36 @@ def test_the_index_finds_each_scenario_and_each_teams_first_scenario() -> None:
     }
     # A team's name comes from its first scenario in the list's order, as a scan found it.
     assert index.by_team == {"1": listing.scenarios[0], "2": listing.scenarios[1]}
+
+
+@pytest.mark.parametrize(
+    ("filters", "ids"),
+    [
+        (Filters(), [7, 3, 9, 4]),
+        (Filters(team_ids=(1,)), [7, 9]),
+        (Filters(team_ids=(2, 5)), [3]),
+        (Filters(statuses=("inactive",)), [3, 4]),
+        (Filters(team_ids=(1, 2), statuses=("inactive",)), [3]),
+    ],
+)
+def test_a_list_admits_what_its_filters_admit_reading_each_teams_own(
+    filters: Filters, ids: list[int]
+) -> None:
+    listing = ScenarioList.of(
+        (
+            scenario(7, 1),
+            dataclasses.replace(scenario(3, 2), status="inactive"),
+            scenario(9, 1),
+            dataclasses.replace(scenario(4, 3), status="inactive"),
+        ),
+        METRICS,
+    )
+    assert [s.id for s in listing.admitted(filters)] == ids
+    assert listing.by_team == {
+        1: [listing.scenarios[0], listing.scenarios[2]],
+        2: [listing.scenarios[1]],
+        3: [listing.scenarios[3]],
+    }
 
 
 @pytest.mark.parametrize(

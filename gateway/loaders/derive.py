@@ -46,12 +46,11 @@ def can_derive_page(request: PageRequest) -> bool:
 def derive_total(full: ScenarioList, request: TotalRequest) -> MakeMetrics:
     if not request.filters.team_ids and not request.filters.statuses:
         return full.total
-    return sum_metrics(s for s in full.scenarios if request.filters.admits(s))
+    return sum_metrics(full.admitted(request.filters))
 
 
 def derive_page(full: ScenarioList, request: PageRequest) -> PageResult:
-    matching = [s for s in full.scenarios if request.filters.admits(s)]
-    listing = ordered(matching, request.sort_by, request.sort_dir)
+    listing = ordered(full.admitted(request.filters), request.sort_by, request.sort_dir)
     end = request.skip + request.limit
     return PageResult(
         entries=tuple(listing[request.skip : end]),

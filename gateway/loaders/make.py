@@ -22,7 +22,7 @@ from strawberry.dataloader import DataLoader
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, scope
 from gateway.config import CacheSettings
-from gateway.errors import NotLinked, Source
+from gateway.errors import NotLinked, Source, UpstreamBadResponse
 from gateway.loaders import derive
 from gateway.loaders.make_requests import (
     EMPTY_PAGE,
@@ -37,10 +37,13 @@ from gateway.loaders.make_requests import (
     TotalRequest,
 )
 from gateway.upstreams.make import MakeClient, make_params
-from gateway.upstreams.models import MakeMetrics, MakePage, MakeQuery
+from gateway.upstreams.models import MakeMetrics, MakePage, MakeQuery, MakeScenario
 from gateway.upstreams.pool import Upstreams
 
 FULL_LIST_LIMIT = 10_000  # Make's largest page
+# A full list is read on by its keyset past its first page. More pages than this (over
+# 100,000 scenarios in one range, some 64 MB parsed) are refused, not held in memory.
+MAX_LIST_PAGES = 10
 
 Need = Callable[[str, MakeQuery], "asyncio.Future[MakePage]"]
 Plan = tuple[Awaitable[object], bool]  # (the plan, whether it may fetch for itself)
@@ -55,6 +58,13 @@ def _query(filters: Filters, timeframe: Timeframe, **pg: object) -> MakeQuery:
         date_from=timeframe.date_from,
         date_to=timeframe.date_to,
         **pg,  # type: ignore[arg-type]
+    )
+
+
+def _list_query(timeframe: Timeframe, last: str | None) -> MakeQuery:
+    """A page of the full list: every scenario, by operations (Make's default order)."""
+    return _query(
+        Filters(), timeframe, last=last, limit=FULL_LIST_LIMIT, sort_by="operations", sort_dir="asc"
     )
 
 
@@ -109,9 +119,11 @@ class MakeLoader:
         self._today = today
         self._loader: DataLoader[MakeRequest, object] = DataLoader(self._batch)
         self._fetched: dict[tuple[str, MakeQuery], asyncio.Future[MakePage]] = {}
-        self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}
+        self._lists: dict[tuple[str, Timeframe], asyncio.Future[MakePage]] = {}  # first pages
+        self._longer: dict[tuple[str, Timeframe], asyncio.Future[ScenarioList]] = {}
+        self._complete: dict[tuple[str, Timeframe], ScenarioList] = {}
         self._group_pages: dict[GroupKey, asyncio.Future[MakePage]] = {}
-        self._indexes: dict[ListRequest, ScenarioIndex] = {}
+        self._indexes: dict[ListRequest, asyncio.Future[ScenarioIndex]] = {}
         self._released = False
 
     def release(self) -> None:
@@ -121,8 +133,15 @@ class MakeLoader:
         self._released = True
         self._loader.clear_all()
         self._loader.batch = None  # its last batch holds the results too
-        for held in (self._fetched, self._lists, self._group_pages, self._indexes):
+        # Done by now, unless the operation was cancelled under them.
+        for longer in self._longer.values():
+            longer.cancel()
+        for index in self._indexes.values():
+            index.cancel()
+        for held in (self._fetched, self._lists, self._longer, self._complete):
             held.clear()
+        self._group_pages.clear()
+        self._indexes.clear()
         del self._loader  # it calls a bound method of this object: without it, no cycle
 
     async def page(self, request: PageRequest) -> PageResult:
@@ -141,12 +160,16 @@ class MakeLoader:
         return result
 
     async def scenario_index(self, request: ListRequest) -> ScenarioIndex:
-        """The full list of `scenarios(request)` indexed, built once per operation."""
+        """The full list of `scenarios(request)` indexed, built once per operation:
+        `_entities` looks up many ids in it at once."""
         index = self._indexes.get(request)
         if index is None:
-            index = ScenarioIndex.of(await self.scenarios(request))
-            index = self._indexes.setdefault(request, index)
-        return index
+            index = self._indexes[request] = asyncio.ensure_future(self._index(request))
+        # Shielded: a field cancelled with its branch must not cancel what others await.
+        return await asyncio.shield(index)
+
+    async def _index(self, request: ListRequest) -> ScenarioIndex:
+        return ScenarioIndex.of(await self.scenarios(request))
 
     # --- planning ---------------------------------------------------------------
 
@@ -211,30 +234,46 @@ class MakeLoader:
     def _list_future(self, key: ListRequest, need: Need) -> asyncio.Future[MakePage]:
         slot = (key.org_id, key.timeframe)
         if slot not in self._lists:
-            query = _query(
-                Filters(),
-                key.timeframe,
-                limit=FULL_LIST_LIMIT,
-                sort_by="operations",
-                sort_dir="asc",
-            )
-            self._lists[slot] = need(key.org_id, query)
+            self._lists[slot] = need(key.org_id, _list_query(key.timeframe, None))
         return self._lists[slot]
 
-    async def _full_list(self, org_id: str, timeframe: Timeframe) -> ScenarioList | None:
-        """The complete list for the timeframe, if this operation has asked for it."""
-        future = self._lists.get((org_id, timeframe))
-        if future is None:
-            return None
-        page = await future
-        if len(page.analytics) >= FULL_LIST_LIMIT:
-            return None  # truncated: not every scenario is in it
-        return ScenarioList(page.analytics, page.total)
+    async def _full_list(self, org_id: str, timeframe: Timeframe) -> ScenarioList:
+        """Every scenario over the timeframe (its first page asked for in a batch), made
+        once per operation: a team's page and total each read it."""
+        slot = (org_id, timeframe)
+        first = await self._lists[slot]
+        listing = self._complete.get(slot)  # after the wait: the first to wake makes it
+        if listing is not None:
+            return listing
+        if len(first.analytics) < FULL_LIST_LIMIT or first.last is None:
+            listing = ScenarioList.of(first.analytics, first.total)
+        else:
+            longer = self._longer.get(slot)
+            if longer is None:
+                longer = asyncio.ensure_future(self._read_on(org_id, timeframe, first))
+                self._longer[slot] = longer
+            listing = await asyncio.shield(longer)
+        return self._complete.setdefault(slot, listing)
+
+    async def _read_on(self, org_id: str, timeframe: Timeframe, page: MakePage) -> ScenarioList:
+        """A list longer than Make's largest page, read on by its keyset. A scenario
+        whose figures changed between two pages may come twice: it is kept once."""
+        total, found = page.total, dict[int, MakeScenario]()
+        for _ in range(MAX_LIST_PAGES):
+            for scenario in page.analytics:
+                found.setdefault(scenario.id, scenario)
+            if len(page.analytics) < FULL_LIST_LIMIT or page.last is None:
+                return ScenarioList.of(tuple(found.values()), total)
+            page = await self._fetch_one(org_id, _list_query(timeframe, page.last))
+        raise UpstreamBadResponse(
+            Source.MAKE,
+            f"over {MAX_LIST_PAGES * FULL_LIST_LIMIT:,} scenarios in the range: "
+            "more than the gateway lists",
+        )
 
     async def _plan_list(self, key: ListRequest) -> ScenarioList:
         self._require(key.org_id)
-        page = await self._lists[(key.org_id, key.timeframe)]
-        return ScenarioList(page.analytics, page.total)
+        return await self._full_list(key.org_id, key.timeframe)
 
     def _plan_page(self, key: PageRequest, need: Need) -> Plan:
         if self._client(key.org_id) is None:
@@ -251,11 +290,7 @@ class MakeLoader:
         return self._sliced(future, key, query, drop), False
 
     async def _derived_page(self, key: PageRequest) -> PageResult:
-        full = await self._full_list(key.org_id, key.timeframe)
-        if full is None:
-            query, drop = _page_query(key)
-            return _slice(await self._fetch_one(key.org_id, query), key, query, drop)
-        return derive.derive_page(full, key)
+        return derive.derive_page(await self._full_list(key.org_id, key.timeframe), key)
 
     async def _sliced(
         self, future: asyncio.Future[MakePage], key: PageRequest, query: MakeQuery, drop: int
@@ -266,20 +301,15 @@ class MakeLoader:
         if self._client(key.org_id) is None:
             return self._not_linked(key.org_id), False
         if derive.can_derive_total(key) and (key.org_id, key.timeframe) in self._lists:
-            return self._derived_total(key, need), True
+            return self._derived_total(key), True
         page = self._group_pages.get((key.org_id, key.filters, key.timeframe))
         if page is None:
             page = need(key.org_id, _total_query(key.filters, key.timeframe))
             self._group_pages[(key.org_id, key.filters, key.timeframe)] = page
         return self._total_of(page), False
 
-    async def _derived_total(self, key: TotalRequest, need: Need) -> MakeMetrics:
-        full = await self._full_list(key.org_id, key.timeframe)
-        if full is None:
-            return (
-                await self._fetch_one(key.org_id, _total_query(key.filters, key.timeframe))
-            ).total
-        return derive.derive_total(full, key)
+    async def _derived_total(self, key: TotalRequest) -> MakeMetrics:
+        return derive.derive_total(await self._full_list(key.org_id, key.timeframe), key)
 
     async def _total_of(self, future: asyncio.Future[MakePage]) -> MakeMetrics:
         return (await future).total

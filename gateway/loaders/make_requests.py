@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from gateway.frozen import frozen
 from gateway.upstreams.models import MakeMetrics, MakeScenario, MakeSortBy, MakeSortDir, MakeStatus
@@ -88,8 +90,28 @@ EMPTY_PAGE = PageResult(entries=(), more=None, last_key=None, total_count=None)
 
 @frozen
 class ScenarioList:
+    """Every scenario of an organization over a timeframe, and each team's, in the list's
+    order: a team's page or total reads its own scenarios, not the whole list (`of`)."""
+
     scenarios: tuple[MakeScenario, ...]
     total: MakeMetrics
+    by_team: dict[int, list[MakeScenario]] = dataclasses.field(compare=False)
+
+    @classmethod
+    def of(cls, scenarios: tuple[MakeScenario, ...], total: MakeMetrics) -> ScenarioList:
+        by_team: dict[int, list[MakeScenario]] = {}
+        for scenario in scenarios:
+            by_team.setdefault(scenario.team_id, []).append(scenario)
+        return cls(scenarios, total, by_team)
+
+    def admitted(self, filters: Filters) -> Sequence[MakeScenario]:
+        """The scenarios `filters` admits (of its teams: each team's in turn)."""
+        if filters.team_ids:
+            pool = [s for team in filters.team_ids for s in self.by_team.get(team, ())]
+            return [s for s in pool if filters.admits(s)] if filters.statuses else pool
+        if filters.statuses:
+            return [s for s in self.scenarios if filters.admits(s)]
+        return self.scenarios
 
 
 @frozen
@@ -102,7 +124,5 @@ class ScenarioIndex:
 
     @classmethod
     def of(cls, listing: ScenarioList) -> ScenarioIndex:
-        by_team: dict[str, MakeScenario] = {}
-        for scenario in listing.scenarios:
-            by_team.setdefault(str(scenario.team_id), scenario)
+        by_team = {str(team): scenarios[0] for team, scenarios in listing.by_team.items()}
         return cls({str(s.id): s for s in listing.scenarios}, by_team)

@@ -131,10 +131,7 @@ def test_dashboard_ranking_limit_and_tie_order(gql: GraphQLClient, data: Sandbox
 # --- teams ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("org", ["aurora", "borealis"])
-def test_teams(gql: GraphQLClient, data: SandboxData, org: str) -> None:
-    time_range = _range(data, back=70, days=45)
-    got = _ok(gql.run(operation("teams"), {"org": org, "range": time_range}))
+def _teams(data: SandboxData, org: str, time_range: dict[str, str]) -> list[dict[str, Any]]:
     make = data.make_org(org)
     expected = []
     for team_id, name in ex.teams(make):
@@ -159,9 +156,48 @@ def test_teams(gql: GraphQLClient, data: SandboxData, org: str) -> None:
                 },
             }
         )
+    return expected
+
+
+@pytest.mark.parametrize("org", ["aurora", "borealis"])
+def test_teams(gql: GraphQLClient, data: SandboxData, org: str) -> None:
+    time_range = _range(data, back=70, days=45)
+    got = _ok(gql.run(operation("teams"), {"org": org, "range": time_range}))
+    expected = _teams(data, org, time_range)
     assert got["organization"]["teams"] == expected
     if org == "aurora":  # code-point order: "finance" before "Équipe Data"
         assert [t["name"] for t in expected] == ["Growth", "Platform", "finance", "Équipe Data"]
+
+
+def test_a_list_longer_than_makes_largest_page_is_read_on(
+    gql: GraphQLClient, data: SandboxData, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make sends at most 10,000 entries a page. Past that, the full list is read on by
+    its keyset: a team whose scenarios all lay beyond the first page was left out."""
+    monkeypatch.setattr("gateway.loaders.make.FULL_LIST_LIMIT", 7)  # aurora has 130
+    monkeypatch.setattr("gateway.loaders.make.MAX_LIST_PAGES", 20)
+    time_range = _range(data, back=70, days=45)
+    got = _ok(gql.run(operation("teams"), {"org": "aurora", "range": time_range}))
+    assert got["organization"]["teams"] == _teams(data, "aurora", time_range)
+    read_on = [
+        e for e in sandbox.state.log.entries("make") if any(k == "pg[last]" for k, _ in e.query)
+    ]
+    assert len(read_on) == len(data.make_org("aurora").scenarios) // 7
+
+
+def test_a_list_of_too_many_pages_is_refused(
+    gql: GraphQLClient, data: SandboxData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not held in memory, nor cut short: its fields fail, the rest of the answer stands."""
+    monkeypatch.setattr("gateway.loaders.make.FULL_LIST_LIMIT", 7)
+    monkeypatch.setattr("gateway.loaders.make.MAX_LIST_PAGES", 3)
+    query = """query($r: TimeRange) { organization(id: "aurora") {
+      name teams(range: $r) { id } team(id: "1") { id }
+    } }"""
+    body = gql.run(query, {"r": _range(data)})
+    assert body["data"]["organization"]["name"] == "Aurora Labs"
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_BAD_RESPONSE"}
+    assert "over 21 scenarios in the range" in body["errors"][0]["message"]
 
 
 def test_team_by_id_with_change_metrics_and_filtered_scenarios(
@@ -445,21 +481,6 @@ def test_a_filtered_total_cut_from_the_full_list_is_makes_own(
     assert sandbox.state.log.count(source="make") == 1  # the full list, and nothing else
     assert beside["organization"]["scenarios"] == alone
     assert alone != everything["organization"]["scenarios"]
-
-
-def test_a_full_list_that_may_be_truncated_is_not_summed(
-    gql: GraphQLClient, data: SandboxData, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A list as long as the limit asked may be cut short: the total is Make's own."""
-    monkeypatch.setattr("gateway.loaders.make.FULL_LIST_LIMIT", 5)  # aurora has more
-    query = """query($r: TimeRange) { organization(id: "aurora") {
-      scenarios(range: $r, first: 1) { totalCount total { operations } } teams(range: $r) { id }
-    } }"""
-    r = _range(data)
-    answer = _ok(gql.run(query, {"r": r}))["organization"]["scenarios"]
-    assert answer["totalCount"] > 5
-    expected = ex.automation(data, data.make_org("aurora").scenarios, r, ["operations"])
-    assert answer["total"] == expected
 
 
 def test_the_default_range_in_the_calendars_last_minute(sandbox: SandboxServer) -> None:
