@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import pickle
 import re
+import sys
 import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -27,7 +28,13 @@ from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
 from gateway.upstreams.deadline import request_deadline
-from gateway.upstreams.models import MakeMetrics, MakePage, MakeScenario
+from gateway.upstreams.models import (
+    MakeMetrics,
+    MakePage,
+    MakeScenario,
+    UserRankingEntry,
+    ZylonUser,
+)
 from tests.redis_server import RedisServer, start_redis
 
 TOKEN = "zyl_live_s3cr3t-token-value"
@@ -852,13 +859,28 @@ async def test_memory_backend_is_bounded_by_what_its_entries_take() -> None:
     assert cache.weight == 0
 
 
-def test_an_entry_is_weighed_by_the_rows_of_its_answer() -> None:
+def test_an_entry_is_weighed_by_the_rows_of_its_answer_and_their_strings() -> None:
     metrics = MakeMetrics(1, 2, 3, 0)
     scenario = MakeScenario(1, None, "s", "active", 1, "t", metrics)
     page = MakePage(total=metrics, analytics=(scenario,) * 50, last=None, total_count=None)
-    assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * ROW_BYTES
+    strings = sys.getsizeof("s") + sys.getsizeof("t")
+    assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * (ROW_BYTES + strings)
     assert estimated_bytes(Envelope([1, 2, 3], 0.0, 0.0)) == ENTRY_BYTES + 3 * ROW_BYTES
     assert estimated_bytes(Envelope(metrics, 0.0, 0.0)) == ENTRY_BYTES
+
+
+def test_long_names_weigh_what_python_keeps_of_them() -> None:
+    """A flat weight a row let names of 1,100 characters with one emoji (four bytes a
+    character as Python keeps them) take 486 MB under a bound of 64 MB."""
+    metrics = MakeMetrics(1, 2, 3, 0)
+    name = "🚀 " + "x" * 1100
+    scenario = MakeScenario(1, "imt", name, "active", 1, "team", metrics)
+    page = MakePage(total=metrics, analytics=(scenario,) * 10, last=None, total_count=None)
+    assert estimated_bytes(page) > 10 * 4 * len(name)
+    joined = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    user = ZylonUser("u1", None, None, name, "a@b.c", "active", ("admin",), joined)
+    entry = UserRankingEntry(user=user, interactions_created=1, agent_flows_created=1)
+    assert estimated_bytes([entry]) >= ENTRY_BYTES + ROW_BYTES + sys.getsizeof(name)
 
 
 # --- keys -------------------------------------------------------------------------
