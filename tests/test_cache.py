@@ -861,9 +861,9 @@ async def test_memory_backend_is_bounded_by_what_its_entries_take() -> None:
 
 def test_an_entry_is_weighed_by_the_rows_of_its_answer_and_their_strings() -> None:
     metrics = MakeMetrics(1, 2, 3, 0)
-    scenario = MakeScenario(1, None, "s", "active", 1, "t", metrics)
+    scenario = MakeScenario(1, "i", "s", "active", 1, "t", metrics)
     page = MakePage(total=metrics, analytics=(scenario,) * 50, last=None, total_count=None)
-    strings = sys.getsizeof("s") + sys.getsizeof("t")
+    strings = 3 * sys.getsizeof("s")  # its imt id, name and team's name
     assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * (ROW_BYTES + strings)
     assert estimated_bytes(Envelope([1, 2, 3], 0.0, 0.0)) == ENTRY_BYTES + 3 * ROW_BYTES
     assert estimated_bytes(Envelope(metrics, 0.0, 0.0)) == ENTRY_BYTES

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from gateway.cache.item import Envelope
@@ -58,40 +59,50 @@ def estimated_bytes(stored: object) -> int:
         parts = (getattr(value, name, None) for name in getattr(type(value), "__slots__", ()))
         rows = [row for part in parts if isinstance(part, list | tuple) for row in part]
     weight = ENTRY_BYTES + ROW_BYTES * len(rows)
+    kind, strings = None, None
     for row in rows:
-        weight += _text_bytes(row)
+        if type(row) is not kind:  # an answer's rows are of one type: looked up once
+            kind = type(row)
+            strings = _strings_of(typing.cast(Any, kind))  # a type is hashable, mypy aside
+        if strings is not None:
+            weight += strings(row)
     return weight
 
 
-def _text_bytes(value: object) -> int:
-    """What the strings a value holds take: its own, in its text fields, and those of its
-    parts that hold text (a ranking's entry holds its user, who holds roles)."""
-    if type(value) is str:
-        return sys.getsizeof(value)
-    if isinstance(value, tuple):
-        return sum([_text_bytes(item) for item in value])
-    total, kind = 0, typing.cast(Any, type(value))  # a type is hashable, mypy aside
-    for name in _text_fields(kind):
-        part = getattr(value, name)
-        total += sys.getsizeof(part) if type(part) is str else _text_bytes(part)
-    return total
-
-
 @functools.cache
-def _text_fields(cls: type) -> tuple[str, ...]:
-    """The fields of a dataclass that may hold text, by their declared types."""
+def _strings_of(cls: type) -> Callable[[Any], int] | None:
+    """What weighs the strings an instance of a dataclass holds, in its text fields and
+    in its parts' (a ranking's entry holds its user); None for a class with none. A
+    tuple's strings (a user's roles) are not counted: the tuple's own bytes are."""
+    if cls is str:
+        return sys.getsizeof
     if not dataclasses.is_dataclass(cls):
-        return ()
+        return None
     hints = typing.get_type_hints(cls)
-    return tuple(f.name for f in dataclasses.fields(cls) if _may_hold_text(hints[f.name]))
+    texts: list[str] = []
+    parts: list[tuple[Callable[[Any], Any], Callable[[Any], int]]] = []
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        inner = _strings_of(hint) if isinstance(hint, type) and hint is not str else None
+        if str in (hint, *typing.get_args(hint)):  # str, str | None, tuple[str, ...]
+            texts.append(field.name)
+        elif inner is not None:
+            parts.append((operator.attrgetter(field.name), inner))
+    if not texts and not parts:
+        return None
+    read = operator.attrgetter(*texts) if len(texts) > 1 else None
+    one = texts[0] if len(texts) == 1 else None
 
+    def weigh(value: Any) -> int:
+        if read is not None:
+            total = sum(map(sys.getsizeof, read(value)))
+        else:
+            total = sys.getsizeof(getattr(value, one)) if one is not None else 0
+        for part, strings in parts:
+            total += strings(part(value))
+        return total
 
-def _may_hold_text(hint: object) -> bool:
-    if hint is str:
-        return True
-    if isinstance(hint, type):
-        return bool(_text_fields(hint))
-    return any(_may_hold_text(arg) for arg in typing.get_args(hint))
+    return weigh
 
 
 class MemoryStore:
