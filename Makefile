@@ -11,10 +11,10 @@ GRAPHIQL_STAMP := gateway/static/graphiql/.built
 
 install: $(STAMP) $(GRAPHIQL_STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,otlp]'
 	touch $@
 
 static: $(GRAPHIQL_STAMP)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
+import threading
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -36,6 +38,10 @@ from gateway.upstreams.http import EventHooks
 
 _UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", default=None)
 _OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+# What shutdown waits, at most, for the spans not yet sent: within the 2 s past the requests'
+# deadline that a draining server may take (README, "Pointing it at real Zylon and Make").
+SHUTDOWN_EXPORT_S = 2.0
+log = logging.getLogger("gateway.tracing")
 
 
 def _otlp() -> Any:
@@ -70,7 +76,10 @@ class Tracing:
         self._propagator = TraceContextTextMapPropagator()
         if not settings.enabled and exporter is None:
             return
-        provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": settings.service_name}),
+            shutdown_on_exit=False,  # `shutdown`, bounded, not the SDK's unbounded one at exit
+        )
         if exporter is not None:
             provider.add_span_processor(SimpleSpanProcessor(exporter))
         else:
@@ -84,9 +93,28 @@ class Tracing:
     def enabled(self) -> bool:
         return self._tracer is not None
 
-    def shutdown(self) -> None:
-        if self._provider is not None:
-            self._provider.shutdown()
+    def shutdown(self, timeout_s: float = SHUTDOWN_EXPORT_S) -> None:
+        """Sends the spans not yet sent, for `timeout_s` at most; what is left is dropped.
+
+        The SDK's shutdown takes no bound: it waits up to 30 s for its export thread, whose
+        every export may take the exporter's timeout (OTLP: 10 s) when the collector does
+        not answer. It runs in a daemon thread, left behind when late, with its export
+        thread: neither keeps the process from exiting.
+        """
+        provider, self._provider = self._provider, None
+        if provider is None:
+            return
+        stopping = threading.Thread(
+            target=provider.shutdown, name="gateway-tracing-shutdown", daemon=True
+        )
+        stopping.start()
+        stopping.join(timeout_s)
+        if stopping.is_alive():
+            log.warning(
+                "spans not exported within %g s of shutdown were dropped: "
+                "the span exporter did not finish (is its collector down?)",
+                timeout_s,
+            )
 
     @contextlib.contextmanager
     def request_span(self, headers: Mapping[str, str], method: str) -> Iterator[Span | None]:
