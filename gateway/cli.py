@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import gc
 import json
+import logging
 import math
 import os
 import signal
@@ -18,10 +19,11 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 from graphql import print_schema
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 
 from gateway.app import create_app
 from gateway.cache.redis_store import check_url_options
-from gateway.config import Settings, load_settings, parse_settings
+from gateway.config import Settings, load_settings, parse_settings, read_config, settings_from_text
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
@@ -54,6 +56,9 @@ query Dashboard {
 }
 """
 CONFIG_ENV = "GATEWAY_CONFIG"
+# For `--workers N`: where the workers find the config the master validated (_worker_config).
+_WORKER_CONFIG_ENV = "GATEWAY_WORKER_CONFIG"
+_WORKER_FAILED = "failed"
 # For `--workers N` with --sandbox: what GraphiQL starts with (the demo key, a query).
 _GRAPHIQL_ENV = "GATEWAY_GRAPHIQL_DEFAULTS"
 # Past a request's deadline, a draining server stops waiting for what is in flight.
@@ -96,16 +101,55 @@ def _workers(text: str) -> int:
 
 
 def app_factory() -> Starlette:
-    """For `--workers N`: each worker process builds its app from the file in GATEWAY_CONFIG."""
+    """For `--workers N`: each worker process builds its app from the config the master
+    validated (`_worker_config`).
+
+    One that cannot (a trusted documents' manifest broken since) says why in one line and
+    exits as uvicorn's failed start-up: uvicorn then stops the server, which it would
+    otherwise restart the worker for, without end.
+    """
     _configure_logging()
+    given = json.loads(os.environ[_WORKER_CONFIG_ENV])
     defaults = json.loads(os.environ.get(_GRAPHIQL_ENV) or "{}")
-    app = create_app(
-        load_settings(os.environ[CONFIG_ENV]),
-        graphiql_headers=defaults.get("headers"),
-        graphiql_query=defaults.get("query"),
-    )
+    try:
+        app = create_app(
+            settings_from_text(read_config(given["copy"]), given["path"]),
+            graphiql_headers=defaults.get("headers"),
+            graphiql_query=defaults.get("query"),
+        )
+    except ConfigError as exc:
+        logging.getLogger(__name__).error("worker not started: configuration error: %s", exc)
+        failed = os.path.join(os.path.dirname(given["copy"]), _WORKER_FAILED)
+        with contextlib.suppress(OSError), open(failed, "w", encoding="utf-8") as f:
+            f.write(str(exc))  # for the master's exit code (_worker_config)
+        sys.exit(STARTUP_FAILURE)
     tune_gc()
     return app
+
+
+@contextlib.contextmanager
+def _worker_config(text: str, path: str | None) -> Iterator[None]:
+    """The config text the master validated, in a private file it removes at the end.
+
+    Every worker builds its app from it, the replacement of one that died too, and never
+    from the config file, which may have been edited since: the workers would then serve
+    different configs, or a broken one be restarted forever. `${NAME}` references are
+    substituted in each worker, from the environment it inherits; relative paths are
+    still read beside `path`. Raises if a worker could not build its app.
+    """
+    with tempfile.TemporaryDirectory(prefix="gateway-config-") as directory:
+        copy = os.path.join(directory, "gateway.toml")
+        with open(copy, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.environ[_WORKER_CONFIG_ENV] = json.dumps({"copy": copy, "path": path or copy})
+        try:
+            yield
+        finally:
+            del os.environ[_WORKER_CONFIG_ENV]
+        failed = os.path.join(directory, _WORKER_FAILED)
+        if os.path.exists(failed):
+            with open(failed, encoding="utf-8") as f:
+                raise ConfigError(f"a worker could not start: {f.read()}")
 
 
 def tune_gc() -> None:
@@ -168,6 +212,7 @@ def _check_listen(host: str, port: int) -> None:
 def _serve(
     settings: Settings,
     *,
+    config_text: str,
     config_path: str | None,
     host: str,
     port: int,
@@ -186,13 +231,10 @@ def _serve(
     # A request in flight at SIGTERM may run to its deadline, and no longer.
     drain_s = math.ceil(settings.limits.request_deadline_s + SHUTDOWN_SLACK_S)
     if workers > 1:
-        if config_path is None:
-            raise ConfigError("--workers needs a config file")
-        os.environ[CONFIG_ENV] = config_path
         if graphiql_headers or graphiql_query:
             defaults = {"headers": graphiql_headers, "query": graphiql_query}
             os.environ[_GRAPHIQL_ENV] = json.dumps(defaults)
-        with _shared_metrics():
+        with _worker_config(config_text, config_path), _shared_metrics():
             uvicorn.run(
                 "gateway.cli:app_factory",
                 factory=True,
@@ -237,11 +279,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = load_settings(path)
+    text = read_config(path)  # once: the workers build their apps from this text too
+    settings = settings_from_text(text, path)
     host = args.host or settings.server.host
     port = args.port if args.port is not None else settings.server.port
     workers = args.workers or settings.server.workers
-    _serve(settings, config_path=path, host=host, port=port, workers=workers)
+    _serve(settings, config_text=text, config_path=path, host=host, port=port, workers=workers)
     return 0
 
 
@@ -264,25 +307,16 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
             '-d \'{"query":"{ organizations { id name } }"}\'',
             flush=True,
         )
-        workers = args.workers or 1
-        config_path = None
-        if workers > 1:  # worker processes read their config from a file
-            with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-                f.write(text)
-            config_path = f.name
-        try:
-            _serve(
-                settings,
-                config_path=config_path,
-                host=host,
-                port=port,
-                workers=workers,
-                graphiql_headers={"Authorization": f"Bearer {DEMO_KEY}"},
-                graphiql_query=DEMO_QUERY,
-            )
-        finally:
-            if config_path is not None:
-                os.unlink(config_path)
+        _serve(
+            settings,
+            config_text=text,
+            config_path=None,
+            host=host,
+            port=port,
+            workers=args.workers or 1,
+            graphiql_headers={"Authorization": f"Bearer {DEMO_KEY}"},
+            graphiql_query=DEMO_QUERY,
+        )
     return 0
 
 

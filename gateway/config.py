@@ -77,8 +77,8 @@ class CacheSettings:
     # How long past its TTL an entry may still be served while one refresh runs.
     stale_s: float = 300.0
     # Memory backend: entries, and what they take by estimate (cache.store.estimated_bytes:
-    # 1 KB an entry and 640 bytes a row, so a full Make scenario list of 130 scenarios
-    # about 84 KB, of 10,000 about 6.4 MB). Least recently used out first.
+    # 1 KB an entry, 384 bytes a row and the strings it holds, so a full Make scenario list
+    # of 130 scenarios about 84 KB, of 10,000 about 6.4 MB). Least recently used out first.
     max_entries: int = 5_000
     max_bytes: int = 64 * 1024 * 1024
     # Redis only: how long a replica fetching a missing entry holds the others
@@ -281,10 +281,22 @@ _T = TypeVar("_T")
 
 def load_settings(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the TOML file at `path`; `env` defaults to `os.environ`."""
+    return settings_from_text(read_config(path), path, env)
+
+
+def read_config(path: str | os.PathLike[str]) -> str:
+    """The text of the config file at `path`."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        return Path(path).read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{os.fspath(path)}: cannot read the config file ({exc})") from None
+
+
+def settings_from_text(
+    text: str, path: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate the text of the config file at `path` (what relative paths in it are
+    relative to), as read before: `load_settings` without reading the file again."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -588,7 +600,11 @@ def _type_name(value: Any) -> str:
 def _server(t: _Table) -> ServerSettings:
     d = ServerSettings()
     host = t.string("host", d.host)
-    port = t.integer("port", d.port, minimum=0, maximum=65535)
+    if not _valid_host(host):
+        # Else found by `serve` alone, as an error naming no key.
+        raise ConfigError(f"{t.path('host')}: neither a host name nor an IP address")
+    # Port 0 would listen on a port picked at random that no caller learns.
+    port = t.integer("port", d.port, minimum=1, maximum=65535)
     workers = t.integer("workers", d.workers, minimum=1)
     keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
     metrics_token = t.secret("metrics_token", required=False, min_length=16)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -83,6 +83,15 @@ class Running:
             self.seen.append(line)
         return "".join(self.seen)
 
+    def output(self) -> str:
+        """Everything printed, once it has exited (its workers with it)."""
+        self._reader.join(timeout=START_TIMEOUT_S)
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                self.seen.append(line)
+        return "".join(self.seen)
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -132,6 +141,10 @@ def _wait_ready(url: str, headers: dict[str, str] | None = None) -> httpx.Respon
 BAD_CONFIGS = {
     "unknown-key": ("[server]\nprot = 8000\n", "server.prot"),
     "wrong-type": ('[server]\nport = "eighty"\n', "server.port"),
+    # As `serve --port 0` is refused; in the file, it listened on a port picked at random.
+    "port-zero": ("[server]\nport = 0\n", "server.port: must be 1..65535"),
+    # `serve` failed on it with an error naming no key.
+    "bad-host": ('[server]\nhost = "not a host!"\n', "server.host: neither a host name"),
     "bad-url": (
         '[[organizations]]\nid = "a"\nname = "A"\n[organizations.zylon]\n'
         f'base_url = "not a url"\norg_slug = "a"\ntoken = "{SECRET}"\n',
@@ -534,6 +547,110 @@ def test_every_scrape_of_several_workers_counts_every_request(port: int, tmp_pat
     counts = {_counted(scrape, "gateway_graphql_requests_total") for scrape in scrapes}
     assert counts == {float(requests)}, counts
     assert all("gateway_graphql_requests_in_flight 0.0" in s for s in scrapes), scrapes[0]
+
+
+def _workers_of(master: int) -> set[int]:
+    """The worker processes of `serve --workers N`: the master's children that multiprocessing
+    spawned (not its resource tracker, nor a killed worker not yet reaped)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == master and b"spawn_main" in command:
+            found.add(int(entry))
+    return found
+
+
+def _until_workers(master: int, ready: Callable[[set[int]], bool]) -> set[int]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not ready(found := _workers_of(master)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers never as expected: {found}")
+        time.sleep(0.05)
+    return found
+
+
+def _status(base: str, key: str) -> int:
+    """A request over a new connection: the workers take turns at the listening socket."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        query = {"query": "{ organizations { id } }"}
+        answer = http.post("/graphql", json=query, headers={"Authorization": f"Bearer {key}"})
+        return answer.status_code
+
+
+WORKER_KEY_ENV = "GATEWAY_TEST_WORKER_KEY"
+STARTED_KEY = "started-with-key-0123456789"
+EDITED_KEY = "edited-since-key-0123456789"
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_replaced_worker_serves_the_config_the_server_started_with(
+    broken: bool,
+    port: int,
+    tmp_path: Path,
+    sandbox: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The file edited since start-up, then every worker killed (as by the OOM killer): the
+    replacements read the file again, so workers served different configs, and an edit that
+    broke it had uvicorn restart them forever, a traceback each time."""
+    monkeypatch.setenv(WORKER_KEY_ENV, STARTED_KEY)  # ${NAME} works in the workers too
+    reference = "${" + WORKER_KEY_ENV + "}"
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml(sandbox.url, api_key=reference))
+    base = f"http://127.0.0.1:{port}"
+    args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
+    with Running(*args) as served:
+        _wait_ready(f"{base}/healthz")
+        assert _status(base, STARTED_KEY) == 200
+        started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        edited = path.read_text().replace(reference, EDITED_KEY)
+        path.write_text(("bogus_key = 1\n" if broken else "") + edited)
+        for worker in started:
+            os.kill(worker, signal.SIGKILL)
+        _until_workers(served.proc.pid, lambda found: len(found) == 2 and not found & started)
+        for _ in range(4):  # replacements only, now
+            assert _status(base, STARTED_KEY) == 200
+            assert _status(base, EDITED_KEY) == 401
+        assert served.stop() == 0
+    assert "Traceback" not in served.output()
+
+
+def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
+    port: int, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """What a worker reads beyond the config (the trusted documents' manifest) broken since
+    start-up: a worker's replacement cannot build its app. It says why in one line, and the
+    server stops with an error, instead of uvicorn restarting it forever, a traceback each
+    time, the server serving on with fewer workers."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    path = tmp_path / "gateway.toml"
+    # Relative: read beside the config file, in the workers too (the server runs from ROOT).
+    trusted = '\n[graphql]\ntrusted_documents = "manifest.json"\n'
+    path.write_text(config_toml(sandbox.url, api_key=STARTED_KEY) + trusted)
+    args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
+    with Running(*args) as served:
+        _wait_ready(f"http://127.0.0.1:{port}/healthz")
+        started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        manifest.write_text("{")
+        os.kill(min(started), signal.SIGKILL)
+        try:
+            code = served.proc.wait(timeout=START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still serving with a worker that cannot start: {served.output()}")
+        out = served.output()
+    assert code == 1, out
+    assert out.count("worker not started: configuration error: graphql.trusted_documents") == 1
+    assert "gateway: configuration error: a worker could not start" in out
+    assert "is not JSON" in out
+    assert "Traceback" not in out
 
 
 @pytest.mark.parametrize(

@@ -238,8 +238,8 @@ def test_env_substitution_anywhere_in_any_string() -> None:
 
 
 def test_substituted_value_is_not_substituted_again() -> None:
-    data = {"server": {"host": "${H}"}}
-    assert parse_settings(data, {"H": "${NOPE}"}).server.host == "${NOPE}"
+    data = {"telemetry": {"service_name": "${N}"}}
+    assert parse_settings(data, {"N": "${NOPE}"}).telemetry.service_name == "${NOPE}"
 
 
 def test_env_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +262,8 @@ def test_malformed_env_reference(text: str) -> None:
 
 
 def test_dollar_without_brace_is_literal() -> None:
-    assert parse_settings({"server": {"host": "a$b$"}}, {}).server.host == "a$b$"
+    data = {"telemetry": {"service_name": "a$b$"}}
+    assert parse_settings(data, {}).telemetry.service_name == "a$b$"
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
@@ -282,7 +283,12 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("server.port", "8000", "server.port: expected an integer, got a string"),
         ("server.port", True, "server.port: expected an integer, got a boolean"),
         ("server.port", 8000.0, "server.port: expected an integer, got a float"),
-        ("server.port", 70000, "server.port: must be 0..65535"),
+        ("server.port", 70000, "server.port: must be 1..65535"),
+        # `serve --port 0` is refused: in the file, it listened on a port picked at random.
+        ("server.port", 0, "server.port: must be 1..65535, got 0"),
+        ("server.host", "not a host!", "server.host: neither a host name nor an IP address"),
+        ("server.host", "[::1]", "server.host: neither a host name nor an IP address"),
+        ("server.host", "http://gw.example.com", "server.host: neither a host name nor an IP"),
         ("server.workers", 0, "server.workers: must be at least 1"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
         ("server.metrics_token", "short", "server.metrics_token: needs 16+ characters"),
@@ -616,9 +622,9 @@ def test_load_settings_reports_bad_toml_and_missing_file(tmp_path: Path) -> None
 
 def test_load_settings_accepts_str_path(tmp_path: Path) -> None:
     path = tmp_path / "g.toml"
-    path.write_text('[server]\nport = 0\n[[organizations]]\nid = "x"\n')
+    path.write_text('[server]\nport = 8123\n[[organizations]]\nid = "x"\n')
     s = load_settings(str(path), env={})
-    assert s.server.port == 0
+    assert s.server.port == 8123
     assert [o.id for o in s.organizations] == ["x"]
 
 
