@@ -77,8 +77,9 @@ class CacheSettings:
     # How long past its TTL an entry may still be served while one refresh runs.
     stale_s: float = 300.0
     # Memory backend: entries, and what they take by estimate (cache.store.estimated_bytes:
-    # 1 KB an entry, 384 bytes a row and the strings it holds, so a full Make scenario list
-    # of 130 scenarios about 84 KB, of 10,000 about 6.4 MB). Least recently used out first.
+    # 1 KB an entry, 512 bytes a row and 4 a character of its strings, so a full Make
+    # scenario list of 130 scenarios about 84 KB, of 10,000 about 6.5 MB). Least recently
+    # used out first.
     max_entries: int = 5_000
     max_bytes: int = 64 * 1024 * 1024
     # Redis only: how long a replica fetching a missing entry holds the others

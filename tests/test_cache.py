@@ -23,7 +23,7 @@ from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.lru import LruMemoryCache
 from gateway.cache.redis_store import RedisStore, check_url_options
-from gateway.cache.store import ENTRY_BYTES, ROW_BYTES, estimated_bytes
+from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
@@ -861,10 +861,10 @@ async def test_memory_backend_is_bounded_by_what_its_entries_take() -> None:
 
 def test_an_entry_is_weighed_by_the_rows_of_its_answer_and_their_strings() -> None:
     metrics = MakeMetrics(1, 2, 3, 0)
-    scenario = MakeScenario(1, "i", "s", "active", 1, "t", metrics)
+    scenario = MakeScenario(1, None, "sc", "active", 1, "team", metrics)
     page = MakePage(total=metrics, analytics=(scenario,) * 50, last=None, total_count=None)
-    strings = 3 * sys.getsizeof("s")  # its imt id, name and team's name
-    assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * (ROW_BYTES + strings)
+    row = ROW_BYTES + CHAR_BYTES * len("scteam")  # its name and team's; no imt id
+    assert estimated_bytes(Envelope(page, 0.0, 0.0)) == ENTRY_BYTES + 50 * row
     assert estimated_bytes(Envelope([1, 2, 3], 0.0, 0.0)) == ENTRY_BYTES + 3 * ROW_BYTES
     assert estimated_bytes(Envelope(metrics, 0.0, 0.0)) == ENTRY_BYTES
 
@@ -876,11 +876,13 @@ def test_long_names_weigh_what_python_keeps_of_them() -> None:
     name = "🚀 " + "x" * 1100
     scenario = MakeScenario(1, "imt", name, "active", 1, "team", metrics)
     page = MakePage(total=metrics, analytics=(scenario,) * 10, last=None, total_count=None)
-    assert estimated_bytes(page) > 10 * 4 * len(name)
+    assert estimated_bytes(page) >= 10 * sys.getsizeof(name)
     joined = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     user = ZylonUser("u1", None, None, name, "a@b.c", "active", ("admin",), joined)
     entry = UserRankingEntry(user=user, interactions_created=1, agent_flows_created=1)
-    assert estimated_bytes([entry]) >= ENTRY_BYTES + ROW_BYTES + sys.getsizeof(name)
+    assert estimated_bytes([entry]) >= ROW_BYTES + sys.getsizeof(name)
+    # Rows of several types, each weighed as itself.
+    assert estimated_bytes([entry, scenario]) >= 2 * sys.getsizeof(name)
 
 
 # --- keys -------------------------------------------------------------------------
