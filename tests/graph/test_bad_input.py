@@ -233,6 +233,14 @@ def _cases() -> list[Case]:
             "team id must be a numeric id",
         ),
         Case(
+            "team(id):19-digits",  # past 18 digits, an id may not fit 64 bits
+            "team(id: $bad) { name }",
+            "ID!",
+            "1234567890123456789",
+            "12",
+            "team id must be a numeric id",
+        ),
+        Case(
             "teams.scenarios:any-cursor",
             "teams(range: $good) "
             "{ scenarios(range: $good, first: 2, after: $bad) { nodes { id } } }",
@@ -284,7 +292,7 @@ def _query(case: Case, cursor: str) -> str:
 
 def _good_range(data: SandboxData, index: int, slot: int) -> dict[str, str]:
     """30 days of their own for each case and slot (upstream requests cover whole UTC
-    days, so only other days miss the cache); 277 days ago at most, within Make's year."""
+    days, so only other days miss the cache); 280 days ago at most, within Make's year."""
     back = 3 * index + slot
     return ex.whole_days(ex.day(data, 40 + back), ex.day(data, 11 + back))
 

@@ -86,6 +86,8 @@ def test_a_static_document_is_collected_once(collections_made: list[int]) -> Non
         "query($on: Boolean!) { leaves { name size @include(if: $on) } }",
         "query($on: Boolean!) { leaves { name ...F @skip(if: $on) } } fragment F on Leaf { size }",
         "query($on: Boolean!) { leaves { ... @include(if: $on) { size } name } }",
+        "query($on: Boolean!) { leaves { name ...F } } "
+        "fragment F on Leaf { size @include(if: $on) }",
     ],
 )
 def test_a_document_with_directives_is_collected_per_execution(

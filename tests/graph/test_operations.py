@@ -648,3 +648,38 @@ def test_a_range_on_a_day_leaving_makes_year_in_its_last_seconds_is_refused_befo
     next_day = oldest.date() + dt.timedelta(days=1)
     assert f"on or after {next_day}T00:00:00Z" in body["errors"][0]["message"]
     assert clean_sandbox.state.log.count() == 0
+
+
+# --- fragments -----------------------------------------------------------------
+
+
+def test_a_condition_inside_a_fragment_is_read_at_each_request(gql: GraphQLClient) -> None:
+    """One document, parsed once, must not keep the fields its first variables chose."""
+    query = """query($on: Boolean!) { organization(id: "aurora") { name ...Org } }
+      fragment Org on Organization { id @include(if: $on) }"""
+    for on in (True, False, True):
+        got = _ok(gql.run(query, {"on": on}))["organization"]
+        assert got == ({"name": "Aurora Labs", "id": "aurora"} if on else {"name": "Aurora Labs"})
+
+
+def test_fields_selected_through_fragments_are_fetched_as_inline_ones(
+    gql: GraphQLClient, data: SandboxData
+) -> None:
+    """What a field asks its upstream for depends on its selection, fragments included:
+    with only inline fields read, change percentages asked through a fragment were null."""
+    spread = """query($r: TimeRange) { organization(id: "aurora") {
+      teams(range: $r) { metrics(range: $r) { ...M } }
+      scenarios(range: $r, first: 2) { ...C } } }
+      fragment M on AutomationMetrics { operations operationsChange }
+      fragment C on ScenarioConnection { totalCount pageInfo { hasNextPage } }"""
+    inline = """query($r: TimeRange) { organization(id: "aurora") {
+      teams(range: $r) { metrics(range: $r) { operations operationsChange } }
+      scenarios(range: $r, first: 2) { totalCount pageInfo { hasNextPage } } } }"""
+    variables = {"r": _range(data)}
+    through_fragments = _ok(gql.run(spread, variables))  # first: it fills no cache for inline
+    expected = _ok(gql.run(inline, variables))
+    assert through_fragments == expected
+    assert any(
+        t["metrics"]["operationsChange"] is not None for t in expected["organization"]["teams"]
+    )
+    assert expected["organization"]["scenarios"]["totalCount"] > 2

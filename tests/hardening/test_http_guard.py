@@ -266,6 +266,25 @@ def test_a_declared_body_over_the_cap_is_refused_with_413(
     assert clean_sandbox.state.log.count() == 0
 
 
+def test_a_declared_body_over_the_cap_is_refused_before_the_client_sends_it(
+    gql: GraphQLClient, clean_sandbox: SandboxServer
+) -> None:
+    """A client waiting for `100 Continue` must get the 413, not an invitation to upload."""
+    url = urlsplit(str(gql.http.base_url))
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (SMALL_CAP + 1)
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            received = sock.recv(65536)
+            assert received, answer
+            answer += received
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert clean_sandbox.state.log.count() == 0
+
+
 def test_a_streamed_body_over_the_cap_is_refused_with_413(
     gql: GraphQLClient, clean_sandbox: SandboxServer
 ) -> None:

@@ -113,6 +113,12 @@ def test_a_selection_set_gathering_too_many_fields_is_refused(
     query += "fragment A on Organization { teams { " + "id " * 30 + "} }\n"
     query += "fragment B on Organization { teams { " + "name " * 30 + "} }"
     assert refused(gql, sandbox, query)["extensions"]["value"] == 60
+    # Siblings under other aliases are other response fields: two sets of 30, not one of 60.
+    ids = "id " * 30
+    body = gql.run(
+        f'{{ organization(id: "aurora") {{ a: teams {{ {ids}}} b: teams {{ {ids}}} }} }}'
+    )
+    assert "errors" not in body, body
 
 
 def test_a_document_with_too_many_fields_is_refused(
@@ -507,6 +513,31 @@ def test_pages_the_loader_asks_alike_count_once(gql: GraphQLClient, sandbox: San
     assert "errors" not in body, body
 
 
+def test_a_last_page_counts_as_the_reversed_first_page(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """`last: 2` is Make's request for `first: 2` in the other direction: the same as
+    `first: 2` descending, another than `first: 2` ascending."""
+    today = sandbox.state.data.today
+    weeks = weekly_metrics(today, LIMITS.max_team_variants - 1)
+    start, end = today - dt.timedelta(days=70), today - dt.timedelta(days=63)
+    old = f'{{from: "{start}T00:00:00Z", to: "{end}T00:00:00Z"}}'  # not the list's range
+
+    def query(first: str) -> str:
+        pages = (
+            f"f: scenarios(range: {old}, {first}) {{ nodes {{ id }} }} "
+            f"l: scenarios(range: {old}, last: 2) {{ nodes {{ id }} }}"
+        )
+        return f'{{ organization(id: "aurora") {{ teams {{ {weeks} {pages} }} }} }}'
+
+    body = gql.run(query("first: 2, orderBy: {direction: DESC}"))
+    assert "errors" not in body, body
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, query("first: 2"))
+    assert error["extensions"]["limit"] == "max_team_variants"
+    assert error["extensions"]["value"] == LIMITS.max_team_variants + 1
+
+
 def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     today = sandbox.state.data.today
     week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
@@ -568,6 +599,20 @@ def test_ranges_over_the_same_days_are_one_request_a_team(
     assert len({team["m0"]["operations"] for team in teams}) > 1  # the teams' own figures
     assert all(len({v["operations"] for v in team.values()}) == 1 for team in teams)
     assert sandbox.state.log.count(source="make") == 1
+
+
+def test_a_make_series_over_exactly_the_series_days_runs(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    days = LIMITS.max_series_days
+    today = sandbox.state.data.today
+    first, last = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
+    span = f'{{from: "{first}T00:00:00Z", to: "{last}T23:59:59Z"}}'
+    query = f"""{{ organization(id: "aurora") {{
+        timeSeries(metric: OPERATIONS, range: {span}) {{ points {{ date }} }} }} }}"""
+    body = gql.run(query)
+    assert "errors" not in body, body
+    assert len(body["data"]["organization"]["timeSeries"]["points"]) == days
 
 
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:

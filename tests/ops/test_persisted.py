@@ -129,6 +129,29 @@ def test_apq_registers_over_get(start_gateway: StartGateway) -> None:
     assert gateway.get(get_params(digest)).json() == expected
 
 
+def test_apq_takes_a_hash_in_capitals(start_gateway: StartGateway) -> None:
+    gateway = start_gateway()
+    digest = sha(ORGANIZATIONS).upper()
+    registered = gateway.post({"query": ORGANIZATIONS, "extensions": pq(digest)})
+    assert registered.status_code == 200
+    assert "errors" not in registered.json()
+    assert gateway.post({"extensions": pq(digest)}).json() == registered.json()
+    assert gateway.post({"extensions": pq(digest.lower())}).json() == registered.json()
+
+
+def test_a_document_over_the_size_limit_is_not_registered(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """Refused to run, it must not take room in the store every replica shares either."""
+    settings = ops_settings(clean_sandbox)
+    huge = ORGANIZATIONS + " " * settings.limits.max_document_bytes
+    gateway = start_gateway(settings)
+    refused = gateway.post({"query": huge, "extensions": pq(sha(huge))})
+    assert codes(refused.json()) == ["QUERY_TOO_COMPLEX"]
+    by_hash = gateway.post({"extensions": pq(sha(huge))})
+    assert codes(by_hash.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
 @pytest.mark.parametrize("mutation", ["mutation M { x }", "subscription S { x }"])
 def test_a_mutation_by_its_hash_over_get_is_refused_as_by_its_text(
     start_gateway: StartGateway, clean_sandbox: SandboxServer, mutation: str
@@ -269,6 +292,9 @@ def test_trusted_documents_run_only_what_the_manifest_lists(
     assert by_id.json()["data"]["organizations"]
     by_id_over_get = gateway.get(get_params("orgs-v1"))
     assert by_id_over_get.json() == by_id.json()
+    # A document listed under an id of its own runs by its text and its hash too.
+    assert gateway.post({"query": ORGANIZATIONS}).json() == by_id.json()
+    assert gateway.post({"extensions": pq(sha(ORGANIZATIONS))}).json() == by_id.json()
 
     text = gateway.metrics()
     assert sample(text, "gateway_persisted_queries_total", outcome="refused") == 5

@@ -267,6 +267,7 @@ def _nan_key() -> str:
         [("pg[offset]", "-1")],
         [("pg[offset]", "x")],
         [("pg[offset]", "0"), ("pg[last]", _foreign_key())],
+        [("pg[offset]", "0"), ("pg[last]", _b64(["operations", 12, 1]))],  # a good key, too
         [("pg[sortBy]", "centicredits")],
         [("pg[sortBy]", "Name")],
         [("pg[sortDir]", "up")],
@@ -278,6 +279,7 @@ def _nan_key() -> str:
         [("pg[last]", _b64(["operations", 12, "1"]))],
         [("pg[last]", _b64(["operations", 12]))],
         [("pg[last]", _foreign_key())],  # a key of another sortBy
+        [("pg[last]", _b64(["executions", 12, 1]))],  # ... of one that sorts numbers too
         [("pg[last]", base64.urlsafe_b64encode(b"[" * 5000).decode())],  # nests too deep
         [("pg[sortBy]", "errorRate"), ("pg[last]", _nan_key())],  # NaN is no JSON
         [("pg[offset]", str(2**64))],  # could not be echoed in pg.offset

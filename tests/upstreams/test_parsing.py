@@ -113,6 +113,8 @@ def test_a_page_without_the_count_it_was_asked_for_is_a_mismatch(
         ({"total": metrics(), "analytics": [], "pg": {"totalCount": -1}}, "pg.totalCount"),
         ({"total": metrics(), "analytics": [scenario(status=SECRETISH)]}, "analytics[0].status"),
         ({"total": metrics(), "analytics": [scenario(id=SECRETISH)]}, "analytics[0].id"),
+        # Past 2**53 a float no longer tells one id from the next.
+        ({"total": metrics(), "analytics": [scenario(id=2.0**53 + 2)]}, "analytics[0].id"),
         ({"total": metrics(), "analytics": [scenario(), 5]}, "analytics[1]"),
         ({"total": metrics(), "analytics": [], "pg": {"last": [1]}}, "pg.last"),
         ([], "the body"),
@@ -170,6 +172,12 @@ def test_zylon_rankings_parse_dates_as_aware() -> None:
     assert project.project.deadline == dt.datetime(2026, 2, 28, 23, tzinfo=dt.UTC)
     assert project.project.deadline.tzinfo is not None
     assert project.project.goal is None
+    # Without an offset, the upstreams mean UTC.
+    unzoned = {**USER, "created_at": "2026-02-08T14:12:45"}
+    [same] = parse_user_ranking(
+        [{"user": unzoned, "interactions_created": 46, "agent_flows_created": 4}]
+    )
+    assert same.user.created_at == user.user.created_at
 
 
 @pytest.mark.parametrize(

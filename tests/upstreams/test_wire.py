@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
 
@@ -618,13 +620,38 @@ async def test_trailers_are_not_headers(client: httpx.AsyncClient) -> None:
     assert "content-encoding" not in response.headers
 
 
+@pytest.mark.parametrize("codings", [b"identity", b"chunked, identity"])
 async def test_a_transfer_coding_other_than_chunked_ends_with_the_connection(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, codings: bytes
 ) -> None:
-    play = replying(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\n{}", then="close")
+    """Only a final `chunked` frames the body; one listed before another coding does not."""
+    play = replying(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: %s\r\n\r\n{}" % codings, then="close")
 
     async with Script(play) as url:
         assert (await client.get(url)).content == b"{}"
+
+
+async def test_a_body_ending_with_its_connection_cut_by_a_reset_is_not_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    """A connection reset is no end of the body: only a clean close is."""
+    head_read = asyncio.Event()
+
+    async def play(
+        script: Script, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await script.read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 1000)
+        await writer.drain()
+        await head_read.wait()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # an RST, not a FIN
+
+    async with Script(play) as url, client.stream("GET", url) as response:
+        head_read.set()
+        with pytest.raises(httpx.ReadError):
+            await response.aread()
 
 
 @pytest.mark.parametrize(
