@@ -14,12 +14,15 @@ import sys
 import tempfile
 import threading
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import Any
 
 import uvicorn
 from graphql import print_schema
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.cache.redis_store import check_url_options
@@ -56,9 +59,10 @@ query Dashboard {
 }
 """
 CONFIG_ENV = "GATEWAY_CONFIG"
-# For `--workers N`: where the workers find the config the master validated (_worker_config).
+# For `--workers N`: the config the master validated, for the workers (_worker_config):
+# its path, and its text in pieces, each well under what one environment string may hold.
 _WORKER_CONFIG_ENV = "GATEWAY_WORKER_CONFIG"
-_WORKER_FAILED = "failed"
+_WORKER_PIECE_CHARS = 16_384
 # For `--workers N` with --sandbox: what GraphiQL starts with (the demo key, a query).
 _GRAPHIQL_ENV = "GATEWAY_GRAPHIQL_DEFAULTS"
 # Past a request's deadline, a draining server stops waiting for what is in flight.
@@ -109,47 +113,72 @@ def app_factory() -> Starlette:
     otherwise restart the worker for, without end.
     """
     _configure_logging()
-    given = json.loads(os.environ[_WORKER_CONFIG_ENV])
+    path, text = _worker_config_given()
     defaults = json.loads(os.environ.get(_GRAPHIQL_ENV) or "{}")
     try:
         app = create_app(
-            settings_from_text(read_config(given["copy"]), given["path"]),
+            settings_from_text(text, path),
             graphiql_headers=defaults.get("headers"),
             graphiql_query=defaults.get("query"),
         )
     except ConfigError as exc:
         logging.getLogger(__name__).error("worker not started: configuration error: %s", exc)
-        failed = os.path.join(os.path.dirname(given["copy"]), _WORKER_FAILED)
-        with contextlib.suppress(OSError), open(failed, "w", encoding="utf-8") as f:
-            f.write(str(exc))  # for the master's exit code (_worker_config)
         sys.exit(STARTUP_FAILURE)
     tune_gc()
     return app
 
 
 @contextlib.contextmanager
-def _worker_config(text: str, path: str | None) -> Iterator[None]:
-    """The config text the master validated, in a private file it removes at the end.
+def _worker_config(text: str, path: str) -> Iterator[None]:
+    """The config text the master validated, in the environment the workers inherit.
 
     Every worker builds its app from it, the replacement of one that died too, and never
     from the config file, which may have been edited since: the workers would then serve
-    different configs, or a broken one be restarted forever. `${NAME}` references are
-    substituted in each worker, from the environment it inherits; relative paths are
-    still read beside `path`. Raises if a worker could not build its app.
+    different configs, or a broken one be restarted forever. Not a file of its own
+    either, which a cleaner of /tmp could remove under a server running for weeks.
+    `${NAME}` references are substituted in each worker; relative paths are read
+    beside `path`.
     """
-    with tempfile.TemporaryDirectory(prefix="gateway-config-") as directory:
-        copy = os.path.join(directory, "gateway.toml")
-        with open(copy, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.environ[_WORKER_CONFIG_ENV] = json.dumps({"copy": copy, "path": path or copy})
-        try:
-            yield
-        finally:
-            del os.environ[_WORKER_CONFIG_ENV]
-        failed = os.path.join(directory, _WORKER_FAILED)
-        if os.path.exists(failed):
-            with open(failed, encoding="utf-8") as f:
-                raise ConfigError(f"a worker could not start: {f.read()}")
+    pieces = [text[i : i + _WORKER_PIECE_CHARS] for i in range(0, len(text), _WORKER_PIECE_CHARS)]
+    names = [f"{_WORKER_CONFIG_ENV}_{i}" for i in range(len(pieces))]
+    os.environ.update(zip(names, pieces, strict=True))
+    os.environ[_WORKER_CONFIG_ENV] = json.dumps({"path": path, "pieces": len(pieces)})
+    try:
+        yield
+    finally:
+        for name in (_WORKER_CONFIG_ENV, *names):
+            del os.environ[name]
+
+
+def _worker_config_given() -> tuple[str, str]:
+    given = json.loads(os.environ[_WORKER_CONFIG_ENV])
+    pieces = (os.environ[f"{_WORKER_CONFIG_ENV}_{i}"] for i in range(given["pieces"]))
+    return given["path"], "".join(pieces)
+
+
+def _supervise(config: uvicorn.Config) -> bool:
+    """Runs the workers as `uvicorn.run` does; True when a signal stopped them, False
+    when uvicorn's supervisor stopped on its own, on a worker that could not start
+    (`uvicorn.run` exits 0 then)."""
+    sock = config.bind_socket()
+    supervisor = Multiprocess(config, sockets=[sock])
+    signalled: list[int] = []
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        assert callable(handler)  # the supervisor's own
+
+        def noted(sig: int, frame: FrameType | None, handler: Callable[..., Any] = handler) -> None:
+            signalled.append(sig)
+            handler(sig, frame)
+
+        signal.signal(number, noted)
+    try:
+        supervisor.run()
+    except KeyboardInterrupt:
+        signalled.append(signal.SIGINT)
+    finally:
+        sock.close()
+    return bool(signalled)
 
 
 def tune_gc() -> None:
@@ -234,18 +263,20 @@ def _serve(
         if graphiql_headers or graphiql_query:
             defaults = {"headers": graphiql_headers, "query": graphiql_query}
             os.environ[_GRAPHIQL_ENV] = json.dumps(defaults)
-        with _worker_config(config_text, config_path), _shared_metrics():
-            uvicorn.run(
-                "gateway.cli:app_factory",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_config=None,  # our handlers: JSON lines, credentials blanked
-                access_log=False,
-                timeout_graceful_shutdown=drain_s,
-                timeout_keep_alive=settings.server.keep_alive_s,
-            )
+        config = uvicorn.Config(
+            "gateway.cli:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,  # our handlers: JSON lines, credentials blanked
+            access_log=False,
+            timeout_graceful_shutdown=drain_s,
+            timeout_keep_alive=settings.server.keep_alive_s,
+        )
+        with _worker_config(config_text, config_path or "gateway.toml"), _shared_metrics():
+            if not _supervise(config):
+                raise ConfigError("a worker could not start (the log says why); the server stopped")
         return
     app = create_app(settings, graphiql_headers=graphiql_headers, graphiql_query=graphiql_query)
     tune_gc()

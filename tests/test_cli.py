@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -622,6 +623,16 @@ def test_a_replaced_worker_serves_the_config_the_server_started_with(
     assert "Traceback" not in served.output()
 
 
+def _manifest_config(tmp_path: Path, sandbox: SandboxServer) -> tuple[Path, Path]:
+    """A config whose trusted documents' manifest lies beside it, relative to it."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    path = tmp_path / "gateway.toml"
+    trusted = '\n[graphql]\ntrusted_documents = "manifest.json"\n'
+    path.write_text(config_toml(sandbox.url, api_key=STARTED_KEY) + trusted)
+    return path, manifest
+
+
 def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
     port: int, tmp_path: Path, sandbox: SandboxServer
 ) -> None:
@@ -629,12 +640,8 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
     start-up: a worker's replacement cannot build its app. It says why in one line, and the
     server stops with an error, instead of uvicorn restarting it forever, a traceback each
     time, the server serving on with fewer workers."""
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text("{}")
-    path = tmp_path / "gateway.toml"
     # Relative: read beside the config file, in the workers too (the server runs from ROOT).
-    trusted = '\n[graphql]\ntrusted_documents = "manifest.json"\n'
-    path.write_text(config_toml(sandbox.url, api_key=STARTED_KEY) + trusted)
+    path, manifest = _manifest_config(tmp_path, sandbox)
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
     with Running(*args) as served:
         _wait_ready(f"http://127.0.0.1:{port}/healthz")
@@ -651,6 +658,53 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
     assert "gateway: configuration error: a worker could not start" in out
     assert "is not JSON" in out
     assert "Traceback" not in out
+
+
+def test_a_reload_a_worker_could_not_start_for_leaves_a_later_stop_clean(
+    port: int, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    """SIGHUP replaces the workers; one that cannot start leaves the old ones serving, as
+    uvicorn does. That failure, over, made the next SIGTERM exit 1 in its name."""
+    path, manifest = _manifest_config(tmp_path, sandbox)
+    base = f"http://127.0.0.1:{port}"
+    args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
+    with Running(*args) as served:
+        _wait_ready(f"{base}/healthz")
+        _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        manifest.write_text("{")
+        served.proc.send_signal(signal.SIGHUP)
+        served.until("aborting the restart")
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200  # the old ones
+        assert served.stop() == 0
+    assert "Traceback" not in served.output()
+
+
+def test_a_replacement_worker_needs_no_file_written_at_start_up(
+    port: int, tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cleaner of /tmp (systemd-tmpfiles: ten days untouched) removed the copy of the
+    config the workers started from: the next replacement could not start, and the
+    whole server stopped. (The metrics' files, written at every request, stay.)"""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    path = tmp_path / "gateway.toml"
+    path.write_text(config_toml(sandbox.url, api_key=STARTED_KEY))
+    base = f"http://127.0.0.1:{port}"
+    args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
+    with Running(*args) as served:
+        _wait_ready(f"{base}/healthz")
+        started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        for entry in scratch.iterdir():
+            if not entry.name.startswith("gateway-metrics-"):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        for worker in started:
+            os.kill(worker, signal.SIGKILL)
+        _until_workers(served.proc.pid, lambda found: len(found) == 2 and not found & started)
+        for _ in range(4):  # replacements only, now
+            assert _status(base, STARTED_KEY) == 200
+        assert served.stop() == 0
+    assert "Traceback" not in served.output()
 
 
 @pytest.mark.parametrize(
