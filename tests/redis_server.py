@@ -12,12 +12,7 @@ import socket
 import subprocess
 import time
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.processes import free_port
 
 
 def _encode(*args: str | bytes) -> bytes:
@@ -94,6 +89,6 @@ def start_redis(socket_path: str | None = None) -> RedisServer:
     executable = shutil.which("redis-server")
     if executable is None:
         raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
-    server = RedisServer(executable, _free_port(), socket_path)
+    server = RedisServer(executable, free_port(), socket_path)
     server.start()
     return server

@@ -25,6 +25,7 @@ from gateway.sandbox.data import generate
 from gateway.sandbox.server import SandboxServer, config_toml
 from gateway.sockets import http_url
 from tests.graph import expect as ex
+from tests.processes import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATIONS = ROOT.parent / "shared" / "contract" / "operations"
@@ -38,13 +39,6 @@ def _command(*args: str) -> list[str]:
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "GATEWAY_LOG_LEVEL": "WARNING"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Running:
@@ -119,22 +113,6 @@ class Running:
         self._reader.join(timeout=5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-
-
-def _wait_ready(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    """The first 200 from `url`, once the server listens."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    with httpx.Client(timeout=2) as http:
-        while True:
-            try:
-                response = http.get(url, headers=headers)
-                if response.status_code == 200:
-                    return response
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} never answered")
-            time.sleep(0.05)
 
 
 # --- check-config ------------------------------------------------------------------
@@ -228,7 +206,7 @@ def test_check_config_refuses_what_the_app_would_refuse(
     assert message in err
     assert "Traceback" not in out + err
     handler = signal.getsignal(signal.SIGTERM)
-    port = str(_free_port())
+    port = str(free_port())
     assert cli.main(["serve", "--config", str(path), "--workers", "2", "--port", port]) == 1
     assert message in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is handler  # the caller's, as it was
@@ -382,7 +360,7 @@ def test_schema_prints_the_published_sdl(capsys: pytest.CaptureFixture[str], qui
 
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 def test_serve_sandbox_prints_graphiql_and_the_demo_key_and_answers(port: int) -> None:
@@ -393,7 +371,7 @@ def test_serve_sandbox_prints_graphiql_and_the_demo_key_and_answers(port: int) -
         assert f"http://127.0.0.1:{port}/graphql" in printed
         assert "sandbox-demo-key" in printed
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(f"{base}/readyz")
+        wait_ready(f"{base}/readyz")
         with httpx.Client(base_url=base, timeout=30) as http:
             response = http.post(
                 "/graphql",
@@ -420,7 +398,7 @@ def test_serve_sandbox_with_workers_prefills_graphiql_in_every_worker(port: int)
     with Running("serve", "--sandbox", "--port", str(port), "--workers", "2") as served:
         served.until("Demo API key")
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(f"{base}/readyz")
+        wait_ready(f"{base}/readyz")
         for _ in range(4):  # a connection each: the workers take turns at the socket
             with httpx.Client(base_url=base, timeout=30) as http:
                 page = http.get("/graphql", headers={"Accept": "text/html"})
@@ -451,7 +429,7 @@ def test_sandbox_prints_a_config_that_check_config_accepts(
             "Authorization": f"Bearer {aurora.zylon.token.reveal()}",
             "x-org": aurora.zylon.org_slug,
         }
-        totals = _wait_ready(url, headers).json()
+        totals = wait_ready(url, headers).json()
         expected = ex.workspace(generate().zylon_org("aurora"))
         assert totals["projects_total"] == expected["projects"]
         assert totals["interactions_total"] == expected["interactions"]
@@ -487,7 +465,7 @@ def _connected(port: int, tmp_path: Path, keep_alive_s: int) -> Iterator[socket.
         config = config_toml(sandbox.url, api_key="k" * 24)
         path.write_text(f"[server]\nkeep_alive_s = {keep_alive_s}\n" + config)
         with Running("serve", "--config", str(path), "--port", str(port)):
-            _wait_ready(f"http://127.0.0.1:{port}/healthz")
+            wait_ready(f"http://127.0.0.1:{port}/healthz")
             with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
                 assert _healthz_over(conn).startswith(b"HTTP/1.1 200")
                 yield conn
@@ -531,7 +509,7 @@ def test_every_scrape_of_several_workers_counts_every_request(port: int, tmp_pat
         ) as served:
             try:
                 base = f"http://127.0.0.1:{port}"
-                _wait_ready(f"{base}/readyz")
+                wait_ready(f"{base}/readyz")
                 headers = {"Authorization": f"Bearer {'k' * 24}"}
                 query = {"query": "{ __typename }"}
                 for _ in range(requests):
@@ -608,7 +586,7 @@ def test_a_replaced_worker_serves_the_config_the_server_started_with(
     base = f"http://127.0.0.1:{port}"
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
     with Running(*args) as served:
-        _wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz")
         assert _status(base, STARTED_KEY) == 200
         started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
         edited = path.read_text().replace(reference, EDITED_KEY)
@@ -644,7 +622,7 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
     path, manifest = _manifest_config(tmp_path, sandbox)
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
     with Running(*args) as served:
-        _wait_ready(f"http://127.0.0.1:{port}/healthz")
+        wait_ready(f"http://127.0.0.1:{port}/healthz")
         started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
         manifest.write_text("{")
         os.kill(min(started), signal.SIGKILL)
@@ -669,7 +647,7 @@ def test_a_reload_a_worker_could_not_start_for_leaves_a_later_stop_clean(
     base = f"http://127.0.0.1:{port}"
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
     with Running(*args) as served:
-        _wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz")
         _until_workers(served.proc.pid, lambda found: len(found) == 2)
         manifest.write_text("{")
         served.proc.send_signal(signal.SIGHUP)
@@ -693,7 +671,7 @@ def test_a_replacement_worker_needs_no_file_written_at_start_up(
     base = f"http://127.0.0.1:{port}"
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
     with Running(*args) as served:
-        _wait_ready(f"{base}/healthz")
+        wait_ready(f"{base}/healthz")
         started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
         for entry in scratch.iterdir():
             if not entry.name.startswith("gateway-metrics-"):
@@ -731,7 +709,7 @@ def test_a_metrics_directory_missing_or_holding_values_is_refused(
         shared.mkdir()
         (shared / holding).write_bytes(b"")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
-    assert cli.main(["serve", "--config", str(path), "--port", str(_free_port())]) == 1
+    assert cli.main(["serve", "--config", str(path), "--port", str(free_port())]) == 1
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err

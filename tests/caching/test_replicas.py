@@ -7,7 +7,6 @@ sent upstream.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from gateway.sandbox.faults import FaultRule, LoggedRequest
 from gateway.sandbox.server import SandboxServer
 from tests.caching.conftest import sandbox_toml
 from tests.graph.conftest import GraphQLClient, operation
+from tests.processes import free_port
 from tests.redis_server import RedisServer, start_redis
 
 START_TIMEOUT_S = 30.0
@@ -36,18 +36,11 @@ RANGE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Replica:
     """`gateway serve --config PATH --port P` in a child process."""
 
     def __init__(self, config: Path, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log_path = log
         self._log = log.open("wb")

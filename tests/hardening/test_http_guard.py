@@ -35,6 +35,15 @@ AUTH = {"Authorization": f"Bearer {DEMO_KEY}"}
 SMALL_CAP = 2_000
 
 
+# The start of a raw POST's head, for tests that write the rest byte by byte.
+POST_HEAD = b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+
+
+def _connected(gql: GraphQLClient, *, timeout_s: float) -> socket.socket:
+    url = urlsplit(str(gql.http.base_url))
+    return socket.create_connection((url.hostname, url.port), timeout=timeout_s)
+
+
 @pytest.fixture(scope="module")
 def guarded(sandbox_settings: Settings) -> Iterator[GraphQLClient]:
     """One app for the module: a refusal leaves no state behind."""
@@ -270,11 +279,9 @@ def test_a_declared_body_over_the_cap_is_refused_before_the_client_sends_it(
     gql: GraphQLClient, clean_sandbox: SandboxServer
 ) -> None:
     """A client waiting for `100 Continue` must get the 413, not an invitation to upload."""
-    url = urlsplit(str(gql.http.base_url))
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with _connected(gql, timeout_s=10) as sock:
         sock.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (SMALL_CAP + 1)
+            POST_HEAD + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (SMALL_CAP + 1)
         )
         answer = b""
         while b"\r\n\r\n" not in answer:
@@ -306,12 +313,8 @@ def test_an_endless_body_is_answered_413_without_being_read_to_its_end(
     gql: GraphQLClient, clean_sandbox: SandboxServer
 ) -> None:
     """A chunked body that never ends: the answer comes all the same."""
-    url = urlsplit(str(gql.http.base_url))
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n"
-        )
+    with _connected(gql, timeout_s=10) as sock:
+        sock.sendall(POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
         chunk = b"%x\r\n%s\r\n" % (1000, b" " * 1000)
         for _ in range(SMALL_CAP // 1000 + 1):
             sock.sendall(chunk)  # over the cap, and never the last, empty chunk
@@ -330,12 +333,8 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408_and_closed(
     """A client dripping its body (or stopping after a byte) holds no request open past
     the request deadline."""
     gql = serve(tuned(sandbox_settings, limits={"request_deadline_s": 1.0}))
-    url = urlsplit(str(gql.http.base_url))
-    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
-        sock.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n{"
-        )
+    with _connected(gql, timeout_s=30) as sock:
+        sock.sendall(POST_HEAD + b"Content-Length: 100\r\n\r\n{")
         answer = b""
         while received := sock.recv(65536):  # until the gateway closes the connection
             answer += received
@@ -358,10 +357,9 @@ def test_the_request_deadline_counts_from_arrival_not_from_the_body(
     )
     query = '{ organization(id: "aurora") { usage { workspace { projects } } } }'
     body = json.dumps({"query": query}).encode()
-    url = urlsplit(str(gql.http.base_url))
-    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+    with _connected(gql, timeout_s=30) as sock:
         sock.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+            POST_HEAD
             + f"Authorization: Bearer {DEMO_KEY}\r\nConnection: close\r\n".encode()
             + f"Content-Length: {len(body)}\r\n\r\n".encode()
             + body[:1]

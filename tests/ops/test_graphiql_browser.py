@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from gateway.graphiql import graphiql_assets_available
 from gateway.sandbox.data import generate
+from tests.processes import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -43,17 +43,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`gateway serve --sandbox` in a child process: the GraphiQL URL."""
-    port = _free_port()
+    port = free_port()
     output = tmp_path / "gateway.log"
     with output.open("wb") as out:
         process = subprocess.Popen(

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import TracebackType
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from gateway.sandbox.server import SandboxServer, config_toml
+from tests.processes import free_port, wait_ready
 
 pytest.importorskip(
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
@@ -72,27 +72,6 @@ class SilentCollector:
             conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + START_GUARD_S
-    with httpx.Client(timeout=2) as http:
-        while True:
-            try:
-                if http.get(url).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{url} never answered")
-            time.sleep(0.05)
-
-
 def test_sigterm_does_not_wait_for_a_collector_that_never_answers(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
@@ -101,7 +80,7 @@ def test_sigterm_does_not_wait_for_a_collector_that_never_answers(
     path = tmp_path / "gateway.toml"
     telemetry = '\n[telemetry]\nenabled = true\nexporter = "otlp"\n'
     path.write_text(config_toml(sandbox.url, api_key=KEY) + telemetry)
-    port = _free_port()
+    port = free_port()
     with SilentCollector() as collector:
         env = {
             **os.environ,
@@ -123,7 +102,7 @@ def test_sigterm_does_not_wait_for_a_collector_that_never_answers(
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_ready(f"{base}/healthz")
+            wait_ready(f"{base}/healthz")
             with httpx.Client(base_url=base, timeout=30) as http:
                 answer = http.post(
                     "/graphql",
