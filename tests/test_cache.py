@@ -885,6 +885,17 @@ def test_long_names_weigh_what_python_keeps_of_them() -> None:
     assert estimated_bytes([entry, scenario]) >= 2 * sys.getsizeof(name)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Unresolved:
+    name: str
+    later: NotDefinedAnywhere  # type: ignore[name-defined]  # noqa: F821
+
+
+def test_a_row_whose_hints_do_not_resolve_is_weighed_by_its_row_alone() -> None:
+    """Weighing must never fail a store: its row's strings go uncounted instead."""
+    assert estimated_bytes([_Unresolved("x" * 100, None)]) == ENTRY_BYTES + ROW_BYTES
+
+
 # --- keys -------------------------------------------------------------------------
 
 

@@ -100,7 +100,10 @@ def _texts_of(cls: type) -> tuple[Callable[[Any], Any], bool] | None:
 def _text_paths(cls: type) -> tuple[str, ...]:
     if not dataclasses.is_dataclass(cls):
         return ()
-    hints = typing.get_type_hints(cls)
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # a hint that does not resolve: weighed by its rows only
+        return ()
     paths: list[str] = []
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
