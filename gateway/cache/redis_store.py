@@ -55,6 +55,8 @@ _R = TypeVar("_R")
 # or a read-only replica. Any other error (a SELECT refused at connect among them)
 # counts as an outage, retried only after `_RETRY_AFTER_S`.
 _REFUSALS = (OutOfMemoryError, ReadOnlyError)
+# Values up to this many bytes are written together (`RedisStore._write`).
+_TOGETHER_BYTES = 16 * 1024
 
 # Deletes each lock whose value is still the caller's token.
 _RELEASE = """
@@ -225,17 +227,22 @@ class RedisStore:
 
     async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
         sealed = [(key, self._seal(key, envelope)) for key, envelope in entries]
-        await self._guard(lambda: self._set_each(sealed, float(ttl_s)), None)
+        await self._guard(lambda: self._write(sealed, float(ttl_s)), None)
 
-    async def _set_each(self, sealed: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
-        """One `PSETEX` an entry, not aiocache's MSET and PEXPIREs in a transaction:
-        refused, redis-py's error for a transaction quotes its every command, shortened
-        by `textwrap` in the event loop (a refused 6 MB Make page held it 0.9 s)."""
-        done = await asyncio.gather(
-            *(self.backend.set(key, value, ttl=ttl_s) for key, value in sealed),
-            return_exceptions=True,
-        )
-        for outcome in done:
+    async def _write(self, sealed: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
+        """The small values in one MSET (with their PEXPIREs, a transaction), each large
+        one by a PSETEX of its own: refused, redis-py's error for a transaction quotes its
+        every command, shortened by `textwrap` in the event loop, and a refused 6 MB
+        Make page held it 0.9 s, at each miss."""
+        together = [(key, value) for key, value in sealed if len(value) <= _TOGETHER_BYTES]
+        writes = [
+            self.backend.set(key, value, ttl=ttl_s)
+            for key, value in sealed
+            if len(value) > _TOGETHER_BYTES
+        ]
+        if together:
+            writes.append(self.backend.multi_set(together, ttl=ttl_s))
+        for outcome in await asyncio.gather(*writes, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
 
