@@ -121,10 +121,12 @@ class Organization:
         team_id = numeric_id(id, "team id")
         request = ListRequest(str(self.id), timeframe(make_range(info.context, None)))
         listing = await info.context.loaders.make.scenarios(request)
-        for team in teams_of(listing, str(self.id)):
-            if int(team.id) == team_id:
-                return team
-        raise NotFound(f"no team with id {shown(id)}")
+        owned = listing.by_team.get(team_id)
+        if not owned:
+            raise NotFound(f"no team with id {shown(id)}")
+        return Team(
+            id=strawberry.ID(str(team_id)), name=owned[0].team_name, organization=str(self.id)
+        )
 
     @strawberry.field(
         description=(

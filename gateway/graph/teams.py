@@ -69,8 +69,6 @@ class Team:
 
 def teams_of(listing: ScenarioList, organization: str) -> list[Team]:
     """Every team owning at least one scenario, by name then id."""
-    names: dict[int, str] = {}
-    for s in listing.scenarios:
-        names.setdefault(s.team_id, s.team_name)
+    names = {team: scenarios[0].team_name for team, scenarios in listing.by_team.items()}
     ordered = sorted(names.items(), key=lambda item: (item[1], item[0]))
     return [Team(id=strawberry.ID(str(i)), name=n, organization=organization) for i, n in ordered]
