@@ -12,7 +12,7 @@ import functools
 import operator
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Any, Protocol
 
@@ -67,34 +67,38 @@ def estimated_bytes(stored: object) -> int:
     if not rows:
         return weight
     # An answer's rows are of one type: their strings are read in one pass, in C.
-    texts = _texts_of(typing.cast(Any, type(rows[0])))  # a type is hashable, mypy aside
-    if texts is not None:
-        read, many = texts
+    read = _texts_of(typing.cast(Any, type(rows[0])))  # a type is hashable, mypy aside
+    if read is not None:
         try:
-            strings = chain.from_iterable(map(read, rows)) if many else map(read, rows)
-            weight += CHAR_BYTES * sum(map(len, filter(None, strings)))
-        except AttributeError:  # rows of several types after all: each weighed as itself
-            weight += CHAR_BYTES * sum(_text_length(row) for row in rows)
+            length = _length(map(read, rows))
+        except AttributeError:  # rows of several types after all: each read as itself
+            length = _length(map(_texts, rows))
+        weight += CHAR_BYTES * length
     return weight
 
 
-def _text_length(row: object) -> int:
-    texts = _texts_of(typing.cast(Any, type(row)))
-    if texts is None:
-        return 0
-    read, many = texts
-    return sum(map(len, filter(None, read(row) if many else (read(row),))))
+def _length(texts: Iterable[tuple[str | None, ...]]) -> int:
+    """The characters of the strings read, None skipped."""
+    return sum(map(len, filter(None, chain.from_iterable(texts))))
+
+
+def _texts(row: object) -> tuple[str | None, ...]:
+    read = _texts_of(typing.cast(Any, type(row)))
+    return () if read is None else read(row)
 
 
 @functools.cache
-def _texts_of(cls: type) -> tuple[Callable[[Any], Any], bool] | None:
-    """What reads the strings an instance of a dataclass holds (whether more than one),
-    in its text fields and in its parts' (a ranking's entry holds its user); None for a
-    class with none."""
+def _texts_of(cls: type) -> Callable[[Any], tuple[str | None, ...]] | None:
+    """What reads, as a tuple, the strings an instance of a dataclass holds, in its text
+    fields and in its parts' (a ranking's entry holds its user); None for a class with
+    none."""
     paths = _text_paths(cls)
     if not paths:
         return None
-    return operator.attrgetter(*paths), len(paths) > 1
+    if len(paths) == 1:
+        one = operator.attrgetter(paths[0])
+        return lambda row: (one(row),)
+    return operator.attrgetter(*paths)
 
 
 def _text_paths(cls: type) -> tuple[str, ...]:
