@@ -155,8 +155,9 @@ def check_make_window(
     oldest = _utc(now) - dt.timedelta(days=max_days)
     if r.start < oldest:
         earliest = whole_second_from(oldest)
-        if day_last_second(earliest) < oldest + MAKE_CLOCK_MARGIN:  # refused too, below
-            earliest = day_last_second(earliest) + dt.timedelta(seconds=1)
+        last_of_day = day_last_second(earliest)
+        if last_of_day < oldest + MAKE_CLOCK_MARGIN:  # refused too, below
+            earliest = last_of_day + dt.timedelta(seconds=1)
         raise BadUserInput(
             f"range: `from` is more than {max_days} days ago; Make keeps analytics for "
             f"one year only, so `from` must be on or after {iso_z(earliest)}"
