@@ -27,11 +27,12 @@ from gateway.config import ClientSettings, Settings
 from gateway.errors import Code, shown
 from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
-from gateway.graph.view import GraphQLView
+from gateway.graph.view import REQUEST_ERROR, GraphQLView
 from gateway.graphiql import asks_for_page, render_graphiql_page
 from gateway.http_guard import PRIVATE_HEADERS, error_response
 from gateway.lifespan import GatewayState
 from gateway.loaders import build_loaders
+from gateway.media_types import JSON, answer_type
 from gateway.observe import (
     current_operation,
     executed_cleanly,
@@ -111,14 +112,15 @@ class GraphQLEndpoint:
             hit = self.responses.get(key)
             if hit is not None:
                 note_response_cache_hit(hit[1])
-                return Response(hit[0], media_type="application/json", headers=_HIT)
+                return Response(hit[0], media_type=_answer_type(request), headers=_HIT)
         context = self._context(state, caller)
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await self.view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
-            return _refusal(exc)
+            return _typed(request, _refusal(request, exc))
         finally:
             context.loaders.release()
+        _typed(request, response)
         if key is not None and self.responses is not None:
             body = _repeatable(context, response)
             if body is not None:
@@ -154,12 +156,27 @@ class GraphQLEndpoint:
         )
 
 
+def _answer_type(request: Request) -> str:
+    return answer_type(request.headers.get("accept", ""))
+
+
+def _typed(request: Request, response: Response) -> Response:
+    """The answer in the media type its request asked for; under the spec's own, a
+    request that never reached execution is a 400 (under `application/json`, a 200)."""
+    media = _answer_type(request)
+    if media != JSON:
+        response.headers["content-type"] = media
+        if response.status_code == 200 and getattr(request.state, REQUEST_ERROR, False):
+            response.status_code = 400
+    return response
+
+
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is None or task.cancelling() > 0
 
 
-def _refusal(exc: StrawberryHTTPException) -> Response:
+def _refusal(request: Request, exc: StrawberryHTTPException) -> Response:
     """Strawberry's refusals of a request, in the gateway's words and codes. (A GET of a
     mutation never reaches it: the guard, or persisted queries for a hash, answer 405.)"""
     if isinstance(exc.__cause__, CannotGetOperationTypeError):
@@ -171,6 +188,7 @@ def _refusal(exc: StrawberryHTTPException) -> Response:
             if name is None
             else f"the document has no operation named {shown(name)}"
         )
+        setattr(request.state, REQUEST_ERROR, True)
         return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
     return error_response(exc.status_code, exc.reason, Code.BAD_REQUEST)
 

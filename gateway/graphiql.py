@@ -23,6 +23,8 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from gateway.media_types import JSON_TYPES, ranks
+
 BUILD_COMMAND = "make static"
 _TEMPLATE_NAME = "page.html"
 _REQUIRED_ASSETS = (
@@ -53,27 +55,13 @@ def asks_for_page(scope: Scope) -> bool:
 
 
 _QUERY_PARAMS = frozenset({"query", "extensions"})
-_JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
 
 
 def _prefers_html(accept: str) -> bool:
     """`text/html` acceptable (q > 0) and ranked at least as high as any JSON type."""
-    html_q = json_q = 0.0
-    for item in accept.split(","):
-        media, *parameters = (part.strip() for part in item.split(";"))
-        q = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        media = media.lower()
-        if media == "text/html":
-            html_q = max(html_q, q)
-        elif media in _JSON_TYPES:
-            json_q = max(json_q, q)
+    ranked = ranks(accept)
+    html_q = ranked.get("text/html", 0.0)
+    json_q = max(ranked.get(media, 0.0) for media in JSON_TYPES)
     return html_q > 0 and html_q >= json_q
 
 

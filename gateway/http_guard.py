@@ -47,11 +47,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.digits import declared_over
 from gateway.errors import Code
 from gateway.graphiql import asks_for_page
+from gateway.media_types import JSON_TYPES
 from gateway.upstreams.deadline import remaining, request_deadline
 
 logger = logging.getLogger("gateway.http")
 
-JSON_TYPES = frozenset({"application/json", "application/graphql-response+json"})
 OPERATION_TYPES = frozenset({"query", "mutation", "subscription"})
 _OPEN = frozenset({TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L})
 _CLOSE = frozenset({TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R})

@@ -3,6 +3,13 @@
 The GraphQL-over-HTTP parameters are checked here, each with its own message:
 Strawberry reads a body that is JSON but not an object as if it were one, and
 names the body when a GET's `variables` or `extensions` is not JSON.
+
+An answer to a request that never reached execution has no `data` entry, as the
+GraphQL spec asks ("If an error was raised before execution begins, the data entry
+should not be present"), where Strawberry writes `"data": null`: a client can tell
+"nothing ran" from "the operation ran and its root came out null". Such an answer
+is marked on the request's state, for the endpoint to give it a 4xx under
+`application/graphql-response+json` (gateway.media_types).
 """
 
 from __future__ import annotations
@@ -12,12 +19,21 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.types import QueryParams
+from strawberry.types import ExecutionResult
 
 from gateway.graph.context import Context
 
 _JSON_PARAMETERS = ("variables", "extensions")
+REQUEST_ERROR = "gateway_request_error"  # on the request's state: the answer has no data
+
+
+def request_error(result: ExecutionResult) -> bool:
+    """No data, and every error is the request's, not a field's: a field error has a
+    path, and one that reaches the root leaves `data` null but present."""
+    errors = result.errors
+    return result.data is None and bool(errors) and all(e.path is None for e in errors or ())
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -26,6 +42,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> Any:
         return orjson.loads(data)
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        answer = process_result(result)
+        if request_error(result):
+            del answer["data"]
+            setattr(request.state, REQUEST_ERROR, True)
+        return answer
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         return False  # the app serves its own GraphiQL page; a GET without a query is a 400

@@ -188,7 +188,7 @@ def test_several_operations_need_an_operation_name(
         'query B { organization(id: "aurora") { usage { workspace { projects } } } }'
     )
     unnamed = gql.run(document)
-    assert unnamed["data"] is None
+    assert "data" not in unnamed
     (error,) = unnamed["errors"]
     assert error["message"] == MULTIPLE_OPERATIONS
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
@@ -311,7 +311,7 @@ def test_document_errors_keep_graphql_codes(gql: GraphQLClient) -> None:
     assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     assert syntax["errors"][0]["message"].startswith("Syntax Error:")
     empty = gql.run("{ organizations { } }")  # graphql-core 3.3 parses it
-    assert empty["data"] is None
+    assert "data" not in empty
     assert empty["errors"][0]["message"] == "A selection set must select at least one field."
 
 
