@@ -23,7 +23,7 @@ from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.lru import LruMemoryCache
 from gateway.cache.redis_store import RedisStore, check_url_options
-from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ROW_BYTES, estimated_bytes
+from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ITEM_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
@@ -901,6 +901,22 @@ def test_long_names_weigh_what_python_keeps_of_them() -> None:
     assert estimated_bytes([entry]) >= ROW_BYTES + sys.getsizeof(name)
     # Rows of several types, each weighed as itself.
     assert estimated_bytes([entry, scenario]) >= 2 * sys.getsizeof(name)
+
+
+def test_a_users_roles_weigh_what_python_keeps_of_them() -> None:
+    """Roles are a tuple of strings: they went uncounted, and rankings of users with
+    fifty long roles each took 8 times the bound (the Zylon scale audit)."""
+    joined = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    roles = tuple(f"role-{i}-" + "r" * 64 for i in range(50))
+    user = ZylonUser("u1", None, None, "n", "a@b.c", "active", roles, joined)
+    entry = UserRankingEntry(user=user, interactions_created=1, agent_flows_created=1)
+    kept = sum(map(sys.getsizeof, roles)) + sys.getsizeof(roles)
+    assert estimated_bytes([entry] * 100) >= 100 * kept
+    plain = dataclasses.replace(user, roles=())
+    bare = UserRankingEntry(user=plain, interactions_created=1, agent_flows_created=1)
+    assert estimated_bytes([entry]) - estimated_bytes([bare]) == sum(
+        ITEM_BYTES + CHAR_BYTES * len(role) for role in roles
+    )
 
 
 @dataclasses.dataclass(frozen=True)

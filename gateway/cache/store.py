@@ -46,16 +46,18 @@ def envelopes(values: Sequence[object]) -> list[Envelope | None]:
 # measured 634 bytes a row: 512, and their characters at 4 bytes; a ranking's user or
 # project with its fields about as much; a series point less), and each character of
 # the rows' strings at 4 bytes: what Python keeps of a name with one emoji in it, more
-# than an ASCII one takes.
+# than an ASCII one takes. A row's sequence of strings (a user's roles) costs each of
+# its strings `ITEM_BYTES` more: the object and the sequence's pointer to it.
 ENTRY_BYTES = 1024
 ROW_BYTES = 512
 CHAR_BYTES = 4
+ITEM_BYTES = 64
 
 
 def estimated_bytes(stored: object) -> int:
     """`ENTRY_BYTES`, and for each row `ROW_BYTES` and `CHAR_BYTES` a character of its
-    strings: rows are a list's items, or those of the tuples and lists a parsed answer
-    holds (a Make page's scenarios)."""
+    strings (`ITEM_BYTES` more for each in a sequence): rows are a list's items, or
+    those of the tuples and lists a parsed answer holds (a Make page's scenarios)."""
     value = stored.value if isinstance(stored, Envelope) else stored
     if isinstance(value, list | tuple):
         rows: Sequence[object] = value
@@ -67,32 +69,41 @@ def estimated_bytes(stored: object) -> int:
     if not rows:
         return weight
     # An answer's rows are of one type: their strings are read in one pass, in C.
-    read = _texts_of(typing.cast(Any, type(rows[0])))  # a type is hashable, mypy aside
-    if read is not None:
-        try:
-            length = _length(map(read, rows))
-        except AttributeError:  # rows of several types after all: each read as itself
-            length = _length(map(_texts, rows))
-        weight += CHAR_BYTES * length
+    try:
+        return weight + _strings_weight(rows, typing.cast(Any, type(rows[0])))
+    except AttributeError:  # rows of several types after all: each read as itself
+        return weight + sum(_strings_weight((row,), type(row)) for row in rows)
+
+
+def _strings_weight(rows: Sequence[object], cls: type) -> int:
+    texts, sequences = _readers_of(cls)
+    weight = 0
+    if texts is not None:
+        weight += CHAR_BYTES * _length(chain.from_iterable(map(texts, rows)))
+    if sequences is not None:
+        items = list(chain.from_iterable(filter(None, chain.from_iterable(map(sequences, rows)))))
+        weight += ITEM_BYTES * len(items) + CHAR_BYTES * _length(items)
     return weight
 
 
-def _length(texts: Iterable[tuple[str | None, ...]]) -> int:
+def _length(texts: Iterable[str | None]) -> int:
     """The characters of the strings read, None skipped."""
-    return sum(map(len, filter(None, chain.from_iterable(texts))))
+    return sum(map(len, filter(None, texts)))
 
 
-def _texts(row: object) -> tuple[str | None, ...]:
-    read = _texts_of(typing.cast(Any, type(row)))
-    return () if read is None else read(row)
+Read = Callable[[Any], tuple[Any, ...]]
 
 
 @functools.cache
-def _texts_of(cls: type) -> Callable[[Any], tuple[str | None, ...]] | None:
-    """What reads, as a tuple, the strings an instance of a dataclass holds, in its text
-    fields and in its parts' (a ranking's entry holds its user); None for a class with
-    none."""
-    paths = _text_paths(cls)
+def _readers_of(cls: type) -> tuple[Read | None, Read | None]:
+    """What reads, each as a tuple, the strings an instance of a dataclass holds, and
+    its sequences of strings, in its own fields and in its parts' (a ranking's entry
+    holds its user); None for a class with none of either."""
+    texts, sequences = _text_paths(cls)
+    return _reader(texts), _reader(sequences)
+
+
+def _reader(paths: tuple[str, ...]) -> Read | None:
     if not paths:
         return None
     if len(paths) == 1:
@@ -101,21 +112,30 @@ def _texts_of(cls: type) -> Callable[[Any], tuple[str | None, ...]] | None:
     return operator.attrgetter(*paths)
 
 
-def _text_paths(cls: type) -> tuple[str, ...]:
+def _text_paths(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths of a dataclass's strings, and of its sequences of strings."""
     if not dataclasses.is_dataclass(cls):
-        return ()
+        return (), ()
     try:
         hints = typing.get_type_hints(cls)
     except (NameError, TypeError):  # a hint that does not resolve: weighed by its rows only
-        return ()
-    paths: list[str] = []
+        return (), ()
+    texts: list[str] = []
+    sequences: list[str] = []
     for field in dataclasses.fields(cls):
         hint = hints[field.name]
         if hint is str or (isinstance(hint, types.UnionType) and str in typing.get_args(hint)):
-            paths.append(field.name)
+            texts.append(field.name)
+        elif typing.get_origin(hint) in _SEQUENCES and str in typing.get_args(hint):
+            sequences.append(field.name)
         elif isinstance(hint, type):
-            paths.extend(f"{field.name}.{path}" for path in _text_paths(hint))
-    return tuple(paths)
+            inner_texts, inner_sequences = _text_paths(hint)
+            texts.extend(f"{field.name}.{path}" for path in inner_texts)
+            sequences.extend(f"{field.name}.{path}" for path in inner_sequences)
+    return tuple(texts), tuple(sequences)
+
+
+_SEQUENCES = (tuple, list, frozenset, set)
 
 
 class MemoryStore:
