@@ -54,9 +54,12 @@ def default_range(ctx: Context, days: int = DEFAULT_RANGE_DAYS) -> Range:
     return resolved
 
 
-def make_range(ctx: Context, value: Any) -> Range:
-    """A range for Make, which keeps one year of analytics."""
+def make_range(ctx: Context, value: Any, organization: str | None = None) -> Range:
+    """A range for Make, which keeps one year of analytics; for an organization without
+    Make, whose Make fields answer NOT_LINKED, only a range."""
     resolved = time_range(ctx, value)
+    if organization is not None and not has_make(ctx, organization):
+        return resolved
     ctx.changes_by(check_make_window(resolved, now=ctx.now))
     return resolved
 
@@ -80,6 +83,13 @@ def walk_range(ctx: Context, window: tuple[str, str]) -> Range:
     except BadUserInput:
         raise BadUserInput(EXPIRED_WALK) from None
     return resolved
+
+
+def has_make(ctx: Context, organization: str) -> bool:
+    """Whether Make is called for this organization's Make fields (an unknown one is
+    NOT_FOUND: its range is checked as Make's)."""
+    org = ctx.settings.organization(organization)
+    return org is None or org.make is not None
 
 
 def series_range(ctx: Context, value: Any, *, make: bool) -> Range:

@@ -9,6 +9,7 @@ import strawberry
 from gateway.config import OrganizationSettings, make_zone
 from gateway.errors import NotFound, shown
 from gateway.graph.arguments import (
+    has_make,
     make_range,
     numeric_id,
     ranking_limit,
@@ -46,7 +47,7 @@ class Usage:
 
     @strawberry.field(description="Make totals over the range; null with an error when Make fails.")
     async def automation(self, info: Info) -> AutomationMetrics | None:
-        tf = timeframe(make_range(info.context, self.range))
+        tf = timeframe(make_range(info.context, self.range, self.organization))
         request = TotalRequest(
             self.organization, Filters(), tf, need_changes=bool(selected(info) & CHANGE_FIELDS)
         )
@@ -112,14 +113,16 @@ class Organization:
 
     @strawberry.field(description="Make teams that own at least one scenario.")
     async def teams(self, info: Info, range: TimeRange | None = None) -> list[Team]:
-        request = ListRequest(str(self.id), timeframe(make_range(info.context, range)))
+        request = ListRequest(
+            str(self.id), timeframe(make_range(info.context, range, str(self.id)))
+        )
         listing = await or_default(info, None, info.context.loaders.make.scenarios(request))
         return [] if listing is None else teams_of(listing, str(self.id))
 
     @strawberry.field
     async def team(self, info: Info, id: strawberry.ID) -> Team | None:
         team_id = numeric_id(id, "team id")
-        request = ListRequest(str(self.id), timeframe(make_range(info.context, None)))
+        request = ListRequest(str(self.id), timeframe(make_range(info.context, None, str(self.id))))
         listing = await info.context.loaders.make.scenarios(request)
         owned = listing.by_team.get(team_id)
         if not owned:
@@ -161,7 +164,8 @@ class Organization:
     async def time_series(
         self, info: Info, metric: Metric, range: TimeRange | None = None
     ) -> TimeSeries:
-        r = series_range(info.context, range, make=metric.source is SourceEnum.MAKE)
+        is_make = metric.source is SourceEnum.MAKE
+        r = series_range(info.context, range, make=is_make and has_make(info.context, str(self.id)))
         points = await or_default(info, [], load_series(info, str(self.id), metric, r))
         return TimeSeries(metric=metric, source=metric.source, points=points)
 

@@ -345,19 +345,20 @@ class _Walk:
         if (owner, name) in SCENARIO_FIELDS:
             r = self.check_scenarios(owner, values, scope)
         elif (owner, name) in MAKE_RANGE_FIELDS:
-            r = args.make_range(ctx, values.get("range"))
+            r = self.make_range(values.get("range"), scope)
             if name == "teams":
                 return Scope(orgs=scope.orgs, listed=args.timeframe(r))
         elif (owner, name) == ("Organization", "usage"):
             selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
             if "automation" in selected:
-                args.make_range(ctx, values.get("range"))
+                self.make_range(values.get("range"), scope)
             else:
                 args.time_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "timeSeries"):
             metric = values.get("metric")
             is_make = isinstance(metric, Metric) and metric.source.value == "MAKE"
-            r = args.series_range(ctx, values.get("range"), make=is_make)
+            # Make's limits bind only where Make is called: elsewhere it is NOT_LINKED.
+            r = args.series_range(ctx, values.get("range"), make=is_make and scope.orgs != ())
             if is_make and scope.orgs != ():  # () : none with Make, so no call at all
                 org = scope.orgs[0] if scope.orgs and len(scope.orgs) == 1 else None
                 self.series_days.setdefault(org, set()).update(r.days())
@@ -446,6 +447,13 @@ class _Walk:
         coerced = self.variables.coerced
         return not switched_off(node, lambda value: value_from_ast(value, GraphQLBoolean, coerced))
 
+    def make_range(self, value: object, scope: Scope) -> Range:
+        """A Make field's range: Make's year bounds it, unless no organization in scope
+        has Make, where the field answers NOT_LINKED and a range is only a range."""
+        if scope.orgs == ():
+            return args.time_range(self.ctx, value)
+        return args.make_range(self.ctx, value)
+
     def check_scenarios(self, owner: str, values: dict[str, Any], scope: Scope) -> Range:
         """The page's size, range and cursors; its range."""
         after, before = values.get("after"), values.get("before")
@@ -456,7 +464,7 @@ class _Walk:
             has_before=before is not None,
             max_size=self.ctx.settings.limits.max_page_size,
         )
-        r = args.make_range(self.ctx, values.get("range"))
+        r = self.make_range(values.get("range"), scope)
         self.check_cursors(owner, values, scope, r)
         return r
 

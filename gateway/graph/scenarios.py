@@ -151,7 +151,7 @@ async def scenario_connection(
         has_before=before is not None,
         max_size=context.settings.limits.max_page_size,
     )
-    r = args.make_range(context, range)
+    r = args.make_range(context, range, organization)
     wanted = args.filters(filter)
     sort_by, sort_dir = args.order(order_by)
     given = r if range is not None else None
