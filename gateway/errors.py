@@ -4,6 +4,7 @@
     ├── BadUserInput                  BAD_USER_INPUT    a bad argument; refused before any call
     ├── NotFound                      NOT_FOUND         unknown, or not the caller's
     ├── NotLinked                     NOT_LINKED        the organization has no such upstream
+    ├── NotRanked                     NOT_RANKED        past the most a Zylon ranking holds
     └── UpstreamError                 (abstract)        an upstream answered badly or not at all
         ├── UpstreamUnauthorized      UPSTREAM_UNAUTHORIZED   401 / 403
         ├── UpstreamBadRequest        UPSTREAM_BAD_REQUEST    400, 404 and other 4xx
@@ -45,6 +46,7 @@ class Code(enum.StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     NOT_FOUND = "NOT_FOUND"
     NOT_LINKED = "NOT_LINKED"
+    NOT_RANKED = "NOT_RANKED"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     UPSTREAM_UNAUTHORIZED = "UPSTREAM_UNAUTHORIZED"
     UPSTREAM_BAD_REQUEST = "UPSTREAM_BAD_REQUEST"
@@ -106,6 +108,17 @@ class NotLinked(GatewayError):
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "source": self.source.value}
+
+
+class NotRanked(GatewayError):
+    """A user's or project's activity over a range whose ranking is full without it:
+    Zylon ranks at most 100 and has no lookup by id, so its figures are unknown (not
+    zero: a null `activity` says "no activity")."""
+
+    code = Code.NOT_RANKED
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "source": Source.ZYLON.value}
 
 
 class UpstreamError(GatewayError):

@@ -50,13 +50,15 @@ class Project:
     @strawberry.field(
         description=(
             "This project's line of the active-projects ranking over the range; null when it "
-            "had no activity in it."
+            "had no activity in it, null with a NOT_RANKED error when it is not among the "
+            "100 most active of that range (the most a Zylon ranking holds)."
         )
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> ProjectActivity | None:
         window = zylon_window(time_range(info.context, range))
         loaders = info.context.loaders.zylon
-        entry = await loaders.project_entry(self.organization, window, self.id)
+        entry = await loaders.activity(self.organization, "projects", window, self.id)
+        assert entry is None or isinstance(entry, ProjectRankingEntry)
         return None if entry is None else ProjectActivity.of(entry, self.organization)
 
     @classmethod

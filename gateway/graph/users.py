@@ -44,12 +44,15 @@ class User:
     @strawberry.field(
         description=(
             "This user's line of the active-users ranking over the range; null when the user "
-            "had no activity in it."
+            "had no activity in it, null with a NOT_RANKED error when it is not among the "
+            "100 most active of that range (the most a Zylon ranking holds)."
         )
     )
     async def activity(self, info: Info, range: TimeRange | None = None) -> UserActivity | None:
         window = zylon_window(time_range(info.context, range))
-        entry = await info.context.loaders.zylon.user_entry(self.organization, window, self.id)
+        loaders = info.context.loaders.zylon
+        entry = await loaders.activity(self.organization, "users", window, self.id)
+        assert entry is None or isinstance(entry, UserRankingEntry)
         return None if entry is None else UserActivity.of(entry, self.organization)
 
     @classmethod

@@ -23,7 +23,7 @@ from typing import Literal, TypeVar
 from strawberry.dataloader import DataLoader
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, scope
-from gateway.errors import NotLinked, Source
+from gateway.errors import NotLinked, NotRanked, Source, shown
 from gateway.frozen import frozen
 from gateway.upstreams.models import (
     ProjectRankingEntry,
@@ -114,6 +114,23 @@ class ZylonLoaders:
         key = RankingKey(org_id, "projects", window, MAX_RANKING)
         entry = (await self._indexed(key)).get(project_id)
         assert entry is None or isinstance(entry, ProjectRankingEntry)
+        return entry
+
+    async def activity(
+        self, org_id: str, kind: RankingKind, window: ZylonWindow, entity_id: str
+    ) -> UserRankingEntry | ProjectRankingEntry | None:
+        """An entity's line of the ranking over `window`; None when it had no activity
+        there. Absent from a full ranking, it may have some: NotRanked."""
+        key = RankingKey(org_id, kind, window, MAX_RANKING)
+        index = await self._indexed(key)
+        entry = index.get(entity_id)
+        if entry is None and len(index) >= MAX_RANKING:
+            what = "user" if kind == "users" else "project"
+            raise NotRanked(
+                f"{what} {shown(entity_id)} is not among the {MAX_RANKING} most active of "
+                f"organization {shown(org_id)} over the range, the most a Zylon ranking "
+                "holds: its activity there is unknown; ask for a narrower range"
+            )
         return entry
 
     async def _indexed(self, key: RankingKey) -> RankingIndex:
