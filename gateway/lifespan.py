@@ -44,7 +44,11 @@ async def open_state(
 ) -> AsyncIterator[GatewayState]:
     """`on_attempt` sees every upstream HTTP attempt, `on_breaker` every change of a
     circuit breaker's state; `event_hooks` go on the HTTP clients."""
-    cache = open_cache(settings.cache, signing_key=settings.cache_signing_key())
+    cache = open_cache(
+        settings.cache,
+        signing_key=settings.cache_signing_key(),
+        refresh_deadline_s=settings.limits.request_deadline_s,
+    )
     persisted = cache
     if settings.cache.backend == "memory":
         entries = settings.graphql.persisted_query_max_entries

@@ -27,7 +27,7 @@ from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ITEM_BYTES, ROW_BYTES, 
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
-from gateway.upstreams.deadline import request_deadline
+from gateway.upstreams.deadline import remaining, request_deadline
 from gateway.upstreams.models import (
     MakeMetrics,
     MakePage,
@@ -631,6 +631,76 @@ async def test_a_fetch_cut_by_its_requests_deadline_is_fetched_again_by_one_with
     assert await asyncio.wait_for(joined, timeout=10) == "a@v1"
     assert calls == 2
     if store is not None:
+        await cache.close()
+
+
+async def test_a_caller_with_time_left_is_not_failed_by_a_fetch_cut_twice(
+    make_cache: MakeCache,
+) -> None:
+    """Two requests near their deadlines and an ordinary one share a fetch, which is cut.
+    The first to try again is near its end too: the ordinary request used to join that
+    try, be cut a second time, and fail against a healthy upstream (the cancel audit)."""
+    cache = make_cache()
+    calls, started, cut = 0, asyncio.Event(), asyncio.Event()
+
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        left = remaining()
+        if left is not None and left < 10:  # as the upstream layer cuts at a deadline
+            started.set()
+            await cut.wait()
+            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
+        return "a@v1"
+
+    item = CacheItem(key=cache_key(SCOPE, "zylon_ranking", "a"), kind="zylon_ranking", fetch=fetch)
+
+    async def load(deadline_s: float) -> object:
+        with request_deadline(deadline_s):
+            return await cache.load(item)
+
+    owner = asyncio.create_task(load(5.0))
+    await started.wait()
+    near_its_end = asyncio.create_task(load(5.0))
+    ordinary = asyncio.create_task(load(60.0))
+    for _ in range(20):  # both join within these turns of the loop
+        await asyncio.sleep(0)
+    cut.set()
+    for short in (owner, near_its_end):
+        with pytest.raises(DeadlineExceeded):
+            await short
+    assert await asyncio.wait_for(ordinary, timeout=10) == "a@v1"
+    assert calls == 3
+
+
+async def test_a_refresh_is_not_cut_by_the_deadline_of_the_request_that_read_stale() -> None:
+    """A refresh started late in a request ran under that request's deadline: it was
+    cut, though the upstream answered in time, and later readers were told it failed."""
+    cache = open_cache(CacheSettings(stale_s=60.0), refresh_deadline_s=30.0)
+    version = 0
+
+    async def fetch() -> str:
+        nonlocal version
+        left = remaining()
+        if left is not None and left < 10:  # as the upstream layer cuts at a deadline
+            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
+        version += 1
+        return f"a@v{version}"
+
+    key = cache_key(SCOPE, "zylon_ranking", "a")
+    item = CacheItem(key=key, kind="zylon_ranking", fetch=fetch, ttl_s=0.05)
+    try:
+        assert await cache.load(item) == "a@v1"
+        await asyncio.sleep(0.1)  # stale now
+        with request_deadline(0.5):
+            notes = CacheNotes()
+            assert await cache.load(item, notes=notes) == "a@v1"
+            assert notes.stale == 1
+        await cache.drain()
+        notes = CacheNotes()
+        assert await cache.load(item, notes=notes) == "a@v2"
+        assert not notes.stale_on_error
+    finally:
         await cache.close()
 
 

@@ -24,6 +24,7 @@ more for the keys it then locks) and writes with one multi_set per distinct TTL
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -45,7 +46,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.upstreams.deadline import remaining
+from gateway.upstreams.deadline import detached, remaining
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,12 @@ class Cache:
         settings: CacheSettings,
         *,
         stale_if_error_s: float | None = None,
+        refresh_deadline_s: float | None = None,
     ) -> None:
+        """`refresh_deadline_s`: how long a stale entry's background refresh may take
+        (a request's own deadline, as `limits.request_deadline_s`)."""
         self._store = store
+        self._refresh_deadline_s = refresh_deadline_s
         self._settings = settings
         self._stale_if_error_s = (
             settings.stale_if_error_s if stale_if_error_s is None else stale_if_error_s
@@ -159,13 +164,15 @@ class Cache:
     ) -> dict[str, object]:
         """Each item's value or error, fetched here or by the fetch under way that this
         call joins; within this request's own deadline either way. A joined fetch cut
-        by its own request's (earlier) deadline is fetched again while time is left."""
+        by its own request's (earlier) deadline is fetched again while time is left, by
+        a fetch of this call's own: joining another one started late in its request,
+        it could be cut again, and the caller fail with time left (the cancel audit)."""
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future[Any]] = {}
         owned: list[CacheItem[Any]] = []
         by_key = {item.key: item for item in items}
         for item in items:
-            future = self._inflight.get(item.key)
+            future = self._inflight.get(item.key) if again else None
             if future is not None and _failed(future):
                 future = None  # failed, not yet settled (a shared store's batch): fetch anew
             if future is None:
@@ -361,7 +368,9 @@ class Cache:
     def _refresh(self, item: CacheItem[Any]) -> None:
         if item.key in self._refreshing or item.key in self._inflight:
             return
-        task = self._spawn(self._run_refresh(item))
+        # Under a deadline of its own: under the one of the request that read the entry
+        # stale, a refresh it started late was cut, and later readers told it failed.
+        task = self._spawn(self._run_refresh(item), detached(self._refresh_deadline_s))
         self._refreshing[item.key] = task
         task.add_done_callback(lambda t: self._forget_refresh(item.key, t))
 
@@ -414,8 +423,10 @@ class Cache:
                 groups.setdefault(ttl, []).append((item.key, envelope))
         await _all([self._store.set_many(entries, ttl + kept_s) for ttl, entries in groups.items()])
 
-    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro)
+    def _spawn(
+        self, coro: Coroutine[Any, Any, T], context: contextvars.Context | None = None
+    ) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -445,11 +456,13 @@ def _outcome(future: asyncio.Future[Any]) -> object:
     return future.exception() or future.result()
 
 
-def open_cache(settings: CacheSettings, *, signing_key: bytes = b"") -> Cache:
+def open_cache(
+    settings: CacheSettings, *, signing_key: bytes = b"", refresh_deadline_s: float | None = None
+) -> Cache:
     """`signing_key` seals what the Redis backend stores (`Settings.cache_signing_key`)."""
     store: Store
     if settings.backend == "redis":
         store = RedisStore(settings, signing_key)
     else:
         store = MemoryStore(settings.max_entries, settings.max_bytes)
-    return Cache(store, settings)
+    return Cache(store, settings, refresh_deadline_s=refresh_deadline_s)

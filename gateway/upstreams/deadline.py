@@ -2,12 +2,15 @@
 
 The app opens `request_deadline(seconds)` around each request; tasks started
 inside it (DataLoader batches, cache fetches) inherit it with their context.
-Upstream calls then never wait, retry or back off past it.
+Upstream calls then never wait, retry or back off past it. A stale entry's
+background refresh, which no caller waits for, runs in a `detached` context,
+under a deadline of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -34,3 +37,11 @@ def remaining() -> float | None:
     """Seconds left before the deadline (negative once past), None when there is none."""
     deadline = _DEADLINE.get()
     return None if deadline is None else deadline - time.monotonic()
+
+
+def detached(seconds: float | None) -> contextvars.Context:
+    """The current context, with a deadline of its own `seconds` from now in place of
+    the request's: for work that outlives the request that started it."""
+    context = contextvars.copy_context()
+    context.run(_DEADLINE.set, None if seconds is None else time.monotonic() + seconds)
+    return context
