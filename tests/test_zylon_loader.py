@@ -15,7 +15,7 @@ from gateway.loaders import build_loaders
 from gateway.loaders.zylon import RankingKey, ZylonLoaders
 from gateway.ranges import Range, day_range, zylon_window
 from gateway.sandbox.server import SandboxServer
-from gateway.upstreams.models import ZylonWindow
+from gateway.upstreams.models import UserRankingEntry, ZylonWindow
 from gateway.upstreams.pool import open_upstreams
 from tests.graph.expect import sandbox_settings
 
@@ -71,11 +71,11 @@ async def test_a_cancelled_field_does_not_cancel_the_index_others_await(
     too, and every other lookup got a CancelledError."""
     ranking = await zylon.rankings.load(RankingKey("aurora", "users", window, 1))
     user_id = ranking[0].user.id
-    doomed = asyncio.ensure_future(zylon.user_entry("aurora", window, user_id))
-    other = asyncio.ensure_future(zylon.user_entry("aurora", window, user_id))
+    doomed = asyncio.ensure_future(zylon.ranking_index("aurora", "users", window))
+    other = asyncio.ensure_future(zylon.ranking_index("aurora", "users", window))
     await asyncio.sleep(0)  # both await the index now
     doomed.cancel()
-    entry = await other
-    assert entry is not None
+    entry = (await other)[user_id]
+    assert isinstance(entry, UserRankingEntry)
     assert entry.user.id == user_id
     assert doomed.cancelled()

@@ -33,6 +33,9 @@ class Context:
     # When the answer may change by the clock alone (a default range moves on with it,
     # a range leaves Make's year): the whole-response cache keeps it no longer.
     changes_at: dt.datetime | None = None
+    # What `_entities` searches in, built once per operation and shared by its
+    # representations (gateway.graph.entities).
+    searches: dict[object, Any] = field(default_factory=dict)
 
     def changes_by(self, when: dt.datetime) -> None:
         if self.changes_at is None or when < self.changes_at:

@@ -5,9 +5,19 @@ ranking over the default range (one call per kind and organization, shared by
 every representation of the operation), and, for those not active in it, in
 the ranking over the last year (one more call per kind and organization). One
 with no activity in the last year, or not among its 100 most active, cannot be
-found: NOT_FOUND. The caller's organizations are searched one after the other,
-so representations of the first cost nothing in the others. Scenarios and teams
-come from one full Make list per organization.
+found: NOT_FOUND. Scenarios and teams come from one full Make list per
+organization.
+
+The caller's organizations are searched in rounds, in the configuration's order:
+the first alone, then the next one, two, four... at once. An id the first holds
+costs the others nothing (the contract's budget for one organization's entities),
+and one found nowhere costs log2(N) rounds, not N. Each organization's ranking (or
+list) is merged once into one index per kind and range, shared by the operation's
+representations, where an id is one lookup. (They were searched one organization
+after the other, each representation through each organization: with 120
+organizations and a 50 ms upstream, an unknown id took 6 s, and 1,000
+representations over 161 organizations 2.6 s of CPU.) Where two organizations hold
+an id, the first answers.
 
 An organization whose upstream fails is passed over, not the end of the search:
 another organization's entity is still found. Its error answers only for an id
@@ -16,18 +26,26 @@ found nowhere else, which may be the failed organization's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Collection
-from typing import TypeVar
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Generic, Literal, TypeVar
 
 from gateway.errors import BadUserInput, NotFound, UpstreamError, shown
 from gateway.graph.arguments import default_range
 from gateway.graph.context import Info
 from gateway.loaders.make_requests import ListRequest, ScenarioIndex, Timeframe
 from gateway.loaders.zylon import RankingKind
-from gateway.ranges import Range, make_timeframe, zylon_window
-from gateway.upstreams.models import MakeScenario, ZylonProject, ZylonUser
+from gateway.ranges import DEFAULT_RANGE_DAYS, make_timeframe, zylon_window
+from gateway.upstreams.models import (
+    MakeScenario,
+    ProjectRankingEntry,
+    UserRankingEntry,
+    ZylonProject,
+    ZylonUser,
+)
 
 WIDE_DAYS = 365
+Entry = UserRankingEntry | ProjectRankingEntry
 
 
 def representation(value: object, index: int, typenames: Collection[str]) -> dict[str, str]:
@@ -48,48 +66,85 @@ def representation(value: object, index: int, typenames: Collection[str]) -> dic
     return {"__typename": typename, "id": str(key)}
 
 
-def _ranges(info: Info) -> list[Range]:
-    return [default_range(info.context), default_range(info.context, WIDE_DAYS)]
-
-
 T = TypeVar("T")
 
 
-class _Search:
-    """One entity's search through the caller's organizations."""
+class OrganizationSearch(Generic[T]):
+    """One kind's search of one operation through the caller's organizations, in
+    rounds: the first organization, then the next one, two, four... at once. Each
+    organization's index is merged once into one, where an id is one lookup; an id the
+    first holds costs the others nothing, and one found nowhere costs log2(N) rounds."""
 
-    def __init__(self) -> None:
-        self.failure: UpstreamError | None = None
+    def __init__(self, orgs: list[str], load: Callable[[str], Awaitable[Mapping[str, T]]]):
+        self._orgs = orgs
+        self._load = load
+        self._found: dict[str, tuple[T, str]] = {}
+        self._searched = 0  # organizations merged so far, in order
+        self._round: asyncio.Future[None] | None = None
+        self.failure: UpstreamError | None = None  # of the first organization passed over
 
-    async def look(self, lookup: Awaitable[T]) -> T | None:
-        try:
-            return await lookup
-        except UpstreamError as exc:
-            self.failure = self.failure or exc
-            return None
+    async def find(self, entity_id: str) -> tuple[T, str] | None:
+        """The entity and the first organization (in order) that holds it."""
+        while (hit := self._found.get(entity_id)) is None:
+            if self._searched == len(self._orgs):
+                return None
+            if self._round is None or self._round.done():
+                start = self._searched
+                end = min(len(self._orgs), max(1, 2 * start))
+                self._round = asyncio.ensure_future(self._search(start, end))
+            # Shielded: representations share the round; one cancelled leaves it running.
+            await asyncio.shield(self._round)
+        return hit
 
-    def not_found(self, what: str) -> Exception:
-        return self.failure or NotFound(what)
+    async def _search(self, start: int, end: int) -> None:
+        orgs = self._orgs[start:end]
+        results = await asyncio.gather(*map(self._load, orgs), return_exceptions=True)
+        for org_id, result in zip(orgs, results, strict=True):
+            if isinstance(result, UpstreamError):
+                self.failure = self.failure or result
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for entity_id, entity in result.items():
+                    self._found.setdefault(entity_id, (entity, org_id))
+        self._searched = end
+
+
+def _search(
+    info: Info, key: object, make: Callable[[], OrganizationSearch[T]]
+) -> OrganizationSearch[T]:
+    """The operation's search for `key`, made on first use."""
+    searches = info.context.searches
+    search = searches.get(key)
+    if search is None:
+        search = searches[key] = make()
+    return search
+
+
+def _ranked(info: Info, kind: RankingKind, wide: bool) -> OrganizationSearch[Entry]:
+    def make() -> OrganizationSearch[Entry]:
+        window = zylon_window(
+            default_range(info.context, WIDE_DAYS if wide else DEFAULT_RANGE_DAYS)
+        )
+        loaders = info.context.loaders.zylon
+        orgs = [o.id for o in info.context.visible_organizations() if o.zylon is not None]
+        return OrganizationSearch(orgs, lambda org: loaders.ranking_index(org, kind, window))
+
+    return _search(info, (kind, wide), make)
 
 
 async def _find_ranked(info: Info, kind: RankingKind, entity_id: str) -> tuple[object, str]:
     """The user or project with this id in a ranking of a visible organization."""
-    loaders = info.context.loaders.zylon
-    search = _Search()
-    for r in _ranges(info):
-        for org in info.context.visible_organizations():
-            if org.zylon is None:
-                continue
-            window = zylon_window(r)
-            if kind == "users":
-                user = await search.look(loaders.user_entry(org.id, window, entity_id))
-                if user is not None:
-                    return user.user, org.id
-            else:
-                project = await search.look(loaders.project_entry(org.id, window, entity_id))
-                if project is not None:
-                    return project.project, org.id
-    raise search.not_found(f"no {kind[:-1]} with id {shown(entity_id)}")
+    failure: UpstreamError | None = None
+    for wide in (False, True):  # the year's ranking only for an id the default's lacks
+        search = _ranked(info, kind, wide)
+        hit = await search.find(entity_id)
+        if hit is not None:
+            entry, org_id = hit
+            found = entry.user if isinstance(entry, UserRankingEntry) else entry.project
+            return found, org_id
+        failure = failure or search.failure
+    raise failure or NotFound(f"no {kind[:-1]} with id {shown(entity_id)}")
 
 
 async def find_user(info: Info, user_id: str) -> tuple[ZylonUser, str]:
@@ -108,33 +163,40 @@ def default_timeframe(info: Info) -> Timeframe:
     return Timeframe(*make_timeframe(default_range(info.context)))
 
 
-async def _listings(info: Info, search: _Search) -> AsyncIterator[tuple[str, ScenarioIndex]]:
-    """Each visible organization's full Make list over the default range, indexed, but
-    the failed."""
-    timeframe = default_timeframe(info)
-    for org in info.context.visible_organizations():
-        if org.make is None:
-            continue
-        request = ListRequest(org.id, timeframe)
-        index = await search.look(info.context.loaders.make.scenario_index(request))
-        if index is not None:
-            yield org.id, index
+def _listed(info: Info, by: Literal["by_id", "by_team"]) -> OrganizationSearch[MakeScenario]:
+    """The visible organizations' full Make lists over the default range, searched by
+    scenario id or by team id (each team's first scenario)."""
+
+    def make() -> OrganizationSearch[MakeScenario]:
+        timeframe = default_timeframe(info)
+        loader = info.context.loaders.make
+        orgs = [o.id for o in info.context.visible_organizations() if o.make is not None]
+        return OrganizationSearch(
+            orgs, lambda org: _part(loader.scenario_index(ListRequest(org, timeframe)), by)
+        )
+
+    return _search(info, by, make)
+
+
+async def _part(index: Awaitable[ScenarioIndex], by: str) -> dict[str, MakeScenario]:
+    part: dict[str, MakeScenario] = getattr(await index, by)
+    return part
 
 
 async def find_scenario(info: Info, scenario_id: str) -> tuple[MakeScenario, str, Timeframe]:
-    search = _Search()
-    async for org_id, index in _listings(info, search):
-        scenario = index.by_id.get(scenario_id)
-        if scenario is not None:
-            return scenario, org_id, default_timeframe(info)
-    raise search.not_found(f"no scenario with id {shown(scenario_id)}")
+    search = _listed(info, "by_id")
+    hit = await search.find(scenario_id)
+    if hit is None:
+        raise search.failure or NotFound(f"no scenario with id {shown(scenario_id)}")
+    scenario, org_id = hit
+    return scenario, org_id, default_timeframe(info)
 
 
 async def find_team(info: Info, team_id: str) -> tuple[int, str, str]:
     """(id, name, organization) of a team that owns at least one scenario."""
-    search = _Search()
-    async for org_id, index in _listings(info, search):
-        scenario = index.by_team.get(team_id)
-        if scenario is not None:
-            return scenario.team_id, scenario.team_name, org_id
-    raise search.not_found(f"no team with id {shown(team_id)}")
+    search = _listed(info, "by_team")
+    hit = await search.find(team_id)
+    if hit is None:
+        raise search.failure or NotFound(f"no team with id {shown(team_id)}")
+    scenario, org_id = hit
+    return scenario.team_id, scenario.team_name, org_id

@@ -100,21 +100,11 @@ class ZylonLoaders:
         ranking = await self.rankings.load(RankingKey(org_id, "projects", window, limit))
         return ranking  # type: ignore[return-value]
 
-    async def user_entry(
-        self, org_id: str, window: ZylonWindow, user_id: str
-    ) -> UserRankingEntry | None:
-        """The user's entry in the organization's full ranking over `window`, if it is there."""
-        entry = (await self._indexed(RankingKey(org_id, "users", window, MAX_RANKING))).get(user_id)
-        assert entry is None or isinstance(entry, UserRankingEntry)
-        return entry
-
-    async def project_entry(
-        self, org_id: str, window: ZylonWindow, project_id: str
-    ) -> ProjectRankingEntry | None:
-        key = RankingKey(org_id, "projects", window, MAX_RANKING)
-        entry = (await self._indexed(key)).get(project_id)
-        assert entry is None or isinstance(entry, ProjectRankingEntry)
-        return entry
+    async def ranking_index(
+        self, org_id: str, kind: RankingKind, window: ZylonWindow
+    ) -> RankingIndex:
+        """The organization's full ranking over `window`, by entity id."""
+        return await self._indexed(RankingKey(org_id, kind, window, MAX_RANKING))
 
     async def activity(
         self, org_id: str, kind: RankingKind, window: ZylonWindow, entity_id: str
