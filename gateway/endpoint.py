@@ -27,7 +27,7 @@ from gateway.config import ClientSettings, Settings
 from gateway.errors import Code, shown
 from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
-from gateway.graph.view import REQUEST_ERROR, GraphQLView
+from gateway.graph.view import GraphQLView
 from gateway.graphiql import asks_for_page, render_graphiql_page
 from gateway.http_guard import PRIVATE_HEADERS, error_response
 from gateway.lifespan import GatewayState
@@ -80,7 +80,7 @@ class GraphQLEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            return await self._answer(request)
+            return _typed(request, await self._answer(request))
         except Exception:  # a bug: its trace goes to the log, never to the caller
             log.exception("unexpected error answering a GraphQL request")
             return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
@@ -112,15 +112,14 @@ class GraphQLEndpoint:
             hit = self.responses.get(key)
             if hit is not None:
                 note_response_cache_hit(hit[1])
-                return Response(hit[0], media_type=_answer_type(request), headers=_HIT)
+                return Response(hit[0], media_type=JSON, headers=_HIT)
         context = self._context(state, caller)
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await self.view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
-            return _typed(request, _refusal(request, exc))
+            return _refusal(exc)
         finally:
             context.loaders.release()
-        _typed(request, response)
         if key is not None and self.responses is not None:
             body = _repeatable(context, response)
             if body is not None:
@@ -156,19 +155,27 @@ class GraphQLEndpoint:
         )
 
 
-def _answer_type(request: Request) -> str:
-    return answer_type(request.headers.get("accept", ""))
-
-
 def _typed(request: Request, response: Response) -> Response:
-    """The answer in the media type its request asked for; under the spec's own, a
-    request that never reached execution is a 400 (under `application/json`, a 200)."""
-    media = _answer_type(request)
-    if media != JSON:
-        response.headers["content-type"] = media
-        if response.status_code == 200 and getattr(request.state, REQUEST_ERROR, False):
-            response.status_code = 400
+    """The answer in the media type its request asked for. Under the spec's own, an
+    answer without data is a 4xx: 400 where `application/json` has it a 200 (an
+    operation that never ran), 404 for an unknown persisted query, as Apollo Router
+    answers it."""
+    if response.media_type != JSON:
+        return response  # the GraphiQL page
+    media = answer_type(request.headers.get("accept", ""))
+    if media == JSON:
+        return response
+    response.headers["content-type"] = media
+    body = getattr(response, "body", b"")
+    if response.status_code == 200 and body.startswith(_NO_DATA):
+        unknown = Code.PERSISTED_QUERY_NOT_FOUND.encode() in body
+        response.status_code = 404 if unknown else 400
     return response
+
+
+# How every answer without data begins: the gateway's own (`error_body`), and an
+# operation's whose data the view took out.
+_NO_DATA = b'{"errors":'
 
 
 def _being_cancelled() -> bool:
@@ -176,7 +183,7 @@ def _being_cancelled() -> bool:
     return task is None or task.cancelling() > 0
 
 
-def _refusal(request: Request, exc: StrawberryHTTPException) -> Response:
+def _refusal(exc: StrawberryHTTPException) -> Response:
     """Strawberry's refusals of a request, in the gateway's words and codes. (A GET of a
     mutation never reaches it: the guard, or persisted queries for a hash, answer 405.)"""
     if isinstance(exc.__cause__, CannotGetOperationTypeError):
@@ -188,7 +195,6 @@ def _refusal(request: Request, exc: StrawberryHTTPException) -> Response:
             if name is None
             else f"the document has no operation named {shown(name)}"
         )
-        setattr(request.state, REQUEST_ERROR, True)
         return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
     return error_response(exc.status_code, exc.reason, Code.BAD_REQUEST)
 

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.digits import declared_over
 from gateway.errors import Code
 from gateway.graphiql import asks_for_page
-from gateway.media_types import JSON_TYPES
+from gateway.media_types import JSON_TYPES, answer_type
 from gateway.upstreams.deadline import remaining, request_deadline
 
 logger = logging.getLogger("gateway.http")
@@ -281,8 +281,9 @@ async def _refuse(
 ) -> None:
     logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
     body = orjson.dumps(error_body(message, Code.BAD_REQUEST))
+    media = answer_type(Headers(scope=scope).get("accept", ""))
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
     headers += [(k.lower().encode(), v.encode()) for k, v in PRIVATE_HEADERS.items()]

@@ -1,12 +1,13 @@
 """GraphQL over HTTP's media types, and which one an `Accept` header asks for.
 
 The spec's own type, `application/graphql-response+json`, lets an answer's status
-say what happened: a request that never reached execution (it did not parse, did
-not validate, or its variables were refused) is a 4xx, where the legacy
-`application/json` answers 200 whatever the outcome. A client gets the spec's type
-when it ranks it at least as high as JSON (GraphiQL sends `application/graphql-
-response+json, application/json;q=0.9`); every other client, and one that sends no
-`Accept` or `*/*`, gets `application/json` as before.
+say what happened: an answer without data (a request that never reached
+execution, or a refusal) is a 4xx, where the legacy `application/json` answers
+200 for a document or its variables refused. A client gets the spec's type when it
+ranks it at least as high as JSON (GraphiQL's schema fetch sends
+`application/graphql-response+json, application/json;q=0.9`); every other client,
+and one that sends no `Accept` or `*/*`, gets `application/json` as before. Every
+answer of the GraphQL endpoint, refusals included, has its type so.
 """
 
 from __future__ import annotations
@@ -42,5 +43,7 @@ def answer_type(accept: str) -> str:
         return JSON
     ranked = ranks(accept)
     ours = ranked.get(GRAPHQL_RESPONSE, 0.0)
-    legacy = max(ranked.get(media, 0.0) for media in _JSON_RANGES)
+    # JSON's rank is that of the most specific range naming it (RFC 9110, 12.5.1): a
+    # `*/*` beside `application/json;q=0.5` does not lift it.
+    legacy = next((ranked[media] for media in _JSON_RANGES if media in ranked), 0.0)
     return GRAPHQL_RESPONSE if ours > 0 and ours >= legacy else JSON

@@ -7,9 +7,9 @@ names the body when a GET's `variables` or `extensions` is not JSON.
 An answer to a request that never reached execution has no `data` entry, as the
 GraphQL spec asks ("If an error was raised before execution begins, the data entry
 should not be present"), where Strawberry writes `"data": null`: a client can tell
-"nothing ran" from "the operation ran and its root came out null". Such an answer
-is marked on the request's state, for the endpoint to give it a 4xx under
-`application/graphql-response+json` (gateway.media_types).
+"nothing ran" from "the operation ran and its root came out null". The endpoint
+gives such an answer a 4xx under `application/graphql-response+json`
+(gateway.media_types).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from strawberry.types import ExecutionResult
 from gateway.graph.context import Context
 
 _JSON_PARAMETERS = ("variables", "extensions")
-REQUEST_ERROR = "gateway_request_error"  # on the request's state: the answer has no data
 
 
 def request_error(result: ExecutionResult) -> bool:
@@ -47,7 +46,6 @@ class GraphQLView(GraphQL[Context, None]):
         answer = process_result(result)
         if request_error(result):
             del answer["data"]
-            setattr(request.state, REQUEST_ERROR, True)
         return answer
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -64,6 +62,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         parsed: dict[str, Any] = dict(params)
+        if parsed.get("operationName") == "":
+            # "equivalent to omitting the {operationName} parameter" (GraphQL over HTTP,
+            # GET), as the guard and persisted queries read it.
+            del parsed["operationName"]
         for name in _JSON_PARAMETERS:
             if parsed.get(name):
                 try:

@@ -32,6 +32,9 @@ GRAPHIQL_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
         ("application/graphql-response+json, application/json", GRAPHQL_RESPONSE),
         ("application/graphql-response+json;q=0", JSON),
         ("application/graphql-response+json;q=oops", JSON),
+        # The most specific range naming JSON ranks it, not a wildcard beside it.
+        ("application/graphql-response+json;q=0.9, application/json;q=0.5, */*", GRAPHQL_RESPONSE),
+        ("application/graphql-response+json;q=0.9, application/*", JSON),
     ],
 )
 def test_the_answer_type_follows_the_accept_header(accept: str, expected: str) -> None:
@@ -108,3 +111,40 @@ def test_a_response_cache_hit_has_the_type_its_request_asked_for(gql: GraphQLCli
     assert hit.headers["content-type"] == GRAPHQL_RESPONSE
     assert hit.status_code == 200
     assert hit.content == first.content
+
+
+def test_refusals_have_the_type_asked_for_and_a_4xx_under_the_specs(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    unknown = {"version": 1, "sha256Hash": "0" * 64}
+    cases = [  # (request, its status under application/json, under the spec's type)
+        ({"extensions": {"persistedQuery": unknown}}, 200, 404),
+        ({}, 400, 400),  # no query
+    ]
+    for body, legacy_status, spec_status in cases:
+        legacy = _post(gql, body, "application/json")
+        assert (legacy.status_code, legacy.headers["content-type"]) == (legacy_status, JSON)
+        spec = _post(gql, body, GRAPHQL_RESPONSE)
+        assert (spec.status_code, spec.headers["content-type"]) == (spec_status, GRAPHQL_RESPONSE)
+        assert spec.json() == legacy.json()
+        assert "data" not in spec.json()
+    # Before the endpoint: the guard's refusal (a content type that is not JSON).
+    headers = {"Authorization": f"Bearer {DEMO_KEY}", "Accept": GRAPHQL_RESPONSE}
+    headers["Content-Type"] = "text/plain"
+    refused = gql.http.post("/graphql", content=b"{}", headers=headers)
+    assert (refused.status_code, refused.headers["content-type"]) == (415, GRAPHQL_RESPONSE)
+    # Without a key.
+    anonymous = gql.http.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Accept": GRAPHQL_RESPONSE}
+    )
+    assert (anonymous.status_code, anonymous.headers["content-type"]) == (401, GRAPHQL_RESPONSE)
+    assert sandbox.state.log.count() == 0
+
+
+def test_an_empty_operation_name_by_get_is_no_name(gql: GraphQLClient) -> None:
+    """ "Equivalent to omitting the {operationName} parameter" (GraphQL over HTTP, GET)."""
+    params = {"query": "query A { __typename }", "operationName": ""}
+    headers = {"Authorization": f"Bearer {DEMO_KEY}", "Accept": "application/json"}
+    answer = gql.http.get("/graphql", params=params, headers=headers)
+    assert answer.status_code == 200
+    assert answer.json() == {"data": {"__typename": "Query"}}
