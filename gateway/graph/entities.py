@@ -12,12 +12,11 @@ The caller's organizations are searched in rounds, in the configuration's order:
 the first alone, then the next one, two, four... at once. An id the first holds
 costs the others nothing (the contract's budget for one organization's entities),
 and one found nowhere costs log2(N) rounds, not N. Each organization's ranking (or
-list) is merged once into one index per kind and range, shared by the operation's
-representations, where an id is one lookup. (They were searched one organization
-after the other, each representation through each organization: with 120
-organizations and a 50 ms upstream, an unknown id took 6 s, and 1,000
-representations over 161 organizations 2.6 s of CPU.) Where two organizations hold
-an id, the first answers.
+list) is loaded once per kind and range for all the operation's representations.
+(They were searched one organization after the other, each representation awaiting
+each organization's index: with 120 organizations and a 50 ms upstream, an unknown
+id took 6 s, and 1,000 representations over 161 organizations 2.6 s of CPU.) Where
+two organizations hold an id, the first answers.
 
 An organization whose upstream fails is passed over, not the end of the search:
 another organization's entity is still found. Its error answers only for an id
@@ -72,20 +71,27 @@ T = TypeVar("T")
 class OrganizationSearch(Generic[T]):
     """One kind's search of one operation through the caller's organizations, in
     rounds: the first organization, then the next one, two, four... at once. Each
-    organization's index is merged once into one, where an id is one lookup; an id the
-    first holds costs the others nothing, and one found nowhere costs log2(N) rounds."""
+    organization's index is loaded once for every representation; an id the first
+    holds costs the others nothing, and one found nowhere costs log2(N) rounds."""
 
     def __init__(self, orgs: list[str], load: Callable[[str], Awaitable[Mapping[str, T]]]):
         self._orgs = orgs
         self._load = load
-        self._found: dict[str, tuple[T, str]] = {}
-        self._searched = 0  # organizations merged so far, in order
+        self._indexes: list[tuple[str, Mapping[str, T]]] = []  # in order, the failed left out
+        self._searched = 0  # organizations searched so far, in order
         self._round: asyncio.Future[None] | None = None
         self.failure: UpstreamError | None = None  # of the first organization passed over
 
     async def find(self, entity_id: str) -> tuple[T, str] | None:
         """The entity and the first organization (in order) that holds it."""
-        while (hit := self._found.get(entity_id)) is None:
+        looked = 0  # indexes looked in (each is looked in once: they are not merged,
+        # which would copy every organization's list, 10,000 scenarios each, per operation)
+        while True:
+            for org_id, index in self._indexes[looked:]:
+                entity = index.get(entity_id)
+                if entity is not None:
+                    return entity, org_id
+            looked = len(self._indexes)
             if self._searched == len(self._orgs):
                 return None
             if self._round is None or self._round.done():
@@ -94,19 +100,19 @@ class OrganizationSearch(Generic[T]):
                 self._round = asyncio.ensure_future(self._search(start, end))
             # Shielded: representations share the round; one cancelled leaves it running.
             await asyncio.shield(self._round)
-        return hit
 
     async def _search(self, start: int, end: int) -> None:
         orgs = self._orgs[start:end]
         results = await asyncio.gather(*map(self._load, orgs), return_exceptions=True)
+        found: list[tuple[str, Mapping[str, T]]] = []
         for org_id, result in zip(orgs, results, strict=True):
             if isinstance(result, UpstreamError):
                 self.failure = self.failure or result
             elif isinstance(result, BaseException):
                 raise result
             else:
-                for entity_id, entity in result.items():
-                    self._found.setdefault(entity_id, (entity, org_id))
+                found.append((org_id, result))
+        self._indexes += found
         self._searched = end
 
 
