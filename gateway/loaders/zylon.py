@@ -111,8 +111,7 @@ class ZylonLoaders:
     ) -> UserRankingEntry | ProjectRankingEntry | None:
         """An entity's line of the ranking over `window`; None when it had no activity
         there. Absent from a full ranking, it may have some: NotRanked."""
-        key = RankingKey(org_id, kind, window, MAX_RANKING)
-        index = await self._indexed(key)
+        index = await self.ranking_index(org_id, kind, window)
         entry = index.get(entity_id)
         if entry is None and len(index) >= MAX_RANKING:
             what = "user" if kind == "users" else "project"
