@@ -151,7 +151,8 @@ class GatewayMetrics:
             "Upstream HTTP requests (every attempt, retries included) by source, endpoint and "
             "status; status is no_response for a timeout or a connection failure, "
             "bad_response for an answer not in HTTP or a 200 whose body was too large, "
-            "undecodable, not JSON or not the JSON its API promises",
+            "undecodable, not JSON or not the JSON its API promises, cut for an attempt "
+            "the GraphQL request's deadline ended (no verdict on the upstream)",
             ["source", "endpoint", "status"],
             registry=registry,
         )
@@ -231,9 +232,9 @@ class GatewayMetrics:
         seconds: float,
         *,
         retry: bool,
-        bad: bool = False,
+        failure: str | None = None,
     ) -> None:
-        label = "bad_response" if bad else "no_response" if status is None else str(status)
+        label = failure or ("no_response" if status is None else str(status))
         self._upstream_requests(source, endpoint, label).inc()
         self._upstream_duration(source, endpoint).observe(seconds)
         if retry:

@@ -151,13 +151,13 @@ class Observability:
         status: int | None,
         seconds: float,
         attempt: int,
-        unusable: bool,
+        failure: str | None,
     ) -> None:
         """The upstream layer's hook, called once per HTTP attempt."""
         retry = attempt > 1
         name = source.value.lower()
-        self.metrics.upstream_attempt(name, endpoint, status, seconds, retry=retry, bad=unusable)
-        self.tracing.upstream_attempt(name, endpoint, status, retry=retry, bad=unusable)
+        self.metrics.upstream_attempt(name, endpoint, status, seconds, retry=retry, failure=failure)
+        self.tracing.upstream_attempt(name, endpoint, status, retry=retry, failure=failure)
         record = _RECORD.get()
         if record is not None:
             record.upstream_requests += 1

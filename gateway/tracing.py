@@ -34,7 +34,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from gateway.config import TelemetrySettings
 from gateway.errors import ConfigError
-from gateway.upstreams.http import EventHooks
+from gateway.upstreams.http import BAD_RESPONSE, CUT, EventHooks
 
 _UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", default=None)
 _OTLP_MODULE = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
@@ -162,7 +162,13 @@ class Tracing:
             span.set_attribute("http.response.status_code", response.status_code)
 
     def upstream_attempt(
-        self, source: str, endpoint: str, status: int | None, *, retry: bool, bad: bool = False
+        self,
+        source: str,
+        endpoint: str,
+        status: int | None,
+        *,
+        retry: bool,
+        failure: str | None = None,
     ) -> None:
         """Ends the span `_on_request` opened for this attempt, now that its outcome is known."""
         span = _UPSTREAM_SPAN.get()
@@ -179,9 +185,12 @@ class Tracing:
         )
         if status is not None:
             span.set_attribute("http.response.status_code", status)
-        if bad:
-            span.set_attribute("error.type", "bad_response")
+        if failure == BAD_RESPONSE:
+            span.set_attribute("error.type", BAD_RESPONSE)
             span.set_status(Status(StatusCode.ERROR, "unusable answer"))
+        elif failure == CUT:
+            span.set_attribute("error.type", CUT)
+            span.set_status(Status(StatusCode.ERROR, "cut at the request's deadline"))
         elif status is None:
             span.set_attribute("error.type", "no_response")
             span.set_status(Status(StatusCode.ERROR, "no response"))

@@ -57,10 +57,13 @@ MAX_RETRY_AFTER_S = 86_400.0
 _EMPTY = httpx.ByteStream(b"")  # a GET's body, and a read response's stream
 _MAX_HEADER_SETS = 64
 
-# (source, endpoint, HTTP status or None, seconds, attempt number from 1, whether the
-# answer was unusable: not in HTTP, or a 200 whose body was too large, undecodable, not
-# JSON, or JSON of the wrong shape)
-AttemptHook = Callable[[Source, str, "int | None", float, int, bool], None]
+# (source, endpoint, HTTP status or None, seconds, attempt number from 1, and what went
+# wrong where the status does not say: BAD_RESPONSE for an answer not in HTTP, or a 200
+# whose body was too large, undecodable, not JSON, or JSON of the wrong shape; CUT for an
+# attempt the request's deadline ended, which says nothing of the upstream; else None)
+AttemptHook = Callable[[Source, str, "int | None", float, int, "str | None"], None]
+BAD_RESPONSE = "bad_response"
+CUT = "cut"
 T = TypeVar("T")
 
 
@@ -485,7 +488,7 @@ class UpstreamHTTP:
         started = time.perf_counter()
         status: int | None = None
         answered = True  # False when the answer never arrived in full (its status did)
-        unusable = False  # an answer not in HTTP, or a 200 whose body is not the JSON asked
+        failure: str | None = None  # BAD_RESPONSE or CUT (AttemptHook)
         timeout, cut = _within_deadline(self.settings.timeout_s)
         try:
             async with asyncio.timeout(timeout):
@@ -509,11 +512,12 @@ class UpstreamHTTP:
                     self.source, f"{endpoint}: {exc}", status=status
                 ) from None
         except UpstreamBadResponse:
-            unusable = status == 200
+            failure = BAD_RESPONSE if status == 200 else None
             raise
         except (httpx.TimeoutException, TimeoutError) as exc:
             answered = False
             if cut and isinstance(exc, TimeoutError):
+                failure = CUT
                 late = self._cut_short(endpoint, "no answer before the request's deadline", status)
                 raise _Retryable(late, None) from exc
             error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
@@ -521,7 +525,7 @@ class UpstreamHTTP:
         except httpx.TransportError as exc:
             if isinstance(exc, httpx.RemoteProtocolError) and not isinstance(exc, NoAnswer):
                 # It answered, but not in HTTP: like a body that is not JSON, not retried.
-                unusable = True
+                failure = BAD_RESPONSE
                 raise UpstreamBadResponse(
                     self.source, f"{endpoint}: malformed HTTP answer", status=status
                 ) from exc
@@ -529,7 +533,7 @@ class UpstreamHTTP:
             failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
-            unusable = True  # a body it could not decode, or encoded more than once
+            failure = BAD_RESPONSE  # a body it could not decode, or encoded more than once
             raise UpstreamBadResponse(
                 self.source, f"{endpoint}: undecodable response", status=status
             ) from exc
@@ -547,7 +551,7 @@ class UpstreamHTTP:
             )
             if self.on_attempt is not None:
                 reported = status if answered else None  # counted as no_response
-                self.on_attempt(self.source, endpoint, reported, elapsed, attempt, unusable)
+                self.on_attempt(self.source, endpoint, reported, elapsed, attempt, failure)
 
     def _fail_status(self, response: httpx.Response, endpoint: str) -> NoReturn:
         status = response.status_code

@@ -223,20 +223,30 @@ def test_a_slow_source_is_cut_at_the_request_deadline(
     check(body, expected, source, fault)
     assert "deadline" in body["errors"][0]["message"]
     assert upstream_attempts(gql, source) == fault.attempts
+    # Counted as cut, not as an upstream that never answered: the deadline was the
+    # request's, and says nothing of the upstream.
+    assert set(upstream_statuses(gql, source)) == {"cut"}
 
 
-def upstream_attempts(gql: GraphQLClient, source: Source) -> int:
-    """Attempts the gateway made (its metrics), retries included, for `source`."""
+def upstream_statuses(gql: GraphQLClient, source: Source) -> dict[str, int]:
+    """Attempts the gateway made (its metrics), retries included, for `source`, by the
+    status they are counted under."""
     text = gql.http.get("/metrics").text
-    total = 0.0
+    counted: dict[str, int] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if (
                 sample.name == "gateway_upstream_requests_total"
                 and sample.labels["source"] == source
             ):
-                total += sample.value
-    return int(total)
+                status = sample.labels["status"]
+                counted[status] = counted.get(status, 0) + int(sample.value)
+    return counted
+
+
+def upstream_attempts(gql: GraphQLClient, source: Source) -> int:
+    """Attempts the gateway made (its metrics), retries included, for `source`."""
+    return sum(upstream_statuses(gql, source).values())
 
 
 def test_a_refused_connection(serve: Serve, clean_sandbox: SandboxServer, source: Source) -> None:

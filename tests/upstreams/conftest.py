@@ -32,7 +32,7 @@ class RecordingHTTP(UpstreamHTTP):
         super().__init__(*args, on_attempt=self._record, **kwargs)
         self.sleeps: list[float] = []
         self.attempts: list[tuple[Source, str, int | None, int]] = []
-        self.unusable: list[bool] = []
+        self.failures: list[str | None] = []
 
     def _record(
         self,
@@ -41,11 +41,11 @@ class RecordingHTTP(UpstreamHTTP):
         status: int | None,
         seconds: float,
         attempt: int,
-        unusable: bool,
+        failure: str | None,
     ) -> None:
         assert seconds >= 0
         self.attempts.append((source, endpoint, status, attempt))
-        self.unusable.append(unusable)
+        self.failures.append(failure)
 
     async def _sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

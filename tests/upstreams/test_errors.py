@@ -481,4 +481,4 @@ async def test_an_unusable_answer_is_a_bad_response_and_not_retried(
     finally:
         server.close()
     assert requests == 1
-    assert http.unusable == [True]
+    assert http.failures == ["bad_response"]
