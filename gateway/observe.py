@@ -273,7 +273,7 @@ class Observability:
                     "gateway.cache.hits": hits,
                     "gateway.cache.misses": misses,
                     "gateway.cache.stale": stale,
-                    "gateway.error_codes": distinct,
+                    "gateway.error_codes": [str(code) for code in distinct],
                 }
             )
             if distinct:
