@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
+import orjson
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -32,7 +33,7 @@ from gateway.graphiql import asks_for_page, render_graphiql_page
 from gateway.http_guard import PRIVATE_HEADERS, error_response
 from gateway.lifespan import GatewayState
 from gateway.loaders import build_loaders
-from gateway.media_types import JSON, answer_type
+from gateway.media_types import JSON, accept_of, answer_type
 from gateway.observe import (
     current_operation,
     executed_cleanly,
@@ -79,8 +80,11 @@ class GraphQLEndpoint:
         self.page_query = graphiql_query
 
     async def __call__(self, request: Request) -> Response:
+        return _typed(request, await self._answer_or_internal(request))
+
+    async def _answer_or_internal(self, request: Request) -> Response:
         try:
-            return _typed(request, await self._answer(request))
+            return await self._answer(request)
         except Exception:  # a bug: its trace goes to the log, never to the caller
             log.exception("unexpected error answering a GraphQL request")
             return error_response(500, INTERNAL_MESSAGE, Code.INTERNAL)
@@ -162,15 +166,20 @@ def _typed(request: Request, response: Response) -> Response:
     answers it."""
     if response.media_type != JSON:
         return response  # the GraphiQL page
-    media = answer_type(request.headers.get("accept", ""))
+    media = answer_type(accept_of(request.headers))
     if media == JSON:
         return response
     response.headers["content-type"] = media
     body = getattr(response, "body", b"")
     if response.status_code == 200 and body.startswith(_NO_DATA):
-        unknown = Code.PERSISTED_QUERY_NOT_FOUND.encode() in body
-        response.status_code = 404 if unknown else 400
+        response.status_code = 404 if _codes(body) == [Code.PERSISTED_QUERY_NOT_FOUND] else 400
     return response
+
+
+def _codes(body: bytes) -> list[object]:
+    """The codes of an answer's errors (an answer without data: small, and rare)."""
+    errors = orjson.loads(body)["errors"]
+    return [e.get("extensions", {}).get("code") for e in errors if isinstance(e, dict)]
 
 
 # How every answer without data begins: the gateway's own (`error_body`), and an

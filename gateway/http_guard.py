@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.digits import declared_over
 from gateway.errors import Code
 from gateway.graphiql import asks_for_page
-from gateway.media_types import JSON_TYPES, answer_type
+from gateway.media_types import JSON_TYPES, accept_of, answer_type
 from gateway.upstreams.deadline import remaining, request_deadline
 
 logger = logging.getLogger("gateway.http")
@@ -281,7 +281,7 @@ async def _refuse(
 ) -> None:
     logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
     body = orjson.dumps(error_body(message, Code.BAD_REQUEST))
-    media = answer_type(Headers(scope=scope).get("accept", ""))
+    media = answer_type(accept_of(Headers(scope=scope)))
     headers = [
         (b"content-type", media.encode()),
         (b"content-length", str(len(body)).encode()),

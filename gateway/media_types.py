@@ -12,10 +12,17 @@ answer of the GraphQL endpoint, refusals included, has its type so.
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
+
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON_TYPES = frozenset({JSON, GRAPHQL_RESPONSE})
-_JSON_RANGES = (JSON, "application/*", "*/*")
+_WILDCARDS = ("application/*", "*/*")
+
+
+def accept_of(headers: Headers) -> str:
+    """Every `Accept` header a request sent, as one (RFC 9110, 5.3)."""
+    return ", ".join(headers.getlist("accept"))
 
 
 def ranks(accept: str) -> dict[str, float]:
@@ -38,12 +45,22 @@ def ranks(accept: str) -> dict[str, float]:
 
 
 def answer_type(accept: str) -> str:
-    """The media type of a GraphQL answer to a request with this `Accept` header."""
-    if "graphql-response" not in accept.lower():  # nearly every request: no parsing
+    """The media type of a GraphQL answer to a request with this `Accept` header (all
+    of its values, joined). Each type ranks as the most specific range that names it
+    (RFC 9110, 12.5.1): `application/json;q=0.5` is not lifted by a `*/*` beside it,
+    and a wildcard ranks the spec's type as it ranks JSON. On a tie the spec's type
+    wins only where it is named: `*/*` alone, or no header, gets JSON (GraphQL over
+    HTTP's legacy rule, and what a client that names nothing expects)."""
+    lowered = accept.lower()
+    if "graphql-response" not in lowered and "*" not in lowered:  # no parsing, mostly
         return JSON
-    ranked = ranks(accept)
-    ours = ranked.get(GRAPHQL_RESPONSE, 0.0)
-    # JSON's rank is that of the most specific range naming it (RFC 9110, 12.5.1): a
-    # `*/*` beside `application/json;q=0.5` does not lift it.
-    legacy = next((ranked[media] for media in _JSON_RANGES if media in ranked), 0.0)
-    return GRAPHQL_RESPONSE if ours > 0 and ours >= legacy else JSON
+    ranked = ranks(lowered)
+    ours, legacy = _rank(ranked, GRAPHQL_RESPONSE), _rank(ranked, JSON)
+    named = GRAPHQL_RESPONSE in ranked
+    if ours > legacy or (named and ours > 0 and ours == legacy):
+        return GRAPHQL_RESPONSE
+    return JSON
+
+
+def _rank(ranked: dict[str, float], media: str) -> float:
+    return next((ranked[m] for m in (media, *_WILDCARDS) if m in ranked), 0.0)

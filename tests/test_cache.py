@@ -673,6 +673,42 @@ async def test_a_caller_with_time_left_is_not_failed_by_a_fetch_cut_twice(
     assert calls == 3
 
 
+async def test_callers_whose_shared_fetch_was_cut_share_one_try_again(
+    make_cache: MakeCache,
+) -> None:
+    """Each caller trying again alone turned one cut fetch into one call per caller:
+    30 callers, 31 calls (the review of the fix above)."""
+    cache = make_cache()
+    calls, started, cut = 0, asyncio.Event(), asyncio.Event()
+
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the owner's, cut at its deadline
+            started.set()
+            await cut.wait()
+            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
+        await asyncio.sleep(0.01)
+        return "a@v1"
+
+    item = CacheItem(key=cache_key(SCOPE, "zylon_ranking", "a"), kind="zylon_ranking", fetch=fetch)
+
+    async def load(deadline_s: float) -> object:
+        with request_deadline(deadline_s):
+            return await cache.load(item)
+
+    owner = asyncio.create_task(load(30.0))
+    await started.wait()
+    others = [asyncio.create_task(load(60.0 + i * 0.01)) for i in range(8)]
+    for _ in range(20):  # they all join within these turns of the loop
+        await asyncio.sleep(0)
+    cut.set()
+    with pytest.raises(DeadlineExceeded):
+        await owner
+    assert await asyncio.wait_for(asyncio.gather(*others), timeout=10) == ["a@v1"] * 8
+    assert calls == 2
+
+
 async def test_a_refresh_is_not_cut_by_the_deadline_of_the_request_that_read_stale() -> None:
     """A refresh started late in a request ran under that request's deadline: it was
     cut, though the upstream answered in time, and later readers were told it failed."""

@@ -46,7 +46,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.upstreams.deadline import detached, remaining
+from gateway.upstreams.deadline import current, detached, remaining
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class Cache:
             settings.stale_if_error_s if stale_if_error_s is None else stale_if_error_s
         )
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # The deadline of the request each in-flight fetch runs under (None: none).
+        self._inflight_until: dict[str, float | None] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failed_refresh: OrderedDict[str, None] = OrderedDict()
@@ -164,21 +166,26 @@ class Cache:
     ) -> dict[str, object]:
         """Each item's value or error, fetched here or by the fetch under way that this
         call joins; within this request's own deadline either way. A joined fetch cut
-        by its own request's (earlier) deadline is fetched again while time is left, by
-        a fetch of this call's own: joining another one started late in its request,
-        it could be cut again, and the caller fail with time left (the cancel audit)."""
+        by its own request's (earlier) deadline is fetched again while time is left:
+        joining another try only where that one's request leaves it at least half the
+        time this caller has (one started late in its request was cut again, and the
+        caller failed with time left: the cancel audit), by a fetch of its own else."""
         loop = asyncio.get_running_loop()
         futures: dict[str, asyncio.Future[Any]] = {}
         owned: list[CacheItem[Any]] = []
         by_key = {item.key: item for item in items}
+        until = current()
         for item in items:
-            future = self._inflight.get(item.key) if again else None
+            future = self._inflight.get(item.key)
             if future is not None and _failed(future):
                 future = None  # failed, not yet settled (a shared store's batch): fetch anew
+            elif future is not None and not again and not self._lasts(item.key):
+                future = None  # another's try again, which would end too soon for this one
             if future is None:
                 future = loop.create_future()
                 future.add_done_callback(_retrieve)
                 self._inflight[item.key] = future
+                self._inflight_until[item.key] = until
                 owned.append(item)
             futures[item.key] = future
         # `asyncio.wait` neither cancels what it waits for when this caller is cancelled
@@ -405,6 +412,16 @@ class Cache:
         again after a failure (errors are never kept)."""
         if self._inflight.get(key) is future:
             del self._inflight[key]
+            del self._inflight_until[key]
+
+    def _lasts(self, key: str) -> bool:
+        """Whether the fetch under way for `key` runs under a deadline that leaves this
+        caller at least half the time its own does."""
+        owner, mine = self._inflight_until.get(key), current()
+        if owner is None or mine is None:
+            return owner is None
+        now = time.monotonic()
+        return owner - now >= (mine - now) / 2
 
     def _ttl(self, item: CacheItem[Any]) -> float:
         if item.ttl_s is not None:

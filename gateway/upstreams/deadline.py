@@ -33,6 +33,11 @@ def request_deadline(seconds: float | None) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def current() -> float | None:
+    """The deadline in force, on `time.monotonic()`'s clock; None when there is none."""
+    return _DEADLINE.get()
+
+
 def remaining() -> float | None:
     """Seconds left before the deadline (negative once past), None when there is none."""
     deadline = _DEADLINE.get()

@@ -1,6 +1,6 @@
 """`_entities`' search through the caller's organizations: in rounds that double,
-each organization loaded once, an id one lookup (the Zylon scale audit: one after
-the other, 120 organizations took 6 s for an unknown id)."""
+each organization loaded once for every representation (the Zylon scale audit: one
+after the other, 120 organizations took 6 s for an unknown id)."""
 
 from __future__ import annotations
 

@@ -35,6 +35,11 @@ GRAPHIQL_ACCEPT = "application/graphql-response+json, application/json;q=0.9"
         # The most specific range naming JSON ranks it, not a wildcard beside it.
         ("application/graphql-response+json;q=0.9, application/json;q=0.5, */*", GRAPHQL_RESPONSE),
         ("application/graphql-response+json;q=0.9, application/*", JSON),
+        # A wildcard ranks the spec's type as it ranks JSON; a tie goes to the one named.
+        ("application/*, application/json;q=0.5", GRAPHQL_RESPONSE),
+        ("*/*, application/json;q=0.1", GRAPHQL_RESPONSE),
+        ("application/json;q=0, */*", GRAPHQL_RESPONSE),
+        ("text/plain", JSON),
     ],
 )
 def test_the_answer_type_follows_the_accept_header(accept: str, expected: str) -> None:
@@ -148,3 +153,19 @@ def test_an_empty_operation_name_by_get_is_no_name(gql: GraphQLClient) -> None:
     answer = gql.http.get("/graphql", params=params, headers=headers)
     assert answer.status_code == 200
     assert answer.json() == {"data": {"__typename": "Query"}}
+
+
+def test_every_accept_header_counts_and_a_code_in_a_message_is_no_status(
+    gql: GraphQLClient,
+) -> None:
+    both = [
+        ("Authorization", f"Bearer {DEMO_KEY}"),
+        ("Accept", "application/json;q=0.5"),
+        ("Accept", GRAPHQL_RESPONSE),
+    ]
+    answer = gql.http.post("/graphql", json={"query": "{ nope }"}, headers=both)
+    assert (answer.status_code, answer.headers["content-type"]) == (400, GRAPHQL_RESPONSE)
+    # The caller's own words quoting a persisted query's code: still a 400, not a 404.
+    quoting = {"query": "{ PERSISTED_QUERY_NOT_FOUND }"}
+    answer = _post(gql, quoting, GRAPHQL_RESPONSE)
+    assert answer.status_code == 400
