@@ -62,15 +62,20 @@ async def open_state(
             event_hooks=event_hooks,
             clock=clock,
         ) as upstreams:
-            yield GatewayState(
-                settings=settings,
-                upstreams=upstreams,
-                cache=cache,
-                persisted=persisted,
-                auth=Authenticator(settings),
-                cursors=CursorCodec(settings.cursor_key()),
-                clock=clock,
-            )
+            try:
+                yield GatewayState(
+                    settings=settings,
+                    upstreams=upstreams,
+                    cache=cache,
+                    persisted=persisted,
+                    auth=Authenticator(settings),
+                    cursors=CursorCodec(settings.cursor_key()),
+                    clock=clock,
+                )
+            finally:
+                # A refresh under way would otherwise see its client closed, and log
+                # an upstream failure that never was.
+                await cache.stop()
     finally:
         await cache.close()
         if persisted is not cache:

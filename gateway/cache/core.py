@@ -152,11 +152,16 @@ class Cache:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
+        """Cancel background work (refreshes, fetches no caller waits for any more):
+        at shutdown, before the upstream clients it uses are closed under it."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.stop()
         await self._store.close()
 
     # --- misses --------------------------------------------------------------
