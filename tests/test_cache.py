@@ -960,6 +960,35 @@ async def test_memory_backend_evicts_the_least_recently_used(make_cache: MakeCac
     assert up.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
 
 
+async def test_one_tenant_evicts_its_own_entries_before_another_within_its_share() -> None:
+    """One cache for every organization: a burst of one organization's wide ranges
+    pushed every other's entries out, least recently used first (the scale audit)."""
+    cache = LruMemoryCache(max_entries=10, weigh=lambda value: 1)
+
+    def key(org: str, i: int) -> str:
+        return cache_key(scope(org, "ZYLON", "https://zylon.example/api", TOKEN), "k", i)
+
+    for i in range(3):
+        await cache.set(key("quiet", i), i)  # the oldest entries
+    for i in range(50):
+        await cache.set(key("noisy", i), i)
+    # The quiet organization's three stay: below an equal share, they are not the ones
+    # to go while the noisy one holds more. The noisy one keeps its seven most recent.
+    assert [await cache.get(key("quiet", i)) for i in range(3)] == [0, 1, 2]
+    assert [await cache.get(key("noisy", i)) for i in range(43, 50)] == list(range(43, 50))
+    assert await cache.get(key("noisy", 42)) is None
+    assert len(cache) == 10
+    # Past an equal share, a tenant's own least recently used entries go first.
+    for i in range(20):
+        await cache.set(key("quiet", 100 + i), i)
+    assert len(cache) == 10
+    assert await cache.get(key("quiet", 0)) is None
+    await cache.clear()
+    assert cache.weight == 0
+    await cache.set(key("quiet", 0), 0)
+    assert await cache.get(key("quiet", 0)) == 0
+
+
 async def test_memory_backend_is_bounded_by_what_its_entries_take() -> None:
     """A count alone let 5,000 full scenario lists take 360 MB (6 GB at 2,000 scenarios)."""
     rows, one = [("x",)] * 9, [("x",)]

@@ -4,6 +4,12 @@
 `SimpleMemoryCache` grows without bound and keeps one timer per key; this one
 checks expiry when an entry is read and evicts in O(1) from an OrderedDict. A
 count alone does not bound memory: one entry may hold a few rows or ten thousand.
+
+Evicting is fair between tenants (`tenant_of` a key: its organization). The least
+recently used entry goes, unless its tenant holds less than an equal share of the
+bytes while another holds more: then that other's least recently used goes. One
+organization's burst of wide ranges no longer empties the cache of every other's
+entries; with one tenant, or tenants within their shares, it is plain LRU.
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         self.max_bytes = max_bytes
         self._weigh = weigh or (lambda value: 0)
         self.weight = 0  # of every entry held
-        # key -> (value, monotonic deadline or None, weight)
-        self._data: OrderedDict[str, tuple[object, float | None, int]] = OrderedDict()
+        # key -> (value, monotonic deadline or None, weight, tenant)
+        self._data: OrderedDict[str, tuple[object, float | None, int, str]] = OrderedDict()
+        # Each tenant's keys, least recently used first, and the weight they hold.
+        self._tenants: dict[str, OrderedDict[str, None]] = {}
+        self._tenant_weight: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._data)
@@ -45,11 +54,12 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         entry = self._data.get(key)
         if entry is None:
             return None
-        value, deadline, _ = entry
+        value, deadline, _, tenant = entry
         if deadline is not None and deadline <= time.monotonic():
             self._drop(key)
             return None
         self._data.move_to_end(key)
+        self._tenants[tenant].move_to_end(key)
         return value
 
     def _store(self, key: str, value: object, ttl: float | None) -> None:
@@ -58,18 +68,40 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         if self.max_bytes is not None and weight > self.max_bytes // 8:
             return  # it would push out an eighth of the rest: served, not kept
         deadline = time.monotonic() + ttl if ttl else None
-        self._data[key] = (value, deadline, weight)
+        tenant = tenant_of(key)
+        self._data[key] = (value, deadline, weight, tenant)
         self.weight += weight
+        self._tenants.setdefault(tenant, OrderedDict())[key] = None
+        self._tenant_weight[tenant] = self._tenant_weight.get(tenant, 0) + weight
         while len(self._data) > self.max_entries or (
             self.max_bytes is not None and self.weight > self.max_bytes
         ):
-            self.weight -= self._data.popitem(last=False)[1][2]
+            self._drop(self._victim())
+
+    def _victim(self) -> str:
+        """The least recently used key, or the heaviest tenant's where that key's tenant
+        holds less than an equal share and the heaviest more."""
+        oldest = next(iter(self._data))
+        if len(self._tenants) < 2:
+            return oldest
+        share = self.weight // len(self._tenants)
+        if self._tenant_weight[self._data[oldest][3]] >= share:
+            return oldest
+        heaviest = max(self._tenant_weight, key=self._tenant_weight.__getitem__)
+        return next(iter(self._tenants[heaviest]))
 
     def _drop(self, key: str) -> bool:
         entry = self._data.pop(key, None)
         if entry is None:
             return False
         self.weight -= entry[2]
+        tenant = entry[3]
+        keys = self._tenants[tenant]
+        del keys[key]
+        if keys:
+            self._tenant_weight[tenant] -= entry[2]
+        else:
+            del self._tenants[tenant], self._tenant_weight[tenant]
         return True
 
     async def _get(self, key: str, encoding: str | None = "utf-8", _conn: Any = None) -> object:
@@ -122,10 +154,21 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
             for key in [k for k in self._data if k.startswith(namespace)]:
                 self._drop(key)
         else:
-            self._data.clear()
-            self.weight = 0
+            self._forget()
         return True
 
     async def _close(self, *args: Any, _conn: Any = None, **kwargs: Any) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
         self._data.clear()
+        self._tenants.clear()
+        self._tenant_weight.clear()
         self.weight = 0
+
+
+def tenant_of(key: str) -> str:
+    """A key's tenant: its organization in the gateway's keys (`gw:v1:<org>:...`,
+    gateway.cache.keys); all other keys are one tenant."""
+    parts = key.split(":", 3)
+    return parts[2] if len(parts) == 4 else ""
