@@ -32,6 +32,12 @@ class GatewayState:
     clock: Clock
 
 
+# What registered documents may take in memory, by the cache's estimate: 2,000 documents of
+# 2 KB, 200 of 20,000 characters past one emoji (the full `max_bytes` let 1,000 of those
+# take 67 MB beside the upstream answers' own 64: the leak audit).
+PERSISTED_MAX_BYTES = 16 * 1024 * 1024
+
+
 @contextlib.asynccontextmanager
 async def open_state(
     settings: Settings,
@@ -52,7 +58,10 @@ async def open_state(
     persisted = cache
     if settings.cache.backend == "memory":
         entries = settings.graphql.persisted_query_max_entries
-        persisted = open_cache(dataclasses.replace(settings.cache, max_entries=entries))
+        held = min(settings.cache.max_bytes, PERSISTED_MAX_BYTES)
+        persisted = open_cache(
+            dataclasses.replace(settings.cache, max_entries=entries, max_bytes=held)
+        )
     try:
         async with open_upstreams(
             settings,

@@ -960,6 +960,12 @@ async def test_memory_backend_evicts_the_least_recently_used(make_cache: MakeCac
     assert up.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
 
 
+def test_a_document_kept_as_text_weighs_its_characters() -> None:
+    document = "# " + "😀" * 5000 + "\n{ __typename }"
+    assert estimated_bytes(Envelope(document, 0.0, 0.0)) >= sys.getsizeof(document)
+    assert estimated_bytes(document.encode()) >= len(document.encode())
+
+
 async def test_one_tenant_evicts_its_own_entries_before_another_within_its_share() -> None:
     """One cache for every organization: a burst of one organization's wide ranges
     pushed every other's entries out, least recently used first (the scale audit)."""

@@ -6,9 +6,14 @@ so a refused document is neither parsed nor cached. Validation is keyed by the
 document's text: Strawberry's key is the parsed document, whose frozen-dataclass
 nodes hash their whole tree again on every request.
 
-The cache is bounded by the tokens its documents hold, not by their number: a
-parsed token takes about 600 bytes, so 512 documents at the token limit would
-hold 600 MB, where 512 dashboards (160 tokens) hold 50.
+The cache is bounded by what its documents take, not by their number: a parsed
+token with what is worked out from it (the operation's shared collections and
+builders) about 1,200 bytes, and each character of the text up to 8 (the text is
+the key, and a comment or string keeps its characters again, at 4 bytes each past
+one emoji). 512 documents at the token limit would hold 1.2 GB, and 512 dashboards
+(160 tokens) about 100 MB: 32 MB keeps some 160 distinct dashboards. Counted in
+tokens alone, 512 documents padded with a comment to 20 KB held 84 MB as 2.5 (the
+leak audit).
 """
 
 from __future__ import annotations
@@ -25,18 +30,20 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import ParseOptions
 
 MAX_DOCUMENTS = 512
-MAX_TOKENS = 100_000  # held by the cached documents together: about 60 MB at most
+MAX_BYTES = 32 * 1024 * 1024  # what the cached documents take together, by the estimate
+TOKEN_BYTES = 1200
+TEXT_CHAR_BYTES = 8
 MULTIPLE_OPERATIONS = "Must provide operation name if query contains multiple operations."
 
 T = TypeVar("T")
 
 
 class _Entry:
-    __slots__ = ("document", "memo", "tokens")
+    __slots__ = ("document", "memo", "weight")
 
-    def __init__(self, document: DocumentNode, tokens: int) -> None:
+    def __init__(self, document: DocumentNode, weight: int) -> None:
         self.document = document
-        self.tokens = tokens
+        self.weight = weight
         self.memo: dict[Hashable, Any] = {}
 
 
@@ -44,10 +51,10 @@ class DocumentCache:
     """Documents by text, least recently used out first, with what was worked out from each
     (validation errors, plans): an evicted document takes its memos along."""
 
-    def __init__(self, max_documents: int = MAX_DOCUMENTS, max_tokens: int = MAX_TOKENS) -> None:
+    def __init__(self, max_documents: int = MAX_DOCUMENTS, max_bytes: int = MAX_BYTES) -> None:
         self.max_documents = max_documents
-        self.max_tokens = max_tokens
-        self.tokens = 0
+        self.max_bytes = max_bytes
+        self.weight = 0  # of the documents held, by the estimate
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -60,13 +67,13 @@ class DocumentCache:
             self._entries.move_to_end(text)
             return entry.document
         document = parse(text, **options)
-        tokens = _tokens(document)
-        if tokens <= self.max_tokens:
-            self._entries[text] = _Entry(document, tokens)
-            self.tokens += tokens
-            while len(self._entries) > self.max_documents or self.tokens > self.max_tokens:
+        weight = TOKEN_BYTES * _tokens(document) + TEXT_CHAR_BYTES * len(text)
+        if weight <= self.max_bytes:
+            self._entries[text] = _Entry(document, weight)
+            self.weight += weight
+            while len(self._entries) > self.max_documents or self.weight > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self.tokens -= evicted.tokens
+                self.weight -= evicted.weight
         return document
 
     def memo(

@@ -20,9 +20,10 @@ when switched off.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,14 +115,47 @@ def check_document_text(query: str, limits: LimitsSettings) -> GraphQLError | No
             size,
             limits.max_document_bytes,
         )
-    return _scan(query, limits)
+    return SCANS.get(query, limits)
 
 
-@functools.lru_cache(maxsize=512)
+class Scans:
+    """`_scan`'s results by text: clients send the same few documents over and over.
+    Least recently used out first, bounded by the characters of the texts it keeps (an
+    `lru_cache` of 512 kept 512 texts of up to `max_document_bytes`: 41 MB, at 4 bytes
+    a character past one emoji, the leak audit). Only documents within
+    max_document_bytes get here."""
+
+    def __init__(self, max_chars: int = 1_000_000) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._lock = threading.Lock()
+        self._results: OrderedDict[tuple[str, LimitsSettings], GraphQLError | None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def get(self, query: str, limits: LimitsSettings) -> GraphQLError | None:
+        key = (query, limits)
+        with self._lock:  # apps in several threads (the tests') share it
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        result = _scan(query, limits)
+        with self._lock:
+            if key not in self._results:
+                self._results[key] = result
+                self.chars += len(query)
+            while self.chars > self.max_chars and self._results:
+                (evicted, _), _ = self._results.popitem(last=False)
+                self.chars -= len(evicted)
+        return result
+
+
+SCANS = Scans()  # the results depend on the text and limits alone: shared, like lru_cache's
+
+
 def _scan(query: str, limits: LimitsSettings) -> GraphQLError | None:
-    """Tokens and nesting, cached by text: clients send the same few documents over and
-    over. Only documents within max_document_bytes get here, which bounds what the
-    cache holds."""
+    """Tokens and nesting."""
     tokens = nesting = 0
     lexer = Lexer(Source(query))
     try:

@@ -1,28 +1,44 @@
-"""The document cache: bounded by the tokens its documents hold, memos leave with them."""
+"""The document cache: bounded by what its documents take, memos leave with them."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 from graphql import GraphQLError
 
-from gateway.engine.document_cache import DocumentCache
+from gateway.engine.document_cache import TEXT_CHAR_BYTES, TOKEN_BYTES, DocumentCache
 
 
 def doc(fields: int, name: str = "Q") -> str:
     return f"query {name} {{ " + "a " * fields + "}"  # 6 tokens (with <SOF>, <EOF>) and 1 per field
 
 
-def test_documents_are_evicted_by_the_tokens_they_hold() -> None:
-    cache = DocumentCache(max_documents=100, max_tokens=100)
+def weight(fields: int, name: str = "Q") -> int:
+    return TOKEN_BYTES * (fields + 6) + TEXT_CHAR_BYTES * len(doc(fields, name))
+
+
+def test_documents_are_evicted_by_what_they_take() -> None:
+    two = 2 * weight(36)
+    cache = DocumentCache(max_documents=100, max_bytes=two + weight(36) // 2)
     first = cache.parse(doc(36, "A"), {})  # 42 tokens
     assert cache.parse(doc(36, "A"), {}) is first  # cached
     cache.parse(doc(36, "B"), {})
-    assert (len(cache), cache.tokens) == (2, 84)
-    cache.parse(doc(36, "C"), {})  # 126 tokens: the least recently used goes
-    assert (len(cache), cache.tokens) == (2, 84)
+    assert (len(cache), cache.weight) == (2, two)
+    cache.parse(doc(36, "C"), {})  # a third: the least recently used goes
+    assert (len(cache), cache.weight) == (2, two)
     assert cache.parse(doc(36, "A"), {}) is not first
     cache.parse(doc(200, "D"), {})  # larger than the whole budget: parsed, not kept
-    assert (len(cache), cache.tokens) == (2, 84)
+    assert (len(cache), cache.weight) == (2, two)
+
+
+def test_a_long_text_weighs_what_it_takes_not_its_few_tokens() -> None:
+    """Counted in tokens, 512 documents padded with a comment to 20 KB (8 tokens each)
+    held 84 MB as if 2.5 (the leak audit)."""
+    padded = "# " + "😀" * 5000 + "\nquery Q { a }"
+    cache = DocumentCache()
+    cache.parse(padded, {})
+    assert cache.weight >= 2 * sys.getsizeof(padded)
 
 
 def test_memos_are_kept_per_cached_document_and_leave_with_it() -> None:
@@ -47,4 +63,4 @@ def test_a_syntax_error_is_raised_and_nothing_is_kept() -> None:
     cache = DocumentCache()
     with pytest.raises(GraphQLError):
         cache.parse("query {", {})
-    assert (len(cache), cache.tokens) == (0, 0)
+    assert (len(cache), cache.weight) == (0, 0)

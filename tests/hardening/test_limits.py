@@ -10,7 +10,7 @@ import pytest
 from graphql import get_introspection_query, parse
 
 from gateway.config import LimitsSettings, Settings
-from gateway.graph.limits import _scan, check_document_text, measure_document
+from gateway.graph.limits import SCANS, Scans, check_document_text, measure_document
 from gateway.graph.schema import build_schema
 from gateway.sandbox.server import SandboxServer
 from tests.graph.conftest import OPERATIONS, GraphQLClient
@@ -625,9 +625,20 @@ def test_a_refused_document_is_not_kept() -> None:
     """The token scan is cached by text; a document over the size limit must not enter
     it (512 of them, a megabyte each, would be held for good)."""
     huge = "# " + "x" * LIMITS.max_document_bytes + "\n{ __typename }"
-    before = _scan.cache_info().currsize
+    before = len(SCANS)
     assert check_document_text(huge, LIMITS) is not None
-    assert _scan.cache_info().currsize == before
+    assert len(SCANS) == before
+
+
+def test_the_scans_kept_are_bounded_by_their_characters() -> None:
+    """512 texts of 20 KB with an emoji were kept for good: 41 MB (the leak audit)."""
+    scans = Scans(max_chars=50_000)
+    for i in range(20):
+        padded = f"# {i} " + "😀" * 9_990 + "\n{ __typename }"
+        assert scans.get(padded, LIMITS) is None
+    assert scans.chars <= 50_000
+    assert len(scans) == 4
+    assert scans.get("{ __typename }", LIMITS) is None
 
 
 def test_too_many_tokens_are_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:

@@ -72,6 +72,28 @@ def test_registering_many_documents_evicts_no_upstream_answer(
     assert codes(oldest) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
+def test_registered_documents_are_bounded_by_what_they_take(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """Each weighed 1 KB whatever its length: 1,000 documents of 20 KB (one emoji makes
+    Python keep 4 bytes a character) held 80 MB (the leak audit). Now 16 MB at most."""
+    gateway = start_gateway(ops_settings(clean_sandbox, "[cache]\nresponse_entries = 0\n"))
+
+    def document(i: int) -> str:
+        tail = f"\nquery Q{i} {{ __typename }}"
+        return "# 😀" + "x" * (19_990 - len(tail)) + tail
+
+    for i in range(260):  # 260 x 80 KB is past 16 MB: the oldest make room
+        text = document(i)
+        registered = gateway.post({"query": text, "extensions": pq(sha(text))})
+        assert registered.json() == {"data": {"__typename": "Query"}}
+    newest = gateway.post({"extensions": pq(sha(document(259)))}).json()
+    assert newest == {"data": {"__typename": "Query"}}
+    assert codes(gateway.post({"extensions": pq(sha(document(0)))}).json()) == [
+        "PERSISTED_QUERY_NOT_FOUND"
+    ]
+
+
 def test_apq_round_trip_over_post_and_get(
     start_gateway: StartGateway, clean_sandbox: SandboxServer
 ) -> None:
