@@ -634,43 +634,58 @@ async def test_a_fetch_cut_by_its_requests_deadline_is_fetched_again_by_one_with
         await cache.close()
 
 
+class CutFetch:
+    """One key's fetch, cut as the upstream layer cuts one at its request's deadline
+    where `cut_if(call number)` says: it waits for `cut`, then fails."""
+
+    def __init__(self, cache: Cache, cut_if: Callable[[int], bool]) -> None:
+        self.cache, self.cut_if = cache, cut_if
+        self.calls, self.started, self.cut = 0, asyncio.Event(), asyncio.Event()
+        key = cache_key(SCOPE, "zylon_ranking", "a")
+        self.item = CacheItem(key=key, kind="zylon_ranking", fetch=self.fetch)
+
+    async def fetch(self) -> str:
+        self.calls += 1
+        if self.cut_if(self.calls):
+            self.started.set()
+            await self.cut.wait()
+            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
+        await asyncio.sleep(0.01)  # long enough for the others to join it
+        return "a@v1"
+
+    async def load(self, deadline_s: float) -> object:
+        with request_deadline(deadline_s):
+            return await self.cache.load(self.item)
+
+    async def joined(self, deadlines: list[float]) -> list[asyncio.Task[object]]:
+        """Callers with these deadlines, once the first fetch is under way; each joined."""
+        await self.started.wait()
+        callers = [asyncio.create_task(self.load(d)) for d in deadlines]
+        for _ in range(20):  # they join within these turns of the loop
+            await asyncio.sleep(0)
+        return callers
+
+
+def _near_its_end(call: int) -> bool:
+    left = remaining()
+    return left is not None and left < 10
+
+
 async def test_a_caller_with_time_left_is_not_failed_by_a_fetch_cut_twice(
     make_cache: MakeCache,
 ) -> None:
     """Two requests near their deadlines and an ordinary one share a fetch, which is cut.
     The first to try again is near its end too: the ordinary request used to join that
     try, be cut a second time, and fail against a healthy upstream (the cancel audit)."""
-    cache = make_cache()
-    calls, started, cut = 0, asyncio.Event(), asyncio.Event()
-
-    async def fetch() -> str:
-        nonlocal calls
-        calls += 1
-        left = remaining()
-        if left is not None and left < 10:  # as the upstream layer cuts at a deadline
-            started.set()
-            await cut.wait()
-            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
-        return "a@v1"
-
-    item = CacheItem(key=cache_key(SCOPE, "zylon_ranking", "a"), kind="zylon_ranking", fetch=fetch)
-
-    async def load(deadline_s: float) -> object:
-        with request_deadline(deadline_s):
-            return await cache.load(item)
-
-    owner = asyncio.create_task(load(5.0))
-    await started.wait()
-    near_its_end = asyncio.create_task(load(5.0))
-    ordinary = asyncio.create_task(load(60.0))
-    for _ in range(20):  # both join within these turns of the loop
-        await asyncio.sleep(0)
-    cut.set()
+    fetch = CutFetch(make_cache(), _near_its_end)
+    owner = asyncio.create_task(fetch.load(5.0))
+    near_its_end, ordinary = await fetch.joined([5.0, 60.0])
+    fetch.cut.set()
     for short in (owner, near_its_end):
         with pytest.raises(DeadlineExceeded):
             await short
     assert await asyncio.wait_for(ordinary, timeout=10) == "a@v1"
-    assert calls == 3
+    assert fetch.calls == 3
 
 
 async def test_callers_whose_shared_fetch_was_cut_share_one_try_again(
@@ -678,35 +693,14 @@ async def test_callers_whose_shared_fetch_was_cut_share_one_try_again(
 ) -> None:
     """Each caller trying again alone turned one cut fetch into one call per caller:
     30 callers, 31 calls (the review of the fix above)."""
-    cache = make_cache()
-    calls, started, cut = 0, asyncio.Event(), asyncio.Event()
-
-    async def fetch() -> str:
-        nonlocal calls
-        calls += 1
-        if calls == 1:  # the owner's, cut at its deadline
-            started.set()
-            await cut.wait()
-            raise DeadlineExceeded(Source.ZYLON, "a: no answer before the request's deadline")
-        await asyncio.sleep(0.01)
-        return "a@v1"
-
-    item = CacheItem(key=cache_key(SCOPE, "zylon_ranking", "a"), kind="zylon_ranking", fetch=fetch)
-
-    async def load(deadline_s: float) -> object:
-        with request_deadline(deadline_s):
-            return await cache.load(item)
-
-    owner = asyncio.create_task(load(30.0))
-    await started.wait()
-    others = [asyncio.create_task(load(60.0 + i * 0.01)) for i in range(8)]
-    for _ in range(20):  # they all join within these turns of the loop
-        await asyncio.sleep(0)
-    cut.set()
+    fetch = CutFetch(make_cache(), lambda call: call == 1)  # the owner's
+    owner = asyncio.create_task(fetch.load(30.0))
+    others = await fetch.joined([60.0 + i * 0.01 for i in range(8)])
+    fetch.cut.set()
     with pytest.raises(DeadlineExceeded):
         await owner
     assert await asyncio.wait_for(asyncio.gather(*others), timeout=10) == ["a@v1"] * 8
-    assert calls == 2
+    assert fetch.calls == 2
 
 
 async def test_a_refresh_is_not_cut_by_the_deadline_of_the_request_that_read_stale() -> None:
