@@ -32,9 +32,10 @@ class GatewayState:
     clock: Clock
 
 
-# What registered documents may take in memory, by the cache's estimate: 2,000 documents of
-# 2 KB, 200 of 20,000 characters past one emoji (the full `max_bytes` let 1,000 of those
-# take 67 MB beside the upstream answers' own 64: the leak audit).
+# What registered documents may take in memory, by the cache's estimate (4 bytes a
+# character): about 1,800 documents of 2 KB, or 200 of 20,000 characters. The full
+# `max_bytes` let 1,000 of the latter (past one emoji, Python keeps 4 bytes a character)
+# take 67 MB beside the upstream answers' own 64 (the leak audit).
 PERSISTED_MAX_BYTES = 16 * 1024 * 1024
 
 
