@@ -954,6 +954,23 @@ async def test_memory_backend_evicts_the_least_recently_used(make_cache: MakeCac
     assert up.calls == {"a": 1, "b": 2, "c": 1, "d": 1}
 
 
+async def test_a_large_answer_of_the_heaviest_tenant_is_kept() -> None:
+    """Fair eviction took the heaviest tenant's oldest entries, and once they were gone
+    the one just stored: a large answer emptied its tenant and was never kept (the
+    review)."""
+    cache = LruMemoryCache(max_entries=10_000, max_bytes=500, weigh=len)  # a list: its length
+
+    def key(org: str, i: int) -> str:
+        return cache_key(scope(org, "ZYLON", "https://zylon.example/api", TOKEN), "k", i)
+
+    for i in range(10 * 30):  # ten organizations taking turns, long past full
+        await cache.set(key(f"org{i % 10}", i), [0] * 2)
+    assert cache.weight == 500
+    await cache.set(key("org7", "wide"), [0] * 62)  # an eighth of the bound: kept
+    assert await cache.get(key("org7", "wide")) == [0] * 62
+    assert cache.weight <= 500
+
+
 def test_a_document_kept_as_text_weighs_its_characters() -> None:
     document = "# " + "😀" * 5000 + "\n{ __typename }"
     assert estimated_bytes(Envelope(document, 0.0, 0.0)) >= sys.getsizeof(document)

@@ -2,7 +2,8 @@
 `weigh` estimates its values take, least recently used out first.
 
 `SimpleMemoryCache` grows without bound and keeps one timer per key; this one
-checks expiry when an entry is read and evicts in O(1) from an OrderedDict. A
+checks expiry when an entry is read and evicts from an OrderedDict, in O(1) (in
+O(organizations) where it evicts fairly, below). A
 count alone does not bound memory: one entry may hold a few rows or ten thousand.
 
 Evicting is fair between tenants (`tenant_of` a key: its organization). The least
@@ -76,11 +77,13 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         while len(self._data) > self.max_entries or (
             self.max_bytes is not None and self.weight > self.max_bytes
         ):
-            self._drop(self._victim())
+            self._drop(self._victim(key))
 
-    def _victim(self) -> str:
+    def _victim(self, stored: str) -> str:
         """The least recently used key, or the heaviest tenant's where that key's tenant
-        holds less than an equal share and the heaviest more."""
+        holds less than an equal share and the heaviest more; never the key just
+        `stored` that way (a large answer of the heaviest emptied its tenant's entries,
+        itself included, on every store: the review)."""
         oldest = next(iter(self._data))
         if len(self._tenants) < 2:
             return oldest
@@ -88,7 +91,8 @@ class LruMemoryCache(BaseCache):  # type: ignore[misc]
         if self._tenant_weight[self._data[oldest][3]] >= share:
             return oldest
         heaviest = max(self._tenant_weight, key=self._tenant_weight.__getitem__)
-        return next(iter(self._tenants[heaviest]))
+        its_oldest = next(iter(self._tenants[heaviest]))
+        return oldest if its_oldest == stored else its_oldest
 
     def _drop(self, key: str) -> bool:
         entry = self._data.pop(key, None)
