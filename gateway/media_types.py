@@ -4,7 +4,7 @@ The spec's own type, `application/graphql-response+json`, lets an answer's statu
 say what happened: an answer without data (a request that never reached
 execution, or a refusal) is a 4xx, where the legacy `application/json` answers
 200 for a document or its variables refused. A client gets the spec's type when it
-ranks it at least as high as JSON (GraphiQL's schema fetch sends
+ranks it higher than JSON, or as high while naming it (GraphiQL's schema fetch sends
 `application/graphql-response+json, application/json;q=0.9`); every other client,
 and one that sends no `Accept` or `*/*`, gets `application/json` as before. Every
 answer of the GraphQL endpoint, refusals included, has its type so.
