@@ -34,6 +34,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from gateway.config import TelemetrySettings
 from gateway.errors import ConfigError
+from gateway.upstreams import deadline
 from gateway.upstreams.http import BAD_RESPONSE, CUT, EventHooks
 
 _UPSTREAM_SPAN: ContextVar[Span | None] = ContextVar("gateway_upstream_span", default=None)
@@ -190,7 +191,7 @@ class Tracing:
             span.set_status(Status(StatusCode.ERROR, "unusable answer"))
         elif failure == CUT:
             span.set_attribute("error.type", CUT)
-            span.set_status(Status(StatusCode.ERROR, "cut at the request's deadline"))
+            span.set_status(Status(StatusCode.ERROR, f"cut at {deadline.described()}"))
         elif status is None:
             span.set_attribute("error.type", "no_response")
             span.set_status(Status(StatusCode.ERROR, "no response"))

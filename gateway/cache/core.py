@@ -46,7 +46,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.upstreams.deadline import current, detached, remaining
+from gateway.upstreams.deadline import current, described, detached, remaining
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,9 @@ class Cache:
             return
         # Under a deadline of its own: under the one of the request that read the entry
         # stale, a refresh it started late was cut, and later readers told it failed.
-        task = self._spawn(self._run_refresh(item), detached(self._refresh_deadline_s))
+        task = self._spawn(
+            self._run_refresh(item), detached(self._refresh_deadline_s, "the refresh's deadline")
+        )
         self._refreshing[item.key] = task
         task.add_done_callback(lambda t: self._forget_refresh(item.key, t))
 
@@ -464,7 +466,7 @@ async def _all(awaitables: list[Coroutine[Any, Any, T]]) -> list[T]:
 
 def _late(item: CacheItem[Any]) -> object:
     """What a caller gets whose deadline came before the fetch it joined ended."""
-    why = f"{item.kind}: no answer before the request's deadline"
+    why = f"{item.kind}: no answer before {described()}"
     return DeadlineExceeded(item.source, why) if item.source is not None else TimeoutError(why)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 _DEADLINE: ContextVar[float | None] = ContextVar("gateway_request_deadline", default=None)
+_NAME: ContextVar[str] = ContextVar("gateway_deadline_name", default="the request's deadline")
 
 
 @contextlib.contextmanager
@@ -44,9 +45,16 @@ def remaining() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def detached(seconds: float | None) -> contextvars.Context:
+def described() -> str:
+    """The deadline in force, in the words errors and logs give it."""
+    return _NAME.get()
+
+
+def detached(seconds: float | None, described_as: str) -> contextvars.Context:
     """The current context, with a deadline of its own `seconds` from now in place of
-    the request's: for work that outlives the request that started it."""
+    the request's: for work that outlives the request that started it. `described_as`
+    is what a call it cuts reports, "the refresh's deadline" rather than the request's."""
     context = contextvars.copy_context()
     context.run(_DEADLINE.set, None if seconds is None else time.monotonic() + seconds)
+    context.run(_NAME.set, described_as)
     return context

@@ -382,7 +382,7 @@ class UpstreamHTTP:
         """One attempt, if the deadline, a free slot and the circuit breaker allow it."""
         left = deadline.remaining()
         if left is not None and left <= 0:
-            raise self._cut_short(endpoint, "the request's deadline passed")
+            raise self._cut_short(endpoint, f"{deadline.described()} passed")
         if self.breaker is not None and self.breaker.refuses():
             await self._await_probe(self.breaker, endpoint)  # without queueing for a slot
         await self._take_slot(endpoint)
@@ -518,7 +518,7 @@ class UpstreamHTTP:
             answered = False
             if cut and isinstance(exc, TimeoutError):
                 failure = CUT
-                late = self._cut_short(endpoint, "no answer before the request's deadline", status)
+                late = self._cut_short(endpoint, f"no answer before {deadline.described()}", status)
                 raise _Retryable(late, None) from exc
             error = UpstreamTimeout(self.source, f"{endpoint}: no answer in time", status=status)
             raise _Retryable(error, None) from exc

@@ -99,6 +99,22 @@ def test_a_failed_refresh_leaves_the_stale_answer_noted_as_stale_on_error(
     assert [e.status for e in _make_log(sandbox)] == [200, 503, 503]
 
 
+def test_a_refresh_cut_by_its_own_deadline_says_so(
+    start_gateway: StartGateway, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refresh runs under a deadline of its own, not the request's: the log says whose."""
+    extra = NO_RETRIES + "[limits]\nrequest_deadline_s = 0.3\n"
+    gql = start_gateway(sandbox_settings(sandbox, extra, default_ttl_s=TTL_S, stale_s=60.0)).gql
+    cold = _teams(gql)
+    time.sleep(PAST_TTL_S)
+    sandbox.state.faults.add(FaultRule(source="make", latency_ms=1500, times=1))
+
+    assert _teams(gql)["data"] == cold["data"]  # stale; its refresh outlives its deadline
+    _wait_for(lambda: "refreshing a stale make_page entry failed" in caplog.text, "the failure")
+    assert "no answer before the refresh's deadline" in caplog.text
+    assert "request's deadline" not in caplog.text
+
+
 def test_an_upstream_failure_after_the_stale_window_is_answered_from_the_expired_entry(
     start_gateway: StartGateway, sandbox: SandboxServer
 ) -> None:
