@@ -22,7 +22,7 @@ from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, s
 from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.lru import LruMemoryCache
-from gateway.cache.redis_store import RedisStore, check_url_options
+from gateway.cache.redis_store import RedisStore, check_url_options, shapes
 from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ITEM_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
@@ -407,7 +407,8 @@ async def test_a_dead_lock_holder_costs_a_waiter_half_its_deadline_at_most(
     waiter fetches itself with half of its request's time left, not at its deadline."""
     cache, up = make_cache(lock_timeout_s=60.0), Upstream()
     item = up.item("a")
-    redis_server.command("SET", lock_key(item.key), "dead-holder", "PX", "60000")
+    held = cache._store.name(lock_key(item.key))  # type: ignore[attr-defined]
+    redis_server.command("SET", held, "dead-holder", "PX", "60000")
     with request_deadline(1.0):
         assert await asyncio.wait_for(cache.load(item), timeout=10) == "a@v1"
     assert up.calls == {"a": 1}
@@ -423,10 +424,10 @@ async def test_a_lock_is_let_go_of_while_redis_counts_as_down(
     )
     try:
         assert await store.try_lock("lock:x", "mine", 60.0)
-        assert b"mine" in redis_server.command("GET", "lock:x")
+        assert b"mine" in redis_server.command("GET", store.name("lock:x"))
         store._failed(ConnectionError("a hiccup"))  # counts as down for a second
         await store.release_locks([("lock:x", "mine")])
-        assert redis_server.command("GET", "lock:x").startswith(b"$-1")  # gone
+        assert redis_server.command("GET", store.name("lock:x")).startswith(b"$-1")  # gone
     finally:
         await store.close()
 
@@ -452,13 +453,14 @@ async def test_values_not_sealed_by_this_config_for_their_key_are_misses_never_u
         await store.set_many([("t:north", north)], 60)
         assert await store.get_many(["t:north"]) == [north]
         # A pickle written by hand, signed by nobody: not even unpickled.
-        redis_server.command("SET", "t:forged", pickle.dumps(_Boom()))
-        redis_server.command("SET", "t:forged-long", b"x" * 32 + pickle.dumps(_Boom()))
+        redis_server.command("SET", store.name("t:forged"), pickle.dumps(_Boom()))
+        forged_long = b"x" * 32 + pickle.dumps(_Boom())
+        redis_server.command("SET", store.name("t:forged-long"), forged_long)
         # Another tenant's sealed value copied under this key: sealed for its own key only.
-        sealed = redis_server.command("GET", "t:north")
+        sealed = redis_server.command("GET", store.name("t:north"))
         assert sealed.startswith(b"$")
         value = sealed.split(b"\r\n", 1)[1][:-2]
-        redis_server.command("SET", "t:south", value)
+        redis_server.command("SET", store.name("t:south"), value)
         got = await store.get_many(["t:forged", "t:forged-long", "t:south", "t:north"])
         assert got == [None, None, None, north]
         assert _Boom.ran == []
@@ -467,6 +469,60 @@ async def test_values_not_sealed_by_this_config_for_their_key_are_misses_never_u
     finally:
         await store.close()
         await other.close()
+
+
+async def test_replicas_of_another_version_or_config_keep_entries_of_their_own(
+    redis_url: str,
+) -> None:
+    """A rolling deploy: a replica whose rows have other fields never reads this one's
+    pickles (matched by position, they swapped figures silently), and replicas of two
+    configs no longer overwrite each other's entries turn by turn."""
+    settings = CacheSettings(backend="redis", url=redis_url, redis_timeout_s=5.0)
+    now = time.time()
+    stores = {
+        "this": RedisStore(settings, SIGNING_KEY),
+        "older code": RedisStore(settings, SIGNING_KEY, shapes=b"other fields"),
+        "other config": RedisStore(settings, b"another-config's-signing-key"),
+    }
+    try:
+        for name, store in stores.items():
+            assert await store.get_many(["gw:v1:t:figures"]) == [None]
+            envelope = Envelope(value=name, fresh_until=now + 60, stale_until=now + 120)
+            await store.set_many([("gw:v1:t:figures", envelope)], 60)
+        for name, store in stores.items():
+            [envelope] = await store.get_many(["gw:v1:t:figures"])
+            assert envelope is not None
+            assert envelope.value == name
+        assert len({store.name("gw:v1:t:figures") for store in stores.values()}) == 3
+        assert stores["this"].name("gw:v1:t:figures").startswith("gw:v1:")
+        assert stores["this"].name("gw:v1:t:figures").endswith(":t:figures")
+    finally:
+        for store in stores.values():
+            await store.close()
+
+
+def test_the_shapes_change_with_a_field_its_order_or_its_type() -> None:
+    @dataclasses.dataclass
+    class Totals:
+        threads: int
+        interactions: int
+
+    @dataclasses.dataclass
+    class Swapped:
+        interactions: int
+        threads: int
+
+    @dataclasses.dataclass
+    class Retyped:
+        threads: int
+        interactions: float
+
+    def of(cls: type) -> bytes:  # under one name, as another version would declare it
+        return shapes([cls], "1.0").replace(cls.__qualname__.encode(), b"Totals")
+
+    assert len({of(Totals), of(Swapped), of(Retyped)}) == 3
+    assert shapes([Totals], "1.0") != shapes([Totals], "1.1")
+    assert shapes([Totals], "1.0") == shapes([Totals], "1.0")
 
 
 def test_the_signing_key_is_the_same_for_one_config_and_apart_from_the_cursors() -> None:

@@ -3,7 +3,8 @@
 A key is `gw:v1:<org>:<source>:<upstream hash>:<kind>:<parts hash>`. The
 upstream hash covers the base URL and the credential, so two tenants never
 share an entry and a rotated token never reads an old one; only a truncated
-sha256 of the credential is ever part of a name.
+sha256 of the credential is ever part of a name. In Redis, a namespace follows
+`gw:v1:` (`RedisStore.name`).
 """
 
 from __future__ import annotations

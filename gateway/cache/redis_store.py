@@ -12,12 +12,24 @@ derived from the config's secrets (`Settings.cache_signing_key`): a value nobody
 with the config wrote, or one moved from another key (another tenant's), is a
 miss and never unpickled. Whoever can write to Redis could otherwise run code in
 the gateway, or serve one tenant's figures to another.
+
+Each key is stored under a namespace, `gw:v1:<namespace>:<the rest of the key>`,
+a hash of the signing key and of the shapes the pickles hold (`SHAPES`): replicas
+of another version or another config sharing the Redis (a rolling deploy, staging
+beside production, a rotated secret) keep entries of their own. Sealed alone, an
+entry of another version was read as this one's rows, its fields matched by
+position: figures swapped without an error, or INTERNAL for a missing field, for as
+long as the entry lived (a day for a past day's buckets); and two configs took turns
+overwriting each other's entries, so neither ever hit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
+import importlib.metadata
+import json
 import logging
 import pickle
 import re
@@ -40,9 +52,11 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
 from gateway.bound_mac import BoundMac
 from gateway.cache.item import Envelope
+from gateway.cache.keys import PREFIX
 from gateway.cache.store import envelopes
 from gateway.config import CacheSettings
 from gateway.errors import ConfigError
+from gateway.upstreams import models
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +80,38 @@ for i, key in ipairs(KEYS) do
 end
 return n
 """
+
+
+def shapes(classes: Sequence[type], version: str) -> bytes:
+    """The fields of `classes`, by name and declared type, in order, with `version`:
+    what a pickle of them means to the code that reads it."""
+    declared = [
+        [cls.__module__, cls.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(cls)]]
+        for cls in classes
+    ]
+    return json.dumps([version, declared], separators=(",", ":")).encode()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("analytics-gateway")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown"
+
+
+SHAPES = shapes(
+    [
+        Envelope,
+        *(
+            value
+            for value in vars(models).values()
+            if isinstance(value, type)
+            and dataclasses.is_dataclass(value)
+            and value.__module__ == models.__name__
+        ),
+    ],
+    _version(),
+)
 
 
 class _Bytes(BaseSerializer):  # type: ignore[misc]
@@ -162,11 +208,15 @@ class UnexpectedReply(RedisError):
 class RedisStore:
     shared = True
 
-    def __init__(self, settings: CacheSettings, signing_key: bytes) -> None:
+    def __init__(
+        self, settings: CacheSettings, signing_key: bytes, *, shapes: bytes = SHAPES
+    ) -> None:
         if not signing_key:
             raise ValueError("RedisStore needs a non-empty signing key")
         self.backend = _backend(settings)
         self._macs = BoundMac(signing_key)
+        namespace = hmac.new(signing_key, b"namespace\0" + shapes, "sha256").hexdigest()[:12]
+        self._prefix = f"{PREFIX}{namespace}:"
         self._down_until = 0.0
         self._down = False
         self._last_warning = -_WARN_EVERY_S
@@ -174,6 +224,10 @@ class RedisStore:
         # hiccup between taking and releasing it would hold every replica off the key
         # until it times out. Those "taken" while it was down never existed.
         self._held: set[tuple[str, str]] = set()
+
+    def name(self, key: str) -> str:
+        """The name `key` has in Redis."""
+        return self._prefix + key.removeprefix(PREFIX)
 
     def _failed(self, exc: BaseException) -> None:
         self._down = True
@@ -220,13 +274,13 @@ class RedisStore:
         return envelopes([self._open(key, value) for key, value in zip(keys, values, strict=True)])
 
     async def _mget(self, keys: Sequence[str]) -> list[object]:
-        values = await self.backend.multi_get(list(keys))
+        values = await self.backend.multi_get([self.name(key) for key in keys])
         if not isinstance(values, list) or len(values) != len(keys):
             raise UnexpectedReply(f"MGET of {len(keys)} keys answered {type(values).__name__}")
         return values
 
     async def set_many(self, entries: Sequence[tuple[str, Envelope]], ttl_s: float) -> None:
-        sealed = [(key, self._seal(key, envelope)) for key, envelope in entries]
+        sealed = [(self.name(key), self._seal(key, envelope)) for key, envelope in entries]
         await self._guard(lambda: self._write(sealed, float(ttl_s)), None)
 
     async def _write(self, sealed: Sequence[tuple[str, bytes]], ttl_s: float) -> None:
@@ -269,7 +323,7 @@ class RedisStore:
     async def try_lock(self, key: str, token: str, timeout_s: float) -> bool:
         px = max(1, int(timeout_s * 1000))
         taken = await self._guard(
-            lambda: self.backend.raw("set", key, token, nx=True, px=px), _DOWN
+            lambda: self.backend.raw("set", self.name(key), token, nx=True, px=px), _DOWN
         )
         if taken is _DOWN:
             return True  # no Redis to coordinate through: fetch
@@ -282,7 +336,7 @@ class RedisStore:
         if not held:
             return
         self._held.difference_update(held)
-        keys = [key for key, _ in held]
+        keys = [self.name(key) for key, _ in held]
         tokens = [token for _, token in held]
         await self._guard(
             lambda: self.backend.raw("eval", _RELEASE, len(keys), *keys, *tokens),

@@ -151,7 +151,7 @@ def test_an_unreadable_value_is_a_miss_for_its_key_alone(
     own = {**RANGE, "to": RANGE["to"].replace("59:59Z", "59:58Z")}  # no other test's answers
     aurora = _dashboard(a, "aurora", own)
     _dashboard(a, "borealis", own)
-    reply = replica_redis.command("KEYS", "gw:v1:borealis:*")
+    reply = replica_redis.command("KEYS", "gw:v1:*:borealis:*")
     keys = [line for line in reply.decode().split("\r\n") if line.startswith("gw:v1:")]
     assert keys
     spoiled = keys[0]

@@ -240,7 +240,7 @@ def test_apq_registry_is_shared_by_replicas_through_redis(
     registered = first.post({"query": ORGANIZATIONS, "extensions": pq(digest)})
     assert registered.status_code == 200
     assert second.post({"extensions": pq(digest)}).json() == registered.json()
-    assert b"gw:v1:apq:" + digest.encode() in redis_server.command("KEYS", "gw:v1:apq:*")
+    assert b":apq:" + digest.encode() in redis_server.command("KEYS", "gw:v1:*:apq:*")
 
 
 def test_apq_can_be_switched_off(start_gateway: StartGateway, clean_sandbox: SandboxServer) -> None:
