@@ -26,7 +26,15 @@ from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.cache.redis_store import check_url_options
-from gateway.config import Settings, load_settings, parse_settings, read_config, settings_from_text
+from gateway.config import (
+    MAX_WORKERS,
+    Settings,
+    load_settings,
+    parse_settings,
+    read_config,
+    settings_from_text,
+    valid_host,
+)
 from gateway.errors import ConfigError
 from gateway.graph.schema import build_schema
 from gateway.logs import configure_logging
@@ -94,13 +102,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _host(text: str) -> str:
+    if not valid_host(text):
+        raise argparse.ArgumentTypeError(f"neither a host name nor an IP address: {text!r}")
+    return text
+
+
 def _workers(text: str) -> int:
     try:
         workers = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of workers: {text!r}") from None
-    if workers < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 worker, got {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"1..{MAX_WORKERS} workers, got {workers}")
     return workers
 
 
@@ -354,6 +368,7 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from gateway.sandbox.server import run_sandbox
 
+    _check_listen(args.host, args.port)
     tune_gc()  # a serving process too: each answer over new days allocates a listing
     run_sandbox(host=args.host, port=args.port)
     return 0
@@ -377,7 +392,12 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gateway",
+        description=__doc__,
+        epilog="environment: GATEWAY_CONFIG (the config `serve` reads without --config), "
+        "GATEWAY_LOG_LEVEL (DEBUG, INFO, WARNING or ERROR; default INFO)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the graph")
@@ -387,22 +407,40 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve over built-in simulated upstreams; no config needed",
     )
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=_port)
-    serve.add_argument("--workers", type=_workers)
+    serve.add_argument(
+        "--host", type=_host, help="listen here (overrides [server] host; default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=_port, help="listen on this port (overrides [server] port; default 8000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help=f"worker processes, 1..{MAX_WORKERS} (overrides [server] workers; default 1)",
+    )
     serve.set_defaults(run=_cmd_serve)
 
-    sandbox = commands.add_parser("sandbox", help="run only the simulated Zylon and Make")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=_port, default=8001)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="run only the simulated Zylon and Make",
+        description="Run only the simulated Zylon and Make upstreams. Prints a gateway "
+        "config that points at them, then serves until stopped.",
+    )
+    sandbox.add_argument("--host", type=_host, default="127.0.0.1", help="default 127.0.0.1")
+    sandbox.add_argument("--port", type=_port, default=8001, help="default 8001")
     sandbox.set_defaults(run=_cmd_sandbox)
 
     schema = commands.add_parser("schema", help="print the served SDL")
     schema.add_argument("--federation", action="store_true", help="print the subgraph SDL")
     schema.set_defaults(run=_cmd_schema)
 
-    check = commands.add_parser("check-config", help="validate a config file")
-    check.add_argument("path")
+    check = commands.add_parser(
+        "check-config",
+        help="validate a config file",
+        description="Validate a config file as `serve` reads it: with the same environment "
+        "variables for its ${NAME} references.",
+    )
+    check.add_argument("path", help="the TOML config file")
     check.set_defaults(run=_cmd_check_config)
     return parser
 

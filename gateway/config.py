@@ -277,6 +277,10 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
 # As long as the other secrets: a short key is a guessable one.
 API_KEY_MIN_LENGTH = 16
+# The bound of every duration and ratio: ten years.
+MAX_SECONDS = 10 * 365 * 86_400
+# Processes of one server: more than any machine this runs on has cores for.
+MAX_WORKERS = 256
 _T = TypeVar("_T")
 
 
@@ -302,6 +306,8 @@ def settings_from_text(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{os.fspath(path)}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{os.fspath(path)}: not valid TOML: nested too deeply") from None
     settings = parse_settings(data, env)
     manifest = settings.graphql.trusted_documents
     if manifest and not os.path.isabs(manifest):
@@ -320,7 +326,8 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     """
     if not isinstance(data, Mapping):
         raise ConfigError("config: expected a table")
-    root = _Table(_substitute(data, "", os.environ if env is None else env), "")
+    from_env: set[str] = set()
+    root = _Table(_substitute(data, "", os.environ if env is None else env, from_env), "", from_env)
     server = _server(root.table("server"))
     cache = _cache(root.table("cache"))
     upstreams = _upstreams(root.table("upstreams"))
@@ -362,13 +369,17 @@ def make_zone(base_url: str) -> str | None:
     return None
 
 
-def _substitute(value: Any, path: str, env: Mapping[str, str]) -> Any:
+def _substitute(value: Any, path: str, env: Mapping[str, str], from_env: set[str]) -> Any:
+    """`value` with each `${NAME}` replaced; the path of each string that had one is
+    added to `from_env`, whose values an error never quotes."""
     if isinstance(value, str):
+        if "${" in value:
+            from_env.add(path)
         return _substitute_string(value, path, env)
     if isinstance(value, Mapping):
-        return {k: _substitute(v, _join(path, str(k)), env) for k, v in value.items()}
+        return {k: _substitute(v, _join(path, str(k)), env, from_env) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+        return [_substitute(v, f"{path}[{i}]", env, from_env) for i, v in enumerate(value)]
     return value
 
 
@@ -396,12 +407,18 @@ def _join(path: str, key: str) -> str:
 class _Table:
     """One TOML table being read: each key is taken once, the rest are unknown."""
 
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+    def __init__(self, data: Mapping[str, Any], path: str, from_env: set[str]) -> None:
         self._data = dict(data)
         self._path = path
+        self._from_env = from_env
 
     def path(self, key: str) -> str:
         return _join(self._path, key)
+
+    def quoted(self, path: str, value: str) -> str:
+        """`value` as an error quotes it: not at all where the environment gave it, as
+        it may be a secret substituted into the wrong key."""
+        return "(from the environment, not shown)" if path in self._from_env else repr(value)
 
     def has(self, key: str) -> bool:
         return key in self._data
@@ -418,8 +435,8 @@ class _Table:
 
     def table(self, key: str) -> _Table:
         if key not in self._data:
-            return _Table({}, self.path(key))
-        return _Table(self._take(key, _is_table, "a table"), self.path(key))
+            return _Table({}, self.path(key), self._from_env)
+        return _Table(self._take(key, _is_table, "a table"), self.path(key), self._from_env)
 
     def array_of_tables(self, key: str) -> list[_Table]:
         if key not in self._data:
@@ -430,7 +447,7 @@ class _Table:
             item_path = f"{self.path(key)}[{i}]"
             if not _is_table(item):
                 raise ConfigError(f"{item_path}: expected a table, got {_type_name(item)}")
-            tables.append(_Table(item, item_path))
+            tables.append(_Table(item, item_path, self._from_env))
         return tables
 
     def string(self, key: str, default: _T, *, non_empty: bool = True) -> str | _T:
@@ -499,6 +516,8 @@ class _Table:
     def _check_number(self, key: str, value: float, *, positive: bool) -> float:
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{self.path(key)}: must be a finite number")
+        if value > MAX_SECONDS:  # Redis refuses an expiry past 2**63 ms; nothing waits a decade
+            raise ConfigError(f"{self.path(key)}: must be at most {MAX_SECONDS} (ten years)")
         if positive and value <= 0:
             raise ConfigError(f"{self.path(key)}: must be greater than 0, got {value:g}")
         if value < 0:
@@ -537,7 +556,7 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{path}: the URL has surrounding whitespace")
     # Checked here, or found only at the first call (every one then a "connection
     # failed"), or at start-up as a traceback naming no key.
-    if not _valid_host(parts.hostname):
+    if not valid_host(parts.hostname):
         raise ConfigError(f"{path}: the URL's host is neither a host name nor an IP address")
     if parts.port == 0:
         raise ConfigError(f"{path}: the URL's port must be 1 to 65535")
@@ -552,7 +571,7 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
             raise ConfigError(f"{path}: not a valid URL") from None
 
 
-def _valid_host(host: str) -> bool:
+def valid_host(host: str) -> bool:
     """An IP address, or dot-separated labels of letters, digits, `-` (not at either end)
     and `_`, the last not numeric (`1.2.3.4.5` and `0x7f.1` are no addresses here)."""
     try:
@@ -601,12 +620,12 @@ def _type_name(value: Any) -> str:
 def _server(t: _Table) -> ServerSettings:
     d = ServerSettings()
     host = t.string("host", d.host)
-    if not _valid_host(host):
+    if not valid_host(host):
         # Else found by `serve` alone, as an error naming no key.
         raise ConfigError(f"{t.path('host')}: neither a host name nor an IP address")
     # Port 0 would listen on a port picked at random that no caller learns.
     port = t.integer("port", d.port, minimum=1, maximum=65535)
-    workers = t.integer("workers", d.workers, minimum=1)
+    workers = t.integer("workers", d.workers, minimum=1, maximum=MAX_WORKERS)
     keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
     metrics_token = t.secret("metrics_token", required=False, min_length=16)
     cors_origins = _cors_origins(t) if t.has("cors_origins") else d.cors_origins
@@ -650,11 +669,29 @@ def _cors_origins(t: _Table) -> tuple[str, ...]:
                 f'{path}[{i}]: expected an origin such as "https://dash.example.com" '
                 f'(scheme, host and port only), or "*"'
             )
-        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        host = _origin_host(parts.hostname)
+        if host is None:
+            raise ConfigError(f"{path}[{i}]: its host is neither a host name nor an IP address")
+        if port == DEFAULT_PORTS[parts.scheme]:  # a browser leaves the scheme's port out
+            port = None
         origins.append(f"{parts.scheme}://{host}" + (f":{port}" if port is not None else ""))
     if "*" in origins and len(origins) > 1:
         raise ConfigError(f'{path}: "*" allows every origin; list no other beside it')
     return tuple(dict.fromkeys(origins))
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_host(hostname: str) -> str | None:
+    """The host as a browser writes it in `Origin` (IDNA-encoded, lower case), or None."""
+    if ":" in hostname:  # urlsplit took it from brackets: an IPv6 address or nothing
+        return f"[{hostname}]" if valid_host(hostname) else None
+    try:
+        host = hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    return host if valid_host(host) else None
 
 
 def _cache(t: _Table) -> CacheSettings:
@@ -756,7 +793,8 @@ def _organizations(tables: list[_Table]) -> tuple[OrganizationSettings, ...]:
         if org_id == "*":
             raise ConfigError(f'{t.path("id")}: "*" is reserved (it means all organizations)')
         if org_id in seen:
-            raise ConfigError(f"{t.path('id')}: duplicate organization id {org_id!r}")
+            shown = t.quoted(t.path("id"), org_id)
+            raise ConfigError(f"{t.path('id')}: duplicate organization id {shown}")
         seen[org_id] = t.path("id")
         name = t.string("name", org_id)
         zylon = _zylon_link(t.table("zylon")) if t.has("zylon") else None
@@ -782,7 +820,8 @@ def _make_link(t: _Table) -> MakeLink:
         raise ConfigError(f"{t.path('organization_id')}: required")
     link = MakeLink(
         base_url=base_url,
-        organization_id=t.integer("organization_id", 0, minimum=1),
+        # The schema's makeOrganizationId is a GraphQL Int: 32 bits.
+        organization_id=t.integer("organization_id", 0, minimum=1, maximum=2**31 - 1),
         token=_required_secret(t, "token"),
         zone=t.string("zone", make_zone(base_url)),
     )
@@ -806,7 +845,8 @@ def _clients(
     for t in tables:
         name = t.required_string("name")
         if name in names:
-            raise ConfigError(f"{t.path('name')}: duplicate client name {name!r}")
+            shown = t.quoted(t.path("name"), name)
+            raise ConfigError(f"{t.path('name')}: duplicate client name {shown}")
         names.add(name)
         api_key = t.secret("api_key", required=True, min_length=API_KEY_MIN_LENGTH)
         assert api_key is not None
@@ -832,7 +872,8 @@ def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:
         if not isinstance(org_id, str):
             raise ConfigError(f"{path}[{i}]: expected a string, got {_type_name(org_id)}")
         if org_id != "*" and org_id not in known:
-            raise ConfigError(f"{path}[{i}]: unknown organization {org_id!r}")
+            shown = t.quoted(f"{path}[{i}]", org_id)
+            raise ConfigError(f"{path}[{i}]: unknown organization {shown}")
     return tuple(dict.fromkeys(ids))
 
 

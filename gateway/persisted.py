@@ -80,6 +80,8 @@ def load_manifest(path: str) -> Manifest:
         raise ConfigError(f"{where}: cannot read {path}: {exc}") from None
     except ValueError:
         raise ConfigError(f"{where}: {path} is not JSON") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: {path} is not JSON (nested too deeply)") from None
     pairs: list[tuple[str, str]] = []
     if isinstance(data, dict) and "format" in data:
         if data.get("format") != MANIFEST_FORMAT or data.get("version") != 1:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -55,10 +57,35 @@ def _otlp() -> Any:
         ) from None
 
 
-def check_exporter(settings: TelemetrySettings) -> None:
-    """Refuse, as the app would, an exporter this installation cannot make."""
+# Headers of the OTLP exporter, in the environment the SDK reads (the first set wins):
+# comma-separated `name=value`, the name an RFC 9110 token, the value URL-encoded (no
+# `"`, `,`, `;` or `\`; spaces allowed, as the SDK reads it liberally).
+_HEADERS_ENV = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+_HEADER = re.compile(
+    r"[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*=[ \t]*[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
+)
+
+
+def check_exporter(settings: TelemetrySettings, env: Mapping[str, str] | None = None) -> None:
+    """Refuse, as the app would, an exporter this installation cannot make, and OTLP
+    headers the SDK would drop with a warning that quotes them, credentials and all."""
     if settings.enabled and settings.exporter == "otlp":
         _otlp()
+        _check_headers(os.environ if env is None else env)
+
+
+def _check_headers(env: Mapping[str, str]) -> None:
+    name = next((name for name in _HEADERS_ENV if env.get(name)), None)
+    if name is None:
+        return
+    entries = [entry.strip() for entry in re.split(r"[ \t]*,[ \t]*", env[name])]
+    for i, entry in enumerate(entries, 1):
+        if entry and not _HEADER.fullmatch(entry):
+            raise ConfigError(
+                f"{name}: entry {i} of {len(entries)} is not name=value (comma-separated, "
+                "each value URL-encoded: no ';', ',', '\"' or '\\'); not shown, it may hold "
+                "a credential"
+            )
 
 
 def _exporter(settings: TelemetrySettings) -> SpanExporter | None:

@@ -182,6 +182,7 @@ def test_check_config_refuses_a_bad_file_naming_the_key(
     [
         ('[graphql]\ntrusted_documents = "{missing}"\n', "graphql.trusted_documents"),
         ('[graphql]\ntrusted_documents = "{not_json}"\n', "is not JSON"),
+        ('[graphql]\ntrusted_documents = "{deep}"\n', "is not JSON (nested too deeply)"),
     ],
 )
 def test_check_config_refuses_what_the_app_would_refuse(
@@ -196,10 +197,12 @@ def test_check_config_refuses_what_the_app_would_refuse(
     before starting workers, which uvicorn would otherwise restart without end."""
     not_json = tmp_path / "manifest.json"
     not_json.write_text("{")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
     path = tmp_path / "gateway.toml"
     path.write_text(
         config_toml(sandbox.url)
-        + extra.format(missing=tmp_path / "missing.json", not_json=not_json)
+        + extra.format(missing=tmp_path / "missing.json", not_json=not_json, deep=deep)
     )
     assert cli.main(["check-config", str(path)]) == 1
     out, err = capsys.readouterr()
@@ -286,6 +289,7 @@ def test_a_config_that_serves_nobody_is_refused(
         ("--workers", "0"),
         ("--workers", "-1"),
         ("--workers", "two"),
+        ("--workers", "100000000000"),
     ],
 )
 def test_a_port_or_a_number_of_workers_out_of_range_is_refused(
@@ -295,6 +299,19 @@ def test_a_port_or_a_number_of_workers_out_of_range_is_refused(
         cli.main(["serve", "--sandbox", option, value])
     assert info.value.code == 2
     assert option.removeprefix("--").rstrip("s") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("host", ["", "bad host"])
+def test_a_host_that_is_none_is_refused_before_listening(
+    host: str, capsys: pytest.CaptureFixture[str], quiet: None
+) -> None:
+    """`sandbox --host ""` listened on every interface and printed a config naming no
+    host, which check-config then refused."""
+    for command in (["sandbox", "--host", host], ["serve", "--sandbox", "--host", host]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(command)
+        assert info.value.code == 2
+        assert "--host: neither a host name nor an IP address" in capsys.readouterr().err
 
 
 def test_sandbox_and_a_config_together_are_refused(

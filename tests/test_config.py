@@ -289,7 +289,13 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("server.host", "not a host!", "server.host: neither a host name nor an IP address"),
         ("server.host", "[::1]", "server.host: neither a host name nor an IP address"),
         ("server.host", "http://gw.example.com", "server.host: neither a host name nor an IP"),
-        ("server.workers", 0, "server.workers: must be at least 1"),
+        ("server.workers", 0, "server.workers: must be 1..256"),
+        ("server.workers", 10**11, "server.workers: must be 1..256"),
+        # The schema's makeOrganizationId is a 32-bit GraphQL Int: reading it failed INTERNAL.
+        ("organizations[0].make.organization_id", 2**31, "organizations[0].make.organization"),
+        # Redis refuses such an expiry: every write counted as an outage.
+        ("cache.default_ttl_s", 1e16, "cache.default_ttl_s: must be at most 315360000"),
+        ("upstreams.make.timeout_s", 1e300, "upstreams.make.timeout_s: must be at most"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
         ("server.metrics_token", "short", "server.metrics_token: needs 16+ characters"),
         (
@@ -352,7 +358,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         (
             "organizations[0].make.organization_id",
             0,
-            "organizations[0].make.organization_id: must be at least 1",
+            "organizations[0].make.organization_id: must be 1..2147483647",
         ),
         (
             "organizations[0].make.base_url",
@@ -535,6 +541,50 @@ def test_a_secret_substituted_into_the_wrong_key_is_never_echoed(section: str, k
     message = config_error({section: {key: "${OOPS}"}}, env)
     assert message.startswith(f"{section}.{key}: expected")
     assert "hunter2pass" not in message
+
+
+def _from_env_cases() -> list[tuple[dict[str, Any], str]]:
+    unknown = base()
+    unknown["clients"][0]["organizations"] = ["${OOPS}"]
+    org_twice = base()
+    org_twice["organizations"][0]["id"] = "${OOPS}"
+    org_twice["organizations"].append({"id": "${OOPS}"})
+    org_twice["clients"][0]["organizations"] = ["*"]
+    client_twice = base()
+    client_twice["clients"][0]["name"] = "${OOPS}"
+    client_twice["clients"].append(
+        {"name": "${OOPS}", "api_key": "another-api-key-11", "organizations": ["*"]}
+    )
+    return [
+        (unknown, "clients[0].organizations[0]: unknown organization (from the environment"),
+        (org_twice, f"organizations[{len(org_twice['organizations']) - 1}].id: duplicate org"),
+        (client_twice, "clients[1].name: duplicate client name (from the environment"),
+    ]
+
+
+@pytest.mark.parametrize(("data", "expected"), _from_env_cases())
+def test_a_value_from_the_environment_is_never_quoted_in_an_error(
+    data: dict[str, Any], expected: str
+) -> None:
+    """A secret substituted into the wrong key: an organization id, a client's name."""
+    message = config_error(data, {"OOPS": "apikeySECRET7890abcd"})
+    assert message.startswith(expected), message
+    assert message.endswith("(from the environment, not shown)")
+    assert "apikeySECRET7890abcd" not in message
+
+
+def test_a_value_written_in_the_file_is_quoted() -> None:
+    data = base()
+    data["clients"][0]["organizations"] = ["nobody"]
+    assert "unknown organization 'nobody'" in config_error(data)
+
+
+def test_toml_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 600 + "]" * 600 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(info.value) == f"{path}: not valid TOML: nested too deeply"
 
 
 def test_url_with_credentials_not_echoed() -> None:

@@ -92,7 +92,13 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
     assert settings.server.cors_origins == (
         "https://dash.example.com",
         "http://localhost:5173",
-        "http://[::1]:80",
+        "http://[::1]",
+    )
+    # A browser leaves out the scheme's own port and sends a host in its IDNA form.
+    settings = _parse(["https://Dash.Example.com:443", "https://Dásh.example.com:8443"])
+    assert settings.server.cors_origins == (
+        "https://dash.example.com",
+        "https://xn--dsh-ela.example.com:8443",
     )
     assert _parse(["*"]).server.cors_origins == ("*",)
 
@@ -108,6 +114,8 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
         (["ftp://dash.example.com"], "server.cors_origins[0]: expected an origin"),
         (["https://dash.example.com:99999"], "server.cors_origins[0]: expected an origin"),
         (["*", "https://a.example"], 'server.cors_origins: "*" allows every origin'),
+        (["https://bad host.example"], "server.cors_origins[0]: its host is neither"),
+        (["https://a_b!.example"], "server.cors_origins[0]: its host is neither"),
     ],
 )
 def test_a_bad_origin_stops_start_up(origins: Any, message: str) -> None:

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.errors import ConfigError
 from gateway.sandbox.faults import BodyFault, FaultRule
 from gateway.sandbox.server import SandboxServer
+from gateway.tracing import check_exporter
 from tests.ops.conftest import (
     DASHBOARD_VARIABLES,
     StartGateway,
@@ -164,6 +165,28 @@ def test_the_otlp_exporter_needs_its_package(sandbox: SandboxServer) -> None:
     else:
         with pytest.raises(ConfigError, match="opentelemetry-exporter-otlp-proto-http"):
             create_app(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=HONEYSECRET123;x-other=1"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=HONEYSECRET123,broken"),
+    ],
+)
+def test_otlp_headers_the_sdk_would_drop_are_refused_without_their_value(
+    sandbox: SandboxServer, name: str, value: str
+) -> None:
+    """The SDK dropped them with a warning quoting them, credential and all, and sent
+    its spans unauthenticated."""
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    settings = ops_settings(sandbox, "[telemetry]\nenabled = true\n")
+    with pytest.raises(ConfigError) as info:
+        check_exporter(settings.telemetry, {name: value})
+    assert str(info.value).startswith(f"{name}: entry ")
+    assert "HONEYSECRET123" not in str(info.value)
+    good = {name: "x-honeycomb-team=HONEY%3BSECRET, x-other = 1"}
+    check_exporter(settings.telemetry, good)
 
 
 def test_an_unknown_exporter_is_a_config_error(sandbox: SandboxServer) -> None:
