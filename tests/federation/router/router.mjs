@@ -5,8 +5,9 @@
 // `_service { sdl }` requests that compose the supergraph (the gateway wants a key
 // for every request). Prints one JSON line {"url": ...} once it serves.
 //
-// Each caller's Authorization header is forwarded to every subgraph: that is how
-// the analytics gateway knows who is asking, and what it may see.
+// Each caller's Authorization header is forwarded to the analytics subgraph: that is
+// how the analytics gateway knows who is asking, and what it may see. Its note of
+// stale data (`extensions.cache`) is passed on to the caller.
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { startStandaloneServer } from "@apollo/server/standalone";
@@ -18,7 +19,36 @@ class ForwardAuthorization extends RemoteGraphQLDataSource {
       request.http.headers.set("authorization", context.authorization);
     }
   }
+
+  // A router drops a subgraph's response extensions: keep the gateway's note that
+  // part of the answer is stale, for `cacheNotes` to pass on to the caller.
+  didReceiveResponse({ response, context }) {
+    const note = response.extensions?.cache;
+    if (note) {
+      const kept = (context.cache ??= { hits: 0, misses: 0, stale: 0 });
+      kept.hits += note.hits ?? 0;
+      kept.misses += note.misses ?? 0;
+      kept.stale += note.stale ?? 0;
+      if (note.staleOnError) {
+        kept.staleOnError = [...new Set([...(kept.staleOnError ?? []), ...note.staleOnError])];
+      }
+    }
+    return response;
+  }
 }
+
+const cacheNotes = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response, contextValue }) {
+        if (contextValue.cache && response.body.kind === "single") {
+          const result = response.body.singleResult;
+          result.extensions = { ...result.extensions, cache: contextValue.cache };
+        }
+      },
+    };
+  },
+};
 
 const subgraphs = process.argv.slice(2).map((arg) => {
   const [name, url] = arg.split("=", 2);
@@ -36,7 +66,7 @@ const gateway = new ApolloGateway({
 });
 const server = new ApolloServer({
   gateway,
-  plugins: [ApolloServerPluginLandingPageDisabled()],
+  plugins: [ApolloServerPluginLandingPageDisabled(), cacheNotes],
   includeStacktraceInErrorResponses: false,
 });
 const { url } = await startStandaloneServer(server, {
