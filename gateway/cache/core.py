@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MAX_FAILED_REMEMBERED = 4096
+# A failed refresh is logged at most once a minute per kind of entry (with a count of
+# the others): while an upstream is down, every stale read starts a refresh that fails.
+_WARN_EVERY_S = 60.0
 # Less time left than this is not worth a fetch of one's own (an upstream call's worth).
 _WORTH_FETCHING_S = 0.05
 # Failures that an expired entry may answer: the upstream is down or overloaded.
@@ -91,6 +94,8 @@ class Cache:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failed_refresh: OrderedDict[str, None] = OrderedDict()
+        # Per kind: when a failed refresh was last logged, and how many failed since.
+        self._refresh_warnings: dict[str, tuple[float, int]] = {}
 
     # --- public --------------------------------------------------------------
 
@@ -408,9 +413,19 @@ class Cache:
             self._failed_refresh.move_to_end(item.key)
             while len(self._failed_refresh) > _MAX_FAILED_REMEMBERED:
                 self._failed_refresh.popitem(last=False)
-            log.warning("refreshing a stale %s entry failed: %s", item.kind, _describe(exc))
+            self._warn_refresh(item.kind, exc)
         finally:
             await self._store.release_locks([(lock, token)])
+
+    def _warn_refresh(self, kind: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        last, unlogged = self._refresh_warnings.get(kind, (-_WARN_EVERY_S, 0))
+        if now - last < _WARN_EVERY_S:
+            self._refresh_warnings[kind] = (last, unlogged + 1)
+            return
+        self._refresh_warnings[kind] = (now, 0)
+        more = f" ({unlogged} more since the last such line)" if unlogged else ""
+        log.warning("refreshing a stale %s entry failed: %s%s", kind, _describe(exc), more)
 
     # --- helpers -------------------------------------------------------------
 
