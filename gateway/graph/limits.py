@@ -24,7 +24,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,7 @@ from gateway.errors import Code
 from gateway.graph.error_codes import internal
 from gateway.graph.expansion import Expansion, expand
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
+from gateway.graph.selection import switched_off
 from gateway.upstreams.zylon import MAX_RANKING
 
 # The list size assumed where a query does not bound one (teams, organizations, points).
@@ -202,19 +203,6 @@ class Measure:
         return Measure(
             max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost
         )
-
-
-def switched_off(node: SelectionNode, condition: Callable[[ValueNode | None], Any]) -> bool:
-    """Whether `@skip(if: true)` or `@include(if: false)` switches `node` off, each `if`
-    read by `condition` (a value other than True or False leaves it on). The measure
-    reads the variables as sent, the precheck as coerced."""
-    for directive in node.directives or ():
-        name = directive.name.value
-        if name in ("skip", "include"):
-            value = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
-            if condition(value) is (name == "skip"):
-                return True
-    return False
 
 
 class _Measurer:

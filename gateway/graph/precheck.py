@@ -62,9 +62,10 @@ from gateway.graph.context import Context
 from gateway.graph.entities import representation
 from gateway.graph.error_codes import internal
 from gateway.graph.inputs import Metric
-from gateway.graph.limits import switched_off, too_complex
+from gateway.graph.limits import too_complex
 from gateway.graph.metrics import CHANGE_FIELDS
 from gateway.graph.scenarios import DEFAULT_PAGE_SIZE
+from gateway.graph.selection import switched_off
 from gateway.loaders.make_requests import Timeframe
 from gateway.loaders.pagination import Position, check_window
 from gateway.ranges import Range
@@ -349,7 +350,7 @@ class _Walk:
             if name == "teams":
                 return Scope(orgs=scope.orgs, listed=args.timeframe(r))
         elif (owner, name) == ("Organization", "usage"):
-            selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
+            selected = {f.name.value for f in self.live(node.selection_set)}
             if "automation" in selected:
                 self.make_range(values.get("range"), scope)
             else:
@@ -359,7 +360,7 @@ class _Walk:
             is_make = isinstance(metric, Metric) and metric.source.value == "MAKE"
             # Make's limits bind only where Make is called: elsewhere it is NOT_LINKED.
             r = args.series_range(ctx, values.get("range"), make=is_make and scope.orgs != ())
-            if is_make and scope.orgs != ():  # () : none with Make, so no call at all
+            if is_make and scope.orgs != () and not off:  # (): none with Make, no call
                 org = scope.orgs[0] if scope.orgs and len(scope.orgs) == 1 else None
                 self.series_days.setdefault(org, set()).update(r.days())
                 self.series_nodes.append(node)
@@ -416,7 +417,7 @@ class _Walk:
         the size, and whether the count is asked or else one entry more (`pageInfo`)."""
         if name != "scenarios":
             return ()
-        selected = {f.name.value for f, _, _ in _fields(node.selection_set, self.fragments)}
+        selected = {f.name.value for f in self.live(node.selection_set)}
         first, last = values.get("first"), values.get("last")
         field, direction = args.order(values.get("orderBy"))
         if last is not None and first is None:
@@ -435,11 +436,19 @@ class _Walk:
     def asks_changes(self, name: str, node: FieldNode) -> bool:
         """Change percentages of one team's figures (the metrics', or a page's `total`),
         which a teams list's full list cannot derive: they need a request of the team's."""
-        fields = _fields(node.selection_set, self.fragments)
+        fields = self.live(node.selection_set)
         if name == "scenarios":
-            totals = [f for f, _, _ in fields if f.name.value == "total"]
-            fields = (item for f in totals for item in _fields(f.selection_set, self.fragments))
-        return any(f.name.value in CHANGE_FIELDS for f, _, _ in fields)
+            totals = [f for f in fields if f.name.value == "total"]
+            fields = [item for f in totals for item in self.live(f.selection_set)]
+        return any(f.name.value in CHANGE_FIELDS for f in fields)
+
+    def live(self, selection_set: SelectionSetNode | None) -> list[FieldNode]:
+        """The fields selected that no `@skip` / `@include` switches off: only those run."""
+        return [
+            field
+            for field, _, guards in _fields(selection_set, self.fragments)
+            if all(self.included(guard) for guard in guards)
+        ]
 
     def included(self, node: SelectionNode) -> bool:
         """Not switched off by `@skip` / `@include`; a condition that cannot be read

@@ -615,6 +615,55 @@ def test_a_make_series_over_exactly_the_series_days_runs(
     assert len(body["data"]["organization"]["timeSeries"]["points"]) == days
 
 
+def test_a_skipped_make_series_does_not_count_its_days(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """A series switched off was refused for the days it would have added (efficiency
+    audit: 60 days and a skipped 36 over the 92-day limit), though it calls nothing."""
+    today, days = sandbox.state.data.today, LIMITS.max_series_days
+
+    def span(first: int, last: int) -> str:  # days before today
+        start, end = today - dt.timedelta(days=first), today - dt.timedelta(days=last)
+        return f'{{from: "{start}T00:00:00Z", to: "{end}T23:59:59Z"}}'
+
+    query = f"""query ($s: Boolean!) {{ organization(id: "aurora") {{
+        a: timeSeries(metric: OPERATIONS, range: {span(days + 5, days // 2)}) {{
+          points {{ date }} }}
+        b: timeSeries(metric: OPERATIONS, range: {span(days // 2 - 1, 1)}) @skip(if: $s) {{
+          points {{ date }} }} }} }}"""
+    body = gql.run(query, {"s": True})
+    assert "errors" not in body, body
+    assert "b" not in body["data"]["organization"]
+    assert sandbox.state.log.count(source="make") == days + 5 - days // 2 + 1
+    sandbox.state.log.clear()
+    error = refused(gql, sandbox, query, {"s": False}, code="BAD_USER_INPUT")
+    assert "distinct UTC days" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        "operationsChange @skip(if: $s)",
+        "... @include(if: false) { errorsChange }",
+    ],
+)
+def test_change_figures_switched_off_cost_no_call_a_team(
+    gql: GraphQLClient, sandbox: SandboxServer, changes: str
+) -> None:
+    """`teams` answers every team's figures from its one list; change percentages need a
+    call a team. Switched off, they were asked for all the same (1 call became 1 + T)."""
+    declared = "($s: Boolean = true)" if "$s" in changes else ""
+    query = f"""query {declared} {{ organization(id: "aurora") {{
+        teams {{ id metrics {{ operations {changes} }}
+          scenarios(first: 2) {{ nodes {{ id }} total {{ executions {changes} }} }} }} }} }}"""
+    body = gql.run(query)
+    assert "errors" not in body, body
+    assert sandbox.state.log.count(source="make") == 1
+    for team in body["data"]["organization"]["teams"]:
+        assert set(team["metrics"]) == {"operations"}
+        assert set(team["scenarios"]["total"]) == {"executions"}
+
+
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
     error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')
