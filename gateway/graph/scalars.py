@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import NewType
 
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from gateway import rfc3339
 from gateway.digits import ascii_digits
 from gateway.errors import shown
 from gateway.ranges import iso_z
@@ -20,26 +20,11 @@ def _serialize_datetime(value: dt.datetime) -> str:
     return iso_z(value)
 
 
-# RFC 3339's date-time, the profile of ISO 8601 the contract means: a date, a time and
-# an offset (also written +0100, as strftime's %z does). `fromisoformat` alone also
-# takes week dates, bare dates and no offset, and an offset's minutes up to 99
-# (`+00:99` read as +01:39); RFC 3339 allows 00-59. Any number of fraction digits (.NET
-# writes 7, Go and Java up to 9): past microseconds they are dropped.
-_DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2})?)(\.\d+)?([Zz]|[+-](?:[01]\d|2[0-3]):?[0-5]\d)",
-    re.ASCII,
-)
-
-
 def _parse_datetime(value: object) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string, e.g. 2026-02-08T14:12:45Z")
     try:
-        match = _DATETIME.fullmatch(value)
-        if match is None:
-            raise ValueError
-        moment, fraction, offset = match.groups()
-        parsed = dt.datetime.fromisoformat((moment + (fraction or "")[:7] + offset).upper())
+        parsed = rfc3339.parse(value)
     except ValueError:
         raise ValueError(
             "DateTime must be ISO 8601 with an offset, e.g. 2026-02-08T14:12:45Z; "

@@ -7,6 +7,7 @@ import datetime as dt
 
 import strawberry
 
+from gateway.errors import Source, UpstreamBadResponse
 from gateway.graph.context import Info
 from gateway.graph.inputs import Metric, SourceEnum
 from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
@@ -28,14 +29,23 @@ class TimeSeries:
     points: list[TimeSeriesPoint]
 
 
-def _make_value(metric: Metric, m: MakeMetrics) -> float:
+# A Float holds every whole number up to here exactly; centicredits may exceed it.
+_EXACT_FLOAT_INT = 2**53
+
+
+def _make_value(metric: Metric, m: MakeMetrics, day: dt.date) -> float:
     values = {
         Metric.OPERATIONS: m.operations,
         Metric.EXECUTIONS: m.executions,
         Metric.ERRORS: m.errors,
         Metric.CENTICREDITS: m.centicredits,
     }
-    return float(values[metric])
+    value = values[metric]
+    if value > _EXACT_FLOAT_INT:  # a point off by some centicredits, silently
+        raise UpstreamBadResponse(
+            Source.MAKE, f"{metric.name.lower()} on {day}: past 2**53, which a Float loses"
+        )
+    return float(value)
 
 
 async def load_series(
@@ -55,6 +65,6 @@ async def load_series(
         )
     )
     return [
-        TimeSeriesPoint(date=d.start.date(), value=_make_value(metric, m))
+        TimeSeriesPoint(date=d.start.date(), value=_make_value(metric, m, d.start.date()))
         for d, m in zip(days, totals, strict=True)
     ]

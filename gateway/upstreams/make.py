@@ -9,7 +9,7 @@ from gateway.clock import Clock, utc_now
 from gateway.config import Secret
 from gateway.upstreams.http import UpstreamHTTP
 from gateway.upstreams.models import MakeMetrics, MakePage, MakeQuery, MakeScenario, MakeStatus
-from gateway.upstreams.parsing import Fields, as_object
+from gateway.upstreams.parsing import Fields, SchemaMismatch, as_object
 
 STATUSES = frozenset({"active", "inactive", "invalid"})
 RETENTION_DAYS = 365  # a `dateFrom` older than this before Make's clock is refused
@@ -122,11 +122,11 @@ def parse_metrics(f: Fields) -> MakeMetrics:
 
 def parse_scenario(f: Fields) -> MakeScenario:
     return MakeScenario(
-        id=f.integer("id"),
+        id=f.identifier("id"),
         imt_id=f.optional_text("imtId"),
         name=f.text("name"),
         status=cast(MakeStatus, f.choice("status", STATUSES)),
-        team_id=f.integer("teamId"),
+        team_id=f.identifier("teamId"),
         team_name=f.text("teamName"),
         metrics=parse_metrics(f),
     )
@@ -140,6 +140,8 @@ def parse_page(body: Any, *, counted: bool = False) -> MakePage:
         parse_scenario(as_object(item, f"analytics[{i}]"))
         for i, item in enumerate(f.array("analytics"))
     )
+    if len({scenario.id for scenario in scenarios}) != len(scenarios):  # counted twice else
+        raise SchemaMismatch("analytics", "each scenario once")
     pg = f.obj("pg") if counted else f.optional_obj("pg")
     return MakePage(
         total=parse_metrics(f.obj("total")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from gateway import rfc3339
 from gateway.digits import ascii_digits
 
 
@@ -38,6 +39,8 @@ _MAX_DIGITS = 40
 # A count reaches a caller as GraphQL's Int: 32 bits, signed. A larger one could only
 # fail there, after it was cached, taking its non-null parents down with it.
 MAX_COUNT = 2**31 - 1
+# The largest numeric id + 1: 18 digits, as gateway.graph.arguments.numeric_id reads one.
+MAX_ID = 10**18
 
 
 def _int(value: Any, path: str) -> int:
@@ -61,12 +64,10 @@ def _number(value: Any, path: str) -> float:
 def _datetime(value: Any, path: str) -> dt.datetime:
     if not isinstance(value, str):
         raise SchemaMismatch(path, "an ISO 8601 date-time")
-    try:
-        parsed = dt.datetime.fromisoformat(value)
+    try:  # without an offset the upstreams mean UTC
+        return rfc3339.parse(value, offset_required=False)
     except ValueError:
         raise SchemaMismatch(path, "an ISO 8601 date-time") from None
-    # Without an offset the upstreams mean UTC.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 class Fields:
@@ -114,6 +115,14 @@ class Fields:
             return value
         raise SchemaMismatch(self._at(key), f"a count from 0 to {MAX_COUNT}")
 
+    def identifier(self, key: str) -> int:
+        """A numeric id as the graph reads one back (`team(id:)`, representations): at
+        most 18 digits. A longer or negative one came back as the caller's bad input."""
+        value = self.integer(key)
+        if 0 <= value < MAX_ID:
+            return value
+        raise SchemaMismatch(self._at(key), "a numeric id of at most 18 digits")
+
     def optional_count(self, key: str) -> int | None:
         return None if self._value.get(key) is None else self.count(key)
 
@@ -128,6 +137,15 @@ class Fields:
         if type(value) is float:
             return value
         return _number(self._required(key, "a number"), self._at(key))
+
+    def amount(self, key: str) -> float:
+        """A non-negative number, whole ones exact in a float (up to 2**53)."""
+        value = self._value.get(key)
+        if type(value) is not int:
+            value = self.number(key)
+        if not 0 <= value <= _EXACT_FLOAT_INT:
+            raise SchemaMismatch(self._at(key), f"a number from 0 to {_EXACT_FLOAT_INT}")
+        return float(value)
 
     def optional_number(self, key: str) -> float | None:
         value = self._value.get(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from gateway.config import Secret
 from gateway.upstreams.http import UpstreamHTTP
@@ -120,13 +120,29 @@ def parse_project(f: Fields) -> ZylonProject:
     )
 
 
-def _ranked(body: Any, key: str, parse: Callable[[Fields], T]) -> list[tuple[T, int, int]]:
-    """(entity, interactions_created, agent_flows_created) for each line of a ranking."""
+class _Ranked(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Ranked)
+
+
+def _ranked(body: Any, key: str, parse: Callable[[Fields], R]) -> list[tuple[R, int, int]]:
+    """(entity, interactions_created, agent_flows_created) for each line of a ranking, in
+    the ranking's order (SEMANTICS.md): the loaders take a shorter ranking as a prefix of
+    a longer one, and an entity absent from a full one as outside the top 100."""
     lines = []
+    seen: set[str] = set()
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
         counts = f.count("interactions_created"), f.count("agent_flows_created")
-        lines.append((parse(f.obj(key)), *counts))
+        entity = parse(f.obj(key))
+        if entity.id in seen:
+            raise SchemaMismatch(f"[{i}].{key}.id", "an id not listed before in the ranking")
+        seen.add(entity.id)
+        lines.append((entity, *counts))
+    lines.sort(key=lambda line: (-line[1], line[0].id))
     return lines
 
 
@@ -145,7 +161,7 @@ def parse_series(body: Any, *, days: tuple[dt.date, dt.date] | None = None) -> l
     points = []
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
-        points.append(SeriesPoint(date=f.date("date"), value=f.number("value")))
+        points.append(SeriesPoint(date=f.date("date"), value=f.amount("value")))
     points.sort(key=attrgetter("date"))  # the loaders search it by day; sent so, as a rule
     if days is not None:
         first, last = days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 from typing import Any
@@ -9,9 +10,12 @@ from typing import Any
 import pytest
 
 from gateway.config import UpstreamSettings
-from gateway.errors import Source
+from gateway.errors import Source, UpstreamBadResponse
+from gateway.graph.inputs import Metric
+from gateway.graph.series import _make_value
 from gateway.upstreams.http import UpstreamHTTP, open_http_client, parse_retry_after
 from gateway.upstreams.make import parse_page
+from gateway.upstreams.models import MakeMetrics
 from gateway.upstreams.parsing import SchemaMismatch
 from gateway.upstreams.zylon import (
     parse_project_ranking,
@@ -118,6 +122,14 @@ def test_a_page_without_the_count_it_was_asked_for_is_a_mismatch(
         ({"total": metrics(), "analytics": [scenario(), 5]}, "analytics[1]"),
         ({"total": metrics(), "analytics": [], "pg": {"last": [1]}}, "pg.last"),
         ([], "the body"),
+        # Ids as the graph reads them back (`team(id:)`, representations): 18 digits at
+        # most; a longer or negative team id failed the caller's organization as
+        # BAD_USER_INPUT (upstream-data audit).
+        ({"total": metrics(), "analytics": [scenario(teamId=2**62)]}, "analytics[0].teamId"),
+        ({"total": metrics(), "analytics": [scenario(teamId=-7)]}, "analytics[0].teamId"),
+        ({"total": metrics(), "analytics": [scenario(id=10**18)]}, "analytics[0].id"),
+        # The same scenario twice was counted twice in its team's figures.
+        ({"total": metrics(), "analytics": [scenario(), scenario()]}, "analytics"),
     ],
 )
 def test_page_mismatch_names_the_field_not_the_value(body: Any, field: str) -> None:
@@ -210,6 +222,31 @@ def test_zylon_rankings_parse_dates_as_aware() -> None:
             "[0].project.is_pinned",
         ),
         (parse_series, [{"date": "2026-02-30", "value": 1}], "[0].date"),
+        # Counts, as everywhere else in Zylon: a Float past 2**53 is no longer exact.
+        (parse_series, [{"date": "2026-02-03", "value": -3}], "[0].value"),
+        (parse_series, [{"date": "2026-02-03", "value": 2**53 + 1}], "[0].value"),
+        # Each id once: a repeated one made a full ranking look short (NOT_RANKED lost).
+        (
+            parse_user_ranking,
+            [{"user": USER, "interactions_created": 2, "agent_flows_created": 0}] * 2,
+            "[1].user.id",
+        ),
+        # RFC 3339 (as the graph's DateTime): no seconds in an offset, no minute 99
+        # (read as +01:39), no bare date, no week date.
+        *(
+            (
+                parse_user_ranking,
+                [{"user": {**USER, "created_at": sent}, "interactions_created": 1,
+                  "agent_flows_created": 0}],
+                "[0].user.created_at",
+            )
+            for sent in (
+                "2026-02-08T14:12:45+05:30:15",
+                "2026-02-08T14:12:45+00:99",
+                "2026-02-08",
+                "2026-W06-1T10:00:00Z",
+            )
+        ),
         (parse_series, [{"date": "2026-02-03", "value": SECRETISH}], "[0].value"),
         (parse_series, {"date": "2026-02-03"}, "the body"),
     ],
@@ -219,6 +256,24 @@ def test_zylon_mismatch_names_the_field(parse: Any, body: Any, field: str) -> No
         parse(body)
     assert field in str(info.value)
     assert SECRETISH not in str(info.value)
+
+
+def test_a_ranking_comes_in_its_order_whatever_the_order_sent() -> None:
+    """Interactions descending, ties by id (SEMANTICS.md): a shorter ranking is read as a
+    prefix of a longer one, which made a top 2 depend on a top 4 asked beside it."""
+
+    def line(user_id: str, interactions: int) -> dict[str, Any]:
+        user = {**USER, "id": user_id}
+        return {"user": user, "interactions_created": interactions, "agent_flows_created": 0}
+
+    sent = [line("user_0", 5), line("user_3", 40), line("user_1", 50), line("user_2", 40)]
+    ranking = parse_user_ranking(sent)
+    assert [(e.user.id, e.interactions_created) for e in ranking] == [
+        ("user_1", 50),
+        ("user_2", 40),
+        ("user_3", 40),
+        ("user_0", 5),
+    ]
 
 
 def test_series_values_and_dates() -> None:
@@ -297,3 +352,17 @@ async def test_base_url_with_credentials_is_refused() -> None:
                 settings=settings,
             )
         assert SECRETISH not in str(info.value)
+
+
+def test_a_make_series_point_a_float_cannot_hold_is_an_error_not_a_rounded_value() -> None:
+    """Centicredits may exceed 2**53 (SEMANTICS.md): the point read 9007199254740992.0
+    where `usage` in the same answer said "9007199254740993"."""
+    day = dt.date(2026, 2, 3)
+    exact = MakeMetrics(executions=1, operations=2, centicredits=2**53, errors=0)
+    assert _make_value(Metric.CENTICREDITS, exact, day) == float(2**53)
+    past = dataclasses.replace(exact, centicredits=2**53 + 1)
+    assert _make_value(Metric.OPERATIONS, past, day) == 2.0
+    with pytest.raises(UpstreamBadResponse) as info:
+        _make_value(Metric.CENTICREDITS, past, day)
+    assert info.value.source is Source.MAKE
+    assert "centicredits on 2026-02-03" in info.value.message
