@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import idna
 
 from gateway.errors import ConfigError
 
@@ -684,13 +685,24 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _origin_host(hostname: str) -> str | None:
-    """The host as a browser writes it in `Origin` (IDNA-encoded, lower case), or None."""
+    """The host as a browser writes it in `Origin`, or None where none would.
+
+    An IPv6 address in its compressed form (`[::1]`, never `[0:0:0:0:0:0:0:1]`), and
+    no scoped one; a name in lower case, a Unicode one as IDNA 2008 (UTS #46, not
+    transitional) encodes it, as browsers do: Python's own codec is IDNA 2003, which
+    turned `straße.de` into `strasse.de`, another domain."""
     if ":" in hostname:  # urlsplit took it from brackets: an IPv6 address or nothing
-        return f"[{hostname}]" if valid_host(hostname) else None
-    try:
-        host = hostname.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
+        try:
+            address = ipaddress.IPv6Address(hostname)
+        except ValueError:
+            return None
+        return None if address.scope_id else f"[{address.compressed}]"
+    if not hostname.isascii():
+        try:
+            hostname = idna.encode(hostname, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return None
+    host = hostname.lower()
     return host if valid_host(host) else None
 
 

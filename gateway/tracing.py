@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from opentelemetry import trace
@@ -80,11 +81,14 @@ def _check_headers(env: Mapping[str, str]) -> None:
         return
     entries = [entry.strip() for entry in re.split(r"[ \t]*,[ \t]*", env[name])]
     for i, entry in enumerate(entries, 1):
-        if entry and not _HEADER.fullmatch(entry):
+        # The SDK sends a value URL-decoded: a control character there is refused at
+        # each export with an error that quotes the value, logged.
+        decoded = unquote(entry.partition("=")[2]).strip()
+        if entry and (not _HEADER.fullmatch(entry) or not decoded.isprintable()):
             raise ConfigError(
                 f"{name}: entry {i} of {len(entries)} is not name=value (comma-separated, "
-                "each value URL-encoded: no ';', ',', '\"' or '\\'); not shown, it may hold "
-                "a credential"
+                "each value URL-encoded: no ';', ',', '\"' or '\\', and no control character "
+                "once decoded); not shown, it may hold a credential"
             )
 
 

@@ -14,7 +14,7 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pytest
 
@@ -27,6 +27,7 @@ from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ITEM_BYTES, ROW_BYTES, 
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
 from gateway.sandbox.server import config_toml
+from gateway.upstreams import models
 from gateway.upstreams.deadline import remaining, request_deadline
 from gateway.upstreams.models import (
     MakeMetrics,
@@ -525,6 +526,17 @@ def test_the_shapes_change_with_a_field_its_order_or_its_type() -> None:
     assert shapes([Totals], "1.0") == shapes([Totals], "1.0")
 
 
+def test_the_shapes_change_with_the_values_of_a_literal_alias(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`status: MakeStatus` reads the same with one more status: an older replica's enum
+    refused the new one's rows (INTERNAL) for as long as they lived (review12)."""
+    before = shapes([MakeScenario], "1.0")
+    more = Literal["active", "inactive", "invalid", "paused"]
+    monkeypatch.setattr(models, "MakeStatus", more)
+    assert shapes([MakeScenario], "1.0") != before
+
+
 def test_the_signing_key_is_the_same_for_one_config_and_apart_from_the_cursors() -> None:
     base = parse_settings(tomllib.loads(config_toml("http://127.0.0.1:9")), env={})
     again = parse_settings(tomllib.loads(config_toml("http://127.0.0.1:9")), env={})
@@ -820,6 +832,35 @@ async def test_failed_refreshes_are_logged_once_a_minute_per_kind(
         assert len(lines) == 2
         assert lines[0].startswith("refreshing a stale zylon_ranking entry failed: ")
         assert lines[1].startswith("refreshing a stale zylon_totals entry failed: ")
+    finally:
+        await cache.close()
+
+
+async def test_expired_entries_answering_an_outage_are_logged_once_a_minute_per_kind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past the stale window, each read of an expired entry logged a line (review12)."""
+    cache = open_cache(CacheSettings(stale_s=0.0, stale_if_error_s=3600.0))
+    down = False
+
+    async def fetch() -> str:
+        if down:
+            raise UpstreamUnavailable(Source.ZYLON, "zylon: HTTP 503")
+        return "figures"
+
+    item = CacheItem(
+        key=cache_key(SCOPE, "zylon_totals", "t"), kind="zylon_totals", fetch=fetch, ttl_s=0.05
+    )
+    try:
+        assert await cache.load(item) == "figures"
+        await asyncio.sleep(0.1)  # expired now
+        down = True
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            for _ in range(30):
+                assert await cache.load(item) == "figures"
+        lines = [r.getMessage() for r in caplog.records if "serving an expired" in r.getMessage()]
+        assert len(lines) == 1
+        assert lines[0].startswith("serving an expired zylon_totals entry: ")
     finally:
         await cache.close()
 

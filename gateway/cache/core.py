@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MAX_FAILED_REMEMBERED = 4096
-# A failed refresh is logged at most once a minute per kind of entry (with a count of
-# the others): while an upstream is down, every stale read starts a refresh that fails.
+# A failed refresh, or an expired entry answering a failure, is logged at most once a
+# minute per kind of entry (with a count of the others): while an upstream is down,
+# every stale read starts a refresh that fails, and every expired one is served.
 _WARN_EVERY_S = 60.0
 # Less time left than this is not worth a fetch of one's own (an upstream call's worth).
 _WORTH_FETCHING_S = 0.05
@@ -94,8 +95,8 @@ class Cache:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failed_refresh: OrderedDict[str, None] = OrderedDict()
-        # Per kind: when a failed refresh was last logged, and how many failed since.
-        self._refresh_warnings: dict[str, tuple[float, int]] = {}
+        # Per warning and kind: when it was last logged, and how many went unlogged since.
+        self._warnings: dict[tuple[str, str], tuple[float, int]] = {}
 
     # --- public --------------------------------------------------------------
 
@@ -139,7 +140,7 @@ class Cache:
                 envelope = expired.get(key)
                 if envelope is not None and isinstance(value, _PASSING_FAILURES):
                     kind = unique[key].kind
-                    log.warning("serving an expired %s entry: %s", kind, _describe(value))
+                    self._warn("serving an expired %s entry", kind, value)
                     notes.stale += 1
                     notes.record_stale_on_error(kind)
                     value = envelope.value
@@ -413,19 +414,20 @@ class Cache:
             self._failed_refresh.move_to_end(item.key)
             while len(self._failed_refresh) > _MAX_FAILED_REMEMBERED:
                 self._failed_refresh.popitem(last=False)
-            self._warn_refresh(item.kind, exc)
+            self._warn("refreshing a stale %s entry failed", item.kind, exc)
         finally:
             await self._store.release_locks([(lock, token)])
 
-    def _warn_refresh(self, kind: str, exc: BaseException) -> None:
+    def _warn(self, what: str, kind: str, exc: BaseException) -> None:
+        """`what` (with `kind` for its %s) and why, at most once a minute per both."""
         now = time.monotonic()
-        last, unlogged = self._refresh_warnings.get(kind, (-_WARN_EVERY_S, 0))
+        last, unlogged = self._warnings.get((what, kind), (-_WARN_EVERY_S, 0))
         if now - last < _WARN_EVERY_S:
-            self._refresh_warnings[kind] = (last, unlogged + 1)
+            self._warnings[what, kind] = (last, unlogged + 1)
             return
-        self._refresh_warnings[kind] = (now, 0)
+        self._warnings[what, kind] = (now, 0)
         more = f" ({unlogged} more since the last such line)" if unlogged else ""
-        log.warning("refreshing a stale %s entry failed: %s%s", kind, _describe(exc), more)
+        log.warning(f"{what}: %s%s", kind, _describe(exc), more)
 
     # --- helpers -------------------------------------------------------------
 

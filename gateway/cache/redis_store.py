@@ -34,6 +34,7 @@ import logging
 import pickle
 import re
 import time
+import typing
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -82,14 +83,21 @@ return n
 """
 
 
+# Bump it when what a cached value means changes while its fields stay (a unit, a rule
+# of parsing): replicas of before and after then keep entries of their own.
+CACHE_FORMAT = 1
+
+
 def shapes(classes: Sequence[type], version: str) -> bytes:
-    """The fields of `classes`, by name and declared type, in order, with `version`:
-    what a pickle of them means to the code that reads it."""
-    declared = [
-        [cls.__module__, cls.__qualname__, [[f.name, str(f.type)] for f in dataclasses.fields(cls)]]
-        for cls in classes
-    ]
-    return json.dumps([version, declared], separators=(",", ":")).encode()
+    """The fields of `classes`, by name and type (resolved: a Literal's values, an
+    alias's target), in order, with `version` and `CACHE_FORMAT`: what a pickle of them
+    means to the code that reads it."""
+    declared = []
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        fields = [[f.name, repr(hints[f.name])] for f in dataclasses.fields(cls)]
+        declared.append([cls.__module__, cls.__qualname__, fields])
+    return json.dumps([CACHE_FORMAT, version, declared], separators=(",", ":")).encode()
 
 
 def _version() -> str:

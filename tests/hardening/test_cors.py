@@ -95,10 +95,24 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
         "http://[::1]",
     )
     # A browser leaves out the scheme's own port and sends a host in its IDNA form.
-    settings = _parse(["https://Dash.Example.com:443", "https://Dásh.example.com:8443"])
+    settings = _parse(
+        [
+            "https://Dash.Example.com:443",
+            "https://Dásh.example.com:8443",
+            # IDNA 2008, as browsers encode (Python's codec is IDNA 2003: strasse.de).
+            "https://straße.de",
+            "https://σοφος.gr",
+            "http://[0:0:0:0:0:0:0:1]:8080",
+            "http://[::ffff:127.0.0.1]",
+        ]
+    )
     assert settings.server.cors_origins == (
         "https://dash.example.com",
         "https://xn--dsh-ela.example.com:8443",
+        "https://xn--strae-oqa.de",
+        "https://xn--0xaajbq.gr",
+        "http://[::1]:8080",
+        "http://[::ffff:7f00:1]",
     )
     assert _parse(["*"]).server.cors_origins == ("*",)
 
@@ -116,6 +130,8 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
         (["*", "https://a.example"], 'server.cors_origins: "*" allows every origin'),
         (["https://bad host.example"], "server.cors_origins[0]: its host is neither"),
         (["https://a_b!.example"], "server.cors_origins[0]: its host is neither"),
+        (["https://a\u200db.example"], "server.cors_origins[0]: its host is neither"),
+        (["http://[fe80::1%25eth0]"], "server.cors_origins[0]: its host is neither"),
     ],
 )
 def test_a_bad_origin_stops_start_up(origins: Any, message: str) -> None:

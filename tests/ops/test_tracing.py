@@ -172,6 +172,8 @@ def test_the_otlp_exporter_needs_its_package(sandbox: SandboxServer) -> None:
     [
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=HONEYSECRET123;x-other=1"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=HONEYSECRET123,broken"),
+        # Decoded, as the SDK sends it: refused at each export, the value quoted in a log.
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=HONEY%0D%0ASECRET123"),
     ],
 )
 def test_otlp_headers_the_sdk_would_drop_are_refused_without_their_value(
