@@ -110,7 +110,22 @@ class ZylonLoaders:
         self, org_id: str, kind: RankingKind, window: ZylonWindow, entity_id: str
     ) -> UserRankingEntry | ProjectRankingEntry | None:
         """An entity's line of the ranking over `window`; None when it had no activity
-        there. Absent from a full ranking, it may have some: NotRanked."""
+        there. Absent from a full ranking, it may have some: NotRanked.
+
+        A shorter ranking over `window` this operation loaded answers first (`activeUsers
+        { user { activity } }` over one range made a second call, of the 100): its
+        lines are the full ranking's, and one shorter than asked for lists every entity
+        with activity."""
+        loaded = self._largest.get((org_id, kind, window))
+        if loaded is not None and loaded[0] < MAX_RANKING:
+            limit, ranking = loaded
+            for line in ranking:
+                if (
+                    line.user if isinstance(line, UserRankingEntry) else line.project
+                ).id == entity_id:
+                    return line
+            if len(ranking) < limit:
+                return None
         index = await self.ranking_index(org_id, kind, window)
         entry = index.get(entity_id)
         if entry is None and len(index) >= MAX_RANKING:
@@ -131,11 +146,7 @@ class ZylonLoaders:
         return await asyncio.shield(index)
 
     async def _index(self, key: RankingKey) -> RankingIndex:
-        index: RankingIndex = {}
-        for entry in await self.rankings.load(key):
-            found = entry.user if isinstance(entry, UserRankingEntry) else entry.project
-            index.setdefault(found.id, entry)
-        return index
+        return {_entity_id(entry): entry for entry in await self.rankings.load(key)}
 
     def _client(self, org_id: str) -> ZylonClient | NotLinked:
         org = self._upstreams.get(org_id)
@@ -240,6 +251,10 @@ class ZylonLoaders:
             else:
                 out.append(self._largest[group][1][: key.limit])
         return out
+
+
+def _entity_id(entry: UserRankingEntry | ProjectRankingEntry) -> str:
+    return entry.user.id if isinstance(entry, UserRankingEntry) else entry.project.id
 
 
 def _midnight(day: dt.date) -> int:
