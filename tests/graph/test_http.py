@@ -353,7 +353,7 @@ def test_a_cancellation_escaping_the_operation_is_internal(
     async def cancelled(*_: object) -> NoReturn:
         raise asyncio.CancelledError
 
-    monkeypatch.setattr("gateway.loaders.zylon.ZylonLoaders._index", cancelled)
+    monkeypatch.setattr("gateway.loaders.zylon.ZylonLoaders.activity", cancelled)
     query = """{ organization(id: "aurora") {
       activeUsers(limit: 2) { user { activity { agentFlowsCreated } } } } }"""
     with caplog.at_level(logging.ERROR, logger="gateway.graphql"):
