@@ -100,6 +100,9 @@ class _Entities:
     orgs: tuple[str, ...]  # Organization representations the caller sees with Make
     teams: tuple[int, ...]  # Team representations
     team_orgs: tuple[str, ...]  # where such a team may be: the caller's organizations with Make
+    # The days of the full lists a team is found in (the default range): they serve its
+    # fields over those days, as a `teams` list's serve its teams'.
+    listed: Timeframe | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,8 @@ class Scope:
         if owner == "Organization":
             return Scope(orgs=entities.orgs)
         if owner == "Team":
-            return Scope(orgs=entities.team_orgs if entities.teams else (), teams=entities.teams)
+            orgs = entities.team_orgs if entities.teams else ()
+            return Scope(orgs=orgs, teams=entities.teams, listed=entities.listed)
         return Scope()
 
 
@@ -390,7 +394,10 @@ class _Walk:
                     orgs.append(key["id"])
             except BadUserInput:
                 continue
-        return _Entities(tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs())
+        listed = args.timeframe(args.default_range(self.ctx)) if teams else None
+        return _Entities(
+            tuple(dict.fromkeys(orgs)), tuple(dict.fromkeys(teams)), self.make_orgs(), listed
+        )
 
     def count_team_variant(
         self,

@@ -393,6 +393,22 @@ def test_teams_reached_otherwise_than_by_teams_are_counted_too(
     assert error["extensions"]["limit"] == "max_team_variants"
 
 
+def test_what_the_lists_a_team_is_found_in_serve_is_not_counted(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """`_entities` finds a team in its organization's full list over the default range,
+    which serves the team's fields over those days: five such shapes of two teams were
+    refused as five requests a team (efficiency audit); they cost that one list."""
+    shapes = " ".join(
+        f"p{size}: scenarios(first: {size}) {{ nodes {{ id }} }}" for size in range(3, 7)
+    )
+    teams = sandbox.state.data.make_org("aurora").teams[:2]
+    reps = [{"__typename": "Team", "id": str(t.id)} for t in teams]
+    body = gql.run(TEAM_ENTITIES.format(f"metrics {{ operations }} {shapes}"), {"r": reps})
+    assert "errors" not in body, body
+    assert sandbox.state.log.count(source="make") == 1
+
+
 def test_one_team_is_not_many(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
     team = sandbox.state.data.make_org("aurora").teams[0]
