@@ -688,9 +688,12 @@ def _origin_host(hostname: str) -> str | None:
     """The host as a browser writes it in `Origin`, or None where none would.
 
     An IPv6 address in its compressed form (`[::1]`, never `[0:0:0:0:0:0:0:1]`), and
-    no scoped one; a name in lower case, a Unicode one as IDNA 2008 (UTS #46, not
-    transitional) encodes it, as browsers do: Python's own codec is IDNA 2003, which
-    turned `straße.de` into `strasse.de`, another domain."""
+    no scoped one; a name in lower case, a Unicode one as the URL standard's "domain to
+    ASCII" writes it: UTS #46 mapping, not transitional, each other label Punycode, no
+    hyphen rules and no joiners (Chromium's `new URL(...).origin`). Python's own codec
+    is IDNA 2003, which turned `straße.de` into `strasse.de`, another domain; the
+    `idna` package's own encode also applies IDNA 2008's stricter rules, refusing
+    `☃.net`, which browsers send."""
     if ":" in hostname:  # urlsplit took it from brackets: an IPv6 address or nothing
         try:
             address = ipaddress.IPv6Address(hostname)
@@ -699,9 +702,15 @@ def _origin_host(hostname: str) -> str | None:
         return None if address.scope_id else f"[{address.compressed}]"
     if not hostname.isascii():
         try:
-            hostname = idna.encode(hostname, uts46=True).decode("ascii")
+            mapped = idna.uts46_remap(hostname, std3_rules=False, transitional=False)
         except idna.IDNAError:
             return None
+        if "\u200c" in mapped or "\u200d" in mapped:
+            return None
+        hostname = ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in mapped.split(".")
+        )
     host = hostname.lower()
     return host if valid_host(host) else None
 

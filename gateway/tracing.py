@@ -62,9 +62,8 @@ def _otlp() -> Any:
 # comma-separated `name=value`, the name an RFC 9110 token, the value URL-encoded (no
 # `"`, `,`, `;` or `\`; spaces allowed, as the SDK reads it liberally).
 _HEADERS_ENV = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
-_HEADER = re.compile(
-    r"[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*=[ \t]*[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"
-)
+_HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_HEADER = re.compile(_HEADER_NAME + r"[ \t]*=[ \t]*[\x20\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 
 
 def check_exporter(settings: TelemetrySettings, env: Mapping[str, str] | None = None) -> None:
@@ -81,10 +80,15 @@ def _check_headers(env: Mapping[str, str]) -> None:
         return
     entries = [entry.strip() for entry in re.split(r"[ \t]*,[ \t]*", env[name])]
     for i, entry in enumerate(entries, 1):
-        # The SDK sends a value URL-decoded: a control character there is refused at
-        # each export with an error that quotes the value, logged.
-        decoded = unquote(entry.partition("=")[2]).strip()
-        if entry and (not _HEADER.fullmatch(entry) or not decoded.isprintable()):
+        # The SDK sends name and value URL-decoded: a control character in either is
+        # refused at each export (tracing dead), with an error quoting the value, logged.
+        key, _, value = entry.partition("=")
+        decoded = unquote(key).strip(), unquote(value).strip()
+        if entry and (
+            not _HEADER.fullmatch(entry)
+            or not re.fullmatch(_HEADER_NAME, decoded[0])
+            or not decoded[1].isprintable()
+        ):
             raise ConfigError(
                 f"{name}: entry {i} of {len(entries)} is not name=value (comma-separated, "
                 "each value URL-encoded: no ';', ',', '\"' or '\\', and no control character "

@@ -18,7 +18,7 @@ those fields' arguments, not the hundreds of plain fields around them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,7 +257,11 @@ def _plan(
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     steps = _steps(schema, fragments, schema.query_type, chosen[0].selection_set)
-    read = set(_variables_read(steps))
+    # The conditions of every selection too: `live` reads them below checked fields (a
+    # `totalCount @include(if: $c)` tells two Make requests apart), and an unread one
+    # would count as on.
+    sets = [chosen[0].selection_set, *(f.selection_set for f in fragments.values())]
+    read = set(_variables_read(steps)) | set(_condition_variables(sets))
     variables = tuple(
         d for d in chosen[0].variable_definitions or () if d.variable.name.value in read
     )
@@ -274,6 +278,18 @@ def _variables_read(steps: tuple[_Step, ...]) -> Iterator[str]:
                 for argument in directive.arguments or ():
                     yield from _names(argument.value)
         yield from _variables_read(step.children)
+
+
+def _condition_variables(sets: Iterable[SelectionSetNode | None]) -> Iterator[str]:
+    """The variables of every `@skip` / `@include` in `sets`, at any depth."""
+    for selection_set in sets:
+        for node in selection_set.selections if selection_set else ():
+            for directive in node.directives or ():
+                if directive.name.value in ("skip", "include"):
+                    for argument in directive.arguments or ():
+                        yield from _names(argument.value)
+            if isinstance(node, FieldNode | InlineFragmentNode):
+                yield from _condition_variables([node.selection_set])
 
 
 def _names(value: ValueNode) -> Iterator[str]:

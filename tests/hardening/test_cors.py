@@ -102,6 +102,8 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
             # IDNA 2008, as browsers encode (Python's codec is IDNA 2003: strasse.de).
             "https://straße.de",
             "https://σοφος.gr",
+            "https://☃.net",  # IDNA 2008 proper would refuse it; browsers send it
+            "https://ab--ü.de",
             "http://[0:0:0:0:0:0:0:1]:8080",
             "http://[::ffff:127.0.0.1]",
         ]
@@ -111,6 +113,8 @@ def test_origins_are_read_as_a_browser_sends_them() -> None:
         "https://xn--dsh-ela.example.com:8443",
         "https://xn--strae-oqa.de",
         "https://xn--0xaajbq.gr",
+        "https://xn--n3h.net",
+        "https://xn--ab---3ra.de",
         "http://[::1]:8080",
         "http://[::ffff:7f00:1]",
     )

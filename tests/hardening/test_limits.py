@@ -680,6 +680,37 @@ def test_change_figures_switched_off_cost_no_call_a_team(
         assert set(team["scenarios"]["total"]) == {"executions"}
 
 
+def test_conditions_by_variable_below_a_checked_field_are_read(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """The precheck read only the conditions of the fields it checks: one on `totalCount`
+    or a change figure counted as on whatever its variable (review13). Switched off by a
+    variable, five pages' change figures were refused as five requests a team, though the
+    teams list served them; and pages differing by a `totalCount` switched off were
+    counted as one request, where execution made two a team."""
+    pages = " ".join(
+        f"p{n}: scenarios(first: {n}) {{ nodes {{ id }} total {{ executions "
+        "executionsChange @skip(if: $s) } }"
+        for n in range(1, LIMITS.max_team_variants + 2)
+    )
+    query = f'query ($s: Boolean!) {{ organization(id: "aurora") {{ teams {{ {pages} }} }} }}'
+    body = gql.run(query, {"s": True})
+    assert "errors" not in body, body
+    assert sandbox.state.log.count(source="make") == 1
+    sandbox.state.log.clear()
+
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=9)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    pairs = " ".join(
+        f"a{n}: scenarios(range: {week}, first: {n}) {{ totalCount @include(if: $c) }} "
+        f"b{n}: scenarios(range: {week}, first: {n}) {{ totalCount }}"
+        for n in range(1, LIMITS.max_team_variants // 2 + 2)
+    )
+    query = f'query ($c: Boolean!) {{ organization(id: "aurora") {{ teams {{ {pairs} }} }} }}'
+    error = refused(gql, sandbox, query, {"c": False})
+    assert error["extensions"]["limit"] == "max_team_variants"
+
+
 def test_a_huge_document_is_refused(gql: GraphQLClient, sandbox: SandboxServer) -> None:
     padding = "# " + "x" * LIMITS.max_document_bytes + "\n"
     error = refused(gql, sandbox, padding + '{ organization(id: "aurora") { name } }')

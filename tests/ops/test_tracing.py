@@ -174,6 +174,7 @@ def test_the_otlp_exporter_needs_its_package(sandbox: SandboxServer) -> None:
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=HONEYSECRET123,broken"),
         # Decoded, as the SDK sends it: refused at each export, the value quoted in a log.
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=HONEY%0D%0ASECRET123"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-api%0Akey=HONEYSECRET123"),
     ],
 )
 def test_otlp_headers_the_sdk_would_drop_are_refused_without_their_value(
