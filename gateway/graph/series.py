@@ -13,7 +13,7 @@ from gateway.graph.inputs import Metric, SourceEnum
 from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
 from gateway.loaders.zylon import SeriesKey
 from gateway.ranges import Range, day_range, zylon_window
-from gateway.upstreams.models import MakeMetrics
+from gateway.upstreams.models import MakeMetrics, SeriesPoint
 
 
 @strawberry.type
@@ -48,6 +48,14 @@ def _make_value(metric: Metric, m: MakeMetrics, day: dt.date) -> float:
     return float(value)
 
 
+def _zylon_value(metric: Metric, point: SeriesPoint) -> float:
+    if point.value is None:  # this window's field fails, not every one of the year
+        raise UpstreamBadResponse(
+            Source.ZYLON, f"{metric.name.lower()} on {point.date}: no usable value"
+        )
+    return point.value
+
+
 async def load_series(
     info: Info, organization: str, metric: Metric, r: Range
 ) -> list[TimeSeriesPoint]:
@@ -56,7 +64,7 @@ async def load_series(
         points = await loaders.zylon.series.load(
             SeriesKey(organization, metric.zylon_type, zylon_window(r))
         )
-        return [TimeSeriesPoint(date=p.date, value=p.value) for p in points]
+        return [TimeSeriesPoint(date=p.date, value=_zylon_value(metric, p)) for p in points]
     days = [day_range(d) for d in r.days()]
     totals = await asyncio.gather(
         *(

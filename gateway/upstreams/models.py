@@ -69,7 +69,7 @@ class ProjectRankingEntry:
 @frozen
 class SeriesPoint:
     date: dt.date
-    value: float
+    value: float | None  # None: Zylon sent no usable value for that day
 
 
 @frozen

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 from gateway.config import Secret
@@ -155,22 +154,29 @@ def parse_project_ranking(body: Any) -> list[ProjectRankingEntry]:
 
 
 def parse_series(body: Any, *, days: tuple[dt.date, dt.date] | None = None) -> list[SeriesPoint]:
-    """`days`: the first and last day asked for, each of which has its point, zeros
-    included (SEMANTICS.md); a day missing would read as no activity, one too many as
-    another range's."""
-    points = []
+    """One point a day, by day. `days`: the first and last day asked for, each of which
+    has its point, zeros included (SEMANTICS.md); a day outside them is another range's.
+
+    A day without a usable value (a value that is no count, or no point at all) keeps
+    a point without one: the loaders fetch a year at once, and one bad day failed every
+    series of the year; now only a window over that day fails (gateway.graph.series)."""
+    by_day: dict[dt.date, float | None] = {}
     for i, item in enumerate(as_list(body, "")):
         f = as_object(item, f"[{i}]")
-        points.append(SeriesPoint(date=f.date("date"), value=f.amount("value")))
-    points.sort(key=attrgetter("date"))  # the loaders search it by day; sent so, as a rule
+        day = f.date("date")
+        if day in by_day:
+            raise SchemaMismatch(f"[{i}].date", "one point a day")
+        try:
+            by_day[day] = f.amount("value")
+        except SchemaMismatch:
+            by_day[day] = None
     if days is not None:
         first, last = days
-        expected = range(first.toordinal(), last.toordinal() + 1)
-        if len(points) != len(expected) or any(
-            p.date.toordinal() != day for p, day in zip(points, expected, strict=True)
-        ):
+        if any(not first <= day <= last for day in by_day):
             raise SchemaMismatch("", f"one point a day from {first} to {last}")
-    return points
+        for ordinal in range(first.toordinal(), last.toordinal() + 1):
+            by_day.setdefault(dt.date.fromordinal(ordinal), None)
+    return [SeriesPoint(day, by_day[day]) for day in sorted(by_day)]  # searched by day
 
 
 def utc_day(seconds: int) -> dt.date:

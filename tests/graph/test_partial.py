@@ -6,12 +6,14 @@ the tests no waiting.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from gateway.config import Settings
+from gateway.loaders.zylon import SERIES_SPAN_DAYS
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.model import SandboxData
 from gateway.sandbox.server import SandboxServer
@@ -249,3 +251,27 @@ def test_one_organization_failing_leaves_the_others(
         "NOT_LINKED"
     )
     assert len(errors) == 2
+
+
+def test_a_zylon_series_day_without_a_value_fails_only_the_windows_over_it(
+    gql: GraphQLClient, clean_sandbox: SandboxServer, data: SandboxData
+) -> None:
+    """Series come in one call for the last year: a bad value on its first day failed
+    every series of the year (upstream-data audit); now only a window over that day."""
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", body="schema"))
+    first = ex.day(data, SERIES_SPAN_DAYS)  # the day the year's series starts with
+    variables = {
+        "recent": ex.whole_days(ex.day(data, 6), ex.day(data, 0)),
+        "early": ex.whole_days(first, first + dt.timedelta(days=3)),
+    }
+    query = """query ($recent: TimeRange, $early: TimeRange) { organization(id: "aurora") {
+      recent: timeSeries(metric: INTERACTIONS, range: $recent) { points { date value } }
+      early: timeSeries(metric: INTERACTIONS, range: $early) { points { date value } } } }"""
+    body = gql.run(query, variables)
+    org = body["data"]["organization"]
+    assert len(org["recent"]["points"]) == 7
+    assert org["early"] == {"points": []}  # as a series of a failing source answers
+    [error] = body["errors"]
+    assert error["path"] == ["organization", "early"]
+    assert error["extensions"]["code"] == "UPSTREAM_BAD_RESPONSE"
+    assert f"interactions on {first}: no usable value" in error["message"]

@@ -12,10 +12,10 @@ import pytest
 from gateway.config import UpstreamSettings
 from gateway.errors import Source, UpstreamBadResponse
 from gateway.graph.inputs import Metric
-from gateway.graph.series import _make_value
+from gateway.graph.series import _make_value, _zylon_value
 from gateway.upstreams.http import UpstreamHTTP, open_http_client, parse_retry_after
 from gateway.upstreams.make import parse_page
-from gateway.upstreams.models import MakeMetrics
+from gateway.upstreams.models import MakeMetrics, SeriesPoint
 from gateway.upstreams.parsing import SchemaMismatch
 from gateway.upstreams.zylon import (
     parse_project_ranking,
@@ -222,9 +222,6 @@ def test_zylon_rankings_parse_dates_as_aware() -> None:
             "[0].project.is_pinned",
         ),
         (parse_series, [{"date": "2026-02-30", "value": 1}], "[0].date"),
-        # Counts, as everywhere else in Zylon: a Float past 2**53 is no longer exact.
-        (parse_series, [{"date": "2026-02-03", "value": -3}], "[0].value"),
-        (parse_series, [{"date": "2026-02-03", "value": 2**53 + 1}], "[0].value"),
         # Each id once: a repeated one made a full ranking look short (NOT_RANKED lost).
         (
             parse_user_ranking,
@@ -247,7 +244,6 @@ def test_zylon_rankings_parse_dates_as_aware() -> None:
                 "2026-W06-1T10:00:00Z",
             )
         ),
-        (parse_series, [{"date": "2026-02-03", "value": SECRETISH}], "[0].value"),
         (parse_series, {"date": "2026-02-03"}, "the body"),
     ],
 )  # fmt: skip
@@ -286,6 +282,14 @@ def test_series_values_and_dates() -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [-3, 2**53 + 1, SECRETISH, None, 1.5e300])
+def test_a_series_value_that_is_no_count_leaves_its_day_without_one(value: object) -> None:
+    """Counts, as everywhere else in Zylon (a Float past 2**53 is no longer exact); one
+    bad day of the year it is fetched for no longer fails every window of it."""
+    sent = [{"date": "2026-02-02", "value": 4}, {"date": "2026-02-03", "value": value}]
+    assert [p.value for p in parse_series(sent)] == [4.0, None]
+
+
 def test_series_points_come_by_day_whatever_the_order_sent() -> None:
     """The loaders find a window's points by binary search over the days."""
     sent = [{"date": f"2026-02-{day:02d}", "value": day} for day in (5, 1, 3, 2, 4)]
@@ -293,25 +297,29 @@ def test_series_points_come_by_day_whatever_the_order_sent() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sent", "whole"),
+    ("sent", "values"),
     [
-        ([1, 2, 3, 4], True),
-        ([4, 2, 3, 1], True),
-        ([1, 2, 4], False),  # a day missing would read as a day without activity
-        ([1, 2, 2, 3, 4], False),
-        ([1, 2, 3, 4, 5], False),  # a day outside the window asked for
-        ([], False),
+        ([1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0]),
+        ([4, 2, 3, 1], [1.0, 2.0, 3.0, 4.0]),
+        # A day missing would read as a day without activity: it has no value, and a
+        # window over it fails (gateway.graph.series), not the year's every window.
+        ([1, 2, 4], [1.0, 2.0, None, 4.0]),
+        ([], [None] * 4),
+        ([1, 2, 2, 3, 4], None),
+        ([1, 2, 3, 4, 5], None),  # a day outside the window asked for
     ],
 )
-def test_series_have_one_point_a_day_of_the_window(sent: list[int], whole: bool) -> None:
+def test_series_have_one_point_a_day_of_the_window(
+    sent: list[int], values: list[float | None] | None
+) -> None:
     body = [{"date": f"2026-02-{day:02d}", "value": day} for day in sent]
     days = (dt.date(2026, 2, 1), dt.date(2026, 2, 4))
-    if whole:
-        assert [p.value for p in parse_series(body, days=days)] == [1.0, 2.0, 3.0, 4.0]
+    if values is not None:
+        assert [p.value for p in parse_series(body, days=days)] == values
         return
     with pytest.raises(SchemaMismatch) as info:
         parse_series(body, days=days)
-    assert "one point a day from 2026-02-01 to 2026-02-04" in str(info.value)
+    assert "one point a day" in str(info.value)
 
 
 def test_retry_after_seconds_and_dates() -> None:
@@ -366,3 +374,12 @@ def test_a_make_series_point_a_float_cannot_hold_is_an_error_not_a_rounded_value
         _make_value(Metric.CENTICREDITS, past, day)
     assert info.value.source is Source.MAKE
     assert "centicredits on 2026-02-03" in info.value.message
+
+
+def test_a_zylon_series_day_without_a_value_fails_only_the_windows_over_it() -> None:
+    day = dt.date(2026, 2, 3)
+    assert _zylon_value(Metric.INTERACTIONS, SeriesPoint(day, 4.0)) == 4.0
+    with pytest.raises(UpstreamBadResponse) as info:
+        _zylon_value(Metric.INTERACTIONS, SeriesPoint(day, None))
+    assert info.value.source is Source.ZYLON
+    assert "interactions on 2026-02-03: no usable value" in info.value.message
