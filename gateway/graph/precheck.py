@@ -391,8 +391,16 @@ class _Walk:
             args.time_range(ctx, values.get("range"))
         elif (owner, name) == ("Organization", "team"):
             return Scope(orgs=scope.orgs, team=args.numeric_id(values["id"], "team id"))
-        if r is not None and owner == "Team" and scope.many_teams() and not off:
-            self.count_team_variant(name, node, values, r, scope.listed)  # metrics, scenarios
+        # No organization with Make in scope (`()`): the field answers NOT_LINKED or
+        # NOT_FOUND, no call at all.
+        if (
+            r is not None
+            and owner == "Team"
+            and scope.many_teams()
+            and scope.orgs != ()
+            and not off
+        ):
+            self.count_team_variant(name, node, values, r, scope.listed)
         return None
 
     def entities(self, representations: object) -> _Entities:
@@ -437,7 +445,9 @@ class _Walk:
     def page_request(self, name: str, node: FieldNode, values: dict[str, Any]) -> tuple[Any, ...]:
         """What tells two pages' Make requests apart, as gateway.loaders.pagination builds
         them: filters and order as the loader reads them (`last` reads the reversed order),
-        the size, and whether the count is asked or else one entry more (`pageInfo`)."""
+        the entries asked for (the size, and one more to tell `pageInfo` whether there
+        are, unless the count is asked: a page of 3 with `pageInfo` is one of 4), and
+        whether the count is asked."""
         if name != "scenarios":
             return ()
         selected = {f.name.value for f in self.live(node.selection_set)}
@@ -447,14 +457,8 @@ class _Walk:
             direction = "desc" if direction == "asc" else "asc"
         size = first if first is not None else last if last is not None else DEFAULT_PAGE_SIZE
         counted = "totalCount" in selected
-        return (
-            args.filters(values.get("filter")),
-            field,
-            direction,
-            size,
-            counted,
-            not counted and "pageInfo" in selected,
-        )
+        lookahead = not counted and "pageInfo" in selected
+        return (args.filters(values.get("filter")), field, direction, size + lookahead, counted)
 
     def asks_changes(self, name: str, node: FieldNode) -> bool:
         """Change percentages of one team's figures (the metrics', or a page's `total`),

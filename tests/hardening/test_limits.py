@@ -566,6 +566,34 @@ def test_page_sizes_are_distinct_requests_too(gql: GraphQLClient, sandbox: Sandb
     assert error["extensions"]["limit"] == "max_team_variants"
 
 
+def test_a_page_with_page_info_is_the_request_of_the_next_size(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """A page of n with `pageInfo` asks Make for n + 1 entries, as a page of n + 1 does:
+    one request, which the precheck counted as two (precheck-diff audit)."""
+    today = sandbox.state.data.today
+    week = f'{{from: "{today - dt.timedelta(days=14)}T00:00:00Z", to: "{today}T00:00:00Z"}}'
+    fields = " ".join(
+        f"a{n}: scenarios(range: {week}, first: {n}) {{ pageInfo {{ hasNextPage }} }} "
+        f"b{n}: scenarios(range: {week}, first: {n + 1}) {{ nodes {{ id }} }}"
+        for n in range(1, LIMITS.max_team_variants + 1)
+    )
+    body = gql.run(f'{{ organization(id: "aurora") {{ teams {{ {fields} }} }} }}')
+    assert "errors" not in body, body
+    teams = len(body["data"]["organization"]["teams"])
+    assert sandbox.state.log.count(source="make") == 1 + LIMITS.max_team_variants * teams
+
+
+def test_team_fields_where_no_organization_has_make_are_not_counted(
+    gql: GraphQLClient, sandbox: SandboxServer
+) -> None:
+    """They answer NOT_LINKED (or NOT_FOUND), with no call: cygnus has no Make."""
+    weeks = weekly_metrics(sandbox.state.data.today, LIMITS.max_team_variants + 1)
+    body = gql.run(f'{{ organization(id: "cygnus") {{ teams {{ {weeks} }} }} }}')
+    assert body["errors"][0]["extensions"]["code"] == "NOT_LINKED", body
+    assert sandbox.state.log.count(source="make") == 0
+
+
 def test_what_the_teams_list_serves_itself_is_not_counted(
     gql: GraphQLClient, sandbox: SandboxServer
 ) -> None:
