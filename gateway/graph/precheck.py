@@ -269,14 +269,11 @@ def _plan(
 
 
 def _variables_read(steps: tuple[_Step, ...]) -> Iterator[str]:
+    """The variables of the checked fields' arguments (conditions: `_condition_variables`)."""
     for step in steps:
         if step.checked:
             for argument in step.node.arguments or ():
                 yield from _names(argument.value)
-        for guard in step.guards:
-            for directive in guard.directives or ():
-                for argument in directive.arguments or ():
-                    yield from _names(argument.value)
         yield from _variables_read(step.children)
 
 

@@ -120,9 +120,7 @@ class ZylonLoaders:
         if loaded is not None and loaded[0] < MAX_RANKING:
             limit, ranking = loaded
             for line in ranking:
-                if (
-                    line.user if isinstance(line, UserRankingEntry) else line.project
-                ).id == entity_id:
+                if _entity_id(line) == entity_id:
                     return line
             if len(ranking) < limit:
                 return None
