@@ -14,6 +14,7 @@ from gateway.loaders.make_requests import Filters, Timeframe, TotalRequest
 from gateway.loaders.zylon import SeriesKey
 from gateway.ranges import Range, day_range, zylon_window
 from gateway.upstreams.models import MakeMetrics, SeriesPoint
+from gateway.upstreams.parsing import EXACT_FLOAT_INT
 
 
 @strawberry.type
@@ -29,10 +30,6 @@ class TimeSeries:
     points: list[TimeSeriesPoint]
 
 
-# A Float holds every whole number up to here exactly; centicredits may exceed it.
-_EXACT_FLOAT_INT = 2**53
-
-
 def _make_value(metric: Metric, m: MakeMetrics, day: dt.date) -> float:
     values = {
         Metric.OPERATIONS: m.operations,
@@ -41,7 +38,7 @@ def _make_value(metric: Metric, m: MakeMetrics, day: dt.date) -> float:
         Metric.CENTICREDITS: m.centicredits,
     }
     value = values[metric]
-    if value > _EXACT_FLOAT_INT:  # a point off by some centicredits, silently
+    if value > EXACT_FLOAT_INT:  # centicredits may: a point off by some, silently
         raise UpstreamBadResponse(
             Source.MAKE, f"{metric.name.lower()} on {day}: past 2**53, which a Float loses"
         )

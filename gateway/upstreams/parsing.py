@@ -32,7 +32,8 @@ def as_list(value: Any, path: str) -> list[Any]:
     return value
 
 
-_EXACT_FLOAT_INT = 2**53
+# A float (and GraphQL's Float) holds every whole number up to here exactly.
+EXACT_FLOAT_INT = 2**53
 # A big integer sent as a string (Make's centicredits): no real figure nears 40 digits,
 # and past 4,300 Python refuses to convert one at all (a ValueError, not a mismatch).
 _MAX_DIGITS = 40
@@ -50,7 +51,7 @@ def _int(value: Any, path: str) -> int:
         return value
     # A float stands for an integer only where it holds one exactly (the JSON decoder
     # reads integers past 64 bits as floats).
-    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INT:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT_INT:
         return int(value)
     raise SchemaMismatch(path, "an integer")
 
@@ -143,8 +144,8 @@ class Fields:
         value = self._value.get(key)
         if type(value) is not int:
             value = self.number(key)
-        if not 0 <= value <= _EXACT_FLOAT_INT:
-            raise SchemaMismatch(self._at(key), f"a number from 0 to {_EXACT_FLOAT_INT}")
+        if not 0 <= value <= EXACT_FLOAT_INT:
+            raise SchemaMismatch(self._at(key), f"a number from 0 to {EXACT_FLOAT_INT}")
         return float(value)
 
     def optional_number(self, key: str) -> float | None:
