@@ -217,7 +217,10 @@ class PersistedQueries:
             return query
 
         ttl = self._settings.persisted_query_ttl_s
-        await cache.load(CacheItem(KEY_PREFIX + digest, "apq", fetch, ttl_s=ttl))
+        # A write: a load would join a lookup of the same hash under way (another
+        # client's, or this one's hash-only try) and end with its miss, an INTERNAL
+        # answer and nothing registered (the tenants audit).
+        await cache.put(CacheItem(KEY_PREFIX + digest, "apq", fetch, ttl_s=ttl), query)
 
     async def _lookup(self, cache: Cache, digest: str) -> str | None:
         found: list[str] = []

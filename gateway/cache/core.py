@@ -150,6 +150,13 @@ class Cache:
                 results[key] = value
         return [cast("T | BaseException", results[item.key]) for item in items]
 
+    async def put(self, item: CacheItem[T], value: T) -> None:
+        """Store a value known without fetching it, over any entry under its key (a
+        registration). Not a load: a load joins a fetch of the key under way, and ends
+        with that fetch's outcome."""
+        await self._write([(item, value)])
+        self._failed_refresh.pop(item.key, None)
+
     async def ping(self) -> bool:
         return await self._store.ping()
 

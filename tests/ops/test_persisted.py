@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
@@ -9,9 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message
 
 from gateway.app import create_app
+from gateway.cache import open_cache
 from gateway.errors import ConfigError
+from gateway.persisted import PersistedQueries
 from gateway.sandbox.server import SandboxServer
 from tests.ops.conftest import (
     DASHBOARD_VARIABLES,
@@ -241,6 +247,49 @@ def test_apq_registry_is_shared_by_replicas_through_redis(
     assert registered.status_code == 200
     assert second.post({"extensions": pq(digest)}).json() == registered.json()
     assert b":apq:" + digest.encode() in redis_server.command("KEYS", "gw:v1:*:apq:*")
+
+
+def _post(body: dict[str, Any]) -> Request:
+    raw = json.dumps(body).encode()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(raw))]
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": headers}
+    return Request({**scope, "query_string": b""}, receive)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_a_registration_beside_a_lookup_of_its_hash_registers_it(
+    backend: str, clean_sandbox: SandboxServer, redis_server: RedisServer
+) -> None:
+    """Apollo clients send a hash alone, then hash and document, many at once after a
+    deploy. A registration joined the lookup of its hash under way (another client's,
+    say) and ended with its miss: an INTERNAL answer, and nothing registered."""
+    redis_server.command("FLUSHALL")
+    redis = f'[cache]\nbackend = "redis"\nurl = "{redis_server.url}"\n'
+    settings = ops_settings(clean_sandbox, redis if backend == "redis" else "")
+    cache = open_cache(settings.cache, signing_key=settings.cache_signing_key())
+    queries = PersistedQueries(settings)
+    digest = sha(ORGANIZATIONS)
+    try:
+        lookup, registration = await asyncio.gather(
+            queries.resolve(_post({"extensions": pq(digest)}), cache),
+            queries.resolve(_post({"query": ORGANIZATIONS, "extensions": pq(digest)}), cache),
+        )
+        assert isinstance(registration, Request)
+        # Asked as the document became known: a miss (in one process) or the document
+        # (Redis, where the lookup reads again under its lock).
+        if isinstance(lookup, Response):
+            assert b"PERSISTED_QUERY_NOT_FOUND" in lookup.body
+        else:
+            assert json.loads(await lookup.body())["query"] == ORGANIZATIONS
+        again = await queries.resolve(_post({"extensions": pq(digest)}), cache)
+        assert isinstance(again, Request)
+        assert json.loads(await again.body())["query"] == ORGANIZATIONS
+    finally:
+        await cache.close()
 
 
 def test_apq_can_be_switched_off(start_gateway: StartGateway, clean_sandbox: SandboxServer) -> None:
