@@ -53,7 +53,9 @@ QUERIES = Path(__file__).resolve().parent / "queries"
 QUERY = (QUERIES / "dashboard.graphql").read_text()
 PAGE = (QUERIES / "scenario-page.graphql").read_text()
 PAGE_SIZE = 10
-HEADERS = {"Authorization": "Bearer sandbox-demo-key"}
+# No compression, as bench/run.py's clients ask for none: figures stay comparable with
+# earlier sessions' (a browser's gzip adds about 1% to a cold dashboard; RESULTS.md).
+HEADERS = {"Authorization": "Bearer sandbox-demo-key", "Accept-Encoding": "identity"}
 WARMUP = 20
 UPSTREAM_COUNTER = "gateway_upstream_requests_total{"
 START_TIMEOUT_S = 30.0

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from gateway.clock import Clock, utc_now
+from gateway.compression import Compression
 from gateway.config import Settings
 from gateway.cors import cors
 from gateway.endpoint import CHALLENGE, EveryMethod, GraphQLEndpoint, authorization
@@ -117,6 +118,8 @@ def create_app(
         on_refusal=observability.refused,
     )
     middleware = [guard]
+    if settings.server.compression:
+        middleware.insert(0, Middleware(Compression))
     if settings.server.cors_origins:
         middleware.insert(0, cors(GRAPHQL_PATH, settings.server.cors_origins))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

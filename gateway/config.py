@@ -63,6 +63,9 @@ class ServerSettings:
     # Browser origins whose pages may call /graphql (CORS), or ("*",) for any; none by
     # default, and then a browser lets only pages the gateway serves itself call it.
     cors_origins: tuple[str, ...] = ()
+    # Gzip for answers of 1 KiB or more to clients that accept it (gateway.compression).
+    # Off behind a proxy that compresses by itself.
+    compression: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,6 +633,7 @@ def _server(t: _Table) -> ServerSettings:
     keep_alive_s = t.integer("keep_alive_s", d.keep_alive_s, minimum=1, maximum=3600)
     metrics_token = t.secret("metrics_token", required=False, min_length=16)
     cors_origins = _cors_origins(t) if t.has("cors_origins") else d.cors_origins
+    compression = t.boolean("compression", d.compression)
     t.done()
     return ServerSettings(
         host=host,
@@ -638,6 +642,7 @@ def _server(t: _Table) -> ServerSettings:
         metrics_token=metrics_token,
         keep_alive_s=keep_alive_s,
         cors_origins=cors_origins,
+        compression=compression,
     )
 
 

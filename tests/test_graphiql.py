@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+import brotli
 import httpx
 import pytest
 import uvicorn
@@ -304,6 +306,47 @@ def test_page_and_assets_are_served_over_http(serve: type[_Server]) -> None:
             assert "javascript" in response.headers["content-type"]
         assert client.get("/graphiql-static/page.html").status_code == 404
         assert client.get("/graphiql-static/../page.html").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),  # Chromium's
+        ("gzip, deflate", "gzip"),
+        ("br;q=0.5, gzip", "gzip"),
+        ("*", "br"),
+        ("br;q=0, *", "gzip"),
+        ("identity", None),
+        ("gzip;q=0, br;q=0", None),
+    ],
+)
+def test_assets_go_out_compressed_at_build_time_to_clients_that_accept_it(
+    serve: type[_Server], accept_encoding: str, coding: str | None
+) -> None:
+    """The script is 5 MB as built: a browser receives about 1 MB of brotli, compressed
+    once by the build, not at each visit."""
+    server = serve(_Demo())
+    original = (graphiql_build_dir() / "assets" / "graphiql.js").read_bytes()
+    headers = {"Accept-Encoding": accept_encoding}
+    with httpx.Client(base_url=server.base_url, headers=headers) as client:
+        with client.stream("GET", "/graphiql-static/graphiql.js") as response:
+            sent = response.read() if coding is None else b"".join(response.iter_raw())
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert response.headers.get("content-encoding") == coding
+        assert int(response.headers["content-length"]) == len(sent)
+        decoded = {"br": brotli.decompress, "gzip": gzip.decompress, None: bytes}[coding](sent)
+        assert decoded == original
+        if coding is not None:
+            assert len(sent) < len(original) / 3
+        # Each encoding has its own ETag, and a 304 confirms the one the browser holds.
+        again = client.get(
+            "/graphiql-static/graphiql.js", headers={"If-None-Match": response.headers["etag"]}
+        )
+        assert again.status_code == 304
+        plain = client.get("/graphiql-static/graphiql.js", headers={"Accept-Encoding": "identity"})
+        assert (plain.headers["etag"] == response.headers["etag"]) is (coding is None)
 
 
 def test_unbuilt_assets_are_404_not_500(serve: type[_Server], tmp_path: Path) -> None:
