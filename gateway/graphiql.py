@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import mimetypes
+import os
 import re
 import stat
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs
 
 import anyio
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -105,12 +107,13 @@ class _Assets(StaticFiles):
     """
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        for coding in _codings(scope) if scope["method"] in ("GET", "HEAD") else ():
-            found, stat_result = await anyio.to_thread.run_sync(
-                self.lookup_path, path + _SUFFIXES[coding]
-            )
-            if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-                response = self.file_response(found, stat_result, scope)
+        if path.endswith(_ENCODED):
+            # Compressed bytes, which would go out typed as the asset and not encoded.
+            raise HTTPException(status_code=404)
+        for coding in _codings(scope):
+            found = await anyio.to_thread.run_sync(_regular_file, self, path + _SUFFIXES[coding])
+            if found is not None:
+                response = self.file_response(*found, scope)
                 if response.status_code == 200:
                     response.headers["content-type"] = _media_type(path)
                     response.headers["content-encoding"] = coding
@@ -129,14 +132,33 @@ _ASSET_HEADERS = {
     "Vary": "Accept-Encoding",
 }
 _SUFFIXES = {"br": ".br", "gzip": ".gz"}
+_ENCODED = tuple(_SUFFIXES.values())
 
 
 def _codings(scope: Scope) -> list[str]:
     """The precompressed codings a request accepts, its preferred first (brotli on a tie:
-    smaller)."""
+    smaller). None for a range: ranges of several parts would cut the encoded bytes
+    into a body no client decodes (asked for with an asset in its cache, which holds the
+    identity bytes)."""
+    if scope["method"] not in ("GET", "HEAD"):
+        return []
+    if any(name == b"range" for name, _ in scope["headers"]):
+        return []
     ranked = encoding_ranks(scope)
     accepted = [(acceptable(ranked, coding), coding == "br", coding) for coding in _SUFFIXES]
     return [coding for q, _, coding in sorted(accepted, reverse=True) if q > 0]
+
+
+def _regular_file(assets: StaticFiles, path: str) -> tuple[str, os.stat_result] | None:
+    """The file under `path`, if one is there; None for a name no file can have (a NUL,
+    too long), which Starlette's own lookup answers 404 too."""
+    try:
+        found, stat_result = assets.lookup_path(path)
+    except (OSError, ValueError):
+        return None
+    if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
+        return None
+    return found, stat_result
 
 
 def _media_type(path: str) -> str:

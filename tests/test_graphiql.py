@@ -349,6 +349,36 @@ def test_assets_go_out_compressed_at_build_time_to_clients_that_accept_it(
         assert (plain.headers["etag"] == response.headers["etag"]) is (coding is None)
 
 
+@pytest.mark.parametrize("accept_encoding", ["identity", "gzip", "br"])
+def test_asset_names_no_file_can_have_are_404_whatever_the_encoding(
+    serve: type[_Server], accept_encoding: str
+) -> None:
+    """A compressed sibling's name was looked up without Starlette's guards: a NUL or a
+    name too long was a 500 and a traceback for every browser (they accept gzip)."""
+    server = serve(_Demo())
+    headers = {"Accept-Encoding": accept_encoding}
+    with httpx.Client(base_url=server.base_url, headers=headers) as client:
+        for name in ("graphiql.js%00", "a" * 253, "b" * 300, "graphiql.js.gz", "graphiql.js.br"):
+            assert client.get(f"/graphiql-static/{name}").status_code == 404, name
+
+
+def test_a_range_of_an_asset_is_of_its_identity_bytes(serve: type[_Server]) -> None:
+    """Ranges of the encoded bytes in several parts made a body no client decodes."""
+    server = serve(_Demo())
+    original = (graphiql_build_dir() / "assets" / "graphiql.js").read_bytes()
+    headers = {"Accept-Encoding": "gzip, br", "Range": "bytes=0-9,20-29"}
+    with httpx.Client(base_url=server.base_url, headers=headers) as client:
+        response = client.get("/graphiql-static/graphiql.js")
+        single = client.get("/graphiql-static/graphiql.js", headers={"Range": "bytes=5-14"})
+    assert response.status_code == 206
+    assert "content-encoding" not in response.headers
+    assert original[:10] in response.content
+    assert original[20:30] in response.content
+    assert single.status_code == 206
+    assert "content-encoding" not in single.headers
+    assert single.content == original[5:15]
+
+
 def test_unbuilt_assets_are_404_not_500(serve: type[_Server], tmp_path: Path) -> None:
     server = serve(_Demo(build_dir=tmp_path))
     with httpx.Client(base_url=server.base_url) as client:
