@@ -104,10 +104,10 @@ class NotLinked(GatewayError):
 
     def __init__(self, source: Source, organization_id: str) -> None:
         super().__init__(f"organization {organization_id!r} has no {source.value.title()} upstream")
-        self.source = source
+        self.upstream = source
 
     def extensions(self) -> dict[str, Any]:
-        return {"code": self.code, "source": self.source.value}
+        return {"code": self.code, "source": self.upstream.value}
 
 
 class NotRanked(GatewayError):
@@ -133,12 +133,14 @@ class UpstreamError(GatewayError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{source.value.title()}: {message}")
-        self.source = source
+        # Not `source`: graphql-core reads an error's `source` as the document it is
+        # located in, and placed the field at line 1 of a document "MAKE" (the dx audit).
+        self.upstream = source
         self.status = status
         self.retry_after = retry_after
 
     def extensions(self) -> dict[str, Any]:
-        ext: dict[str, Any] = {"code": self.code, "source": self.source.value}
+        ext: dict[str, Any] = {"code": self.code, "source": self.upstream.value}
         if self.status is not None:
             ext["status"] = self.status
         if self.retry_after is not None:
@@ -148,7 +150,7 @@ class UpstreamError(GatewayError):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(source={self.source.value}, status={self.status}, "
+            f"{type(self).__name__}(source={self.upstream.value}, status={self.status}, "
             f"retry_after={self.retry_after}, message={self.message!r})"
         )
 

@@ -637,7 +637,7 @@ async def test_a_caller_joining_a_fetch_waits_for_it_no_longer_than_its_own_dead
     await up.fetching.wait()
     with request_deadline(0.2), pytest.raises(DeadlineExceeded) as info:
         await asyncio.wait_for(cache.load(up.item("a", source=Source.ZYLON)), timeout=10)
-    assert info.value.source is Source.ZYLON
+    assert info.value.upstream is Source.ZYLON
     up.gate.set()
     assert await owner == "a@v1"
     assert up.calls == {"a": 1}

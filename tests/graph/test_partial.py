@@ -275,3 +275,28 @@ def test_a_zylon_series_day_without_a_value_fails_only_the_windows_over_it(
     assert error["path"] == ["organization", "early"]
     assert error["extensions"]["code"] == "UPSTREAM_BAD_RESPONSE"
     assert f"interactions on {first}: no usable value" in error["message"]
+
+
+def test_an_upstream_failure_is_located_at_its_field_in_the_document(
+    gql: GraphQLClient, clean_sandbox: SandboxServer
+) -> None:
+    """graphql-core read an upstream error's `source` attribute (MAKE, ZYLON) as the
+    document it sits in: every such error said line 1, at the field's offset."""
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", status=503))
+    query = """# a dashboard
+query {
+  organization(id: "cygnus") {
+    usage {
+      workspace { projects }
+      automation { operations }
+    }
+  }
+}"""
+    body = gql.run(query)
+    located = {tuple(e["path"]): e["locations"] for e in body["errors"]}
+    codes = {tuple(e["path"]): e["extensions"]["code"] for e in body["errors"]}
+    workspace = ("organization", "usage", "workspace")
+    automation = ("organization", "usage", "automation")
+    assert codes == {workspace: "UPSTREAM_UNAVAILABLE", automation: "NOT_LINKED"}
+    assert located[workspace] == [{"line": 5, "column": 7}]
+    assert located[automation] == [{"line": 6, "column": 7}]

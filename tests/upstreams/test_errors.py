@@ -71,7 +71,7 @@ async def test_429_exhausted_is_rate_limited_with_retry_after(up: Upstreams) -> 
     with pytest.raises(UpstreamRateLimited) as info:
         await make.analytics(MakeQuery())
     error = info.value
-    assert (error.source, error.status, error.retry_after) == (Source.MAKE, 429, 3.0)
+    assert (error.upstream, error.status, error.retry_after) == (Source.MAKE, 429, 3.0)
     assert error.extensions()["retryAfter"] == 3
     assert make_calls(up) == 4
     assert http.sleeps == [3.0, 3.0, 3.0]
@@ -287,7 +287,7 @@ async def test_500_is_unavailable_after_retries(up: Upstreams) -> None:
     zylon, http = up.zylon()
     with pytest.raises(UpstreamUnavailable) as info:
         await zylon.timeseries("interactions", week(up))
-    assert (info.value.status, info.value.source) == (500, Source.ZYLON)
+    assert (info.value.status, info.value.upstream) == (500, Source.ZYLON)
     assert "timeseries" in str(info.value)
     assert zylon_calls(up, "timeseries") == 3
     assert len(http.sleeps) == 2
@@ -361,7 +361,7 @@ async def test_hang_times_out(up: Upstreams) -> None:
     make, _ = up.make(timeout_s=0.2, max_retries=1)
     with pytest.raises(UpstreamTimeout) as info:
         await make.analytics(MakeQuery())
-    assert info.value.source == Source.MAKE
+    assert info.value.upstream == Source.MAKE
     assert make_calls(up) == 2
 
 
@@ -386,7 +386,7 @@ async def test_connection_refused_is_unavailable(up: Upstreams) -> None:
     zylon, http = up.zylon(base_url=f"http://127.0.0.1:{port}/zylon")
     with pytest.raises(UpstreamUnavailable) as info:
         await zylon.totals()
-    assert (info.value.status, info.value.source) == (None, Source.ZYLON)
+    assert (info.value.status, info.value.upstream) == (None, Source.ZYLON)
     assert len(http.attempts) == 3
     assert len(http.sleeps) == 2
 

@@ -62,7 +62,7 @@ async def test_a_client_error_with_retry_after_carries_none(
     zylon, http = up.zylon()
     with pytest.raises(error) as info:
         await zylon.totals()
-    assert (info.value.source, info.value.status) == (Source.ZYLON, status)
+    assert (info.value.upstream, info.value.status) == (Source.ZYLON, status)
     assert info.value.retry_after is None
     assert "retryAfter" not in info.value.extensions()
     assert (await zylon.totals()).projects > 0  # not held: the next call goes

@@ -244,7 +244,7 @@ async def test_refused_queries_are_bad_requests(up: Upstreams, query: MakeQuery)
     make, http = up.make("aurora")
     with pytest.raises(UpstreamBadRequest) as info:
         await make.analytics(query)
-    assert (info.value.source, info.value.status) == (Source.MAKE, 400)
+    assert (info.value.upstream, info.value.status) == (Source.MAKE, 400)
     assert http.sleeps == []
     assert up.sandbox.state.log.count(source="make") == 1
 

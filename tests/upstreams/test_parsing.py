@@ -372,7 +372,7 @@ def test_a_make_series_point_a_float_cannot_hold_is_an_error_not_a_rounded_value
     assert _make_value(Metric.OPERATIONS, past, day) == 2.0
     with pytest.raises(UpstreamBadResponse) as info:
         _make_value(Metric.CENTICREDITS, past, day)
-    assert info.value.source is Source.MAKE
+    assert info.value.upstream is Source.MAKE
     assert "centicredits on 2026-02-03" in info.value.message
 
 
@@ -381,5 +381,5 @@ def test_a_zylon_series_day_without_a_value_fails_only_the_windows_over_it() -> 
     assert _zylon_value(Metric.INTERACTIONS, SeriesPoint(day, 4.0)) == 4.0
     with pytest.raises(UpstreamBadResponse) as info:
         _zylon_value(Metric.INTERACTIONS, SeriesPoint(day, None))
-    assert info.value.source is Source.ZYLON
+    assert info.value.upstream is Source.ZYLON
     assert "interactions on 2026-02-03: no usable value" in info.value.message

@@ -157,7 +157,7 @@ async def test_limit_out_of_range_is_bad_request(up: Upstreams, limit: int) -> N
     zylon, http = up.zylon("aurora")
     with pytest.raises(UpstreamBadRequest) as info:
         await zylon.active_users(window(up, 5, 0), limit=limit)
-    assert (info.value.source, info.value.status) == (Source.ZYLON, 400)
+    assert (info.value.upstream, info.value.status) == (Source.ZYLON, 400)
     assert "active-users" in str(info.value)
     assert http.sleeps == []  # 400 is not retried
     assert up.sandbox.state.log.count(source="zylon") == 1
