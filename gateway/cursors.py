@@ -29,7 +29,8 @@ _MAX_CURSOR_CHARS = 4096
 MALFORMED = "malformed cursor: pass back a cursor exactly as the gateway returned it"
 FOREIGN = (
     "cursor is not valid for these arguments: it was issued for another query "
-    "(range, filters, order or organization) or altered"
+    "(range, filters, order, organization or team), to another API key, or altered; "
+    "start again without a cursor"
 )
 
 

@@ -205,7 +205,21 @@ def _refusal(exc: StrawberryHTTPException) -> Response:
             else f"the document has no operation named {shown(name)}"
         )
         return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
-    return error_response(exc.status_code, exc.reason, Code.BAD_REQUEST)
+    reason = _REASONS.get(exc.reason, exc.reason)
+    return error_response(exc.status_code, reason, Code.BAD_REQUEST)
+
+
+# Strawberry's words that say what is wrong but not what to send instead.
+_REASONS = {
+    "Batching is not enabled": (
+        "a JSON array of operations is not served: send one operation per request "
+        "(the loaders batch the upstream calls of one operation)"
+    ),
+    "No GraphQL query found in the request": (
+        'no GraphQL query found in the request: send {"query": "..."} '
+        "(or a persisted query's hash in extensions.persistedQuery)"
+    ),
+}
 
 
 async def _request_bytes(request: Request) -> bytes:

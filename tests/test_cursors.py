@@ -44,8 +44,12 @@ def test_same_key_same_cursor_across_instances() -> None:
 def test_cursor_from_another_binding_is_refused() -> None:
     cursor = CODEC.encode(binding=BINDING, position=POSITION)
     other = binding_for("client", "aurora", "2026-01-01", "2026-02-01", None, "OPERATIONS_ASC")
-    with pytest.raises(BadUserInput, match="cursor is not valid for these arguments"):
+    with pytest.raises(BadUserInput, match="cursor is not valid for these arguments") as info:
         CODEC.decode(cursor, binding=other)
+    # Every cause a caller can check, and what to do (the dx audit: a cursor sent with
+    # another key, or under a team, was not among the causes named).
+    for cause in ("organization or team", "another API key", "start again without a cursor"):
+        assert cause in info.value.message
 
 
 def test_cursor_signed_with_another_key_is_refused() -> None:

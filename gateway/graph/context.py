@@ -45,7 +45,10 @@ class Context:
         """The organization, if the caller may read it; otherwise exactly like an unknown id."""
         org = self.settings.organization(organization_id)
         if org is None or not self.caller.may_read(org.id):
-            raise NotFound(f"no organization with id {shown(organization_id)}")
+            raise NotFound(
+                f"no organization with id {shown(organization_id)}; "
+                "`organizations` lists the ones this API key may read"
+            )
         return org
 
     def visible_organizations(self) -> list[OrganizationSettings]:

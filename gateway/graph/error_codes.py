@@ -63,8 +63,12 @@ def with_code(error: GraphQLError) -> GraphQLError:
             extensions={**(error.extensions or {}), "code": code},
         )
     if isinstance(original, ValueError) and error.path is None:
-        # Scalar parsing of a variable: the message is ours (gateway.graph.scalars).
-        message = _bounded(error.message)
+        # Scalar parsing of a variable, or of a literal: the reason is ours
+        # (gateway.graph.scalars). graphql-core wraps a literal's in its own words and
+        # quotes the value again, in full: "Expected value of type 'DateTime', but
+        # encountered error '...; got 'x''; found: "x"." Ours alone says it all.
+        literal = error.message.startswith("Expected value of type")
+        message = _bounded(str(original) if literal else error.message)
         return GraphQLError(message, nodes=error.nodes, extensions={"code": Code.BAD_USER_INPUT})
     return internal(error, original)
 

@@ -25,7 +25,7 @@ from gateway.graph.scalars import _parse_datetime, _serialize_datetime
 from gateway.sandbox.model import SandboxData
 from gateway.sandbox.server import SandboxServer
 from tests.graph import expect as ex
-from tests.graph.conftest import GraphQLClient
+from tests.graph.conftest import DEMO_KEY, GraphQLClient
 
 GOOD_FIELDS = """
     name
@@ -656,6 +656,9 @@ def test_a_long_datetime_is_quoted_cut_short(served: GraphQLClient, sandbox: San
         assert "got 'yyyy" in error["message"]
         assert len(error["message"]) <= MESSAGE_CHARS
     assert "y" * 100 not in variable["errors"][0]["message"].split("found:")[0]
+    # A literal's reason alone, not in graphql-core's words quoting the value again.
+    assert literal["errors"][0]["message"].startswith("DateTime must be ISO 8601")
+    assert len(literal["errors"][0]["message"]) < 200
     assert sandbox.state.log.count() == 0
 
 
@@ -676,3 +679,31 @@ def test_a_refused_cursor_leaves_no_coroutine_unawaited(served: GraphQLClient) -
         gc.collect()
     assert ex.codes(body) == ["BAD_USER_INPUT"]
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "hint"),
+    [
+        ([{"query": "{ organizations { id } }"}], "send one operation per request"),
+        ({"querry": "{ organizations { id } }"}, 'send {"query": "..."}'),
+    ],
+)
+def test_a_request_strawberry_refuses_says_what_to_send(
+    served: GraphQLClient, sandbox: SandboxServer, body: object, hint: str
+) -> None:
+    """Strawberry's "Batching is not enabled" and "No GraphQL query found in the request"
+    said what was wrong, and not what to send instead (the dx audit)."""
+    sandbox.state.reset()
+    headers = {"Authorization": f"Bearer {DEMO_KEY}"}
+    answer = served.http.post("/graphql", json=body, headers=headers)
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert hint in error["message"]
+    assert sandbox.state.log.count() == 0
+
+
+def test_an_unknown_organization_says_where_the_known_ones_are(served: GraphQLClient) -> None:
+    body = served.run('{ organization(id: "nowhere") { id } }')
+    assert ex.codes(body) == ["NOT_FOUND"]
+    assert "`organizations` lists the ones this API key may read" in body["errors"][0]["message"]
