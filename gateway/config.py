@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -164,6 +165,10 @@ class ClientSettings:
     name: str
     api_key: Secret
     organizations: tuple[str, ...]  # ("*",) for all
+    # Requests a second this client may send, in bursts of up to `burst` (gateway.rate_limits);
+    # None: no limit. `burst` defaults to one second's worth.
+    requests_per_s: float | None = None
+    burst: int = 1
 
     def may_read(self, organization_id: str) -> bool:
         return "*" in self.organizations or organization_id in self.organizations
@@ -882,9 +887,28 @@ def _clients(
                 "every client needs its own"
             )
         keys[api_key.reveal()] = t.path("api_key")
-        clients.append(ClientSettings(name, api_key, _client_organizations(t, known)))
+        readable = _client_organizations(t, known)
+        requests_per_s, burst = _client_rate(t)
+        clients.append(ClientSettings(name, api_key, readable, requests_per_s, burst))
         t.done()
     return tuple(clients)
+
+
+MAX_REQUESTS_PER_S = 1_000_000
+
+
+def _client_rate(t: _Table) -> tuple[float | None, int]:
+    if not t.has("requests_per_s"):
+        if t.has("burst"):
+            raise ConfigError(f"{t.path('burst')}: needs requests_per_s beside it")
+        return None, 1
+    rate = t.number("requests_per_s", 1.0, positive=True)
+    if rate > MAX_REQUESTS_PER_S:
+        raise ConfigError(
+            f"{t.path('requests_per_s')}: must be at most {MAX_REQUESTS_PER_S}, got {rate:g}"
+        )
+    burst = t.integer("burst", max(1, math.ceil(rate)), minimum=1, maximum=MAX_REQUESTS_PER_S)
+    return rate, burst
 
 
 def _client_organizations(t: _Table, known: set[str]) -> tuple[str, ...]:

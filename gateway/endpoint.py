@@ -12,13 +12,14 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
 from cross_web import HTTPException as StrawberryHTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import request_response
 from starlette.types import Receive, Scope, Send
 from strawberry.schema.exceptions import CannotGetOperationTypeError
@@ -30,7 +31,7 @@ from gateway.graph.context import Context
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import asks_for_page, render_graphiql_page
-from gateway.http_guard import PRIVATE_HEADERS, error_response
+from gateway.http_guard import PRIVATE_HEADERS, error_body, error_response
 from gateway.lifespan import GatewayState
 from gateway.loaders import build_loaders
 from gateway.media_types import JSON, accept_of, answer_type
@@ -107,6 +108,9 @@ class GraphQLEndpoint:
             message = "missing or unknown API key: send Authorization: Bearer <key>"
             return error_response(401, message, Code.UNAUTHENTICATED, CHALLENGE)
         note_client(caller.name)
+        wait = await state.rates.wait(caller)
+        if wait > 0:
+            return _rate_limited(caller, wait)
         resolved = await self.persisted.resolve(request, state.persisted)
         if isinstance(resolved, Response):
             return resolved
@@ -190,6 +194,20 @@ _NO_DATA = b'{"errors":'
 def _being_cancelled() -> bool:
     task = asyncio.current_task()
     return task is None or task.cancelling() > 0
+
+
+def _rate_limited(caller: ClientSettings, wait_s: float) -> Response:
+    """429, with the whole seconds to wait (rounded up: never sooner than the count
+    allows) in `Retry-After` and in `extensions.retryAfter`, as UPSTREAM_RATE_LIMITED
+    gives them."""
+    seconds = max(1, math.ceil(wait_s))
+    message = (
+        f"this API key is over its rate of {caller.requests_per_s:g} requests a second "
+        f"(bursts of {caller.burst}); retry after {seconds} s"
+    )
+    body = error_body(message, Code.RATE_LIMITED)
+    body["errors"][0]["extensions"]["retryAfter"] = seconds
+    return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
 
 
 def _refusal(exc: StrawberryHTTPException) -> Response:

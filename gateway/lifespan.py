@@ -14,6 +14,7 @@ from gateway.cache import Cache, open_cache
 from gateway.clock import Clock, utc_now
 from gateway.config import Settings
 from gateway.cursors import CursorCodec
+from gateway.rate_limits import RateLimits
 from gateway.upstreams.breaker import BreakerHook
 from gateway.upstreams.http import AttemptHook, EventHooks
 from gateway.upstreams.pool import Upstreams, open_upstreams
@@ -28,6 +29,7 @@ class GatewayState:
     # a store of their own in memory.
     persisted: Cache
     auth: Authenticator
+    rates: RateLimits
     cursors: CursorCodec
     clock: Clock
 
@@ -79,6 +81,7 @@ async def open_state(
                     cache=cache,
                     persisted=persisted,
                     auth=Authenticator(settings),
+                    rates=RateLimits(settings.clients, cache),
                     cursors=CursorCodec(settings.cursor_key()),
                     clock=clock,
                 )

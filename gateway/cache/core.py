@@ -157,6 +157,13 @@ class Cache:
         await self._write([(item, value)])
         self._failed_refresh.pop(item.key, None)
 
+    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
+        """A request rate's count, kept with the replicas' through a shared store
+        (`Store.admit`); None in one process."""
+        if not self._store.shared:
+            return None
+        return await self._store.admit(key, interval_s, tolerance_s)
+
     async def ping(self) -> bool:
         return await self._store.ping()
 

@@ -32,6 +32,12 @@ class Store(Protocol):
 
     async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None: ...
 
+    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
+        """GCRA over the processes sharing the store (gateway.rate_limits): seconds before
+        another request under `key` may pass, 0.0 when this one passes (and counts);
+        None when the store cannot tell (in one process; Redis down)."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -164,6 +170,9 @@ class MemoryStore:
 
     async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None:
         return None
+
+    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
+        return None  # one process: the rate limiter keeps its own count
 
     async def ping(self) -> bool:
         return True
