@@ -8,13 +8,19 @@ from gateway.graph.scalars import BigInt
 from gateway.upstreams.models import MakeMetrics, ZylonTotals
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Zylon's all-time totals for the workspace: counts since it began, not over any range."
+    )
+)
 class WorkspaceTotals:
-    projects: int
-    threads: int
-    interactions: int
-    agent_flows: int
-    uploaded_artifacts: int
+    projects: int = strawberry.field(description="Projects, all-time total (a count).")
+    threads: int = strawberry.field(description="Threads, all-time total (a count).")
+    interactions: int = strawberry.field(description="Interactions, all-time total (a count).")
+    agent_flows: int = strawberry.field(description="Agent flows, all-time total (a count).")
+    uploaded_artifacts: int = strawberry.field(
+        description="Uploaded artifacts, all-time total (a count)."
+    )
 
     @classmethod
     def of(cls, totals: ZylonTotals) -> WorkspaceTotals:
@@ -27,20 +33,66 @@ class WorkspaceTotals:
         )
 
 
-@strawberry.type
-class AutomationMetrics:
-    executions: int
-    operations: int
-    centicredits: BigInt
-    errors: int
-    error_rate: float | None = strawberry.field(
-        description="Percentage; null when it can't be calculated."
+@strawberry.type(
+    description=(
+        "Make figures over a range's whole UTC days: counts, credits, error rate, and each "
+        "one's percent change against the same number of days just before the range."
     )
-    executions_change: float | None
-    operations_change: float | None
-    centicredits_change: float | None
-    errors_change: float | None
-    error_rate_change: float | None
+)
+class AutomationMetrics:
+    executions: int = strawberry.field(
+        description="Scenario executions (runs) over the range (a count)."
+    )
+    operations: int = strawberry.field(description="Operations over the range (a count).")
+    centicredits: BigInt = strawberry.field(
+        description=(
+            "Credits used over the range, in hundredths of a Make credit (divide by 100 for "
+            "credits); a BigInt string, as it may exceed 2^53."
+        )
+    )
+    errors: int = strawberry.field(description="Errors over the range (a count).")
+    error_rate: float | None = strawberry.field(
+        description=(
+            "Percentage; null when it can't be calculated, that is when executions is 0: "
+            "errors / executions * 100 over the range (2.5 means 2.5 %)."
+        )
+    )
+    executions_change: float | None = strawberry.field(
+        description=(
+            "Percent change of `executions` against the same number of UTC days just before the "
+            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
+            "-100 when the current is 0."
+        )
+    )
+    operations_change: float | None = strawberry.field(
+        description=(
+            "Percent change of `operations` against the same number of UTC days just before the "
+            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
+            "-100 when the current is 0."
+        )
+    )
+    centicredits_change: float | None = strawberry.field(
+        description=(
+            "Percent change of `centicredits` against the same number of UTC days just before the "
+            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
+            "-100 when the current is 0."
+        )
+    )
+    errors_change: float | None = strawberry.field(
+        description=(
+            "Percent change of `errors` against the same number of UTC days just before the "
+            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
+            "-100 when the current is 0."
+        )
+    )
+    error_rate_change: float | None = strawberry.field(
+        description=(
+            "Relative percent change of `errorRate` (not percentage points) against the same "
+            "number of UTC days just before the range: (rate - earlier rate) / earlier rate * "
+            "100. Null when either rate is null or the earlier rate is 0; -100 when the current "
+            "rate is 0."
+        )
+    )
 
     @classmethod
     def of(cls, m: MakeMetrics) -> AutomationMetrics:

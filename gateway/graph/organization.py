@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
@@ -18,10 +18,27 @@ from gateway.graph.arguments import (
     timeframe,
 )
 from gateway.graph.context import Info, or_default
-from gateway.graph.inputs import Metric, ScenarioFilter, ScenarioOrder, SourceEnum, TimeRange
+from gateway.graph.inputs import (
+    ZYLON_RANGE,
+    Metric,
+    ScenarioFilter,
+    ScenarioOrder,
+    SourceEnum,
+    TimeRange,
+)
 from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics, WorkspaceTotals
 from gateway.graph.projects import ProjectActivity
-from gateway.graph.scenarios import ScenarioConnection, scenario_connection
+from gateway.graph.scenarios import (
+    SCENARIOS_AFTER,
+    SCENARIOS_BEFORE,
+    SCENARIOS_FILTER,
+    SCENARIOS_FIRST,
+    SCENARIOS_LAST,
+    SCENARIOS_ORDER,
+    SCENARIOS_RANGE,
+    ScenarioConnection,
+    scenario_connection,
+)
 from gateway.graph.selection import selected
 from gateway.graph.series import TimeSeries, load_series
 from gateway.graph.teams import Team, teams_of
@@ -30,22 +47,32 @@ from gateway.loaders.make_requests import Filters, ListRequest, TotalRequest
 from gateway.ranges import zylon_window
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Headline figures of one organization: Zylon's all-time totals and Make's totals over "
+        "the range."
+    )
+)
 class Usage:
     organization: strawberry.Private[str]
     range: strawberry.Private[TimeRange | None]
 
     @strawberry.field(
         description=(
-            "Zylon all-time totals; null with an error when Zylon fails "
-            "(the Make half still resolves)."
+            "Zylon all-time totals, not limited to the range; null with an error when Zylon "
+            "fails or is not linked (the Make half still resolves)."
         )
     )
     async def workspace(self, info: Info) -> WorkspaceTotals | None:
         totals = await info.context.loaders.zylon.totals.load(self.organization)
         return WorkspaceTotals.of(totals)
 
-    @strawberry.field(description="Make totals over the range; null with an error when Make fails.")
+    @strawberry.field(
+        description=(
+            "Make totals over the range; null with an error when Make fails (NOT_LINKED when "
+            "no Make organization is linked)."
+        )
+    )
     async def automation(self, info: Info) -> AutomationMetrics | None:
         tf = timeframe(make_range(info.context, self.range, self.organization))
         request = TotalRequest(
@@ -58,19 +85,26 @@ class Usage:
     keys=["id"],
     description=(
         "One customer: a Zylon workspace (projects, threads, users) joined to a Make "
-        "organization (teams, scenarios)."
+        "organization (teams, scenarios). A federation entity keyed by `id`."
     ),
 )
 class Organization:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(
+        description="The organization's id in the gateway's configuration, e.g. `aurora`."
+    )
+    name: str = strawberry.field(description="Display name, from the gateway's configuration.")
     zylon_slug: str | None = strawberry.field(
         description="Zylon org slug (x-org header); null when no Zylon workspace is linked."
     )
     make_organization_id: int | None = strawberry.field(
         description="Make organization id; null when no Make organization is linked."
     )
-    make_zone: str | None = strawberry.field(description="Make zone, e.g. eu1.")
+    make_zone: str | None = strawberry.field(
+        description=(
+            "Make zone, e.g. eu1. Null when no Make organization is linked, or when the zone is "
+            "neither configured nor readable from the Make API root's host."
+        )
+    )
 
     @classmethod
     def of(cls, org: OrganizationSettings) -> Self:
@@ -90,43 +124,123 @@ class Organization:
         return cls.of(info.context.organization(str(id)))
 
     @strawberry.field(description="Headline figures from both sources, fetched in parallel.")
-    def usage(self, range: TimeRange | None = None) -> Usage:
+    def usage(
+        self,
+        range: Annotated[
+            TimeRange | None,
+            strawberry.argument(
+                description=(
+                    "The days `automation` totals, as whole UTC days; `workspace` is all-time "
+                    "and ignores it. The last 30 days when omitted; at most "
+                    "`limits.max_range_days` (366 by default) UTC days, and with Make `from` at "
+                    "most 365 days ago."
+                )
+            ),
+        ] = None,
+    ) -> Usage:
         return Usage(organization=str(self.id), range=range)
 
-    @strawberry.field(description="Zylon active-users ranking.")
+    @strawberry.field(
+        description=(
+            "Zylon active-users ranking: users with activity in the range, by "
+            "interactionsCreated descending, ties by id; counts over the range. Empty beside "
+            "an error when Zylon fails: check `errors`."
+        )
+    )
     async def active_users(
-        self, info: Info, range: TimeRange | None = None, limit: int | None = 10
+        self,
+        info: Info,
+        range: Annotated[TimeRange | None, strawberry.argument(description=ZYLON_RANGE)] = None,
+        limit: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    "How many users at most: 1 to 100 (Zylon ranks at most 100); default 10."
+                )
+            ),
+        ] = 10,
     ) -> list[UserActivity]:
         window = zylon_window(time_range(info.context, range))
         ranking = info.context.loaders.zylon.users(str(self.id), window, ranking_limit(limit))
         entries = await or_default(info, [], ranking)
         return [UserActivity.of(e, str(self.id)) for e in entries]
 
-    @strawberry.field(description="Zylon active-projects ranking.")
+    @strawberry.field(
+        description=(
+            "Zylon active-projects ranking: projects with activity in the range, by "
+            "interactionsCreated descending, ties by id; counts over the range. Empty beside "
+            "an error when Zylon fails: check `errors`."
+        )
+    )
     async def active_projects(
-        self, info: Info, range: TimeRange | None = None, limit: int | None = 10
+        self,
+        info: Info,
+        range: Annotated[TimeRange | None, strawberry.argument(description=ZYLON_RANGE)] = None,
+        limit: Annotated[
+            int | None,
+            strawberry.argument(
+                description=(
+                    "How many projects at most: 1 to 100 (Zylon ranks at most 100); default 10."
+                )
+            ),
+        ] = 10,
     ) -> list[ProjectActivity]:
         window = zylon_window(time_range(info.context, range))
         ranking = info.context.loaders.zylon.projects(str(self.id), window, ranking_limit(limit))
         entries = await or_default(info, [], ranking)
         return [ProjectActivity.of(e, str(self.id)) for e in entries]
 
-    @strawberry.field(description="Make teams that own at least one scenario.")
-    async def teams(self, info: Info, range: TimeRange | None = None) -> list[Team]:
+    @strawberry.field(
+        description=(
+            "Make teams that own at least one scenario, by name (Unicode code point) then id. "
+            "Empty beside an error when Make fails: check `errors`."
+        )
+    )
+    async def teams(
+        self,
+        info: Info,
+        range: Annotated[
+            TimeRange | None,
+            strawberry.argument(
+                description=(
+                    "The days the list is read with; it changes neither which teams are listed "
+                    "nor their figures. Each Team's `metrics` and `scenarios` take their own "
+                    "`range` (the last 30 days when omitted): pass them this same range to let "
+                    "the list's one Make call serve every team (bar the *Change figures). At "
+                    "most `limits.max_range_days` (366 by default) UTC days, `from` at most 365 "
+                    "days ago."
+                )
+            ),
+        ] = None,
+    ) -> list[Team]:
         request = ListRequest(
             str(self.id), timeframe(make_range(info.context, range, str(self.id)))
         )
         listing = await or_default(info, None, info.context.loaders.make.scenarios(request))
         return [] if listing is None else teams_of(listing, str(self.id))
 
-    @strawberry.field
-    async def team(self, info: Info, id: strawberry.ID) -> Team | None:
+    @strawberry.field(
+        description=(
+            "One Make team of this organization; null with a NOT_FOUND error when no scenario "
+            "of the organization belongs to it."
+        )
+    )
+    async def team(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description='Make team id, digits (e.g. "11"); anything else is BAD_USER_INPUT.'
+            ),
+        ],
+    ) -> Team | None:
         team_id = numeric_id(id, "team id")
         request = ListRequest(str(self.id), timeframe(make_range(info.context, None, str(self.id))))
         listing = await info.context.loaders.make.scenarios(request)
         owned = listing.by_team.get(team_id)
         if not owned:
-            raise NotFound(f"no team with id {shown(id)}")
+            raise NotFound(f"no team with id {shown(id)}; `teams` lists the organization's teams")
         return Team(
             id=strawberry.ID(str(team_id)), name=owned[0].team_name, organization=str(self.id)
         )
@@ -134,19 +248,23 @@ class Organization:
     @strawberry.field(
         description=(
             "Make scenarios with their metrics; Relay cursor pagination over "
-            "Make's pg[last] keyset."
+            "Make's pg[last] keyset. Empty beside an error when Make fails: check `errors`."
         )
     )
     async def scenarios(
         self,
         info: Info,
-        range: TimeRange | None = None,
-        filter: ScenarioFilter | None = None,
-        order_by: ScenarioOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        range: Annotated[TimeRange | None, strawberry.argument(description=SCENARIOS_RANGE)] = None,
+        filter: Annotated[
+            ScenarioFilter | None, strawberry.argument(description=SCENARIOS_FILTER)
+        ] = None,
+        order_by: Annotated[
+            ScenarioOrder | None, strawberry.argument(description=SCENARIOS_ORDER)
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=SCENARIOS_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=SCENARIOS_AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=SCENARIOS_LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=SCENARIOS_BEFORE)] = None,
     ) -> ScenarioConnection:
         return await scenario_connection(
             info,
@@ -160,9 +278,33 @@ class Organization:
             before=before,
         )
 
-    @strawberry.field(description="A daily series of one metric from either source.")
+    @strawberry.field(
+        description=(
+            "A daily series of one metric from either source: one point per UTC day the range "
+            "touches, both ends included. Empty beside an error when the source fails: check "
+            "`errors`."
+        )
+    )
     async def time_series(
-        self, info: Info, metric: Metric, range: TimeRange | None = None
+        self,
+        info: Info,
+        metric: Annotated[
+            Metric,
+            strawberry.argument(
+                description="What to count; the value's description names its source."
+            ),
+        ],
+        range: Annotated[
+            TimeRange | None,
+            strawberry.argument(
+                description=(
+                    "The days of the series; the last 30 days (31 points) when omitted. At most "
+                    "`limits.max_range_days` (366 by default) UTC days; for a Make metric at "
+                    "most `limits.max_series_days` (92 by default), from a first UTC day that "
+                    "began at most 365 days ago."
+                )
+            ),
+        ] = None,
     ) -> TimeSeries:
         is_make = metric.source is SourceEnum.MAKE
         r = series_range(info.context, range, make=is_make and has_make(info.context, str(self.id)))
@@ -170,9 +312,11 @@ class Organization:
         return TimeSeries(metric=metric, source=metric.source, points=points)
 
 
-@strawberry.type
+@strawberry.type(description="The entry point: the organizations the caller's API key may read.")
 class Query:
-    @strawberry.field(description="The organizations the caller may read.")
+    @strawberry.field(
+        description="The organizations the caller may read, in the gateway's configuration order."
+    )
     def organizations(self, info: Info) -> list[Organization]:
         return [Organization.of(o) for o in info.context.visible_organizations()]
 
@@ -181,5 +325,14 @@ class Query:
             "One organization; null with a NOT_FOUND error when it is unknown or not the caller's."
         )
     )
-    def organization(self, info: Info, id: strawberry.ID) -> Organization | None:
+    def organization(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="The organization's id in the gateway's configuration, e.g. `aurora`."
+            ),
+        ],
+    ) -> Organization | None:
         return Organization.of(info.context.organization(str(id)))

@@ -51,19 +51,25 @@ BigInt = NewType("BigInt", int)
 SCALARS: dict[object, ScalarDefinition] = {
     DateTime: strawberry.scalar(
         name="DateTime",
-        description="ISO 8601 with offset, e.g. 2026-02-08T14:12:45Z",
+        description=(
+            "ISO 8601 with offset, e.g. 2026-02-08T14:12:45Z or 2026-02-08T16:12:45+02:00; "
+            "an input without an offset is refused."
+        ),
         serialize=_serialize_datetime,
         parse_value=_parse_datetime,
     ),
     BigInt: strawberry.scalar(
         name="BigInt",
-        description="Non-negative integer serialized as a string (Make centicredits)",
+        description=(
+            "Non-negative integer serialized as a string (Make centicredits), since it may "
+            "exceed 2^53, past which a JavaScript number loses digits."
+        ),
         serialize=str,
         parse_value=_parse_bigint,
     ),
     dt.date: strawberry.scalar(
         name="Date",
-        description="YYYY-MM-DD (UTC day)",
+        description="YYYY-MM-DD (UTC day): the day from 00:00:00Z to 23:59:59Z.",
         serialize=dt.date.isoformat,
         parse_value=lambda v: dt.date.fromisoformat(str(v)),
     ),

@@ -23,18 +23,65 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE_SIZE = 20
 
+# What the connection arguments mean, shared by `Organization.scenarios` and `Team.scenarios`.
+SCENARIOS_RANGE = (
+    "The days the figures, the order and `total` cover, as whole UTC days; the last 30 days "
+    "(31 UTC days) when omitted. At most `limits.max_range_days` (366 by default) UTC days, "
+    "`from` at most 365 days ago (Make keeps one year). Without it, a walk's later pages keep "
+    "the days its first page read."
+)
+SCENARIOS_FILTER = "Which scenarios to include; every scenario when omitted."
+SCENARIOS_ORDER = "The order of the scenarios; OPERATIONS ASC when omitted."
+SCENARIOS_FIRST = (
+    "Page size reading forward: 1 to `limits.max_page_size` (100 by default). With neither "
+    f"`first` nor `last`, a page of {DEFAULT_PAGE_SIZE} from the start. Not with `last`."
+)
+SCENARIOS_AFTER = (
+    "Read on after this cursor (an edge's `cursor` or `pageInfo.endCursor`); with `first` or "
+    "neither, not with `before` or `last`. Valid only with the range, filter and order it "
+    "came with."
+)
+SCENARIOS_LAST = (
+    "Page size reading backward: the last 1 to `limits.max_page_size` (100 by default) "
+    "scenarios before `before`, or of the whole order. Not with `first`."
+)
+SCENARIOS_BEFORE = (
+    "Read back before this cursor (an edge's `cursor` or `pageInfo.startCursor`); with `last`, "
+    "not with `after` or `first`. Valid only with the range, filter and order it came with."
+)
 
-@strawberry.federation.type(keys=["id"])
+
+@strawberry.federation.type(
+    keys=["id"],
+    description=(
+        "A Make scenario with its figures over the range of the connection that returned it. "
+        "A federation entity keyed by `id`."
+    ),
+)
 class Scenario:
     # Plain fields, set when the scenario is built: resolvers would cost each of a
     # page's scenarios a trip through Strawberry's resolver machinery.
-    id: strawberry.ID
-    imt_id: str | None
-    name: str
-    status: ScenarioStatus
-    team: Annotated[Team, strawberry.lazy("gateway.graph.teams")]
+    id: strawberry.ID = strawberry.field(
+        description="Make scenario id (digits, as a string); the entity's key."
+    )
+    imt_id: str | None = strawberry.field(
+        description="Make's `imtId` of the scenario; null when Make sends none."
+    )
+    name: str = strawberry.field(description="Scenario name in Make.")
+    status: ScenarioStatus = strawberry.field(
+        description="Status in Make when read, not over the range."
+    )
+    team: Annotated[Team, strawberry.lazy("gateway.graph.teams")] = strawberry.field(
+        description=(
+            "The Make team that owns the scenario. Its `metrics` and `scenarios` take their own "
+            "`range` (the last 30 days when omitted), not this connection's."
+        )
+    )
     metrics: AutomationMetrics = strawberry.field(
-        description="Metrics over the range of the connection that returned this scenario."
+        description=(
+            "Metrics over the range of the connection that returned this scenario (the last 30 "
+            "days when it was reached through `_entities`)."
+        )
     )
 
     @classmethod
@@ -60,24 +107,52 @@ class Scenario:
         return cls.of(entry, organization)
 
 
-@strawberry.type
+@strawberry.type(description="One scenario of a page, with its cursor.")
 class ScenarioEdge:
-    cursor: str
-    node: Scenario
+    cursor: str = strawberry.field(
+        description=(
+            "Opaque, signed cursor of this scenario, for `after` or `before`. Valid only for "
+            "the same caller, organization, range, filter, order (and team, under "
+            "Team.scenarios); otherwise BAD_USER_INPUT."
+        )
+    )
+    node: Scenario = strawberry.field(description="The scenario.")
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of scenarios sits in the whole order (Relay).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description=(
+            "Whether scenarios follow this page: read on with `first` and `after: endCursor`."
+        )
+    )
+    has_previous_page: bool = strawberry.field(
+        description=(
+            "Whether scenarios precede this page: read back with `last` and `before: startCursor`."
+        )
+    )
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of the page's first scenario; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the page's last scenario; null when the page is empty."
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "One page of scenarios (a Relay connection), with the count and Make totals of every "
+        "scenario that matches. Empty, with zero totals, beside an error when Make fails: "
+        "check `errors`."
+    )
+)
 class ScenarioConnection:
-    edges: list[ScenarioEdge]
-    page_info: PageInfo
+    edges: list[ScenarioEdge] = strawberry.field(
+        description="This page's scenarios with their cursors, in the order asked for."
+    )
+    page_info: PageInfo = strawberry.field(
+        description="Whether more pages lie either side, and the cursors to reach them."
+    )
     organization: strawberry.Private[str]
     filters: strawberry.Private[Filters]
     timeframe: strawberry.Private[Timeframe]
@@ -85,21 +160,24 @@ class ScenarioConnection:
     # Zero totals without asking Make: it failed (its error is reported) or nothing matches.
     zero_total: strawberry.Private[bool]
 
-    @strawberry.field
+    @strawberry.field(description="This page's scenarios, as in `edges`, without cursors.")
     def nodes(self) -> list[Scenario]:
         return [edge.node for edge in self.edges]
 
     @strawberry.field(
         description=(
             "All scenarios matching the filter (Make pg[returnTotalCount]); fetched only when "
-            "selected."
+            "selected. 0 beside an error when Make fails: check `errors`."
         )
     )
     def total_count(self) -> int:
         return self.count or 0
 
     @strawberry.field(
-        description="Make totals over every scenario matching the filter, not only this page."
+        description=(
+            "Make totals over every scenario matching the filter, not only this page, over the "
+            "connection's range. Zeros beside an error when Make fails: check `errors`."
+        )
     )
     async def total(self, info: Info) -> AutomationMetrics:
         if self.zero_total:

@@ -17,17 +17,30 @@ from gateway.upstreams.models import MakeMetrics, SeriesPoint
 from gateway.upstreams.parsing import EXACT_FLOAT_INT
 
 
-@strawberry.type
+@strawberry.type(description="One UTC day of a daily series.")
 class TimeSeriesPoint:
-    date: dt.date
-    value: float
+    date: dt.date = strawberry.field(description="The UTC day, 00:00:00Z to 23:59:59Z.")
+    value: float = strawberry.field(
+        description=(
+            "The metric's total over that UTC day: a count (for CENTICREDITS, hundredths of "
+            "a Make credit). 0 for a day without activity or in the future."
+        )
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A daily series of one metric: one point per UTC day of the range.")
 class TimeSeries:
-    metric: Metric
-    source: SourceEnum
-    points: list[TimeSeriesPoint]
+    metric: Metric = strawberry.field(description="The metric asked for.")
+    source: SourceEnum = strawberry.field(
+        description="Where the values come from: ZYLON or MAKE, by the metric."
+    )
+    points: list[TimeSeriesPoint] = strawberry.field(
+        description=(
+            "One point per UTC day the range touches, oldest first, both ends included and "
+            "zeros included (31 points without a range). Empty with an error when the source "
+            "fails: check `errors` before reading it as no activity."
+        )
+    )
 
 
 def _make_value(metric: Metric, m: MakeMetrics, day: dt.date) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 import strawberry
 
@@ -11,19 +11,60 @@ from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_team
 from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, TimeRange
 from gateway.graph.metrics import CHANGE_FIELDS, ZERO, AutomationMetrics
-from gateway.graph.scenarios import ScenarioConnection, scenario_connection
+from gateway.graph.scenarios import (
+    SCENARIOS_AFTER,
+    SCENARIOS_BEFORE,
+    SCENARIOS_FIRST,
+    SCENARIOS_LAST,
+    SCENARIOS_ORDER,
+    ScenarioConnection,
+    scenario_connection,
+)
 from gateway.graph.selection import selected
 from gateway.loaders.make_requests import Filters, ScenarioList, TotalRequest
 
+TEAM_METRICS_RANGE = (
+    "The days to total, as whole UTC days; the last 30 days (31 UTC days) when omitted, "
+    "whatever range the `teams` list was read with. Pass the list's range here to let its one "
+    "Make call serve every team (the *Change figures still cost a Make call per team). At most "
+    "`limits.max_range_days` (366 by default) UTC days, `from` at most 365 days ago."
+)
+TEAM_SCENARIOS_RANGE = (
+    "The days the figures, the order and `total` cover, as whole UTC days; the last 30 days "
+    "(31 UTC days) when omitted, whatever range the `teams` list was read with. Pass the list's "
+    "range here to let its one Make call serve every team's first page (`total`'s *Change "
+    "figures still cost a Make call per team). At most `limits.max_range_days` (366 by default) "
+    "UTC days, `from` at most 365 days ago."
+)
 
-@strawberry.federation.type(keys=["id"])
+
+@strawberry.federation.type(
+    keys=["id"],
+    description=(
+        "A Make team, the owner of scenarios; only teams owning at least one scenario are "
+        "known. A federation entity keyed by `id`."
+    ),
+)
 class Team:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(
+        description="Make team id (digits, as a string); the entity's key."
+    )
+    name: str = strawberry.field(description="Team name in Make.")
     organization: strawberry.Private[str]
 
-    @strawberry.field(description="Make totals for this team's scenarios over the range.")
-    async def metrics(self, info: Info, range: TimeRange | None = None) -> AutomationMetrics:
+    @strawberry.field(
+        description=(
+            "Make totals for this team's scenarios over the range (its own `range`, not the "
+            "`teams` list's). Zeros beside an error when Make fails: check `errors`."
+        )
+    )
+    async def metrics(
+        self,
+        info: Info,
+        range: Annotated[
+            TimeRange | None, strawberry.argument(description=TEAM_METRICS_RANGE)
+        ] = None,
+    ) -> AutomationMetrics:
         tf = timeframe(make_range(info.context, range))
         request = TotalRequest(
             self.organization,
@@ -34,17 +75,35 @@ class Team:
         metrics = await or_default(info, ZERO, info.context.loaders.make.total(request))
         return AutomationMetrics.of(metrics)
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "This team's Make scenarios with their metrics over the range (its own `range`, not "
+            "the `teams` list's); Relay cursor pagination as on `Organization.scenarios`. Empty "
+            "beside an error when Make fails: check `errors`."
+        )
+    )
     async def scenarios(
         self,
         info: Info,
-        range: TimeRange | None = None,
-        filter: ScenarioFilter | None = None,
-        order_by: ScenarioOrder | None = None,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        range: Annotated[
+            TimeRange | None, strawberry.argument(description=TEAM_SCENARIOS_RANGE)
+        ] = None,
+        filter: Annotated[
+            ScenarioFilter | None,
+            strawberry.argument(
+                description=(
+                    "Which of the team's scenarios to include; all when omitted. A `teamIds` "
+                    "without this team matches nothing."
+                )
+            ),
+        ] = None,
+        order_by: Annotated[
+            ScenarioOrder | None, strawberry.argument(description=SCENARIOS_ORDER)
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=SCENARIOS_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=SCENARIOS_AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=SCENARIOS_LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=SCENARIOS_BEFORE)] = None,
     ) -> ScenarioConnection:
         return await scenario_connection(
             info,
