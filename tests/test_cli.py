@@ -37,20 +37,20 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "gateway.cli", *args]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "GATEWAY_LOG_LEVEL": "WARNING"}
+def _env(log_level: str = "WARNING") -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "GATEWAY_LOG_LEVEL": log_level}
 
 
 class Running:
     """A long-running command whose output is read line by line in a thread."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, log_level: str = "WARNING") -> None:
         self.proc = subprocess.Popen(
             _command(*args),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env=_env(log_level),
             cwd=ROOT,
             start_new_session=True,  # its workers too are stopped with it (`__exit__`)
         )
@@ -65,10 +65,10 @@ class Running:
             self.lines.put(line)
         self.lines.put(None)
 
-    def until(self, text: str) -> str:
-        """Everything printed until a line containing `text`."""
+    def until(self, text: str, count: int = 1) -> str:
+        """Everything printed until `count` lines containing `text`."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not any(text in line for line in self.seen):
+        while sum(text in line for line in self.seen) < count:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
@@ -638,9 +638,11 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server_in_one_line(
     # Relative: read beside the config file, in the workers too (the server runs from ROOT).
     path, manifest = _manifest_config(tmp_path, sandbox)
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
-    with Running(*args) as served:
+    with Running(*args, log_level="INFO") as served:
         wait_ready(f"http://127.0.0.1:{port}/healthz")
         started = _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        # Both have read the manifest: a worker still starting when it breaks fails too.
+        served.until("Application startup complete.", count=2)
         manifest.write_text("{")
         os.kill(min(started), signal.SIGKILL)
         try:
@@ -663,9 +665,11 @@ def test_a_reload_a_worker_could_not_start_for_leaves_a_later_stop_clean(
     path, manifest = _manifest_config(tmp_path, sandbox)
     base = f"http://127.0.0.1:{port}"
     args = ("serve", "--config", str(path), "--port", str(port), "--workers", "2")
-    with Running(*args) as served:
+    with Running(*args, log_level="INFO") as served:
         wait_ready(f"{base}/healthz")
-        _until_workers(served.proc.pid, lambda found: len(found) == 2)
+        # Both workers have built their apps (read the manifest); a spawned worker
+        # still starting when the manifest breaks fails itself, and the server stops.
+        served.until("Application startup complete.", count=2)
         manifest.write_text("{")
         served.proc.send_signal(signal.SIGHUP)
         served.until("aborting the restart")
