@@ -902,12 +902,14 @@ def _client_rate(t: _Table) -> tuple[float | None, int]:
         if t.has("burst"):
             raise ConfigError(f"{t.path('burst')}: needs requests_per_s beside it")
         return None, 1
-    rate = t.number("requests_per_s", 1.0, positive=True)
-    if rate > MAX_REQUESTS_PER_S:
-        raise ConfigError(
-            f"{t.path('requests_per_s')}: must be at most {MAX_REQUESTS_PER_S}, got {rate:g}"
-        )
+    path = t.path("requests_per_s")
+    rate = float(t._take("requests_per_s", _is_number, "a number"))
+    if not 0 < rate <= MAX_REQUESTS_PER_S:  # NaN included
+        raise ConfigError(f"{path}: must be above 0 and at most {MAX_REQUESTS_PER_S}, got {rate!r}")
     burst = t.integer("burst", max(1, math.ceil(rate)), minimum=1, maximum=MAX_REQUESTS_PER_S)
+    if burst / rate > MAX_SECONDS:
+        # A count Redis could not keep (an expiry past its bound), and no limit anyone means.
+        raise ConfigError(f"{path}: a burst of {burst} would take over ten years to come back")
     return rate, burst
 
 

@@ -34,7 +34,8 @@ class _PathCors:
                 "traceparent",
                 "tracestate",
             ],
-            expose_headers=["X-Request-Id", "X-Gateway-Cache"],
+            # Retry-After: a rate-limited page must be able to read when to try again.
+            expose_headers=["X-Request-Id", "X-Gateway-Cache", "Retry-After"],
             max_age=600,
         )
 

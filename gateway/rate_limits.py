@@ -61,7 +61,10 @@ class RateLimits:
 
     def _local(self, name: str, rate: _Rate) -> float:
         now = time.monotonic()
-        full_at = max(self._full_at.get(name, now), now)
+        # Never past what this rate allows: one counted under a slower rate waits no
+        # longer than a client drained under this one.
+        ceiling = now + rate.tolerance_s + rate.interval_s
+        full_at = min(max(self._full_at.get(name, now), now), ceiling)
         wait = full_at - rate.tolerance_s - now
         if wait > 0:
             return wait

@@ -213,17 +213,19 @@ class UnexpectedReply(RedisError):
     """A reply in Redis's protocol, but not of the shape its command has."""
 
 
-# GCRA for gateway.rate_limits: KEYS[1] holds the time (Redis' clock, in seconds) at
-# which the key's bucket is full again; ARGV: the interval between requests at the
-# steady rate, and how far ahead of it a burst may run. Answers the seconds to wait,
-# "0" when this request passes and counts (as a string: a Lua number is cut to an
-# integer on its way out).
+# GCRA for gateway.rate_limits, as `RateLimits._local` counts: KEYS[1] holds the time
+# (Redis' clock, in seconds) at which the key's bucket is full again; ARGV: the interval
+# between requests at the steady rate, and how far ahead of it a burst may run. Answers
+# the seconds to wait, "0" when this request passes and counts (as a string: a Lua
+# number is cut to an integer on its way out).
 _ADMIT = """
 local now = redis.call('time')
 now = tonumber(now[1]) + tonumber(now[2]) / 1000000
 local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
 local full_at = tonumber(redis.call('get', KEYS[1]) or '0')
 if full_at < now then full_at = now end
+-- Counted under a slower rate (the config changed since): no longer than this one allows.
+if full_at > now + tolerance + interval then full_at = now + tolerance + interval end
 local wait = full_at - tolerance - now
 if wait > 0 then return tostring(wait) end
 full_at = full_at + interval

@@ -96,6 +96,23 @@ def test_replicas_on_redis_share_a_client_count(
     assert b"rate:sandbox-demo" in redis_server.command("KEYS", "gw:v1:*:rate:*")
 
 
+def test_a_rate_raised_frees_a_client_counted_in_redis_under_the_old_one(
+    serve: Serve, sandbox_settings: Settings, redis_server: RedisServer
+) -> None:
+    """The count outlives a restart in Redis: under the slow rate it said "come back in
+    1,000 s", and the faster rate of the new config waited that out all the same."""
+    redis_server.command("FLUSHALL")
+    slow = serve(_with_redis(_limited(sandbox_settings), redis_server.url))
+    for _ in range(2):
+        assert _post(slow.http).status_code == 200
+    _assert_limited(_post(slow.http))
+    fast = _with_redis(_limited(sandbox_settings, rate=1000.0, burst=10), redis_server.url)
+    # At most what a client drained under the new rate waits: one interval (1 ms).
+    answer = _post(serve(fast).http)
+    assert answer.status_code in (200, 429)
+    assert int(answer.headers.get("retry-after", "0")) <= 1
+
+
 def test_without_redis_each_worker_keeps_counting(serve: Serve, sandbox_settings: Settings) -> None:
     """Redis unreachable: the limit holds per process, and requests are still served."""
     settings = _with_redis(_limited(sandbox_settings), f"redis://127.0.0.1:{free_port()}/0")
@@ -123,9 +140,14 @@ def test_a_rate_reads_from_the_config_with_a_second_as_its_burst(sandbox: Sandbo
     ("extra", "message"),
     [
         ("burst = 5", "clients[0].burst: needs requests_per_s beside it"),
-        ("requests_per_s = 0", "clients[0].requests_per_s: must be greater than 0"),
-        ("requests_per_s = -1", "clients[0].requests_per_s: must be greater than 0"),
-        ("requests_per_s = 2000000", "clients[0].requests_per_s: must be at most 1000000"),
+        ("requests_per_s = 0", "clients[0].requests_per_s: must be above 0 and at most 1000000"),
+        ("requests_per_s = -1", "clients[0].requests_per_s: must be above 0"),
+        ("requests_per_s = nan", "clients[0].requests_per_s: must be above 0"),
+        ("requests_per_s = 1e9", "must be above 0 and at most 1000000, got 1000000000.0"),
+        ("requests_per_s = 1000000.5", "at most 1000000, got 1000000.5"),
+        # Never limited (an interval past a float), or a count Redis refuses to keep.
+        ("requests_per_s = 5e-324", "a burst of 1 would take over ten years to come back"),
+        ("requests_per_s = 1e-8\nburst = 5", "a burst of 5 would take over ten years"),
         ("requests_per_s = 1\nburst = 0", "clients[0].burst: must be 1..1000000"),
         ('requests_per_s = "fast"', "clients[0].requests_per_s: expected a number"),
     ],
