@@ -129,6 +129,10 @@ class UpstreamSettings:
     breaker_window_s: float = 30.0
     breaker_cooldown_s: float = 10.0
     breaker_half_open_probes: int = 1
+    # An HTTP proxy every call goes through (CONNECT for https), as a network whose way out
+    # is a proxy needs; it may carry the proxy's credentials. The environment's
+    # HTTPS_PROXY is not read: `proxy_url = "${HTTPS_PROXY}"` reads it.
+    proxy_url: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,8 +549,9 @@ class _Table:
         return value.rstrip("/")
 
 
-def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
-    # The value is never echoed: a URL may carry a password.
+def _check_url(path: str, value: str, schemes: tuple[str, ...], *, proxy: bool = False) -> None:
+    """`proxy`: a proxy's address, which may carry its credentials and has no path.
+    The value is never echoed: a URL may carry a password."""
     allowed = " or ".join(f"{s}://" for s in schemes)
     try:
         parts = urlsplit(value.strip())
@@ -571,8 +576,10 @@ def _check_url(path: str, value: str, schemes: tuple[str, ...]) -> None:
         raise ConfigError(f"{path}: the URL's port must be 1 to 65535")
     if any(not c.isprintable() or c.isspace() for c in value):
         raise ConfigError(f"{path}: the URL holds a space or a control character")
+    if proxy and (parts.query or parts.fragment or parts.path not in ("", "/")):
+        raise ConfigError(f"{path}: a proxy's URL is its scheme, host and port (no path)")
     if schemes == ("http", "https"):
-        if parts.query or parts.fragment or parts.username:
+        if not proxy and (parts.query or parts.fragment or parts.username):
             raise ConfigError(f"{path}: a base URL takes no credentials, query or fragment")
         try:
             httpx.URL(value)
@@ -803,6 +810,7 @@ def _upstream(t: _Table) -> UpstreamSettings:
         breaker_half_open_probes=t.integer(
             "breaker_half_open_probes", d.breaker_half_open_probes, minimum=1
         ),
+        proxy_url=_proxy_url(t),
     )
     t.done()
     for ratio in ("retry_budget_ratio", "breaker_failure_ratio"):
@@ -814,6 +822,14 @@ def _upstream(t: _Table) -> UpstreamSettings:
             f"({settings.retry_base_delay_s:g})"
         )
     return settings
+
+
+def _proxy_url(t: _Table) -> Secret | None:
+    if not t.has("proxy_url"):
+        return None
+    value = t.required_string("proxy_url")
+    _check_url(t.path("proxy_url"), value, ("http", "https"), proxy=True)
+    return Secret(value)
 
 
 def _organizations(tables: list[_Table]) -> tuple[OrganizationSettings, ...]:

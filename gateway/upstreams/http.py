@@ -74,13 +74,24 @@ EventHooks = dict[str, list[Callable[[Any], Awaitable[None]]]]
 def open_http_client(
     settings: UpstreamSettings, event_hooks: EventHooks | None = None
 ) -> httpx.AsyncClient:
-    """A pooled keep-alive client on our own transport; the app's lifespan owns and closes it."""
-    return CookielessClient(
-        timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
-        transport=Http1Transport(
+    """A pooled keep-alive client on our own transport (on httpx's pool through a proxy,
+    which ours does not speak to); the app's lifespan owns and closes it."""
+    transport: httpx.AsyncBaseTransport
+    if settings.proxy_url is not None:
+        limits = httpx.Limits(
+            max_connections=settings.max_connections,
+            max_keepalive_connections=settings.max_connections,
+        )
+        proxy = httpx.Proxy(settings.proxy_url.reveal())
+        transport = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
+    else:
+        transport = Http1Transport(
             max_connections=settings.max_connections,
             connect_timeout_s=settings.connect_timeout_s,
-        ),
+        )
+    return CookielessClient(
+        timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+        transport=transport,
         follow_redirects=False,
         trust_env=False,  # an upstream's address is what the configuration says
         event_hooks=event_hooks,
