@@ -18,6 +18,7 @@ import http.cookiejar
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -83,7 +84,12 @@ def open_http_client(
             max_keepalive_connections=settings.max_connections,
         )
         proxy = httpx.Proxy(settings.proxy_url.reveal())
-        transport = httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, trust_env=False)
+        # The system's authorities, as our transport trusts (httpx's own: certifi's alone,
+        # where a proxy that inspects TLS has its authority in the system's store).
+        tls = ssl.create_default_context()
+        transport = httpx.AsyncHTTPTransport(
+            proxy=proxy, limits=limits, verify=tls, trust_env=False
+        )
     else:
         transport = Http1Transport(
             max_connections=settings.max_connections,

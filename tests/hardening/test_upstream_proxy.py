@@ -3,8 +3,10 @@ way out is one: a real tinyproxy (Debian's) between the gateway and the sandbox.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import shutil
+import ssl
 import subprocess
 import time
 import tomllib
@@ -12,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
-from gateway.config import ConfigError, Secret, Settings, parse_settings
+from gateway.config import ConfigError, Secret, Settings, UpstreamSettings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
+from gateway.upstreams.http import open_http_client
 from tests.graph.conftest import DEMO_KEY
 from tests.hardening.conftest import Serve, codes
 from tests.processes import free_port
@@ -101,6 +105,33 @@ def test_a_proxy_that_does_not_answer_fails_each_source_alone(
         ("organization", "usage", "automation"): {"code": "UPSTREAM_UNAVAILABLE", "source": "MAKE"},
     }
     assert clean_sandbox.state.log.count() == 0
+
+
+async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
+    proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tunnel (CONNECT) to an upstream whose authority the system trusts (OpenSSL reads
+    SSL_CERT_FILE, as a private or an inspecting proxy's authority is installed), as our
+    own transport trusts it; httpx's own default is certifi's list alone."""
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    before = proxy.log.read_text()
+    settings = UpstreamSettings(proxy_url=Secret(proxy.url))
+    async with server, open_http_client(settings) as client:
+        assert (await client.get(f"https://localhost:{port}/")).text == "ok"
+    assert f"CONNECT localhost:{port}" in proxy.log.read_text()[len(before) :]
 
 
 def _config(sandbox: SandboxServer, proxy_url: str) -> Settings:
