@@ -18,7 +18,6 @@ import http.cookiejar
 import logging
 import math
 import random
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -42,7 +41,9 @@ from gateway.errors import (
 from gateway.upstreams import deadline
 from gateway.upstreams.breaker import CircuitBreaker, State
 from gateway.upstreams.connection import NoAnswer
+from gateway.upstreams.encodings import ACCEPTED
 from gateway.upstreams.parsing import SchemaMismatch
+from gateway.upstreams.proxied import ProxiedTransport
 from gateway.upstreams.retry_budget import RetryBudget
 from gateway.upstreams.transport import Http1Transport
 from gateway.upstreams.urls import with_query
@@ -79,17 +80,8 @@ def open_http_client(
     which ours does not speak to); the app's lifespan owns and closes it."""
     transport: httpx.AsyncBaseTransport
     if settings.proxy_url is not None:
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        )
-        proxy = httpx.Proxy(settings.proxy_url.reveal())
-        # The system's authorities, as our transport trusts (httpx's own: certifi's alone,
-        # where a proxy that inspects TLS has its authority in the system's store).
-        tls = ssl.create_default_context()
-        transport = httpx.AsyncHTTPTransport(
-            proxy=proxy, limits=limits, verify=tls, trust_env=False
-        )
+        proxy_url = settings.proxy_url.reveal()
+        transport = ProxiedTransport(proxy_url, max_connections=settings.max_connections)
     else:
         transport = Http1Transport(
             max_connections=settings.max_connections,
@@ -98,6 +90,8 @@ def open_http_client(
     return CookielessClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
         transport=transport,
+        # Not httpx's default, which names brotli where it is installed (encodings).
+        headers={"Accept-Encoding": ACCEPTED},
         follow_redirects=False,
         trust_env=False,  # an upstream's address is what the configuration says
         event_hooks=event_hooks,
@@ -547,7 +541,8 @@ class UpstreamHTTP:
                     self.source, f"{endpoint}: malformed HTTP answer", status=status
                 ) from exc
             answered = False  # unreachable, or closed unanswered (NoAnswer)
-            failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
+            how = "the proxy refused the tunnel" if isinstance(exc, httpx.ProxyError) else None
+            failed = UpstreamUnavailable(self.source, f"{endpoint}: {how or 'connection failed'}")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
             failure = BAD_RESPONSE  # a body it could not decode, or encoded more than once
@@ -587,6 +582,10 @@ class UpstreamHTTP:
             raise _Retryable(UpstreamUnavailable(self.source, message, **kw), retry_after)
         if status in (401, 403):
             raise UpstreamUnauthorized(self.source, message, **kw)
+        if status == 407:  # from the proxy, whose address may carry credentials: not shown
+            key = f"upstreams.{self.source.value.lower()}.proxy_url"
+            refused = f"{endpoint}: the proxy refused the call (HTTP 407): check {key}"
+            raise UpstreamUnavailable(self.source, refused, **kw)
         if 400 <= status < 500:
             # A 404 too: every path and id the gateway asks for is its own configuration,
             # so NOT_FOUND, which the contract keeps for what a caller asked, would mislead.

@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from gateway.upstreams.connection import Connection, NoAnswer
+from gateway.upstreams.encodings import ENCODED_CHUNK, codings, refusal
 
 KEEPALIVE_S = 4.0
 CLOSE_WAIT_S = 1.0
@@ -52,7 +53,6 @@ _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 Origin = tuple[bytes, bytes, int]
-ENCODED_CHUNK = 16 * 1024
 _KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NAMES = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+(?::[!#$%&'*+\-.^_`|~0-9a-z]+)*")
@@ -65,9 +65,8 @@ class _Body(httpx.AsyncByteStream):
     """An answer's body as it arrives; closing it gives the connection back (or closes
     it, if the body was not read to its end).
 
-    A compressed body goes out in pieces of at most ENCODED_CHUNK bytes: httpx's
-    decoders inflate each piece whole, and the caller's size limit must be able to
-    stop a small body that inflates to gigabytes before it has."""
+    A compressed body goes out in pieces of at most ENCODED_CHUNK bytes
+    (gateway.upstreams.encodings)."""
 
     def __init__(
         self, transport: Http1Transport, conn: Connection, within: float | None, encoded: bool
@@ -99,17 +98,6 @@ class _Body(httpx.AsyncByteStream):
         if not self._closed:
             self._closed = True
             self._transport.release(self._conn)
-
-
-def _codings(headers: list[tuple[bytes, bytes]]) -> int:
-    """How many codings but identity the Content-Encoding headers name, all told."""
-    count = 0
-    for name, value in headers:
-        if len(name) == 16 and name.lower() == b"content-encoding":
-            for coding in value.split(b","):
-                if coding.strip(b" \t").lower() not in (b"", b"identity"):
-                    count += 1
-    return count
 
 
 def _head(request: httpx.Request, body: bytes) -> bytes:
@@ -188,13 +176,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
             self._slots.release()
             raise
         headers = conn.headers
-        codings = _codings(headers)
-        if codings > 1:
-            # httpx inflates a piece through every coding in one go, so two turn a few KB
-            # into gigabytes before any size limit sees them; and none was asked for.
+        named = codings(headers)
+        refused = refusal(named, request)
+        if refused is not None:
             self.release(conn)
-            raise httpx.DecodingError("the answer is encoded more than once", request=request)
-        encoded = codings == 1
+            raise refused
+        encoded = bool(named)
         if conn.complete and not encoded:
             content = conn.take()
             self.release(conn)

@@ -4,23 +4,30 @@ way out is one: a real tinyproxy (Debian's) between the gateway and the sandbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gzip
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import brotli
+import httpx
 import pytest
 import trustme
 
 from gateway.config import ConfigError, Secret, Settings, UpstreamSettings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
+from gateway.upstreams.encodings import ENCODED_CHUNK
 from gateway.upstreams.http import open_http_client
 from tests.graph.conftest import DEMO_KEY
-from tests.hardening.conftest import Serve, codes
+from tests.hardening.conftest import Serve, codes, tuned
 from tests.processes import free_port
 
 QUERY = """{ organization(id: "aurora") {
@@ -39,18 +46,17 @@ class Proxy:
         return [line for line in lines if "Request (file descriptor" in line]
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+@contextlib.contextmanager
+def tinyproxy(root: Path, extra: str = "") -> Iterator[Proxy]:
     executable = shutil.which("tinyproxy")
     if executable is None:
         pytest.fail("tinyproxy is not installed (apt-get install -y tinyproxy; .ci/run does)")
-    root = tmp_path_factory.mktemp("proxy")
     port = free_port()
     conf = root / "tinyproxy.conf"
     log = root / "tinyproxy.log"
     conf.write_text(
         f"Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 50\n"
-        f'LogFile "{log}"\nLogLevel Info\nAllow 127.0.0.1\n'
+        f'LogFile "{log}"\nLogLevel Info\nAllow 127.0.0.1\n{extra}'
     )
     process = subprocess.Popen(
         [executable, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -67,12 +73,19 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         process.wait()
 
 
-def _through(settings: Settings, url: str) -> Settings:
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    with tinyproxy(tmp_path_factory.mktemp("proxy")) as started:
+        yield started
+
+
+def _through(settings: Settings, url: str, *, retries: int = 0) -> Settings:
     secret = Secret(url)
+    tuned = {"proxy_url": secret, "max_retries": retries}
     upstreams = dataclasses.replace(
         settings.upstreams,
-        zylon=dataclasses.replace(settings.upstreams.zylon, proxy_url=secret, max_retries=0),
-        make=dataclasses.replace(settings.upstreams.make, proxy_url=secret, max_retries=0),
+        zylon=dataclasses.replace(settings.upstreams.zylon, **tuned),
+        make=dataclasses.replace(settings.upstreams.make, **tuned),
     )
     return dataclasses.replace(settings, upstreams=upstreams)
 
@@ -93,7 +106,7 @@ def test_every_upstream_call_goes_through_the_proxy(
     assert all(clean_sandbox.url.split("//")[1] in line for line in forwarded), forwarded
 
 
-def test_a_proxy_that_does_not_answer_fails_each_source_alone(
+def test_a_proxy_that_refuses_connections_fails_each_source_alone(
     serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
 ) -> None:
     body = serve(_through(sandbox_settings, f"http://127.0.0.1:{free_port()}")).run(QUERY)
@@ -105,6 +118,61 @@ def test_a_proxy_that_does_not_answer_fails_each_source_alone(
         ("organization", "usage", "automation"): {"code": "UPSTREAM_UNAVAILABLE", "source": "MAKE"},
     }
     assert clean_sandbox.state.log.count() == 0
+
+
+def test_a_proxy_that_closes_unanswered_is_retried_as_a_connection_failure(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer
+) -> None:
+    """httpx's pool says it as a plain RemoteProtocolError, which read as an answer that
+    is not HTTP: UPSTREAM_BAD_RESPONSE, and never retried (a tunnel closed while idle)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)  # a closed listener does not wake a blocked accept
+    accepted: list[int] = []
+    done = threading.Event()
+
+    def close_each() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                accepted.append(1)
+                connection.recv(65536)  # the request's head, and no answer
+
+    thread = threading.Thread(target=close_each, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        settings = tuned(_through(sandbox_settings, url, retries=2))
+        body = serve(settings).run(QUERY)
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    failures = codes(body)
+    assert failures[("organization", "usage", "workspace")]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert failures[("organization", "usage", "automation")]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert "connection failed" in body["errors"][0]["message"]
+    assert len(accepted) == 2 * 3  # each source: its call and two retries
+
+
+def test_a_proxy_that_wants_credentials_is_named_and_they_are_never_shown(
+    serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    with tinyproxy(tmp_path, "BasicAuth gateway s3cret\n") as guarded:
+        host = guarded.url.removeprefix("http://")
+        answered = serve(_through(sandbox_settings, f"http://gateway:s3cret@{host}")).run(QUERY)
+        refused = serve(_through(sandbox_settings, guarded.url)).run(QUERY)
+    assert "errors" not in answered, answered
+    failures = codes(refused)
+    assert failures[("organization", "usage", "workspace")]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert failures[("organization", "usage", "workspace")]["status"] == 407
+    messages = [error["message"] for error in refused["errors"]]
+    assert any(
+        "refused the call (HTTP 407): check upstreams.zylon.proxy_url" in m for m in messages
+    )
+    assert "s3cret" not in str(refused)
 
 
 async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
@@ -120,10 +188,14 @@ async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
     authority.issue_cert("localhost").configure_cert(context)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        await writer.drain()
-        writer.close()
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
+                await writer.wait_closed()
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
@@ -166,3 +238,74 @@ def test_a_bad_proxy_url_stops_start_up_without_echoing_it(
         _config(sandbox, value)
     assert str(info.value).startswith("upstreams.make.proxy_url: ")
     assert "s3cret" not in str(info.value)
+
+
+@contextlib.contextmanager
+def answering(head: bytes, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    """A server answering every request with `head` (its Content-Length added) and
+    `body`; the request heads it read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    heads: list[bytes] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                head_read = b""
+                while b"\r\n\r\n" not in head_read:
+                    head_read += connection.recv(65536)
+                heads.append(head_read)
+                length = b"Content-Length: %d\r\n\r\n" % len(body)
+                connection.sendall(head + length + body)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/", heads
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+
+
+ANSWER = b'{"totals": 1}'
+ENCODED = {
+    # Each inflates; httpx's decoders would hand over the answer, or gigabytes.
+    "twice": (b"gzip, gzip", gzip.compress(gzip.compress(ANSWER))),
+    "brotli": (b"br", brotli.compress(ANSWER)),  # 600,000 times at most: unbounded here
+}
+
+
+@pytest.mark.parametrize("via", ["direct", "proxy"])
+@pytest.mark.parametrize("encoding", sorted(ENCODED))
+async def test_answers_encoded_past_what_a_size_limit_can_stop_are_refused(
+    proxy: Proxy, via: str, encoding: str
+) -> None:
+    """Through a proxy, httpx's pool inflated a 2 KB body encoded twice in one go (2 GB);
+    with the `brotli` package installed, httpx asked for brotli, on both transports."""
+    coding, body = ENCODED[encoding]
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: %s\r\n" % coding
+    settings = UpstreamSettings(proxy_url=Secret(proxy.url) if via == "proxy" else None)
+    with answering(head, body) as (url, heads):
+        async with open_http_client(settings) as client:
+            with pytest.raises(httpx.DecodingError):
+                await client.get(url)
+    assert b"\r\nAccept-Encoding: gzip, deflate\r\n" in heads[0]
+
+
+@pytest.mark.parametrize("via", ["direct", "proxy"])
+async def test_a_gzipped_answer_is_taken_on_both_transports(proxy: Proxy, via: str) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    settings = UpstreamSettings(proxy_url=Secret(proxy.url) if via == "proxy" else None)
+    body = gzip.compress(bytes(range(256)) * 1000, compresslevel=1)  # 256 KB in ~70 KB
+    with answering(head, body) as (url, _):
+        async with open_http_client(settings) as client, client.stream("GET", url) as response:
+            pieces = [piece async for piece in response.aiter_raw()]
+    assert b"".join(pieces) == body
+    assert max(len(piece) for piece in pieces) <= ENCODED_CHUNK  # each inflates bounded
+    assert gzip.decompress(b"".join(pieces)) == bytes(range(256)) * 1000

@@ -20,7 +20,8 @@ import pytest
 import trustme
 
 from gateway.upstreams.connection import EAGER_MAX_BYTES, HIGH_WATER, MAX_HEAD_BYTES
-from gateway.upstreams.transport import ENCODED_CHUNK, Http1Transport
+from gateway.upstreams.encodings import ENCODED_CHUNK
+from gateway.upstreams.transport import Http1Transport
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 Play = Callable[["Script", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
