@@ -9,9 +9,10 @@ and served as they are (gateway.graphiql).
 
 `Compression` gzips an answer sent in one piece, of a type that compresses (JSON,
 HTML, text, JavaScript, CSS, XML) and of `min_bytes` or more, and leaves the rest
-alone: streamed answers (file responses), answers already encoded, partial content,
-and answers to HEAD, whose length must be the GET's as sent uncompressed. Behind a
-proxy that compresses by itself, `server.compression = false` turns it off.
+alone: answers sent in several pieces (streams, files of 64 KiB or more), answers
+already encoded, partial content, and answers to HEAD (which have no body to
+compress; their headers keep the uncompressed length). Behind a proxy that compresses
+by itself, `server.compression = false` turns it off.
 """
 
 from __future__ import annotations

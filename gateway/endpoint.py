@@ -1,9 +1,9 @@
 """`/graphql`: the GraphiQL page, or one GraphQL request from its key to its answer.
 
-In order: the page for a browser; the method; the caller's API key; a persisted
-query resolved to its text; the whole-response cache; then the operation, with the
-caller's per-request context. Whatever a bug raises leaves as INTERNAL, its trace
-in the log only.
+In order: the page for a browser; the method; the caller's API key; the caller's
+rate (gateway.rate_limits); a persisted query resolved to its text; the
+whole-response cache; then the operation, with the caller's per-request context.
+Whatever a bug raises leaves as INTERNAL, its trace in the log only.
 """
 
 from __future__ import annotations

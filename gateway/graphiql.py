@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import mimetypes
 import os
 import re
 import stat
@@ -115,7 +114,8 @@ class _Assets(StaticFiles):
             if found is not None:
                 response = self.file_response(*found, scope)
                 if response.status_code == 200:
-                    response.headers["content-type"] = _media_type(path)
+                    # Typed by its name less the suffix already (`mimetypes` reads `.br`
+                    # and `.gz` as encodings).
                     response.headers["content-encoding"] = coding
                 return response
         return await super().get_response(path, scope)
@@ -159,11 +159,6 @@ def _regular_file(assets: StaticFiles, path: str) -> tuple[str, os.stat_result] 
     if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
         return None
     return found, stat_result
-
-
-def _media_type(path: str) -> str:
-    media = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return f"{media}; charset=utf-8" if media.startswith("text/") else media
 
 
 def render_graphiql_page(

@@ -213,14 +213,11 @@ class PersistedQueries:
         )
 
     async def _register(self, cache: Cache, digest: str, query: str) -> None:
-        async def fetch() -> str:
-            return query
-
-        ttl = self._settings.persisted_query_ttl_s
         # A write: a load would join a lookup of the same hash under way (another
         # client's, or this one's hash-only try) and end with its miss, an INTERNAL
         # answer and nothing registered (the tenants audit).
-        await cache.put(CacheItem(KEY_PREFIX + digest, "apq", fetch, ttl_s=ttl), query)
+        ttl = self._settings.persisted_query_ttl_s
+        await cache.put(KEY_PREFIX + digest, "apq", query, ttl_s=ttl)
 
     async def _lookup(self, cache: Cache, digest: str) -> str | None:
         found: list[str] = []

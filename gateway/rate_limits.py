@@ -17,6 +17,7 @@ reached, each worker counts its own.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,16 +54,18 @@ class RateLimits:
         rate = self._rates.get(client.name)
         if rate is None:
             return 0.0
-        key = KEY_PREFIX + client.name
-        shared = await self._cache.admit(key, rate.interval_s, rate.tolerance_s)
-        if shared is not None:
-            return shared
+        args = (repr(rate.interval_s), repr(rate.tolerance_s))
+        shared = await self._cache.run_shared(_SHARED, KEY_PREFIX + client.name, *args)
+        if isinstance(shared, bytes | str):
+            with contextlib.suppress(ValueError):  # else answered as no Redis does
+                return max(0.0, float(shared))
         return self._local(client.name, rate)
 
     def _local(self, name: str, rate: _Rate) -> float:
+        """GCRA in this process; `_SHARED` is the same, in Redis."""
         now = time.monotonic()
-        # Never past what this rate allows: one counted under a slower rate waits no
-        # longer than a client drained under this one.
+        # Never past what this rate allows: one counted under a slower rate (the config
+        # changed since) waits no longer than a client drained under this one.
         ceiling = now + rate.tolerance_s + rate.interval_s
         full_at = min(max(self._full_at.get(name, now), now), ceiling)
         wait = full_at - rate.tolerance_s - now
@@ -70,3 +73,24 @@ class RateLimits:
             return wait
         self._full_at[name] = full_at + rate.interval_s
         return 0.0
+
+
+# `RateLimits._local` in Redis, on Redis' clock: KEYS[1] holds the time at which the
+# client's bucket is full again; ARGV: the interval between requests at the steady rate,
+# and how far ahead of it a burst may run. Answers the seconds to wait, "0" when this
+# request passes and counts (as a string: a Lua number is cut to an integer on its way
+# out). The key lasts until the bucket is full again.
+_SHARED = """
+local now = redis.call('time')
+now = tonumber(now[1]) + tonumber(now[2]) / 1000000
+local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local full_at = tonumber(redis.call('get', KEYS[1]) or '0')
+if full_at < now then full_at = now end
+if full_at > now + tolerance + interval then full_at = now + tolerance + interval end
+local wait = full_at - tolerance - now
+if wait > 0 then return tostring(wait) end
+full_at = full_at + interval
+local px = math.ceil((full_at - now) * 1000) + 1
+redis.call('set', KEYS[1], string.format('%.6f', full_at), 'px', px)
+return '0'
+"""

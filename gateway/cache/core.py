@@ -150,19 +150,17 @@ class Cache:
                 results[key] = value
         return [cast("T | BaseException", results[item.key]) for item in items]
 
-    async def put(self, item: CacheItem[T], value: T) -> None:
-        """Store a value known without fetching it, over any entry under its key (a
+    async def put(self, key: str, kind: str, value: object, *, ttl_s: float | None) -> None:
+        """Store a value known without fetching it, over any entry under `key` (a
         registration). Not a load: a load joins a fetch of the key under way, and ends
         with that fetch's outcome."""
-        await self._write([(item, value)])
-        self._failed_refresh.pop(item.key, None)
+        await self._write([(CacheItem(key, kind, _unfetched, ttl_s=ttl_s), value)])
+        self._failed_refresh.pop(key, None)
 
-    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
-        """A request rate's count, kept with the replicas' through a shared store
-        (`Store.admit`); None in one process."""
-        if not self._store.shared:
-            return None
-        return await self._store.admit(key, interval_s, tolerance_s)
+    async def run_shared(self, script: str, key: str, *args: str) -> object | None:
+        """`Store.run_script`: a Lua script over `key` in the store the replicas share;
+        None in one process, or while Redis cannot be reached."""
+        return await self._store.run_script(script, key, *args)
 
     async def ping(self) -> bool:
         return await self._store.ping()
@@ -493,6 +491,10 @@ async def _all(awaitables: list[Coroutine[Any, Any, T]]) -> list[T]:
     if len(awaitables) == 1:
         return [await awaitables[0]]
     return list(await asyncio.gather(*awaitables))
+
+
+async def _unfetched() -> object:
+    raise AssertionError("a value put is never fetched")
 
 
 def _late(item: CacheItem[Any]) -> object:

@@ -213,28 +213,6 @@ class UnexpectedReply(RedisError):
     """A reply in Redis's protocol, but not of the shape its command has."""
 
 
-# GCRA for gateway.rate_limits, as `RateLimits._local` counts: KEYS[1] holds the time
-# (Redis' clock, in seconds) at which the key's bucket is full again; ARGV: the interval
-# between requests at the steady rate, and how far ahead of it a burst may run. Answers
-# the seconds to wait, "0" when this request passes and counts (as a string: a Lua
-# number is cut to an integer on its way out).
-_ADMIT = """
-local now = redis.call('time')
-now = tonumber(now[1]) + tonumber(now[2]) / 1000000
-local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
-local full_at = tonumber(redis.call('get', KEYS[1]) or '0')
-if full_at < now then full_at = now end
--- Counted under a slower rate (the config changed since): no longer than this one allows.
-if full_at > now + tolerance + interval then full_at = now + tolerance + interval end
-local wait = full_at - tolerance - now
-if wait > 0 then return tostring(wait) end
-full_at = full_at + interval
-local px = math.ceil((full_at - now) * 1000) + 1
-redis.call('set', KEYS[1], string.format('%.6f', full_at), 'px', px)
-return '0'
-"""
-
-
 class RedisStore:
     shared = True
 
@@ -374,17 +352,11 @@ class RedisStore:
             probe=True,
         )
 
-    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
-        args = (repr(interval_s), repr(tolerance_s))
+    async def run_script(self, script: str, key: str, *args: str) -> object | None:
         answer = await self._guard(
-            lambda: self.backend.raw("eval", _ADMIT, 1, self.name(key), *args), _DOWN
+            lambda: self.backend.raw("eval", script, 1, self.name(key), *args), _DOWN
         )
-        if answer is _DOWN:
-            return None
-        try:
-            return max(0.0, float(answer))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None  # answered as no Redis does: counted here
+        return None if answer is _DOWN else answer
 
     async def ping(self) -> bool:
         return bool(await self._guard(lambda: self.backend.raw("ping"), False, probe=True))

@@ -32,10 +32,10 @@ class Store(Protocol):
 
     async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None: ...
 
-    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
-        """GCRA over the processes sharing the store (gateway.rate_limits): seconds before
-        another request under `key` may pass, 0.0 when this one passes (and counts);
-        None when the store cannot tell (in one process; Redis down)."""
+    async def run_script(self, script: str, key: str, *args: str) -> object | None:
+        """A Lua script over one key, run where every process sharing the store sees it
+        (gateway.rate_limits); None when there is no such place (one process) or it
+        cannot be reached."""
         ...
 
     async def ping(self) -> bool: ...
@@ -171,8 +171,8 @@ class MemoryStore:
     async def release_locks(self, locks: Sequence[tuple[str, str]]) -> None:
         return None
 
-    async def admit(self, key: str, interval_s: float, tolerance_s: float) -> float | None:
-        return None  # one process: the rate limiter keeps its own count
+    async def run_script(self, script: str, key: str, *args: str) -> object | None:
+        return None  # one process: nothing to share a count with
 
     async def ping(self) -> bool:
         return True
