@@ -33,6 +33,14 @@ class WorkspaceTotals:
         )
 
 
+def _change(figure: str) -> str:
+    return (
+        f"Percent change of `{figure}` against the same number of UTC days just before the "
+        "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
+        "-100 when the current is 0."
+    )
+
+
 @strawberry.type(
     description=(
         "Make figures over a range's whole UTC days: counts, credits, error rate, and each "
@@ -57,34 +65,10 @@ class AutomationMetrics:
             "errors / executions * 100 over the range (2.5 means 2.5 %)."
         )
     )
-    executions_change: float | None = strawberry.field(
-        description=(
-            "Percent change of `executions` against the same number of UTC days just before the "
-            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
-            "-100 when the current is 0."
-        )
-    )
-    operations_change: float | None = strawberry.field(
-        description=(
-            "Percent change of `operations` against the same number of UTC days just before the "
-            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
-            "-100 when the current is 0."
-        )
-    )
-    centicredits_change: float | None = strawberry.field(
-        description=(
-            "Percent change of `centicredits` against the same number of UTC days just before the "
-            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
-            "-100 when the current is 0."
-        )
-    )
-    errors_change: float | None = strawberry.field(
-        description=(
-            "Percent change of `errors` against the same number of UTC days just before the "
-            "range: (current - earlier) / earlier * 100. Null when the earlier value is 0; "
-            "-100 when the current is 0."
-        )
-    )
+    executions_change: float | None = strawberry.field(description=_change("executions"))
+    operations_change: float | None = strawberry.field(description=_change("operations"))
+    centicredits_change: float | None = strawberry.field(description=_change("centicredits"))
+    errors_change: float | None = strawberry.field(description=_change("errors"))
     error_rate_change: float | None = strawberry.field(
         description=(
             "Relative percent change of `errorRate` (not percentage points) against the same "

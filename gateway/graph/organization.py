@@ -22,20 +22,19 @@ from gateway.graph.inputs import (
     ZYLON_RANGE,
     Metric,
     ScenarioFilter,
-    ScenarioOrder,
     SourceEnum,
     TimeRange,
 )
 from gateway.graph.metrics import CHANGE_FIELDS, AutomationMetrics, WorkspaceTotals
 from gateway.graph.projects import ProjectActivity
 from gateway.graph.scenarios import (
-    SCENARIOS_AFTER,
-    SCENARIOS_BEFORE,
     SCENARIOS_FILTER,
-    SCENARIOS_FIRST,
-    SCENARIOS_LAST,
-    SCENARIOS_ORDER,
     SCENARIOS_RANGE,
+    AfterArgument,
+    BeforeArgument,
+    FirstArgument,
+    LastArgument,
+    OrderArgument,
     ScenarioConnection,
     scenario_connection,
 )
@@ -45,6 +44,18 @@ from gateway.graph.teams import Team, teams_of
 from gateway.graph.users import UserActivity
 from gateway.loaders.make_requests import Filters, ListRequest, TotalRequest
 from gateway.ranges import zylon_window
+
+
+def _ranking(things: str) -> str:
+    return (
+        f"Zylon active-{things} ranking: {things} with activity in the range, by "
+        "interactionsCreated descending, ties by id; counts over the range. Empty beside "
+        "an error when Zylon fails: check `errors`."
+    )
+
+
+def _limit(things: str) -> str:
+    return f"How many {things} at most: 1 to 100 (Zylon ranks at most 100); default 10."
 
 
 @strawberry.type(
@@ -140,50 +151,24 @@ class Organization:
     ) -> Usage:
         return Usage(organization=str(self.id), range=range)
 
-    @strawberry.field(
-        description=(
-            "Zylon active-users ranking: users with activity in the range, by "
-            "interactionsCreated descending, ties by id; counts over the range. Empty beside "
-            "an error when Zylon fails: check `errors`."
-        )
-    )
+    @strawberry.field(description=_ranking("users"))
     async def active_users(
         self,
         info: Info,
         range: Annotated[TimeRange | None, strawberry.argument(description=ZYLON_RANGE)] = None,
-        limit: Annotated[
-            int | None,
-            strawberry.argument(
-                description=(
-                    "How many users at most: 1 to 100 (Zylon ranks at most 100); default 10."
-                )
-            ),
-        ] = 10,
+        limit: Annotated[int | None, strawberry.argument(description=_limit("users"))] = 10,
     ) -> list[UserActivity]:
         window = zylon_window(time_range(info.context, range))
         ranking = info.context.loaders.zylon.users(str(self.id), window, ranking_limit(limit))
         entries = await or_default(info, [], ranking)
         return [UserActivity.of(e, str(self.id)) for e in entries]
 
-    @strawberry.field(
-        description=(
-            "Zylon active-projects ranking: projects with activity in the range, by "
-            "interactionsCreated descending, ties by id; counts over the range. Empty beside "
-            "an error when Zylon fails: check `errors`."
-        )
-    )
+    @strawberry.field(description=_ranking("projects"))
     async def active_projects(
         self,
         info: Info,
         range: Annotated[TimeRange | None, strawberry.argument(description=ZYLON_RANGE)] = None,
-        limit: Annotated[
-            int | None,
-            strawberry.argument(
-                description=(
-                    "How many projects at most: 1 to 100 (Zylon ranks at most 100); default 10."
-                )
-            ),
-        ] = 10,
+        limit: Annotated[int | None, strawberry.argument(description=_limit("projects"))] = 10,
     ) -> list[ProjectActivity]:
         window = zylon_window(time_range(info.context, range))
         ranking = info.context.loaders.zylon.projects(str(self.id), window, ranking_limit(limit))
@@ -258,13 +243,11 @@ class Organization:
         filter: Annotated[
             ScenarioFilter | None, strawberry.argument(description=SCENARIOS_FILTER)
         ] = None,
-        order_by: Annotated[
-            ScenarioOrder | None, strawberry.argument(description=SCENARIOS_ORDER)
-        ] = None,
-        first: Annotated[int | None, strawberry.argument(description=SCENARIOS_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=SCENARIOS_AFTER)] = None,
-        last: Annotated[int | None, strawberry.argument(description=SCENARIOS_LAST)] = None,
-        before: Annotated[str | None, strawberry.argument(description=SCENARIOS_BEFORE)] = None,
+        order_by: OrderArgument = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> ScenarioConnection:
         return await scenario_connection(
             info,

@@ -49,6 +49,12 @@ SCENARIOS_BEFORE = (
     "Read back before this cursor (an edge's `cursor` or `pageInfo.startCursor`); with `last`, "
     "not with `after` or `first`. Valid only with the range, filter and order it came with."
 )
+# The arguments both connections take alike, described once.
+OrderArgument = Annotated[ScenarioOrder | None, strawberry.argument(description=SCENARIOS_ORDER)]
+FirstArgument = Annotated[int | None, strawberry.argument(description=SCENARIOS_FIRST)]
+AfterArgument = Annotated[str | None, strawberry.argument(description=SCENARIOS_AFTER)]
+LastArgument = Annotated[int | None, strawberry.argument(description=SCENARIOS_LAST)]
+BeforeArgument = Annotated[str | None, strawberry.argument(description=SCENARIOS_BEFORE)]
 
 
 @strawberry.federation.type(

@@ -9,14 +9,14 @@ import strawberry
 from gateway.graph.arguments import make_range, numeric_id, timeframe
 from gateway.graph.context import Info, or_default
 from gateway.graph.entities import find_team
-from gateway.graph.inputs import ScenarioFilter, ScenarioOrder, TimeRange
+from gateway.graph.inputs import ScenarioFilter, TimeRange
 from gateway.graph.metrics import CHANGE_FIELDS, ZERO, AutomationMetrics
 from gateway.graph.scenarios import (
-    SCENARIOS_AFTER,
-    SCENARIOS_BEFORE,
-    SCENARIOS_FIRST,
-    SCENARIOS_LAST,
-    SCENARIOS_ORDER,
+    AfterArgument,
+    BeforeArgument,
+    FirstArgument,
+    LastArgument,
+    OrderArgument,
     ScenarioConnection,
     scenario_connection,
 )
@@ -97,13 +97,11 @@ class Team:
                 )
             ),
         ] = None,
-        order_by: Annotated[
-            ScenarioOrder | None, strawberry.argument(description=SCENARIOS_ORDER)
-        ] = None,
-        first: Annotated[int | None, strawberry.argument(description=SCENARIOS_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=SCENARIOS_AFTER)] = None,
-        last: Annotated[int | None, strawberry.argument(description=SCENARIOS_LAST)] = None,
-        before: Annotated[str | None, strawberry.argument(description=SCENARIOS_BEFORE)] = None,
+        order_by: OrderArgument = None,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
     ) -> ScenarioConnection:
         return await scenario_connection(
             info,

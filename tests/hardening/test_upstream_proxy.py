@@ -125,36 +125,14 @@ def test_a_proxy_that_closes_unanswered_is_retried_as_a_connection_failure(
 ) -> None:
     """httpx's pool says it as a plain RemoteProtocolError, which read as an answer that
     is not HTTP: UPSTREAM_BAD_RESPONSE, and never retried (a tunnel closed while idle)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)  # a closed listener does not wake a blocked accept
-    accepted: list[int] = []
-    done = threading.Event()
-
-    def close_each() -> None:
-        while not done.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                accepted.append(1)
-                connection.recv(65536)  # the request's head, and no answer
-
-    thread = threading.Thread(target=close_each, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        settings = tuned(_through(sandbox_settings, url, retries=2))
+    with serving(b"") as (url, heads):  # reads each request's head, answers nothing
+        settings = tuned(_through(sandbox_settings, url.rstrip("/"), retries=2))
         body = serve(settings).run(QUERY)
-    finally:
-        done.set()
-        thread.join()
-        listener.close()
     failures = codes(body)
     assert failures[("organization", "usage", "workspace")]["code"] == "UPSTREAM_UNAVAILABLE"
     assert failures[("organization", "usage", "automation")]["code"] == "UPSTREAM_UNAVAILABLE"
     assert "connection failed" in body["errors"][0]["message"]
-    assert len(accepted) == 2 * 3  # each source: its call and two retries
+    assert len(heads) == 2 * 3  # each source: its call and two retries
 
 
 def test_a_proxy_that_wants_credentials_is_named_and_they_are_never_shown(
@@ -187,6 +165,8 @@ async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("localhost").configure_cert(context)
 
+    handled = asyncio.Event()
+
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await reader.readuntil(b"\r\n\r\n")
@@ -196,13 +176,16 @@ async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
             writer.close()
             with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await writer.wait_closed()
+            handled.set()
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
     port = server.sockets[0].getsockname()[1]
     before = proxy.log.read_text()
     settings = UpstreamSettings(proxy_url=Secret(proxy.url))
-    async with server, open_http_client(settings) as client:
-        assert (await client.get(f"https://localhost:{port}/")).text == "ok"
+    async with server:
+        async with open_http_client(settings) as client:
+            assert (await client.get(f"https://localhost:{port}/")).text == "ok"
+        await asyncio.wait_for(handled.wait(), 10)  # its connection closed, not left to gc
     assert f"CONNECT localhost:{port}" in proxy.log.read_text()[len(before) :]
 
 
@@ -241,11 +224,11 @@ def test_a_bad_proxy_url_stops_start_up_without_echoing_it(
 
 
 @contextlib.contextmanager
-def answering(head: bytes, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
-    """A server answering every request with `head` (its Content-Length added) and
-    `body`; the request heads it read."""
+def serving(answer: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    """A server that reads each request's head, sends `answer` (nothing: none) and
+    closes; the heads it read."""
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
+    listener.settimeout(0.05)  # a closed listener does not wake a blocked accept
     heads: list[bytes] = []
     done = threading.Event()
 
@@ -256,12 +239,11 @@ def answering(head: bytes, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
             except TimeoutError:
                 continue
             with connection:
-                head_read = b""
-                while b"\r\n\r\n" not in head_read:
-                    head_read += connection.recv(65536)
-                heads.append(head_read)
-                length = b"Content-Length: %d\r\n\r\n" % len(body)
-                connection.sendall(head + length + body)
+                head = b""
+                while b"\r\n\r\n" not in head and (chunk := connection.recv(65536)):
+                    head += chunk
+                heads.append(head)
+                connection.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -271,6 +253,13 @@ def answering(head: bytes, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
         done.set()
         thread.join()
         listener.close()
+
+
+def answering(
+    head: bytes, body: bytes
+) -> contextlib.AbstractContextManager[tuple[str, list[bytes]]]:
+    """`serving` an answer of `head` (its Content-Length added) and `body`."""
+    return serving(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
 
 ANSWER = b'{"totals": 1}'
