@@ -541,8 +541,9 @@ class UpstreamHTTP:
                     self.source, f"{endpoint}: malformed HTTP answer", status=status
                 ) from exc
             answered = False  # unreachable, or closed unanswered (NoAnswer)
-            how = "the proxy refused the tunnel" if isinstance(exc, httpx.ProxyError) else None
-            failed = UpstreamUnavailable(self.source, f"{endpoint}: {how or 'connection failed'}")
+            if isinstance(exc, httpx.ProxyError):
+                self._proxy_refused(exc, endpoint)
+            failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
             failure = BAD_RESPONSE  # a body it could not decode, or encoded more than once
@@ -594,6 +595,21 @@ class UpstreamHTTP:
             raise UpstreamUnavailable(self.source, message, **kw)
         # 1xx leftovers, 2xx other than 200, and 3xx (redirects are not followed).
         raise UpstreamBadResponse(self.source, message, **kw)
+
+    def _proxy_refused(self, exc: httpx.ProxyError, endpoint: str) -> NoReturn:
+        """The proxy's answer to a tunnel (CONNECT): its status, which httpcore writes at
+        the head of its message (no address, no credentials). A 4xx is the proxy's
+        verdict on this gateway (credentials, a port it forbids), not retried; a 5xx and
+        anything else, as a connection failure."""
+        code = str(exc)[:3]
+        status = int(code) if code.isdigit() else None
+        refused = f"{endpoint}: the proxy refused the tunnel" + (
+            f" (HTTP {status})" if status is not None else ""
+        )
+        failed = UpstreamUnavailable(self.source, refused, status=status)
+        if status is not None and 400 <= status < 500:
+            raise failed from exc
+        raise _Retryable(failed, None) from exc
 
     async def _read_limited(self, response: httpx.Response, endpoint: str) -> bytes:
         limit = self.settings.max_response_bytes

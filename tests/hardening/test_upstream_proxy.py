@@ -153,6 +153,32 @@ def test_a_proxy_that_wants_credentials_is_named_and_they_are_never_shown(
     assert "s3cret" not in str(refused)
 
 
+def test_a_tunnel_the_proxy_refuses_says_so_with_its_status_unretried(
+    serve: Serve, sandbox_settings: Settings, tmp_path: Path
+) -> None:
+    """A CONNECT refused (here: a port the proxy does not tunnel to) was "connection
+    failed", retried, with no status: nothing pointed at the proxy."""
+    https = f"https://127.0.0.1:{free_port()}"
+    organizations = tuple(
+        dataclasses.replace(
+            org,
+            zylon=org.zylon and dataclasses.replace(org.zylon, base_url=https + "/zylon"),
+            make=org.make and dataclasses.replace(org.make, base_url=https + "/make/eu1/api/v2"),
+        )
+        for org in sandbox_settings.organizations
+    )
+    settings = dataclasses.replace(sandbox_settings, organizations=organizations)
+    with tinyproxy(tmp_path, "ConnectPort 443\n") as strict:
+        body = serve(tuned(_through(settings, strict.url, retries=2))).run(QUERY)
+        tunnels = strict.log.read_text().count("Request (file descriptor")
+    failures = codes(body)
+    for path in (("organization", "usage", "workspace"), ("organization", "usage", "automation")):
+        assert failures[path]["code"] == "UPSTREAM_UNAVAILABLE"
+        assert failures[path]["status"] == 403
+    assert all("the proxy refused the tunnel (HTTP 403)" in e["message"] for e in body["errors"])
+    assert tunnels == 2  # one a source: a refusal is the proxy's verdict, not retried
+
+
 async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
     proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
