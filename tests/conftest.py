@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from gateway.sandbox.server import SandboxServer
+from tests.redis_server import RedisServer, start_redis
 
 # Examples are checked for what they produce, not for how fast: on a loaded CI machine a
 # 100 ms example takes 700, past Hypothesis' default deadline of 200 ms.
@@ -28,3 +29,11 @@ def clean_sandbox(sandbox: SandboxServer) -> Iterator[SandboxServer]:
     sandbox.state.reset()
     yield sandbox
     sandbox.state.reset()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session; a test that needs it empty flushes it first."""
+    server = start_redis()
+    yield server
+    server.stop()

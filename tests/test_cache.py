@@ -43,13 +43,6 @@ SIGNING_KEY = b"a-test-key-that-seals-redis-values"
 SCOPE = scope("acme", "ZYLON", "https://zylon.example/api", TOKEN)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A server of the test's own, for stopping and restarting."""

@@ -20,7 +20,7 @@ from gateway.clock import Clock
 from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
 from tests.graph.conftest import DEMO_KEY, GraphQLClient
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisServer
 from tests.servers import ThreadedServer
 
 NOW = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -90,15 +90,8 @@ def gql(start_gateway: StartGateway, sandbox: SandboxServer) -> GraphQLClient:
     return start_gateway(sandbox_settings(sandbox)).gql
 
 
-@pytest.fixture(scope="session")
-def shared_redis() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def redis(shared_redis: RedisServer) -> RedisServer:
+def redis(redis_server: RedisServer) -> RedisServer:
     """The session's redis-server, emptied."""
-    shared_redis.command("FLUSHALL")
-    return shared_redis
+    redis_server.command("FLUSHALL")
+    return redis_server

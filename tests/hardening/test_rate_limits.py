@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from gateway.sandbox.server import SandboxServer, config_toml
 from tests.graph.conftest import DEMO_KEY
 from tests.hardening.conftest import Serve
 from tests.processes import free_port
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisServer
 
 AURORA_KEY = "sandbox-aurora-key"
 QUERY = '{ organization(id: "aurora") { usage { automation { operations } } } }'
@@ -74,13 +73,6 @@ def test_a_client_without_a_rate_is_never_limited(serve: Serve, sandbox_settings
     gql = serve(sandbox_settings)
     for _ in range(5):
         assert _post(gql.http).status_code == 200
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 def test_replicas_on_redis_share_a_client_count(

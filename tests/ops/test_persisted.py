@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from tests.ops.conftest import (
     ops_settings,
     sample,
 )
-from tests.redis_server import RedisServer, start_redis
+from tests.redis_server import RedisServer
 
 ORGANIZATIONS = "query Organizations { organizations { id name } }"
 
@@ -225,13 +224,6 @@ def test_apq_needs_an_api_key(start_gateway: StartGateway) -> None:
     refused = gateway.post({"query": ORGANIZATIONS, "extensions": pq(digest)}, key=None)
     assert refused.status_code == 401
     assert codes(gateway.post({"extensions": pq(digest)}).json()) == ["PERSISTED_QUERY_NOT_FOUND"]
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 def test_apq_registry_is_shared_by_replicas_through_redis(
