@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import anyio
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -110,14 +107,15 @@ class _Assets(StaticFiles):
             # Compressed bytes, which would go out typed as the asset and not encoded.
             raise HTTPException(status_code=404)
         for coding in _codings(scope):
-            found = await anyio.to_thread.run_sync(_regular_file, self, path + _SUFFIXES[coding])
-            if found is not None:
-                response = self.file_response(*found, scope)
-                if response.status_code == 200:
-                    # Typed by its name less the suffix already (`mimetypes` reads `.br`
-                    # and `.gz` as encodings).
-                    response.headers["content-encoding"] = coding
-                return response
+            try:  # Starlette's own lookup, with its guards (a NUL, a name too long: 404)
+                response = await super().get_response(path + _SUFFIXES[coding], scope)
+            except HTTPException:
+                continue  # no such file: the next coding, or the asset as it is
+            if response.status_code == 200:
+                # Typed by its name less the suffix already (`mimetypes` reads `.br` and
+                # `.gz` as encodings).
+                response.headers["content-encoding"] = coding
+            return response
         return await super().get_response(path, scope)
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
@@ -147,18 +145,6 @@ def _codings(scope: Scope) -> list[str]:
     ranked = encoding_ranks(scope)
     accepted = [(acceptable(ranked, coding), coding == "br", coding) for coding in _SUFFIXES]
     return [coding for q, _, coding in sorted(accepted, reverse=True) if q > 0]
-
-
-def _regular_file(assets: StaticFiles, path: str) -> tuple[str, os.stat_result] | None:
-    """The file under `path`, if one is there; None for a name no file can have (a NUL,
-    too long), which Starlette's own lookup answers 404 too."""
-    try:
-        found, stat_result = assets.lookup_path(path)
-    except (OSError, ValueError):
-        return None
-    if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
-        return None
-    return found, stat_result
 
 
 def render_graphiql_page(
