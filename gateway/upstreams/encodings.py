@@ -13,7 +13,7 @@ Both transports (gateway.upstreams.transport, .proxied) keep to this.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
@@ -46,11 +46,17 @@ def refusal(named: list[bytes], request: httpx.Request) -> httpx.DecodingError |
     return None
 
 
+def pieces(chunk: bytes) -> Iterator[bytes]:
+    """`chunk` in pieces of at most ENCODED_CHUNK bytes."""
+    for start in range(0, len(chunk), ENCODED_CHUNK):
+        yield chunk[start : start + ENCODED_CHUNK]
+
+
 async def in_pieces(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """`chunks`, none longer than ENCODED_CHUNK."""
     async for chunk in chunks:
         if len(chunk) <= ENCODED_CHUNK:
             yield chunk
         else:
-            for start in range(0, len(chunk), ENCODED_CHUNK):
-                yield chunk[start : start + ENCODED_CHUNK]
+            for piece in pieces(chunk):
+                yield piece

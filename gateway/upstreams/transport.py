@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from gateway.upstreams.connection import Connection, NoAnswer
-from gateway.upstreams.encodings import ENCODED_CHUNK, codings, refusal
+from gateway.upstreams.encodings import ENCODED_CHUNK, codings, pieces, refusal
 
 KEEPALIVE_S = 4.0
 CLOSE_WAIT_S = 1.0
@@ -74,17 +74,17 @@ class _Body(httpx.AsyncByteStream):
         self._transport = transport
         self._conn = conn
         self._within = within
-        self._piece = ENCODED_CHUNK if encoded else None
+        self._encoded = encoded
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         conn = self._conn
-        piece = self._piece
+        encoded = self._encoded
         while True:
             chunk = conn.take()
-            if piece is not None and len(chunk) > piece:
-                for start in range(0, len(chunk), piece):
-                    yield chunk[start : start + piece]
+            if encoded and len(chunk) > ENCODED_CHUNK:
+                for piece in pieces(chunk):
+                    yield piece
             elif chunk:
                 yield chunk
             elif conn.error is not None:
