@@ -583,10 +583,8 @@ class UpstreamHTTP:
             raise _Retryable(UpstreamUnavailable(self.source, message, **kw), retry_after)
         if status in (401, 403):
             raise UpstreamUnauthorized(self.source, message, **kw)
-        if status == 407:  # from the proxy, whose address may carry credentials: not shown
-            key = f"upstreams.{self.source.value.lower()}.proxy_url"
-            refused = f"{endpoint}: the proxy refused the call (HTTP 407): check {key}"
-            raise UpstreamUnavailable(self.source, refused, **kw)
+        if status == 407:
+            raise self._proxy_refusal(endpoint, "call", status)
         if 400 <= status < 500:
             # A 404 too: every path and id the gateway asks for is its own configuration,
             # so NOT_FOUND, which the contract keeps for what a caller asked, would mislead.
@@ -603,13 +601,18 @@ class UpstreamHTTP:
         anything else, as a connection failure."""
         code = str(exc)[:3]
         status = int(code) if code.isdigit() else None
-        refused = f"{endpoint}: the proxy refused the tunnel" + (
-            f" (HTTP {status})" if status is not None else ""
-        )
-        failed = UpstreamUnavailable(self.source, refused, status=status)
+        failed = self._proxy_refusal(endpoint, "tunnel", status)
         if status is not None and 400 <= status < 500:
             raise failed from exc
         raise _Retryable(failed, None) from exc
+
+    def _proxy_refusal(self, endpoint: str, what: str, status: int | None) -> UpstreamUnavailable:
+        """The proxy said no (its address may carry credentials: the key is named, the
+        address never shown)."""
+        key = f"upstreams.{self.source.value.lower()}.proxy_url"
+        said = f" (HTTP {status})" if status is not None else ""
+        message = f"{endpoint}: the proxy refused the {what}{said}: check {key}"
+        return UpstreamUnavailable(self.source, message, status=status)
 
     async def _read_limited(self, response: httpx.Response, endpoint: str) -> bytes:
         limit = self.settings.max_response_bytes
