@@ -21,7 +21,8 @@ refuses, each with a GraphQL error body (code BAD_REQUEST) and no upstream call:
 - a POST body over `max_body_bytes`: 413. A declared Content-Length is judged
   before anything is read (so a client waiting for `100 Continue` never sends
   the body); otherwise the body is counted as it streams in, and no more than
-  `max_body_bytes` of it is ever held. The body read is handed on to the app;
+  `max_body_bytes` of it is ever held (a GET's too). The body read is handed on
+  to the app, which runs while the client stays for its answer (gateway.disconnects);
 - a POST body not in by the request deadline, which starts when the request
   arrives: 408, and the connection is closed.
 
@@ -45,6 +46,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.digits import declared_over
+from gateway.disconnects import run_while_connected
 from gateway.errors import Code
 from gateway.graphiql import asks_for_page
 from gateway.media_types import JSON_TYPES, accept_of, answer_type
@@ -119,12 +121,17 @@ class HTTPGuard:
             await self._post(scope, receive, send, started)
             return
         if method == "GET":
+            if self.html_page and asks_for_page(scope):
+                await self.app(scope, receive, send)  # the GraphiQL page: nothing runs
+                return
             refused = self._get_refusal(scope)
             if refused is not None:
                 status, message, headers = refused
                 await self._refuse(send, scope, started, status, message, headers)
                 return
-        await self.app(scope, receive, send)
+            await self._run(scope, receive, send, started)
+            return
+        await self.app(scope, receive, send)  # answered 405 by the endpoint
 
     async def _refuse(
         self,
@@ -141,8 +148,6 @@ class HTTPGuard:
         await _refuse(send, scope, status, message, extra)
 
     def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
-        if self.html_page and asks_for_page(scope):
-            return None  # the GraphiQL page: nothing runs
         params = QueryParams(scope["query_string"])
         query = params.get("query")
         if not query:
@@ -159,6 +164,14 @@ class HTTPGuard:
         if sent_type.lower() not in JSON_TYPES:
             await self._refuse(send, scope, started, 415, POST_JSON_ONLY)
             return
+        if sent_type != "application/json":
+            scope = _with_json_content_type(scope)  # the one spelling the view reads
+        await self._run(scope, receive, send, started)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+        """The app, once the whole body is in (a GET's is empty), and only while the
+        client stays to read its answer (gateway.disconnects)."""
+        headers = Headers(scope=scope)
         limit = self.max_body_bytes
         too_large = f"The request body is over the limit of {limit} bytes."
         close = {"connection": "close"}
@@ -177,9 +190,7 @@ class HTTPGuard:
             return
         if isinstance(body, _Gone):
             return  # the client left before sending its body: nobody to answer
-        if sent_type != "application/json":
-            scope = _with_json_content_type(scope)  # the one spelling the view reads
-        await self.app(scope, replay_body(body, receive), send)
+        await run_while_connected(self.app, scope, replay_body(body, receive), send, listen=receive)
 
 
 def runs_on_get(document: str, operation_name: str | None) -> bool:

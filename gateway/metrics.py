@@ -122,8 +122,9 @@ class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
             "gateway_graphql_requests",
-            "GraphQL requests by operation name and outcome: ok, or the response's error "
-            "codes (sorted, comma-separated)",
+            "GraphQL requests by operation name and outcome: ok, the response's error "
+            "codes (sorted, comma-separated), or CLIENT_CLOSED_REQUEST (the client left "
+            "before its answer)",
             ["operation", "outcome"],
             registry=registry,
         )

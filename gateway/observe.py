@@ -33,6 +33,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.cache import CacheNotes
 from gateway.config import Settings
+from gateway.disconnects import CLIENT_CLOSED, CLIENT_CLOSED_STATUS, client_left
 from gateway.errors import Code, Source
 from gateway.graphiql import asks_for_page
 from gateway.http_guard import PRIVATE_HEADERS
@@ -219,7 +220,10 @@ class Observability:
             name: object = execution.operation_name  # as sent: not always a string
             operation = _bounded(name) if isinstance(name, str) else operation
             operation_type = _operation_type(execution)
-        if result is not None:
+        gone = response is None and client_left()
+        if gone:
+            codes = [CLIENT_CLOSED]  # the operation was cancelled where it stood
+        elif result is not None:
             codes = [_code(error.extensions) for error in result.errors or ()]
         else:
             codes = _codes_of(response)
@@ -228,7 +232,7 @@ class Observability:
         if isinstance(notes, CacheNotes):
             hits, misses, stale = notes.hits, notes.misses, notes.stale
 
-        executed = result is not None or record.response_cache
+        executed = result is not None or record.response_cache or (gone and _valid(execution))
         admit = executed and not _REQUEST_ERRORS.intersection(codes)
         label = self.metrics.operation_label(operation, executed=executed, admit=admit)
         self.metrics.request_finished(label, codes, seconds)
@@ -240,6 +244,8 @@ class Observability:
 
         distinct = sorted(set(codes))
         status = response.status_code if response is not None else 500
+        if gone:
+            status = CLIENT_CLOSED_STATUS
         fields = _access_fields(record, status, seconds, distinct)
         fields.update(
             operation=operation,
@@ -310,6 +316,13 @@ def _operation_type(execution: ExecutionContext) -> str | None:
         return execution.operation_type.value
     except Exception:  # no document, or an operation name it does not have
         return None
+
+
+def _valid(execution: ExecutionContext | None) -> bool:
+    """Whether the document validated: an operation cancelled while it ran keeps the
+    label of its name, as an answered one does."""
+    errors = execution.pre_execution_errors if execution is not None else None
+    return errors is not None and not errors
 
 
 def _code(extensions: dict[str, Any] | None) -> str:

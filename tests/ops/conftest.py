@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
+import json
+import logging
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.config import Settings, parse_settings
+from gateway.logs import configure_logging
 from gateway.sandbox.server import SandboxServer, config_toml
 from tests.servers import ThreadedServer
 
@@ -109,3 +113,23 @@ def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
             if s.name == name:
                 out.append((dict(s.labels), float(s.value)))
     return out
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Every log record of the process, as `configure_logging` writes them, at DEBUG."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
+    handler = configure_logging(logging.DEBUG, stream=stream)  # not a terminal: JSON
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(saved[0])
+    for name, level in saved[1].items():
+        logging.getLogger(name).setLevel(level)
+
+
+def parse_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = stream.getvalue().splitlines()
+    assert lines
+    return [json.loads(line) for line in lines]  # every line is one JSON object

@@ -8,7 +8,6 @@ import logging
 import re
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.ops.conftest import (
     DEMO_KEY,
     StartGateway,
     operation,
+    parse_lines,
     sample,
 )
 
@@ -41,20 +41,6 @@ FIELDS = {
 }
 
 
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    """Every log record of the process, as `configure_logging` writes them, at DEBUG."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved = root.level, {n: logging.getLogger(n).level for n in ("httpx", "httpcore")}
-    handler = configure_logging(logging.DEBUG, stream=stream)  # not a terminal: JSON
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(saved[0])
-    for name, level in saved[1].items():
-        logging.getLogger(name).setLevel(level)
-
-
 def secrets() -> list[str]:
     out = [DEMO_KEY, AURORA_KEY, WRONG_KEY]
     for spec in ORG_SPECS:
@@ -62,12 +48,6 @@ def secrets() -> list[str]:
         if spec.make_token:
             out.append(spec.make_token)
     return out
-
-
-def parse_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    lines = stream.getvalue().splitlines()
-    assert lines
-    return [json.loads(line) for line in lines]  # every line is one JSON object
 
 
 def test_every_request_gets_one_json_access_line_and_no_secret_is_logged(

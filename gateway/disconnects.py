@@ -1,0 +1,79 @@
+"""A client that leaves before its answer: its operation is cancelled where it stands.
+
+Without this an operation ran to its end for nobody: a dashboard closed or
+reloaded kept walking Make's pages and starting calls against the upstreams'
+quotas. Once its request's body is in, the connection is listened to (uvicorn
+says `http.disconnect` when the client closes it) and, if the client leaves
+before the answer starts, the request's task is cancelled. What it shares goes
+on: a cache fetch another request joined, or that is already under way, runs
+in a task of its own and is stored for the next caller (the reload); only work
+for this request alone stops, and nothing new starts.
+
+The access log and the metrics show such a request as status 499 (nginx's
+"client closed request") with the outcome CLIENT_CLOSED_REQUEST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CLIENT_CLOSED = "CLIENT_CLOSED_REQUEST"
+CLIENT_CLOSED_STATUS = 499
+
+
+class _Departure:
+    __slots__ = ("gone",)
+
+    def __init__(self) -> None:
+        self.gone = False
+
+
+_DEPARTURE: ContextVar[_Departure | None] = ContextVar("gateway_departure", default=None)
+
+
+def client_left() -> bool:
+    """Whether the client of the request under way left before its answer."""
+    departure = _DEPARTURE.get()
+    return departure is not None and departure.gone
+
+
+async def run_while_connected(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, listen: Receive
+) -> None:
+    """`app`, cancelled if `listen` (the connection's own `receive`, its request body
+    already read) says the client left before the answer started."""
+    task = asyncio.current_task()
+    assert task is not None
+    departure = _Departure()
+    answering = False
+
+    async def sending(message: Message) -> None:
+        nonlocal answering
+        answering = True  # from here on the answer is the server's to finish or drop
+        await send(message)
+
+    async def watch() -> None:
+        # After the body, uvicorn's next message is the disconnect: the client's, or
+        # its own once the answer is complete, which `answering` tells apart.
+        message = await listen()
+        if message["type"] == "http.disconnect" and not answering:
+            departure.gone = True
+            task.cancel()
+
+    token = _DEPARTURE.set(departure)
+    watcher = asyncio.create_task(watch())
+    try:
+        await app(scope, receive, sending)
+    except asyncio.CancelledError:
+        if not departure.gone or task.uncancel() > 0:
+            raise  # a cancellation of its own (the server stopping): it goes on up
+        # Nobody is left to answer.
+    else:
+        if departure.gone:
+            task.uncancel()  # delivered, and caught inside: the count stays even
+    finally:
+        watcher.cancel()
+        _DEPARTURE.reset(token)

@@ -1,0 +1,118 @@
+"""A client that leaves before its answer: its operation stops, and is logged as 499."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from gateway.config import Settings
+from gateway.logs import ACCESS_LOGGER
+from gateway.sandbox.faults import FaultRule
+from gateway.sandbox.server import SandboxServer
+from tests.ops.conftest import DEMO_KEY, StartGateway, ops_settings, parse_lines, sample
+
+USAGE = 'query Usage { organization(id: "aurora") { usage { workspace { projects } } } }'
+AUTOMATION = 'query Automation { organization(id: "aurora") { usage { automation { errors } } } }'
+
+
+def slow_zylon(sandbox: SandboxServer) -> Settings:
+    """Neither the upstream's timeout nor the request's deadline ends a hanging call
+    while the test runs: only the client's leaving can."""
+    extra = "[upstreams.zylon]\ntimeout_s = 60.0\nmax_retries = 0\n"
+    return ops_settings(sandbox, extra + "[limits]\nrequest_deadline_s = 60.0\n")
+
+
+def request_bytes(url: str, method: str) -> bytes:
+    host = urlsplit(url).netloc
+    head = [f"Host: {host}", f"Authorization: Bearer {DEMO_KEY}", "Accept: application/json"]
+    if method == "GET":
+        target = "/graphql?" + urlencode({"query": USAGE})
+        lines = [f"GET {target} HTTP/1.1", *head]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    body = json.dumps({"query": USAGE}).encode()
+    lines = [
+        "POST /graphql HTTP/1.1",
+        *head,
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def wait_for(predicate: Any, what: str, *, seconds: float = 20.0) -> None:
+    """Poll, bounded: a condition the gateway reaches at once once it notices."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"never: {what}")
+
+
+def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    if not stream.getvalue():
+        return []
+    return [r for r in parse_lines(stream) if r["logger"] == ACCESS_LOGGER]
+
+
+def totals_calls(sandbox: SandboxServer) -> int:
+    return int(sandbox.state.log.count(source="zylon", path_contains="totals"))
+
+
+def leave_once_called(url: str, method: str, sandbox: SandboxServer, calls: int) -> None:
+    """Send a request and hang up once the sandbox has its Zylon call."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as client:
+        client.sendall(request_bytes(url, method))
+        wait_for(lambda: totals_calls(sandbox) == calls, "the upstream call")
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_client_that_leaves_ends_its_operation_and_is_logged_as_499(
+    start_gateway: StartGateway,
+    clean_sandbox: SandboxServer,
+    log_stream: io.StringIO,
+    method: str,
+) -> None:
+    gateway = start_gateway(slow_zylon(clean_sandbox))
+    assert "errors" not in gateway.run(AUTOMATION)  # a client that stays is answered as ever
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", path_contains="totals", hang=True))
+
+    leave_once_called(gateway.server.url, method, clean_sandbox, calls=1)
+
+    # The call hangs for a minute: only the departure can end the request this soon.
+    wait_for(lambda: len(access_lines(log_stream)) == 2, "the access line of the request")
+    stayed, left = access_lines(log_stream)
+    assert (stayed["status"], stayed["error_codes"]) == (200, [])
+    assert (left["status"], left["error_codes"]) == (499, ["CLIENT_CLOSED_REQUEST"])
+    assert left["operation"] == "Usage"
+    metrics = gateway.metrics()
+    outcome = {"operation": "Usage", "outcome": "CLIENT_CLOSED_REQUEST"}
+    assert sample(metrics, "gateway_graphql_requests_total", **outcome) == 1
+    assert sample(metrics, "gateway_graphql_requests_in_flight") == 0
+    assert "Traceback" not in log_stream.getvalue()
+
+
+def test_a_fetch_under_way_goes_on_for_the_next_caller(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    """What the leaving client started is shared work: it is stored, not cancelled, so
+    the client's reload is answered without calling Zylon again."""
+    gateway = start_gateway(slow_zylon(clean_sandbox))
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", latency_ms=1500, times=1)
+    )
+    leave_once_called(gateway.server.url, "POST", clean_sandbox, calls=1)
+    wait_for(lambda: len(access_lines(log_stream)) == 1, "the access line of the request")
+    assert access_lines(log_stream)[0]["status"] == 499
+
+    body = gateway.run(USAGE)
+    assert "errors" not in body, body
+    assert body["data"]["organization"]["usage"]["workspace"]["projects"] > 0
+    assert totals_calls(clean_sandbox) == 1
