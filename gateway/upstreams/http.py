@@ -542,8 +542,10 @@ class UpstreamHTTP:
                 ) from exc
             answered = False  # unreachable, or closed unanswered (NoAnswer)
             if isinstance(exc, httpx.ProxyError):
-                self._proxy_refused(exc, endpoint)
-            failed = UpstreamUnavailable(self.source, f"{endpoint}: connection failed")
+                status = _tunnel_status(exc)
+                answered = status is not None  # counted by the proxy's status, as a forward's
+                self._proxy_refused(exc, endpoint, status)
+            failed = UpstreamUnavailable(self.source, f"{endpoint}: {self._unreached(exc)}")
             raise _Retryable(failed, None) from exc
         except httpx.DecodingError as exc:
             failure = BAD_RESPONSE  # a body it could not decode, or encoded more than once
@@ -594,24 +596,30 @@ class UpstreamHTTP:
         # 1xx leftovers, 2xx other than 200, and 3xx (redirects are not followed).
         raise UpstreamBadResponse(self.source, message, **kw)
 
-    def _proxy_refused(self, exc: httpx.ProxyError, endpoint: str) -> NoReturn:
-        """The proxy's answer to a tunnel (CONNECT): its status, which httpcore writes at
-        the head of its message (no address, no credentials). A 4xx is the proxy's
-        verdict on this gateway (credentials, a port it forbids), not retried; a 5xx and
-        anything else, as a connection failure."""
-        code = str(exc)[:3]
-        status = int(code) if code.isdigit() else None
+    def _unreached(self, exc: httpx.TransportError) -> str:
+        """Through a proxy, a connection that fails is the proxy's: this gateway opens
+        none to the upstream itself."""
+        if self.settings.proxy_url is not None and isinstance(exc, httpx.ConnectError):
+            return f"connection to the proxy failed: check {self._proxy_key()}"
+        return "connection failed"
+
+    def _proxy_refused(self, exc: httpx.ProxyError, endpoint: str, status: int | None) -> NoReturn:
+        """The proxy's answer to a tunnel (CONNECT). A 4xx is the proxy's verdict on this
+        gateway (credentials, a port it forbids), not retried; a 5xx and anything else,
+        as a connection failure."""
         failed = self._proxy_refusal(endpoint, "tunnel", status)
         if status is not None and 400 <= status < 500:
             raise failed from exc
         raise _Retryable(failed, None) from exc
 
+    def _proxy_key(self) -> str:
+        return f"upstreams.{self.source.value.lower()}.proxy_url"
+
     def _proxy_refusal(self, endpoint: str, what: str, status: int | None) -> UpstreamUnavailable:
         """The proxy said no (its address may carry credentials: the key is named, the
         address never shown)."""
-        key = f"upstreams.{self.source.value.lower()}.proxy_url"
         said = f" (HTTP {status})" if status is not None else ""
-        message = f"{endpoint}: the proxy refused the {what}{said}: check {key}"
+        message = f"{endpoint}: the proxy refused the {what}{said}: check {self._proxy_key()}"
         return UpstreamUnavailable(self.source, message, status=status)
 
     async def _read_limited(self, response: httpx.Response, endpoint: str) -> bytes:
@@ -647,3 +655,10 @@ class UpstreamHTTP:
             raise UpstreamBadResponse(
                 self.source, f"{endpoint}: response is not JSON", status=200
             ) from exc
+
+
+def _tunnel_status(exc: httpx.ProxyError) -> int | None:
+    """The status of a proxy's refusal of a tunnel, which httpcore writes at the head of
+    its message (no address, no credentials)."""
+    code = str(exc)[:3]
+    return int(code) if code.isdigit() else None

@@ -28,6 +28,7 @@ from gateway.upstreams.encodings import ENCODED_CHUNK
 from gateway.upstreams.http import open_http_client
 from tests.graph.conftest import DEMO_KEY
 from tests.hardening.conftest import Serve, codes, tuned
+from tests.ops.conftest import sample
 from tests.processes import free_port
 
 QUERY = """{ organization(id: "aurora") {
@@ -117,6 +118,11 @@ def test_a_proxy_that_refuses_connections_fails_each_source_alone(
         },
         ("organization", "usage", "automation"): {"code": "UPSTREAM_UNAVAILABLE", "source": "MAKE"},
     }
+    messages = sorted(error["message"] for error in body["errors"])
+    assert messages == [
+        "Make: analytics: connection to the proxy failed: check upstreams.make.proxy_url",
+        "Zylon: totals: connection to the proxy failed: check upstreams.zylon.proxy_url",
+    ]
     assert clean_sandbox.state.log.count() == 0
 
 
@@ -169,14 +175,20 @@ def test_a_tunnel_the_proxy_refuses_says_so_with_its_status_unretried(
     )
     settings = dataclasses.replace(sandbox_settings, organizations=organizations)
     with tinyproxy(tmp_path, "ConnectPort 443\n") as strict:
-        body = serve(tuned(_through(settings, strict.url, retries=2))).run(QUERY)
+        client = serve(tuned(_through(settings, strict.url, retries=2)))
+        body = client.run(QUERY)
         tunnels = strict.log.read_text().count("Request (file descriptor")
+        metrics = client.http.get("/metrics").text
     failures = codes(body)
     for path in (("organization", "usage", "workspace"), ("organization", "usage", "automation")):
         assert failures[path]["code"] == "UPSTREAM_UNAVAILABLE"
         assert failures[path]["status"] == 403
     assert all("the proxy refused the tunnel (HTTP 403)" in e["message"] for e in body["errors"])
     assert tunnels == 2  # one a source: a refusal is the proxy's verdict, not retried
+    # Counted by the proxy's status, as a forwarded call's 407 is: it was "no_response",
+    # which read as an upstream that never answered.
+    attempt = {"endpoint": "totals", "source": "zylon", "status": "403"}
+    assert sample(metrics, "gateway_upstream_requests_total", **attempt) == 1
 
 
 async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
