@@ -887,12 +887,24 @@ async def test_redis_outage_degrades_to_misses_and_recovers(
         assert unavailable[0].levelno == logging.WARNING
 
         server.start()
-        assert await replica_a.ping() is True
-        await replica_a.load(up.item("c"))
-        notes = CacheNotes()
-        assert await replica_b.load(up.item("c"), notes=notes) == "c@v1"
-        assert notes.hits == 1
-        assert up.calls == {"a": 2, "b": 1, "c": 1}
+        with caplog.at_level(logging.INFO, logger="gateway.cache"):
+            assert await replica_a.ping() is True
+            await replica_a.load(up.item("c"))
+            notes = CacheNotes()
+            assert await replica_b.load(up.item("c"), notes=notes) == "c@v1"
+            assert notes.hits == 1
+            assert up.calls == {"a": 2, "b": 1, "c": 1}
+
+            # A second outage within the minute is logged too: the last line said
+            # "reachable again" while Redis was down (observe2).
+            server.stop()
+            assert await replica_a.ping() is False
+        states = [r.getMessage() for r in caplog.records if r.name.startswith("gateway.cache")]
+        assert states == [
+            "redis cache unavailable (ConnectionError); serving without it",
+            "redis cache reachable again",
+            "redis cache unavailable (ConnectionError); serving without it",
+        ]
     finally:
         await replica_a.close()
         await replica_b.close()

@@ -1,9 +1,11 @@
 """The Redis store: aiocache's RedisCache (redis-py asyncio), pickled envelopes.
 
 Every call is bounded by a short timeout and guarded: an outage turns reads
-into misses and writes into no-ops, logged at WARNING at most once a minute.
-After a failure, data calls skip Redis for `_RETRY_AFTER_S` so a dead server
-does not cost a timeout per request; `ping` always tries, and clears that. A
+into misses and writes into no-ops. Each change of state is logged: WARNING as
+Redis goes, INFO as it comes back, so the last line says where it stands. After
+a failure, data calls skip Redis for `_RETRY_AFTER_S` so a dead server does not
+cost a timeout per request (nor a log line: a flapping server is logged at most
+a line a second each way); `ping` always tries, and clears that. A
 reply not shaped as Redis answers counts as such a failure. A command Redis
 refuses (full under `noeviction`, a read-only replica) is not one: that write
 or lock is dropped, and what Redis holds is still read.
@@ -238,21 +240,18 @@ class RedisStore:
         return self._prefix + key.removeprefix(PREFIX)
 
     def _failed(self, exc: BaseException) -> None:
-        self._down = True
         self._down_until = time.monotonic() + _RETRY_AFTER_S
-        self._warn("redis cache unavailable (%s); serving without it", exc)
+        if not self._down:  # a second outage within the minute is logged too (observe2)
+            self._down = True
+            log.warning("redis cache unavailable (%s); serving without it", _named(exc))
 
     def _refused(self, exc: RedisError) -> None:
+        """At most once a minute: every write may be refused while Redis is full."""
         self._recovered()  # it answers
-        self._warn("redis cache refused a command (%s); not storing", exc)
-
-    def _warn(self, message: str, exc: BaseException) -> None:
-        """At most once a minute; the type only: a message could carry the server's
-        address or worse."""
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY_S:
             self._last_warning = now
-            log.warning(message, type(exc).__name__)
+            log.warning("redis cache refused a command (%s); not storing", _named(exc))
 
     def _recovered(self) -> None:
         if self._down:
@@ -366,3 +365,8 @@ class RedisStore:
             await self.backend.close()
         except Exception as exc:  # closing a dead connection is not worth an error
             log.debug("closing the redis cache failed (%s)", type(exc).__name__)
+
+
+def _named(exc: BaseException) -> str:
+    """The type only: a message could carry the server's address or worse."""
+    return type(exc).__name__
