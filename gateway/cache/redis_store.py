@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hmac
-import importlib.metadata
 import json
 import logging
 import pickle
@@ -53,6 +52,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError
 
+from gateway import version
 from gateway.bound_mac import BoundMac
 from gateway.cache.item import Envelope
 from gateway.cache.keys import PREFIX
@@ -102,13 +102,6 @@ def shapes(classes: Sequence[type], version: str) -> bytes:
     return json.dumps([CACHE_FORMAT, version, declared], separators=(",", ":")).encode()
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("analytics-gateway")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
-        return "unknown"
-
-
 SHAPES = shapes(
     [
         Envelope,
@@ -120,7 +113,7 @@ SHAPES = shapes(
             and value.__module__ == models.__name__
         ),
     ],
-    _version(),
+    version(),
 )
 
 

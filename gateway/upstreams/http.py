@@ -25,6 +25,7 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import orjson
 
+from gateway import version
 from gateway.config import UpstreamSettings
 from gateway.digits import declared_over
 from gateway.errors import (
@@ -90,8 +91,12 @@ def open_http_client(
     return CookielessClient(
         timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
         transport=transport,
-        # Not httpx's default, which names brotli where it is installed (encodings).
-        headers={"Accept-Encoding": ACCEPTED},
+        headers={
+            # Not httpx's default, which names brotli where it is installed (encodings).
+            "Accept-Encoding": ACCEPTED,
+            # Who calls, for the upstream's logs and its support: not "python-httpx".
+            "User-Agent": f"analytics-gateway/{version()}",
+        },
         follow_redirects=False,
         trust_env=False,  # an upstream's address is what the configuration says
         event_hooks=event_hooks,

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import trustme
 
+from gateway import version
 from gateway.config import ConfigError, Secret, Settings, UpstreamSettings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
 from gateway.upstreams.encodings import ENCODED_CHUNK
@@ -330,9 +331,10 @@ async def test_a_gzipped_answer_is_taken_on_both_transports(proxy: Proxy, via: s
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
     settings = UpstreamSettings(proxy_url=Secret(proxy.url) if via == "proxy" else None)
     body = gzip.compress(bytes(range(256)) * 1000, compresslevel=1)  # 256 KB in ~70 KB
-    with answering(head, body) as (url, _):
+    with answering(head, body) as (url, heads):
         async with open_http_client(settings) as client, client.stream("GET", url) as response:
             pieces = [piece async for piece in response.aiter_raw()]
+    assert f"\r\nUser-Agent: analytics-gateway/{version()}\r\n".encode() in heads[0]
     assert b"".join(pieces) == body
     assert max(len(piece) for piece in pieces) <= ENCODED_CHUNK  # each inflates bounded
     assert gzip.decompress(b"".join(pieces)) == bytes(range(256)) * 1000
