@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 import pytest
 
 from gateway.cache import Cache, CacheItem, CacheNotes, cache_key, open_cache, scope
+from gateway.cache import core as cache_core
 from gateway.cache.item import Envelope
 from gateway.cache.keys import lock_key
 from gateway.cache.lru import LruMemoryCache
@@ -825,6 +826,39 @@ async def test_failed_refreshes_are_logged_once_a_minute_per_kind(
         assert len(lines) == 2
         assert lines[0].startswith("refreshing a stale zylon_ranking entry failed: ")
         assert lines[1].startswith("refreshing a stale zylon_totals entry failed: ")
+    finally:
+        await cache.close()
+
+
+async def test_warnings_held_back_are_told_when_their_minute_ends(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their count went with the next such line, and untold when the outage ended first."""
+    monkeypatch.setattr(cache_core, "_WARN_EVERY_S", 0.3)
+    cache = open_cache(CacheSettings(stale_s=0.0, stale_if_error_s=3600.0))
+    down = False
+
+    async def fetch() -> str:
+        if down:
+            raise UpstreamUnavailable(Source.ZYLON, "zylon: HTTP 503")
+        return "figures"
+
+    item = CacheItem(
+        key=cache_key(SCOPE, "zylon_totals", "t"), kind="zylon_totals", fetch=fetch, ttl_s=0.05
+    )
+    try:
+        assert await cache.load(item) == "figures"
+        await asyncio.sleep(0.1)  # expired now
+        down = True
+        with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            for _ in range(5):
+                assert await cache.load(item) == "figures"
+            down = False  # the outage ends within the minute: nothing more is logged
+            await asyncio.sleep(0.5)
+        lines = [r.getMessage() for r in caplog.records if "serving an expired" in r.getMessage()]
+        assert len(lines) == 2
+        assert lines[1].startswith("serving an expired zylon_totals entry: ")
+        assert lines[1].endswith("HTTP 503') (4 held back in the last minute)")
     finally:
         await cache.close()
 

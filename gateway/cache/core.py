@@ -95,8 +95,9 @@ class Cache:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failed_refresh: OrderedDict[str, None] = OrderedDict()
-        # Per warning and kind: when it was last logged, and how many went unlogged since.
-        self._warnings: dict[tuple[str, str], tuple[float, int]] = {}
+        # Per warning and kind: when it was last logged, how many went unlogged since, and
+        # why the last one failed.
+        self._warnings: dict[tuple[str, str], tuple[float, int, str]] = {}
 
     # --- public --------------------------------------------------------------
 
@@ -431,15 +432,27 @@ class Cache:
             await self._store.release_locks([(lock, token)])
 
     def _warn(self, what: str, kind: str, exc: BaseException) -> None:
-        """`what` (with `kind` for its %s) and why, at most once a minute per both."""
-        now = time.monotonic()
-        last, unlogged = self._warnings.get((what, kind), (-_WARN_EVERY_S, 0))
+        """`what` (with `kind` for its %s) and why, at most once a minute per both. The
+        first one held back sets a timer for the minute's end, which logs the last held
+        back with their count: when the failures stopped within the minute, they went
+        untold."""
+        now, why = time.monotonic(), _describe(exc)
+        last, unlogged, _ = self._warnings.get((what, kind), (-_WARN_EVERY_S, 0, why))
         if now - last < _WARN_EVERY_S:
-            self._warnings[what, kind] = (last, unlogged + 1)
+            if not unlogged:
+                later = last + _WARN_EVERY_S - now
+                asyncio.get_running_loop().call_later(later, self._held_back, what, kind)
+            self._warnings[what, kind] = (last, unlogged + 1, why)
             return
-        self._warnings[what, kind] = (now, 0)
-        more = f" ({unlogged} more since the last such line)" if unlogged else ""
-        log.warning(f"{what}: %s%s", kind, _describe(exc), more)
+        self._warnings[what, kind] = (now, 0, why)
+        more = f" ({unlogged} held back since the last such line)" if unlogged else ""
+        log.warning(f"{what}: %s%s", kind, why, more)
+
+    def _held_back(self, what: str, kind: str) -> None:
+        _, unlogged, why = self._warnings[what, kind]
+        if unlogged:  # else one was logged since, and told them
+            self._warnings[what, kind] = (time.monotonic(), 0, why)
+            log.warning(f"{what}: %s (%d held back in the last minute)", kind, why, unlogged)
 
     # --- helpers -------------------------------------------------------------
 
