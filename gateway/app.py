@@ -116,6 +116,7 @@ def create_app(
         deadline_s=settings.limits.request_deadline_s,
         html_page=settings.graphql.graphiql,
         on_refusal=observability.refused,
+        max_in_flight=settings.server.max_in_flight,
     )
     middleware = [guard]
     if settings.server.compression:

@@ -67,6 +67,11 @@ class ServerSettings:
     # Gzip for answers of 1 KiB or more to clients that accept it (gateway.compression).
     # Off behind a proxy that compresses by itself.
     compression: bool = True
+    # GraphQL requests one worker answers at once; past it, 503 OVERLOADED with
+    # `Retry-After`, before the body is read (0: no cap). Every request in flight waits on
+    # the others' CPU and holds its memory: a worker far past what it can serve answers
+    # nobody in time, and a balancer told so sends the excess to another replica.
+    max_in_flight: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,6 +651,7 @@ def _server(t: _Table) -> ServerSettings:
     metrics_token = t.secret("metrics_token", required=False, min_length=16)
     cors_origins = _cors_origins(t) if t.has("cors_origins") else d.cors_origins
     compression = t.boolean("compression", d.compression)
+    max_in_flight = t.integer("max_in_flight", d.max_in_flight, minimum=0, maximum=1_000_000)
     t.done()
     return ServerSettings(
         host=host,
@@ -655,6 +661,7 @@ def _server(t: _Table) -> ServerSettings:
         keep_alive_s=keep_alive_s,
         cors_origins=cors_origins,
         compression=compression,
+        max_in_flight=max_in_flight,
     )
 
 

@@ -1,7 +1,11 @@
 """HTTP hardening of the GraphQL endpoint, before authentication and before any other work.
 
 A pure ASGI middleware in front of the app. For requests to the GraphQL path it
-refuses, each with a GraphQL error body (code BAD_REQUEST) and no upstream call:
+refuses, each with a GraphQL error body (code BAD_REQUEST, unless said) and no
+upstream call:
+
+- any request while this worker answers `max_in_flight` already: 503, code
+  OVERLOADED, with `Retry-After: 1`, before anything of it is read;
 
 - a GET whose selected operation is a mutation or a subscription: 405 with
   `Allow: POST` (the schema has none today: this is defence in depth). A GET
@@ -81,8 +85,8 @@ def error_response(
     return JSONResponse(error_body(message, code), status_code=status, headers=headers)
 
 
-RefusalHook = Callable[[Scope, int, float], Mapping[str, str]]
-"""Told of each refusal (scope, status, seconds taken); returns headers to add to it."""
+RefusalHook = Callable[[Scope, int, float, Code], Mapping[str, str]]
+"""Told of each refusal (scope, status, seconds taken, code); returns headers to add to it."""
 
 
 class HTTPGuard:
@@ -95,6 +99,7 @@ class HTTPGuard:
         path: str = "/graphql",
         html_page: bool = True,
         on_refusal: RefusalHook | None = None,
+        max_in_flight: int = 0,
     ) -> None:
         """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through.
         `deadline_s`: the request's deadline starts when it arrives, so that the time its
@@ -106,13 +111,30 @@ class HTTPGuard:
         self.path = path
         self.html_page = html_page
         self.on_refusal = on_refusal
+        self.max_in_flight = max_in_flight  # 0: no cap
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        with request_deadline(self.deadline_s):
-            await self._guard(scope, receive, send)
+        if self.in_flight >= self.max_in_flight > 0:
+            await self._overloaded(scope, send)
+            return
+        self.in_flight += 1
+        try:
+            with request_deadline(self.deadline_s):
+                await self._guard(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _overloaded(self, scope: Scope, send: Send) -> None:
+        message = (
+            f"This server is answering its most requests at once ({self.max_in_flight},"
+            " server.max_in_flight); try again shortly."
+        )
+        retry = {"retry-after": "1"}
+        await self._refuse(send, scope, time.perf_counter(), 503, message, retry, Code.OVERLOADED)
 
     async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -141,11 +163,12 @@ class HTTPGuard:
         status: int,
         message: str,
         headers: Mapping[str, str] | None = None,
+        code: Code = Code.BAD_REQUEST,
     ) -> None:
         extra = dict(headers or {})
         if self.on_refusal is not None:
-            extra.update(self.on_refusal(scope, status, time.perf_counter() - started))
-        await _refuse(send, scope, status, message, extra)
+            extra.update(self.on_refusal(scope, status, time.perf_counter() - started, code))
+        await _refuse(send, scope, status, message, extra, code)
 
     def _get_refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         params = QueryParams(scope["query_string"])
@@ -289,9 +312,10 @@ async def _refuse(
     status: int,
     message: str,
     extra_headers: Mapping[str, str] | None = None,
+    code: Code = Code.BAD_REQUEST,
 ) -> None:
     logger.debug("refused %s %s: HTTP %d %s", scope["method"], scope["path"], status, message)
-    body = orjson.dumps(error_body(message, Code.BAD_REQUEST))
+    body = orjson.dumps(error_body(message, code))
     media = answer_type(accept_of(Headers(scope=scope)))
     headers = [
         (b"content-type", media.encode()),

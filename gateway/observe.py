@@ -199,12 +199,12 @@ class Observability:
             headers.setdefault(name, value)  # a Cache-Control of the answer's own stays
         return response
 
-    def refused(self, scope: Scope, status: int, seconds: float) -> dict[str, str]:
+    def refused(self, scope: Scope, status: int, seconds: float, code: Code) -> dict[str, str]:
         """A request the HTTP guard refused (gateway.http_guard): counted and logged like
         every other answer; the headers it returns give the refusal its request id."""
         sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
         record = RequestRecord(id=request_id(sent), method=scope["method"], started=0.0)
-        codes = [Code.BAD_REQUEST]
+        codes = [code]
         label = self.metrics.operation_label(None, executed=False)
         self.metrics.request_finished(label, codes, seconds)
         fields = _access_fields(record, status, seconds, codes)

@@ -150,7 +150,13 @@ def test_every_key_of_every_section() -> None:
     data = base()
     data.update(
         {
-            "server": {"host": "::1", "port": 9000, "workers": 4, "keep_alive_s": 75},
+            "server": {
+                "host": "::1",
+                "port": 9000,
+                "workers": 4,
+                "keep_alive_s": 75,
+                "max_in_flight": 0,
+            },
             "cache": {
                 "backend": "redis",
                 "url": "rediss://cache.internal:6380/1",
@@ -177,7 +183,9 @@ def test_every_key_of_every_section() -> None:
         }
     )
     s = parse_settings(data, {"CURSOR_SECRET": "0123456789abcdef-cursor"})
-    assert s.server == ServerSettings(host="::1", port=9000, workers=4, keep_alive_s=75)
+    assert s.server == ServerSettings(
+        host="::1", port=9000, workers=4, keep_alive_s=75, max_in_flight=0
+    )
     assert s.cache == CacheSettings(
         backend="redis",
         url="rediss://cache.internal:6380/1",
@@ -297,6 +305,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("cache.default_ttl_s", 1e16, "cache.default_ttl_s: must be at most 315360000"),
         ("upstreams.make.timeout_s", 1e300, "upstreams.make.timeout_s: must be at most"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
+        ("server.max_in_flight", -1, "server.max_in_flight: must be 0..1000000, got -1"),
         ("server.metrics_token", "short", "server.metrics_token: needs 16+ characters"),
         (
             "graphql.persisted_query_max_entries",

@@ -1,4 +1,5 @@
-"""A client that leaves before its answer: its operation stops, and is logged as 499."""
+"""A client that leaves before its answer: its operation stops, and is logged as 499;
+and a request past `server.max_in_flight`, refused 503 before it is read."""
 
 from __future__ import annotations
 
@@ -116,3 +117,41 @@ def test_a_fetch_under_way_goes_on_for_the_next_caller(
     assert "errors" not in body, body
     assert body["data"]["organization"]["usage"]["workspace"]["projects"] > 0
     assert totals_calls(clean_sandbox) == 1
+
+
+def test_past_max_in_flight_a_request_is_refused_503_unread(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    """A worker far past what it can serve answered nobody in time; now the excess is
+    told to come back (or go to another replica) at once."""
+    settings = ops_settings(clean_sandbox, "[server]\nmax_in_flight = 2\n")
+    gateway = start_gateway(settings)
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", latency_ms=60_000)
+    )
+    parts = urlsplit(gateway.server.url)
+    held = [socket.create_connection((parts.hostname, parts.port)) for _ in range(2)]
+    try:
+        for client in held:
+            client.sendall(request_bytes(gateway.server.url, "POST"))
+        in_flight = "gateway_graphql_requests_in_flight"
+        wait_for(lambda: sample(gateway.metrics(), in_flight) == 2, "two requests in flight")
+
+        refused = gateway.post({"query": AUTOMATION}, headers={"X-Request-Id": "over-the-cap"})
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["x-request-id"] == "over-the-cap"
+        (error,) = refused.json()["errors"]
+        assert error["extensions"] == {"code": "OVERLOADED"}
+        assert "server.max_in_flight" in error["message"]
+        assert clean_sandbox.state.log.count(source="make") == 0
+    finally:
+        for client in held:
+            client.close()  # they leave: their requests end (gateway.disconnects)
+    wait_for(lambda: sample(gateway.metrics(), in_flight) == 0, "the held requests ended")
+    assert "errors" not in gateway.run(AUTOMATION)
+    lines = access_lines(log_stream)
+    assert [line["status"] for line in lines] == [503, 499, 499, 200]
+    assert lines[0]["error_codes"] == ["OVERLOADED"]
+    outcome = {"operation": "unknown", "outcome": "OVERLOADED"}
+    assert sample(gateway.metrics(), "gateway_graphql_requests_total", **outcome) == 1
