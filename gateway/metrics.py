@@ -189,6 +189,13 @@ class GatewayMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.client_requests = Counter(
+            "gateway_client_requests",
+            "GraphQL requests by client (its name in the config; a request without a known "
+            "key has none) and outcome: served, or rate_limited (over its requests_per_s)",
+            ["client", "outcome"],
+            registry=registry,
+        )
         self.breaker = Gauge(
             "gateway_upstream_breaker_state",
             "Circuit breaker state per upstream and organization: 0 closed, 1 half-open, 2 open",

@@ -241,6 +241,11 @@ class Observability:
             self.metrics.persisted.labels(record.persisted).inc()
         if record.response_cache:
             self.metrics.response_cache_hits.inc()
+        if record.client is not None:
+            limited = Code.RATE_LIMITED in codes
+            self.metrics.client_requests.labels(
+                record.client, "rate_limited" if limited else "served"
+            ).inc()
 
         distinct = sorted(set(codes))
         status = response.status_code if response is not None else 500

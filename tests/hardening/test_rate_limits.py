@@ -17,6 +17,7 @@ from gateway.config import ConfigError, Settings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
 from tests.graph.conftest import DEMO_KEY
 from tests.hardening.conftest import Serve
+from tests.ops.conftest import samples
 from tests.processes import free_port
 from tests.redis_server import RedisServer
 
@@ -67,6 +68,17 @@ def test_past_its_burst_a_client_gets_429_and_no_upstream_call(
     # Another client's answers are its own count's.
     for _ in range(3):
         assert _post(gql.http, key=AURORA_KEY).status_code == 200
+    # Which client is held back, for the operator (observe2: only the log said).
+    metrics = gql.http.get("/metrics").text
+    counted = {
+        (labels["client"], labels["outcome"]): value
+        for labels, value in samples(metrics, "gateway_client_requests_total")
+    }
+    assert counted == {
+        ("sandbox-demo", "served"): 2,
+        ("sandbox-demo", "rate_limited"): 1,
+        ("sandbox-aurora-only", "served"): 3,
+    }
 
 
 def test_a_client_without_a_rate_is_never_limited(serve: Serve, sandbox_settings: Settings) -> None:
