@@ -4,10 +4,12 @@ Without this an operation ran to its end for nobody: a dashboard closed or
 reloaded kept walking Make's pages and starting calls against the upstreams'
 quotas. Once its request's body is in, the connection is listened to (uvicorn
 says `http.disconnect` when the client closes it) and, if the client leaves
-before the answer starts, the request's task is cancelled. What it shares goes
-on: a cache fetch another request joined, or that is already under way, runs
-in a task of its own and is stored for the next caller (the reload); only work
-for this request alone stops, and nothing new starts.
+before the answer starts, the request's deadline ends at once and its task is
+cancelled. No upstream call starts for it any more: not a call waiting for a
+slot, not a retry (a request that joined one of its fetches fetches again, as
+for any fetch cut by its owner's deadline). Calls already on the wire run to
+their end in tasks of their own and are stored for the next caller (the
+reload), as is a stale entry's refresh.
 
 The access log and the metrics show such a request as status 499 (nginx's
 "client closed request") with the outcome CLIENT_CLOSED_REQUEST.
@@ -19,6 +21,8 @@ import asyncio
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.upstreams import deadline
 
 CLIENT_CLOSED = "CLIENT_CLOSED_REQUEST"
 CLIENT_CLOSED_STATUS = 499
@@ -61,6 +65,7 @@ async def run_while_connected(
         message = await listen()
         if message["type"] == "http.disconnect" and not answering:
             departure.gone = True
+            deadline.end_now()  # in the tasks it started too: nothing new starts for it
             task.cancel()
 
     token = _DEPARTURE.set(departure)

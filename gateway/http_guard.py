@@ -50,7 +50,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.digits import declared_over
-from gateway.disconnects import run_while_connected
+from gateway.disconnects import CLIENT_CLOSED, CLIENT_CLOSED_STATUS, run_while_connected
 from gateway.errors import Code
 from gateway.graphiql import asks_for_page
 from gateway.media_types import JSON_TYPES, accept_of, answer_type
@@ -85,7 +85,7 @@ def error_response(
     return JSONResponse(error_body(message, code), status_code=status, headers=headers)
 
 
-RefusalHook = Callable[[Scope, int, float, Code], Mapping[str, str]]
+RefusalHook = Callable[[Scope, int, float, str], Mapping[str, str]]
 """Told of each refusal (scope, status, seconds taken, code); returns headers to add to it."""
 
 
@@ -211,8 +211,11 @@ class HTTPGuard:
         if body is None:
             await self._refuse(send, scope, started, 413, too_large, close)
             return
-        if isinstance(body, _Gone):
-            return  # the client left before sending its body: nobody to answer
+        if isinstance(body, _Gone):  # the client left before sending its body
+            if self.on_refusal is not None:  # nobody to answer: logged, counted all the same
+                seconds = time.perf_counter() - started
+                self.on_refusal(scope, CLIENT_CLOSED_STATUS, seconds, CLIENT_CLOSED)
+            return
         await run_while_connected(self.app, scope, replay_body(body, receive), send, listen=receive)
 
 

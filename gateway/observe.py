@@ -199,7 +199,7 @@ class Observability:
             headers.setdefault(name, value)  # a Cache-Control of the answer's own stays
         return response
 
-    def refused(self, scope: Scope, status: int, seconds: float, code: Code) -> dict[str, str]:
+    def refused(self, scope: Scope, status: int, seconds: float, code: str) -> dict[str, str]:
         """A request the HTTP guard refused (gateway.http_guard): counted and logged like
         every other answer; the headers it returns give the refusal its request id."""
         sent = Headers(scope=scope).get(REQUEST_ID_HEADER)

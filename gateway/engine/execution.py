@@ -33,6 +33,7 @@ resolves fields as middleware, which the short path would otherwise skip.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -44,9 +45,10 @@ from graphql import (
     GraphQLResolveInfo,
     Undefined,
 )
+from graphql.execution import executor as graphql_executor
 from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
 from graphql.execution.executor import Executor
-from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.cast import get_strawberry_type_cast
 
@@ -412,3 +414,45 @@ async def _gathered(results: Any, pending: list[Any]) -> Any:
         for key, value in zip(pending, awaited, strict=True):
             results[key] = value
     return results
+
+
+async def gather_with_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
+    """graphql-core's gather_with_cancel: all at once, and when one fails, the others
+    cancelled and the failure raised. Unlike it, neither that nor the cancellation of
+    the whole (a client that left: gateway.disconnects) cancels a task before its first
+    step: one that never starts drops the resolver coroutines it holds un-awaited, each
+    a RuntimeWarning on stderr."""
+    tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(each) for each in awaitables]
+    try:
+        # Unlike gather, wait leaves the tasks alone when this one is cancelled.
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        await _cancelled(tasks)
+        raise
+    if pending:
+        await _cancelled(tasks)
+    errors = [_error(task) for task in tasks if task in done]  # each read: none goes untold
+    first = next((error for error in errors if error is not None), None)
+    if first is not None:
+        raise first
+    return [task.result() for task in tasks]
+
+
+def _error(task: asyncio.Future[Any]) -> BaseException | None:
+    return None if task.cancelled() else task.exception()
+
+
+async def _cancelled(tasks: list[asyncio.Future[Any]]) -> None:
+    """Cancel the tasks not done once each has taken its first step, and wait for them
+    (what they end with is theirs: the caller raises its own)."""
+    await asyncio.sleep(0)  # one turn of the loop: the first step of every task made
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks)
+    for task in tasks:
+        _error(task)
+
+
+# graphql-core gathers by this name wherever this executor leaves a selection or a list
+# to it (a list of a union, `_entities`' items): there too, no task is cancelled unstarted.
+graphql_executor.gather_with_cancel = gather_with_cancel  # type: ignore[attr-defined]

@@ -2,9 +2,10 @@
 
 The app opens `request_deadline(seconds)` around each request; tasks started
 inside it (DataLoader batches, cache fetches) inherit it with their context.
-Upstream calls then never wait, retry or back off past it. A stale entry's
-background refresh, which no caller waits for, runs in a `detached` context,
-under a deadline of its own.
+Upstream calls then never wait, retry or back off past it; a request whose
+client left ends it at once (`end_now`). A stale entry's background refresh,
+which no caller waits for, runs in a `detached` context, under a deadline of
+its own.
 """
 
 from __future__ import annotations
@@ -15,34 +16,57 @@ import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-_DEADLINE: ContextVar[float | None] = ContextVar("gateway_request_deadline", default=None)
+
+class _Deadline:
+    """When the request's time is up, on `time.monotonic()`'s clock. One object for the
+    request and every task started within it (they copy its context, not the object),
+    so that `end_now` reaches them all."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float | None) -> None:
+        self.at = at
+
+
+_DEADLINE: ContextVar[_Deadline | None] = ContextVar("gateway_request_deadline", default=None)
 _NAME: ContextVar[str] = ContextVar("gateway_deadline_name", default="the request's deadline")
 
 
 @contextlib.contextmanager
 def request_deadline(seconds: float | None) -> Iterator[None]:
     """Everything run inside ends by `seconds` from now (an outer, earlier deadline stays)."""
-    current = _DEADLINE.get()
-    deadline = current
+    deadline = current()
     if seconds is not None:
         mine = time.monotonic() + seconds
-        deadline = mine if current is None else min(current, mine)
-    token = _DEADLINE.set(deadline)
+        deadline = mine if deadline is None else min(deadline, mine)
+    token = _DEADLINE.set(_Deadline(deadline))
     try:
         yield
     finally:
         _DEADLINE.reset(token)
 
 
+def end_now() -> None:
+    """The request's time is up from now (its client left): no call it causes starts,
+    retries or waits for a slot any more. Calls on the wire run to their own end, so
+    that what they fetch is stored for the next caller; a refresh, `detached`, goes on."""
+    deadline = _DEADLINE.get()
+    if deadline is not None:
+        now = time.monotonic()
+        deadline.at = now if deadline.at is None else min(deadline.at, now)
+
+
 def current() -> float | None:
     """The deadline in force, on `time.monotonic()`'s clock; None when there is none."""
-    return _DEADLINE.get()
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline.at
 
 
 def remaining() -> float | None:
     """Seconds left before the deadline (negative once past), None when there is none."""
     deadline = _DEADLINE.get()
-    return None if deadline is None else deadline - time.monotonic()
+    at = None if deadline is None else deadline.at
+    return None if at is None else at - time.monotonic()
 
 
 def described() -> str:
@@ -55,6 +79,7 @@ def detached(seconds: float | None, described_as: str) -> contextvars.Context:
     the request's: for work that outlives the request that started it. `described_as`
     is what a call it cuts reports, "the refresh's deadline" rather than the request's."""
     context = contextvars.copy_context()
-    context.run(_DEADLINE.set, None if seconds is None else time.monotonic() + seconds)
+    at = None if seconds is None else time.monotonic() + seconds
+    context.run(_DEADLINE.set, _Deadline(at))
     context.run(_NAME.set, described_as)
     return context

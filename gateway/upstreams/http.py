@@ -461,6 +461,10 @@ class UpstreamHTTP:
             raise UpstreamUnavailable(
                 self.source, f"{endpoint}: too many calls in flight; try again later"
             ) from None
+        left = deadline.remaining()
+        if left is not None and left <= 0:  # ended while it waited (its client left)
+            slots.release()
+            raise self._cut_short(endpoint, f"{deadline.described()} passed")
 
     def _cut_short(self, endpoint: str, why: str, status: int | None = None) -> DeadlineExceeded:
         return DeadlineExceeded(self.source, f"{endpoint}: {why}", status=status)

@@ -3,20 +3,31 @@ and a request past `server.max_in_flight`, refused 503 before it is read."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import json
 import socket
 import time
+import warnings
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from gateway.app import create_app
 from gateway.config import Settings
 from gateway.logs import ACCESS_LOGGER
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
-from tests.ops.conftest import DEMO_KEY, StartGateway, ops_settings, parse_lines, sample
+from tests.ops.conftest import (
+    DEMO_KEY,
+    StartGateway,
+    operation,
+    ops_settings,
+    parse_lines,
+    sample,
+)
 
 USAGE = 'query Usage { organization(id: "aurora") { usage { workspace { projects } } } }'
 AUTOMATION = 'query Automation { organization(id: "aurora") { usage { automation { errors } } } }'
@@ -155,3 +166,148 @@ def test_past_max_in_flight_a_request_is_refused_503_unread(
     assert lines[0]["error_codes"] == ["OVERLOADED"]
     outcome = {"operation": "unknown", "outcome": "OVERLOADED"}
     assert sample(gateway.metrics(), "gateway_graphql_requests_total", **outcome) == 1
+
+
+def test_a_client_that_leaves_while_sending_its_body_is_logged_too(
+    start_gateway: StartGateway, log_stream: io.StringIO
+) -> None:
+    gateway = start_gateway()
+    parts = urlsplit(gateway.server.url)
+    with socket.create_connection((parts.hostname, parts.port)) as client:
+        head = request_bytes(gateway.server.url, "POST").split(b"\r\n\r\n")[0]
+        client.sendall(head.replace(b"Content-Length: ", b"Content-Length: 9") + b"\r\n\r\n{")
+        time.sleep(0.1)  # the head is in: the app reads the body when the client leaves
+    wait_for(lambda: len(access_lines(log_stream)) == 1, "the access line of the request")
+    (line,) = access_lines(log_stream)
+    assert (line["status"], line["error_codes"]) == (499, ["CLIENT_CLOSED_REQUEST"])
+
+
+def make_calls(sandbox: SandboxServer) -> list[int | None]:
+    return [entry.status for entry in sandbox.state.log.entries("make")]
+
+
+def test_no_call_waiting_for_a_slot_starts_once_its_client_left(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    """The calls queued behind `max_concurrent` went out one after another for nobody
+    (disconnect audit: 26 of a 30-day series)."""
+    gateway = start_gateway(ops_settings(clean_sandbox, "[upstreams.make]\nmax_concurrent = 2\n"))
+    clean_sandbox.state.faults.add(FaultRule(source="make", latency_ms=400))
+    series = operation("series")
+    days = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-08T23:59:59Z"}  # 8 Make calls
+    parts = urlsplit(gateway.server.url)
+    body = json.dumps({"query": series, "variables": {"org": "aurora", "range": days}})
+    head = [
+        "POST /graphql HTTP/1.1",
+        f"Host: {parts.netloc}",
+        f"Authorization: Bearer {DEMO_KEY}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+    ]
+    with socket.create_connection((parts.hostname, parts.port)) as client:
+        client.sendall(("\r\n".join(head) + "\r\n\r\n" + body).encode())
+        wait_for(lambda: len(make_calls(clean_sandbox)) == 2, "the first two Make calls")
+    wait_for(lambda: len(access_lines(log_stream)) == 1, "the access line of the request")
+    assert access_lines(log_stream)[0]["status"] == 499
+    # The two on the wire end (and are stored); the six behind them never start.
+    wait_for(lambda: None not in make_calls(clean_sandbox), "the calls on the wire answered")
+    time.sleep(0.5)  # slots free: without the fix, the next two went out at once
+    assert make_calls(clean_sandbox) == [200, 200]
+
+
+def test_no_retry_goes_out_once_its_client_left(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    extra = (
+        "[upstreams.zylon]\nmax_retries = 2\nretry_base_delay_s = 0.5\nretry_max_delay_s = 0.5\n"
+    )
+    gateway = start_gateway(ops_settings(clean_sandbox, extra))
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", status=503, times=1)
+    )
+    leave_once_called(gateway.server.url, "POST", clean_sandbox, calls=1)
+    wait_for(lambda: len(access_lines(log_stream)) == 1, "the access line of the request")
+    time.sleep(1.0)  # past the back-off: without the fix, the retry went out for nobody
+    assert totals_calls(clean_sandbox) == 1
+
+
+@pytest.mark.parametrize("name", ["dashboard", "teams", "entities"])
+async def test_a_departure_at_any_turn_leaves_no_resolver_unawaited(
+    clean_sandbox: SandboxServer, name: str
+) -> None:
+    """Cancelled by its client's leaving, an operation's tasks were cancelled before their
+    first step, and the resolver coroutines they held went un-awaited: a RuntimeWarning
+    each on stderr, in the gateway's JSON log stream (disconnect audit). The client here
+    leaves after 0, 1, 2... turns of the loop, until one request is answered first."""
+    variables: dict[str, Any] = {"org": "aurora"}
+    if name == "entities":
+        ids = [s.id for s in clean_sandbox.state.data.make_org("aurora").scenarios[:4]]
+        users = [u.id for u in clean_sandbox.state.data.zylon_org("aurora").users[:4]]
+        variables = {
+            "representations": [{"__typename": "Scenario", "id": str(i)} for i in ids]
+            + [{"__typename": "User", "id": u} for u in users]
+        }
+    body = json.dumps({"query": operation(name), "variables": variables}).encode()
+    app = create_app(ops_settings(clean_sandbox))
+    async with app.router.lifespan_context(app) as state:
+        answered = await _request(app, state, body, turns=None)  # warm: no network below
+        assert answered == 200
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for turns in range(200):
+                status = await _request(app, state, body, turns=turns)
+                gc.collect()
+                if status == 200:
+                    break
+            else:
+                raise AssertionError("every request was cancelled")
+    assert turns > 0  # some were
+    assert [str(w.message) for w in caught] == []
+
+
+async def _request(app: Any, state: Any, body: bytes, *, turns: int | None) -> int | None:
+    """One POST through the app; the client leaves after `turns` turns of the loop (None:
+    it stays). The status sent, None when nothing was."""
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        if received == 1:
+            return {"type": "http.request", "body": body, "more_body": False}
+        if turns is None:
+            await asyncio.Event().wait()
+        for _ in range(turns or 0):
+            await asyncio.sleep(0)
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"gateway"),
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {DEMO_KEY}".encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+        "state": dict(state or {}),
+    }
+    await app(scope, receive, send)
+    for _ in range(5):
+        await asyncio.sleep(0)  # what the departure cancelled settles
+    return int(sent[0]["status"]) if sent else None
