@@ -67,10 +67,11 @@ class ServerSettings:
     # Gzip for answers of 1 KiB or more to clients that accept it (gateway.compression).
     # Off behind a proxy that compresses by itself.
     compression: bool = True
-    # GraphQL requests one worker answers at once; past it, 503 OVERLOADED with
-    # `Retry-After`, before the body is read (0: no cap). Every request in flight waits on
-    # the others' CPU and holds its memory: a worker far past what it can serve answers
-    # nobody in time, and a balancer told so sends the excess to another replica.
+    # GraphQL operations one worker runs at once (a request counts once its body is in);
+    # past it, 503 OVERLOADED with `Retry-After`, before the body is read (0: no cap).
+    # Every request in flight waits on the others' CPU and holds its memory: a worker far
+    # past what it can serve answers nobody in time, and a balancer told so sends the
+    # excess to another replica.
     max_in_flight: int = 1000
 
 

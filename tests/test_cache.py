@@ -27,6 +27,7 @@ from gateway.cache.redis_store import RedisStore, check_url_options, shapes
 from gateway.cache.store import CHAR_BYTES, ENTRY_BYTES, ITEM_BYTES, ROW_BYTES, estimated_bytes
 from gateway.config import CacheSettings, parse_settings
 from gateway.errors import DeadlineExceeded, Source, UpstreamUnavailable
+from gateway.logs import REQUEST_ID
 from gateway.sandbox.server import config_toml
 from gateway.upstreams import models
 from gateway.upstreams.deadline import remaining, request_deadline
@@ -850,11 +851,20 @@ async def test_warnings_held_back_are_told_when_their_minute_ends(
         assert await cache.load(item) == "figures"
         await asyncio.sleep(0.1)  # expired now
         down = True
+        ids: list[str | None] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: ids.append(REQUEST_ID.get())  # type: ignore[method-assign]
+        logging.getLogger("gateway.cache").addHandler(handler)
         with caplog.at_level(logging.WARNING, logger="gateway.cache"):
+            token = REQUEST_ID.set("the first request held back")
             for _ in range(5):
                 assert await cache.load(item) == "figures"
+            REQUEST_ID.reset(token)
             down = False  # the outage ends within the minute: nothing more is logged
             await asyncio.sleep(0.5)
+        logging.getLogger("gateway.cache").removeHandler(handler)
+        # The count is nobody's request's: it was logged under the first one held back.
+        assert ids[-1] is None
         lines = [r.getMessage() for r in caplog.records if "serving an expired" in r.getMessage()]
         assert len(lines) == 2
         assert lines[1].startswith("serving an expired zylon_totals entry: ")
@@ -942,6 +952,38 @@ async def test_redis_outage_degrades_to_misses_and_recovers(
     finally:
         await replica_a.close()
         await replica_b.close()
+
+
+async def test_an_answer_to_a_call_sent_before_a_failure_says_nothing_of_recovery(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With Redis answering near the timeout, answers to calls sent before each failure
+    ended its pause and logged a recovery: 40 lines a second (review15)."""
+    store = RedisStore(CacheSettings(backend="redis", url=own_redis.url), SIGNING_KEY)
+    release = asyncio.Event()
+
+    async def answered_late() -> str:
+        await release.wait()
+        return "late"
+
+    async def unreachable() -> str:
+        raise ConnectionError("no route")
+
+    async def answered() -> str:
+        return "answered"
+
+    try:
+        with caplog.at_level(logging.INFO, logger="gateway.cache"):
+            late = asyncio.create_task(store._guard(answered_late, "fallback"))
+            await asyncio.sleep(0)  # sent
+            assert await store._guard(unreachable, "fallback") == "fallback"
+            release.set()
+            assert await late == "late"
+            assert await store._guard(answered, "skipped") == "skipped"  # still paused
+        messages = [r.getMessage() for r in caplog.records if r.name.startswith("gateway.cache")]
+        assert messages == ["redis cache unavailable (ConnectionError); serving without it"]
+    finally:
+        await store.close()
 
 
 async def test_unreachable_redis_answers_loads_and_is_not_ready(own_redis: RedisServer) -> None:

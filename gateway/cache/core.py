@@ -46,7 +46,7 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.upstreams.deadline import current, described, detached, remaining
+from gateway.upstreams.deadline import Deadline, current, described, detached, in_force, remaining
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,9 @@ class Cache:
             settings.stale_if_error_s if stale_if_error_s is None else stale_if_error_s
         )
         self._inflight: dict[str, asyncio.Future[Any]] = {}
-        # The deadline of the request each in-flight fetch runs under (None: none).
-        self._inflight_until: dict[str, float | None] = {}
+        # The deadline of the request each in-flight fetch runs under (None: none), read
+        # when asked: a client that leaves ends it early (gateway.disconnects).
+        self._inflight_until: dict[str, Deadline | None] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._failed_refresh: OrderedDict[str, None] = OrderedDict()
@@ -198,7 +199,8 @@ class Cache:
         futures: dict[str, asyncio.Future[Any]] = {}
         owned: list[CacheItem[Any]] = []
         by_key = {item.key: item for item in items}
-        until = current()
+        until = in_force()
+        owners: dict[str, Deadline | None] = {}  # of the fetches joined
         for item in items:
             future = self._inflight.get(item.key)
             if future is not None and _failed(future):
@@ -211,6 +213,8 @@ class Cache:
                 self._inflight[item.key] = future
                 self._inflight_until[item.key] = until
                 owned.append(item)
+            else:
+                owners[item.key] = self._inflight_until.get(item.key)
             futures[item.key] = future
         # `asyncio.wait` neither cancels what it waits for when this caller is cancelled
         # (a fetch others share goes on) nor raises what it ends with (read below), as
@@ -243,7 +247,7 @@ class Cache:
         cut = [
             by_key[key]
             for key in futures
-            if key not in mine and isinstance(outcomes[key], DeadlineExceeded)
+            if key not in mine and _cut(outcomes[key], owners.get(key))
         ]
         if again and cut and ((left := remaining()) is None or left > _WORTH_FETCHING_S):
             outcomes.update(await self._fetch_many(cut, again=False))
@@ -441,7 +445,11 @@ class Cache:
         if now - last < _WARN_EVERY_S:
             if not unlogged:
                 later = last + _WARN_EVERY_S - now
-                asyncio.get_running_loop().call_later(later, self._held_back, what, kind)
+                # In a context of its own: not the request that happened to be first.
+                none = contextvars.Context()
+                asyncio.get_running_loop().call_later(
+                    later, self._held_back, what, kind, context=none
+                )
             self._warnings[what, kind] = (last, unlogged + 1, why)
             return
         self._warnings[what, kind] = (now, 0, why)
@@ -466,11 +474,12 @@ class Cache:
     def _lasts(self, key: str) -> bool:
         """Whether the fetch under way for `key` runs under a deadline that leaves this
         caller at least half the time its own does."""
-        owner, mine = self._inflight_until.get(key), current()
-        if owner is None or mine is None:
-            return owner is None
+        owner = self._inflight_until.get(key)
+        until, mine = (owner.at if owner is not None else None), current()
+        if until is None or mine is None:
+            return until is None
         now = time.monotonic()
-        return owner - now >= (mine - now) / 2
+        return until - now >= (mine - now) / 2
 
     def _ttl(self, item: CacheItem[Any]) -> float:
         if item.ttl_s is not None:
@@ -514,6 +523,15 @@ def _late(item: CacheItem[Any]) -> object:
     """What a caller gets whose deadline came before the fetch it joined ended."""
     why = f"{item.kind}: no answer before {described()}"
     return DeadlineExceeded(item.source, why) if item.source is not None else TimeoutError(why)
+
+
+def _cut(outcome: object, owner: Deadline | None) -> bool:
+    """Whether a joined fetch ended for its owner's sake, not the upstream's: cut by its
+    deadline, or failed once its client left, which ends retries (review15: a 503 its
+    retry would have answered was the joiner's error)."""
+    if isinstance(outcome, DeadlineExceeded):
+        return True
+    return isinstance(outcome, BaseException) and owner is not None and owner.ended
 
 
 def _failed(future: asyncio.Future[Any]) -> bool:

@@ -32,6 +32,7 @@ import dataclasses
 import hmac
 import json
 import logging
+import math
 import pickle
 import re
 import time
@@ -223,6 +224,7 @@ class RedisStore:
         self._down_until = 0.0
         self._down = False
         self._last_warning = -_WARN_EVERY_S
+        self._failed_at = -math.inf
         # Locks Redis gave: each is let go of even while Redis counts as down, or a
         # hiccup between taking and releasing it would hold every replica off the key
         # until it times out. Those "taken" while it was down never existed.
@@ -233,20 +235,26 @@ class RedisStore:
         return self._prefix + key.removeprefix(PREFIX)
 
     def _failed(self, exc: BaseException) -> None:
-        self._down_until = time.monotonic() + _RETRY_AFTER_S
+        self._failed_at = time.monotonic()
+        self._down_until = self._failed_at + _RETRY_AFTER_S
         if not self._down:  # a second outage within the minute is logged too (observe2)
             self._down = True
             log.warning("redis cache unavailable (%s); serving without it", _named(exc))
 
-    def _refused(self, exc: RedisError) -> None:
+    def _refused(self, exc: RedisError, began: float) -> None:
         """At most once a minute: every write may be refused while Redis is full."""
-        self._recovered()  # it answers
+        self._recovered(began)  # it answers
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY_S:
             self._last_warning = now
             log.warning("redis cache refused a command (%s); not storing", _named(exc))
 
-    def _recovered(self) -> None:
+    def _recovered(self, began: float) -> None:
+        """Redis answered a call that `began` then. One sent before the last failure says
+        nothing newer: it neither ends the pause nor logs a recovery (review15: with
+        Redis answering near the timeout, such answers made 40 lines a second)."""
+        if began < self._failed_at:
+            return
         if self._down:
             self._down = False
             log.info("redis cache reachable again")
@@ -255,17 +263,18 @@ class RedisStore:
     async def _guard(
         self, call: Callable[[], Awaitable[_R]], fallback: _R, *, probe: bool = False
     ) -> _R:
-        if not probe and time.monotonic() < self._down_until:
+        began = time.monotonic()
+        if not probe and began < self._down_until:
             return fallback
         try:
             result = await call()
         except _REFUSALS as exc:  # an answer, refusing this one write
-            self._refused(exc)
+            self._refused(exc, began)
             return fallback
         except Exception as exc:  # unreachable, or answering as no Redis does
             self._failed(exc)
             return fallback
-        self._recovered()
+        self._recovered(began)
         return result
 
     async def get_many(self, keys: Sequence[str]) -> list[Envelope | None]:

@@ -17,18 +17,19 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 
-class _Deadline:
-    """When the request's time is up, on `time.monotonic()`'s clock. One object for the
-    request and every task started within it (they copy its context, not the object),
-    so that `end_now` reaches them all."""
+class Deadline:
+    """When the request's time is up (`at`, on `time.monotonic()`'s clock; None: never).
+    One object for the request and every task started within it (they copy its
+    context, not the object), so that `end_now` reaches them all; `ended` says it did."""
 
-    __slots__ = ("at",)
+    __slots__ = ("at", "ended")
 
     def __init__(self, at: float | None) -> None:
         self.at = at
+        self.ended = False
 
 
-_DEADLINE: ContextVar[_Deadline | None] = ContextVar("gateway_request_deadline", default=None)
+_DEADLINE: ContextVar[Deadline | None] = ContextVar("gateway_request_deadline", default=None)
 _NAME: ContextVar[str] = ContextVar("gateway_deadline_name", default="the request's deadline")
 
 
@@ -39,7 +40,7 @@ def request_deadline(seconds: float | None) -> Iterator[None]:
     if seconds is not None:
         mine = time.monotonic() + seconds
         deadline = mine if deadline is None else min(deadline, mine)
-    token = _DEADLINE.set(_Deadline(deadline))
+    token = _DEADLINE.set(Deadline(deadline))
     try:
         yield
     finally:
@@ -54,6 +55,12 @@ def end_now() -> None:
     if deadline is not None:
         now = time.monotonic()
         deadline.at = now if deadline.at is None else min(deadline.at, now)
+        deadline.ended = True
+
+
+def in_force() -> Deadline | None:
+    """The deadline object in force, to read again later (`at` may come sooner)."""
+    return _DEADLINE.get()
 
 
 def current() -> float | None:
@@ -80,6 +87,6 @@ def detached(seconds: float | None, described_as: str) -> contextvars.Context:
     is what a call it cuts reports, "the refresh's deadline" rather than the request's."""
     context = contextvars.copy_context()
     at = None if seconds is None else time.monotonic() + seconds
-    context.run(_DEADLINE.set, _Deadline(at))
+    context.run(_DEADLINE.set, Deadline(at))
     context.run(_NAME.set, described_as)
     return context

@@ -18,6 +18,7 @@ import http.cookiejar
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -609,6 +610,8 @@ class UpstreamHTTP:
         """Through a proxy, a connection that fails is the proxy's: this gateway opens
         none to the upstream itself."""
         if self.settings.proxy_url is not None and isinstance(exc, httpx.ConnectError):
+            if _tls_failed(exc):  # in the tunnel: with the upstream (review15)
+                return "connection failed (TLS with the upstream)"
             return f"connection to the proxy failed: check {self._proxy_key()}"
         return "connection failed"
 
@@ -671,3 +674,13 @@ def _tunnel_status(exc: httpx.ProxyError) -> int | None:
     its message (no address, no credentials)."""
     code = str(exc)[:3]
     return int(code) if code.isdigit() else None
+
+
+def _tls_failed(exc: BaseException) -> bool:
+    """Whether a TLS handshake failed under `exc` (httpcore says it as a ConnectError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

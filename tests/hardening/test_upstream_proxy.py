@@ -192,6 +192,52 @@ def test_a_tunnel_the_proxy_refuses_says_so_with_its_status_unretried(
     assert sample(metrics, "gateway_upstream_requests_total", **attempt) == 1
 
 
+def test_an_upstream_tls_failure_in_the_tunnel_does_not_blame_the_proxy(
+    serve: Serve, sandbox_settings: Settings, proxy: Proxy, tmp_path: Path
+) -> None:
+    """The proxy opened the tunnel; the upstream's certificate is one nobody here trusts:
+    "connection to the proxy failed" sent the operator to the wrong place (review15)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("localhost").configure_cert(context)  # an authority unknown here
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    done = threading.Event()
+
+    def handshake() -> None:  # each connection: a TLS handshake the client will refuse
+        listener.settimeout(0.05)
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+
+    thread = threading.Thread(target=handshake, daemon=True)
+    thread.start()
+    https = f"https://localhost:{port}"
+    organizations = tuple(
+        dataclasses.replace(
+            org,
+            zylon=org.zylon and dataclasses.replace(org.zylon, base_url=https + "/zylon"),
+            make=org.make and dataclasses.replace(org.make, base_url=https + "/make/eu1/api/v2"),
+        )
+        for org in sandbox_settings.organizations
+    )
+    settings = dataclasses.replace(sandbox_settings, organizations=organizations)
+    try:
+        body = serve(tuned(_through(settings, proxy.url))).run(QUERY)
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+    messages = sorted(error["message"] for error in body["errors"])
+    assert messages == [
+        "Make: analytics: connection failed (TLS with the upstream)",
+        "Zylon: totals: connection failed (TLS with the upstream)",
+    ]
+
+
 async def test_https_goes_through_the_proxy_trusting_the_systems_authorities(
     proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

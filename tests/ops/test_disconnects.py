@@ -4,6 +4,7 @@ and a request past `server.max_in_flight`, refused 503 before it is read."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import io
 import json
@@ -168,6 +169,20 @@ def test_past_max_in_flight_a_request_is_refused_503_unread(
     assert sample(gateway.metrics(), "gateway_graphql_requests_total", **outcome) == 1
 
 
+def test_a_body_that_drips_in_holds_no_place_under_max_in_flight(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """Counted from its arrival, three unauthenticated bodies of a byte each shut a worker
+    with a cap of 3 for the whole request deadline (review15)."""
+    gateway = start_gateway(ops_settings(clean_sandbox, "[server]\nmax_in_flight = 1\n"))
+    parts = urlsplit(gateway.server.url)
+    head = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with socket.create_connection((parts.hostname, parts.port)) as slow:
+        slow.sendall(head + b"Content-Length: 100\r\n\r\n{")
+        time.sleep(0.2)  # its head is in, its body never will be
+        assert "errors" not in gateway.run(AUTOMATION)
+
+
 def test_a_client_that_leaves_while_sending_its_body_is_logged_too(
     start_gateway: StartGateway, log_stream: io.StringIO
 ) -> None:
@@ -229,6 +244,30 @@ def test_no_retry_goes_out_once_its_client_left(
     wait_for(lambda: len(access_lines(log_stream)) == 1, "the access line of the request")
     time.sleep(1.0)  # past the back-off: without the fix, the retry went out for nobody
     assert totals_calls(clean_sandbox) == 1
+
+
+def test_a_call_shared_with_a_client_that_left_is_still_retried_for_the_other(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """The departure ended the shared fetch's retries, and its 503 was the answer of the
+    client that stayed (review15)."""
+    extra = "[upstreams.zylon]\nmax_retries = 2\nretry_base_delay_s = 0.01\n"
+    gateway = start_gateway(ops_settings(clean_sandbox, extra))
+    clean_sandbox.state.faults.add(
+        FaultRule(source="zylon", path_contains="totals", status=503, latency_ms=800, times=1)
+    )
+    in_flight = "gateway_graphql_requests_in_flight"
+    parts = urlsplit(gateway.server.url)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        with socket.create_connection((parts.hostname, parts.port)) as leaving:
+            leaving.sendall(request_bytes(gateway.server.url, "POST"))
+            wait_for(lambda: totals_calls(clean_sandbox) == 1, "the call on the wire")
+            staying = pool.submit(gateway.run, USAGE)  # joins the call on the wire
+            wait_for(lambda: sample(gateway.metrics(), in_flight) == 2, "both requests in")
+        # The first client has left while the call is on the wire; it answers 503.
+        body = staying.result(timeout=30)
+    assert "errors" not in body, body
+    assert [e.status for e in clean_sandbox.state.log.entries("zylon")] == [503, 200]
 
 
 @pytest.mark.parametrize("name", ["dashboard", "teams", "entities"])
