@@ -26,6 +26,10 @@ from gateway.upstreams import deadline
 
 CLIENT_CLOSED = "CLIENT_CLOSED_REQUEST"
 CLIENT_CLOSED_STATUS = 499
+# Listened to from this long after its body: a task to listen costs a warm answer (a
+# fraction of a millisecond) a tenth of its CPU, and one answered sooner needs none. A
+# client that leaves before is seen then.
+LISTEN_AFTER_S = 0.02
 
 
 class _Departure:
@@ -68,8 +72,15 @@ async def run_while_connected(
             deadline.end_now()  # in the tasks it started too: nothing new starts for it
             task.cancel()
 
+    watcher: asyncio.Task[None] | None = None
+
+    def listen_now() -> None:
+        nonlocal watcher
+        watcher = asyncio.create_task(watch())
+
     token = _DEPARTURE.set(departure)
-    watcher = asyncio.create_task(watch())
+    # The timer runs in a copy of this context: the departure and deadline are this one's.
+    timer = asyncio.get_running_loop().call_later(LISTEN_AFTER_S, listen_now)
     try:
         await app(scope, receive, sending)
     except asyncio.CancelledError:
@@ -80,5 +91,7 @@ async def run_while_connected(
         if departure.gone:
             task.uncancel()  # delivered, and caught inside: the count stays even
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
         _DEPARTURE.reset(token)

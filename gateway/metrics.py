@@ -211,6 +211,7 @@ class GatewayMetrics:
         self._upstream_requests = _Children(self.upstream_requests)
         self._upstream_duration = _Children(self.upstream_duration)
         self._cache = _Children(self.cache)
+        self._client_requests = _Children(self.client_requests)
 
     def operation_label(self, name: str | None, *, executed: bool, admit: bool = True) -> str:
         """`admit`: the name may take one of the free labels. Not for a name the document
@@ -231,6 +232,9 @@ class GatewayMetrics:
         for code in distinct:
             self.errors.labels(operation, code).inc()
         self._duration(operation).observe(seconds)
+
+    def client_request(self, client: str, *, rate_limited: bool) -> None:
+        self._client_requests(client, "rate_limited" if rate_limited else "served").inc()
 
     def upstream_attempt(
         self,

@@ -242,10 +242,7 @@ class Observability:
         if record.response_cache:
             self.metrics.response_cache_hits.inc()
         if record.client is not None:
-            limited = Code.RATE_LIMITED in codes
-            self.metrics.client_requests.labels(
-                record.client, "rate_limited" if limited else "served"
-            ).inc()
+            self.metrics.client_request(record.client, rate_limited=Code.RATE_LIMITED in codes)
 
         distinct = sorted(set(codes))
         status = response.status_code if response is not None else 500

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from gateway import disconnects
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.logs import ACCESS_LOGGER
@@ -272,7 +273,7 @@ def test_a_call_shared_with_a_client_that_left_is_still_retried_for_the_other(
 
 @pytest.mark.parametrize("name", ["dashboard", "teams", "entities"])
 async def test_a_departure_at_any_turn_leaves_no_resolver_unawaited(
-    clean_sandbox: SandboxServer, name: str
+    clean_sandbox: SandboxServer, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelled by its client's leaving, an operation's tasks were cancelled before their
     first step, and the resolver coroutines they held went un-awaited: a RuntimeWarning
@@ -287,6 +288,7 @@ async def test_a_departure_at_any_turn_leaves_no_resolver_unawaited(
             + [{"__typename": "User", "id": u} for u in users]
         }
     body = json.dumps({"query": operation(name), "variables": variables}).encode()
+    monkeypatch.setattr(disconnects, "LISTEN_AFTER_S", 0.0)  # listened to from the start
     app = create_app(ops_settings(clean_sandbox))
     async with app.router.lifespan_context(app) as state:
         answered = await _request(app, state, body, turns=None)  # warm: no network below
