@@ -2,8 +2,9 @@
 
 Without this an operation ran to its end for nobody: a dashboard closed or
 reloaded kept walking Make's pages and starting calls against the upstreams'
-quotas. Once its request's body is in, the connection is listened to (uvicorn
-says `http.disconnect` when the client closes it) and, if the client leaves
+quotas. From `LISTEN_AFTER_S` after its request's body is in, the connection is
+listened to (uvicorn says `http.disconnect` when the client closes it; a client
+that left sooner is seen then) and, if the client leaves
 before the answer starts, the request's deadline ends at once and its task is
 cancelled. No upstream call starts for it any more: not a call waiting for a
 slot, not a retry (a request that joined one of its fetches fetches again, as

@@ -127,7 +127,7 @@ class HTTPGuard:
 
     async def _overloaded(self, scope: Scope, send: Send) -> None:
         message = (
-            f"This server is answering its most requests at once ({self.max_in_flight},"
+            f"This server runs as many operations at once as it may ({self.max_in_flight},"
             " server.max_in_flight); try again shortly."
         )
         retry = {"retry-after": "1"}
@@ -213,8 +213,8 @@ class HTTPGuard:
                 seconds = time.perf_counter() - started
                 self.on_refusal(scope, CLIENT_CLOSED_STATUS, seconds, CLIENT_CLOSED)
             return
-        # Counted from here: a body that drips in holds no place (review15: three did, with
-        # the cap at 3, for the whole deadline), and a cap of them answers 408 in the end.
+        # Counted from here: a body that drips in holds no place under the cap (review15:
+        # three did, with the cap at 3, for the whole deadline); the deadline ends it (408).
         self.in_flight += 1
         try:
             await run_while_connected(

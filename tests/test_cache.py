@@ -831,26 +831,36 @@ async def test_failed_refreshes_are_logged_once_a_minute_per_kind(
         await cache.close()
 
 
+class _Outage:
+    """A Zylon totals entry in a cache, expired, whose upstream fails from `begin` on
+    (until `down` is set false again)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.cache = open_cache(CacheSettings(stale_s=0.0, stale_if_error_s=3600.0))
+        key = cache_key(SCOPE, "zylon_totals", "t")
+        self.item = CacheItem(key=key, kind="zylon_totals", fetch=self._fetch, ttl_s=0.05)
+
+    async def _fetch(self) -> str:
+        if self.down:
+            raise UpstreamUnavailable(Source.ZYLON, "zylon: HTTP 503")
+        return "figures"
+
+    async def begin(self) -> None:
+        assert await self.cache.load(self.item) == "figures"
+        await asyncio.sleep(0.1)  # expired now
+        self.down = True
+
+
 async def test_warnings_held_back_are_told_when_their_minute_ends(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Their count went with the next such line, and untold when the outage ended first."""
     monkeypatch.setattr(cache_core, "_WARN_EVERY_S", 0.3)
-    cache = open_cache(CacheSettings(stale_s=0.0, stale_if_error_s=3600.0))
-    down = False
-
-    async def fetch() -> str:
-        if down:
-            raise UpstreamUnavailable(Source.ZYLON, "zylon: HTTP 503")
-        return "figures"
-
-    item = CacheItem(
-        key=cache_key(SCOPE, "zylon_totals", "t"), kind="zylon_totals", fetch=fetch, ttl_s=0.05
-    )
+    outage = _Outage()
+    cache, item = outage.cache, outage.item
     try:
-        assert await cache.load(item) == "figures"
-        await asyncio.sleep(0.1)  # expired now
-        down = True
+        await outage.begin()
         ids: list[str | None] = []
         handler = logging.Handler()
         handler.emit = lambda record: ids.append(REQUEST_ID.get())  # type: ignore[method-assign]
@@ -860,7 +870,7 @@ async def test_warnings_held_back_are_told_when_their_minute_ends(
             for _ in range(5):
                 assert await cache.load(item) == "figures"
             REQUEST_ID.reset(token)
-            down = False  # the outage ends within the minute: nothing more is logged
+            outage.down = False  # it ends within the minute: nothing more is logged
             await asyncio.sleep(0.5)
         logging.getLogger("gateway.cache").removeHandler(handler)
         # The count is nobody's request's: it was logged under the first one held back.
@@ -877,21 +887,10 @@ async def test_expired_entries_answering_an_outage_are_logged_once_a_minute_per_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Past the stale window, each read of an expired entry logged a line (review12)."""
-    cache = open_cache(CacheSettings(stale_s=0.0, stale_if_error_s=3600.0))
-    down = False
-
-    async def fetch() -> str:
-        if down:
-            raise UpstreamUnavailable(Source.ZYLON, "zylon: HTTP 503")
-        return "figures"
-
-    item = CacheItem(
-        key=cache_key(SCOPE, "zylon_totals", "t"), kind="zylon_totals", fetch=fetch, ttl_s=0.05
-    )
+    outage = _Outage()
+    cache, item = outage.cache, outage.item
     try:
-        assert await cache.load(item) == "figures"
-        await asyncio.sleep(0.1)  # expired now
-        down = True
+        await outage.begin()
         with caplog.at_level(logging.WARNING, logger="gateway.cache"):
             for _ in range(30):
                 assert await cache.load(item) == "figures"

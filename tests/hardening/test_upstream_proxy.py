@@ -92,6 +92,19 @@ def _through(settings: Settings, url: str, *, retries: int = 0) -> Settings:
     return dataclasses.replace(settings, upstreams=upstreams)
 
 
+def _over_https(settings: Settings, root: str) -> Settings:
+    """`settings` with every organization's upstreams at `root` (scheme, host, port)."""
+    organizations = tuple(
+        dataclasses.replace(
+            org,
+            zylon=org.zylon and dataclasses.replace(org.zylon, base_url=root + "/zylon"),
+            make=org.make and dataclasses.replace(org.make, base_url=root + "/make/eu1/api/v2"),
+        )
+        for org in settings.organizations
+    )
+    return dataclasses.replace(settings, organizations=organizations)
+
+
 def test_every_upstream_call_goes_through_the_proxy(
     serve: Serve, sandbox_settings: Settings, clean_sandbox: SandboxServer, proxy: Proxy
 ) -> None:
@@ -165,16 +178,7 @@ def test_a_tunnel_the_proxy_refuses_says_so_with_its_status_unretried(
 ) -> None:
     """A CONNECT refused (here: a port the proxy does not tunnel to) was "connection
     failed", retried, with no status: nothing pointed at the proxy."""
-    https = f"https://127.0.0.1:{free_port()}"
-    organizations = tuple(
-        dataclasses.replace(
-            org,
-            zylon=org.zylon and dataclasses.replace(org.zylon, base_url=https + "/zylon"),
-            make=org.make and dataclasses.replace(org.make, base_url=https + "/make/eu1/api/v2"),
-        )
-        for org in sandbox_settings.organizations
-    )
-    settings = dataclasses.replace(sandbox_settings, organizations=organizations)
+    settings = _over_https(sandbox_settings, f"https://127.0.0.1:{free_port()}")
     with tinyproxy(tmp_path, "ConnectPort 443\n") as strict:
         client = serve(tuned(_through(settings, strict.url, retries=2)))
         body = client.run(QUERY)
@@ -215,16 +219,7 @@ def test_an_upstream_tls_failure_in_the_tunnel_does_not_blame_the_proxy(
 
     thread = threading.Thread(target=handshake, daemon=True)
     thread.start()
-    https = f"https://localhost:{port}"
-    organizations = tuple(
-        dataclasses.replace(
-            org,
-            zylon=org.zylon and dataclasses.replace(org.zylon, base_url=https + "/zylon"),
-            make=org.make and dataclasses.replace(org.make, base_url=https + "/make/eu1/api/v2"),
-        )
-        for org in sandbox_settings.organizations
-    )
-    settings = dataclasses.replace(sandbox_settings, organizations=organizations)
+    settings = _over_https(sandbox_settings, f"https://localhost:{port}")
     try:
         body = serve(tuned(_through(settings, proxy.url))).run(QUERY)
     finally:
