@@ -397,13 +397,12 @@ class UpstreamHTTP:
         parse: Callable[[Any], T],
     ) -> T:
         """One attempt, if the deadline, a free slot and the circuit breaker allow it."""
-        left = deadline.remaining()
-        if left is not None and left <= 0:
-            raise self._cut_short(endpoint, f"{deadline.described()} passed")
+        self._within_time(endpoint)
         if self.breaker is not None and self.breaker.refuses():
             await self._await_probe(self.breaker, endpoint)  # without queueing for a slot
         await self._take_slot(endpoint)
         try:
+            self._within_time(endpoint)  # again: it may end while a slot is awaited
             ticket = None
             if self.breaker is not None:
                 ticket = self.breaker.admit()
@@ -462,9 +461,11 @@ class UpstreamHTTP:
             raise UpstreamUnavailable(
                 self.source, f"{endpoint}: too many calls in flight; try again later"
             ) from None
+
+    def _within_time(self, endpoint: str) -> None:
+        """Cut short once the deadline has passed, or ended (its client left)."""
         left = deadline.remaining()
-        if left is not None and left <= 0:  # ended while it waited (its client left)
-            slots.release()
+        if left is not None and left <= 0:
             raise self._cut_short(endpoint, f"{deadline.described()} passed")
 
     def _cut_short(self, endpoint: str, why: str, status: int | None = None) -> DeadlineExceeded:
