@@ -148,7 +148,7 @@ class HTTPGuard:
                 status, message, headers = refused
                 await self._refuse(send, scope, started, status, message, headers)
                 return
-            await self._run(scope, receive, send, started)
+            await self._run(scope, receive, send, started, Headers(scope=scope))
             return
         await self.app(scope, receive, send)  # answered 405 by the endpoint
 
@@ -186,12 +186,14 @@ class HTTPGuard:
             return
         if sent_type != "application/json":
             scope = _with_json_content_type(scope)  # the one spelling the view reads
-        await self._run(scope, receive, send, started)
+        await self._run(scope, receive, send, started, headers)
 
-    async def _run(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, started: float, headers: Headers
+    ) -> None:
         """The app, once the whole body is in (a GET's is empty), and only while the
-        client stays to read its answer (gateway.disconnects)."""
-        headers = Headers(scope=scope)
+        client stays to read its answer (gateway.disconnects). `headers`: the request's,
+        as read already (a changed Content-Type aside)."""
         limit = self.max_body_bytes
         too_large = f"The request body is over the limit of {limit} bytes."
         close = {"connection": "close"}
