@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
+from gateway.batches import splitter
 from gateway.clock import Clock, utc_now
 from gateway.compression import Compression
 from gateway.config import Settings
@@ -117,6 +118,7 @@ def create_app(
         html_page=settings.graphql.graphiql,
         on_refusal=observability.refused,
         max_in_flight=settings.server.max_in_flight,
+        split=splitter(batching) if (batching := settings.graphql.max_batch_operations) else None,
     )
     middleware = [guard]
     if settings.server.compression:

@@ -226,6 +226,8 @@ class GraphQLSettings:
     persisted_query_max_entries: int = 1000
     # A manifest of trusted documents: when set, only the operations it lists run.
     trusted_documents: str | None = None
+    # Operations one POST may hold as a JSON array (gateway.batches); 0: arrays refused.
+    max_batch_operations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -985,6 +987,9 @@ def _graphql(t: _Table) -> GraphQLSettings:
         "persisted_query_max_entries", d.persisted_query_max_entries, minimum=1
     )
     values["trusted_documents"] = t.string("trusted_documents", d.trusted_documents)
+    values["max_batch_operations"] = t.integer(
+        "max_batch_operations", d.max_batch_operations, minimum=0, maximum=1000
+    )
     t.done()
     return GraphQLSettings(**values)
 

@@ -230,8 +230,9 @@ def _refusal(exc: StrawberryHTTPException) -> Response:
 # Strawberry's words that say what is wrong but not what to send instead.
 _REASONS = {
     "Batching is not enabled": (
-        "a JSON array of operations is not served: send one operation per request "
-        "(the loaders batch the upstream calls of one operation)"
+        "a JSON array of operations is not served here: send one operation per request "
+        "(the loaders batch the upstream calls of one operation), or have the operator "
+        "turn batching on (graphql.max_batch_operations)"
     ),
     "No GraphQL query found in the request": (
         'no GraphQL query found in the request: send {"query": "..."} '

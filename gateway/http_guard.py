@@ -29,7 +29,9 @@ upstream call:
   `max_body_bytes` of it is ever held (a GET's too). The body read is handed on
   to the app, which runs while the client stays for its answer (gateway.disconnects);
 - a POST body not in by the request deadline, which starts when the request
-  arrives: 408, and the connection is closed.
+  arrives: 408, and the connection is closed;
+- a batch (a JSON array of operations) that `split` refuses, when batching is on
+  (gateway.batches): 400. Each operation of a batch counts under the cap.
 
 Each refusal goes to `on_refusal` (gateway.observe), which counts and logs it
 like any other answer and gives it its `X-Request-Id`.
@@ -89,6 +91,10 @@ def error_response(
 RefusalHook = Callable[[Scope, int, float, str], Mapping[str, str]]
 """Told of each refusal (scope, status, seconds taken, code); returns headers to add to it."""
 
+Split = Callable[[ASGIApp, bytes], "tuple[ASGIApp, int] | str | None"]
+"""A batch's body into the app that runs it and its count of operations; a refusal's
+message; None for a body that is not a batch (gateway.batches)."""
+
 
 class HTTPGuard:
     def __init__(
@@ -101,6 +107,7 @@ class HTTPGuard:
         html_page: bool = True,
         on_refusal: RefusalHook | None = None,
         max_in_flight: int = 0,
+        split: Split | None = None,
     ) -> None:
         """`html_page`: a GET asking for HTML is the GraphiQL page's, and is let through.
         `deadline_s`: the request's deadline starts when it arrives, so that the time its
@@ -114,6 +121,7 @@ class HTTPGuard:
         self.on_refusal = on_refusal
         self.max_in_flight = max_in_flight  # 0: no cap
         self.in_flight = 0
+        self.split = split  # None: a batch is the view's to refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -215,15 +223,20 @@ class HTTPGuard:
                 seconds = time.perf_counter() - started
                 self.on_refusal(scope, CLIENT_CLOSED_STATUS, seconds, CLIENT_CLOSED)
             return
+        app, operations = self.app, 1
+        batch = self.split(self.app, body) if self.split is not None and body else None
+        if isinstance(batch, str):
+            await self._refuse(send, scope, started, 400, batch)
+            return
+        if batch is not None:
+            app, operations = batch
         # Counted from here: a body that drips in holds no place under the cap (review15:
         # three did, with the cap at 3, for the whole deadline); the deadline ends it (408).
-        self.in_flight += 1
+        self.in_flight += operations
         try:
-            await run_while_connected(
-                self.app, scope, replay_body(body, receive), send, listen=receive
-            )
+            await run_while_connected(app, scope, replay_body(body, receive), send, listen=receive)
         finally:
-            self.in_flight -= 1
+            self.in_flight -= operations
 
 
 def runs_on_get(document: str, operation_name: str | None) -> bool:

@@ -306,6 +306,11 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         ("upstreams.make.timeout_s", 1e300, "upstreams.make.timeout_s: must be at most"),
         ("server.keep_alive_s", 0, "server.keep_alive_s: must be 1..3600, got 0"),
         ("server.max_in_flight", -1, "server.max_in_flight: must be 0..1000000, got -1"),
+        (
+            "graphql.max_batch_operations",
+            1001,
+            "graphql.max_batch_operations: must be 0..1000, got 1001",
+        ),
         ("server.metrics_token", "short", "server.metrics_token: needs 16+ characters"),
         (
             "graphql.persisted_query_max_entries",

@@ -1,0 +1,159 @@
+"""Batched operations: a POST whose body is a JSON array of GraphQL requests, as
+Apollo Client's BatchHttpLink and Relay's batching network layers send them.
+
+Off unless `[graphql] max_batch_operations` is set, as in Apollo Router and Hive
+Gateway: the whole array waits for its slowest operation, and a proxy sees one
+request where there are several. Each operation is answered as if it had come
+alone, by the same app below the HTTP guard: its own key check, rate count,
+persisted query, whole-response cache, limits, access-log line and metrics. They
+run at once, under the one deadline and cap of their request, and the answer is
+the array of their bodies in the order sent (a client matches them by position).
+An array that is empty or over the limit is refused whole, before any operation.
+
+The answer's status is its operations' when they all have the same (401 without a
+key, 429 over the rate), else 200: each operation's outcome is in its own body.
+Its `X-Request-Id` is the request's; operation i is logged as `<id>.<i>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import Code
+from gateway.graph.error_codes import INTERNAL_MESSAGE
+from gateway.http_guard import Split, error_body
+from gateway.observe import REQUEST_ID_HEADER, request_id
+
+log = logging.getLogger("gateway.graphql")
+
+# Headers an operation's answer gives the whole batch's: what a client must act on.
+_KEPT = (b"content-type", b"www-authenticate", b"cache-control", b"x-content-type-options")
+_ID = REQUEST_ID_HEADER.lower().encode()
+
+
+def splitter(max_operations: int) -> Split:
+    """The HTTP guard's hook: a batch's body into an app that runs its operations (and
+    their count, for the cap on operations in flight); a refusal's message for an array
+    that cannot run; None for a body that is not an array, which runs as one."""
+
+    def split(app: ASGIApp, body: bytes) -> tuple[ASGIApp, int] | str | None:
+        if body.lstrip()[:1] != b"[":
+            return None
+        try:
+            items = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None  # not JSON: answered as any other such body
+        if not isinstance(items, list):
+            return None
+        if not items:
+            return "The batch is empty: send at least one operation in the array."
+        if len(items) > max_operations:
+            return (
+                f"The batch holds {len(items)} operations, over the limit of {max_operations}"
+                " (graphql.max_batch_operations): send the rest in another request."
+            )
+        return Batch(app, [orjson.dumps(item) for item in items]), len(items)
+
+    return split
+
+
+class Batch:
+    """One batch's operations, run by `app` (the guard's) as one ASGI request."""
+
+    def __init__(self, app: ASGIApp, bodies: list[bytes]) -> None:
+        self.app = app
+        self.bodies = bodies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent_id = dict(scope["headers"]).get(_ID)
+        batch_id = request_id(sent_id.decode("latin-1") if sent_id is not None else None)
+        answers = await asyncio.gather(
+            *(self._one(scope, body, f"{batch_id[:120]}.{i}") for i, body in enumerate(self.bodies))
+        )
+        await _send_all(send, batch_id, answers)
+
+    async def _one(self, scope: Scope, body: bytes, operation_id: str) -> _Answer:
+        answer = _Answer()
+        if not body.startswith(b"{"):
+            answer.refuse(400, "Each operation of a batch must be a JSON object.", Code.BAD_REQUEST)
+            return answer
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", _ID)]
+        headers += [(b"content-length", str(len(body)).encode()), (_ID, operation_id.encode())]
+        try:
+            await self.app({**scope, "headers": headers}, _body_only(body), answer.send)
+        except Exception:  # a bug: the others' answers stand, its trace goes to the log
+            log.exception("unexpected error answering an operation of a batch")
+            answer = _Answer()
+            answer.refuse(500, INTERNAL_MESSAGE, Code.INTERNAL)
+        return answer
+
+
+class _Answer:
+    """One operation's answer, kept for the batch's."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", ()))
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+    def refuse(self, status: int, message: str, code: Code) -> None:
+        self.status = status  # in the media type of the others' (JSON's, if none)
+        self.body += orjson.dumps(error_body(message, code))
+
+    def header(self, name: bytes) -> bytes | None:
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+def _body_only(body: bytes) -> Receive:
+    """An operation's `receive`: its body, then nothing (the connection itself is
+    listened to once, for the whole batch: gateway.disconnects)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # cancelled with the batch
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+async def _send_all(send: Send, batch_id: str, answers: list[_Answer]) -> None:
+    body = b"[" + b",".join(bytes(a.body) for a in answers) + b"]"
+    statuses = {a.status for a in answers}
+    status = statuses.pop() if len(statuses) == 1 else 200
+    headers = {b"content-type": b"application/json"}
+    for name in _KEPT:
+        value = next((v for a in answers if (v := a.header(name)) is not None), None)
+        if value is not None:
+            headers[name] = value
+    waits = [_seconds(a.header(b"retry-after")) for a in answers]
+    if any(w is not None for w in waits):
+        headers[b"retry-after"] = str(max(w for w in waits if w is not None)).encode()
+    headers[b"content-length"] = str(len(body)).encode()
+    headers[_ID] = batch_id.encode()
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": list(headers.items()),
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
+
+
+def _seconds(value: bytes | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() else None
