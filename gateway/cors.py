@@ -28,11 +28,18 @@ class _PathCors:
                 "Authorization",
                 "Content-Type",
                 "X-Request-Id",
-                # What Apollo's and other clients add to their requests.
+                # What Apollo's and other clients add to their requests: Apollo Client
+                # sends its client-awareness pair whenever an app names itself, and a
+                # browser that may not send them sends nothing at all.
                 "Apollo-Require-Preflight",
                 "X-Apollo-Operation-Name",
+                "apollographql-client-name",
+                "apollographql-client-version",
+                # Tracing: W3C trace context and baggage, and Sentry's own.
                 "traceparent",
                 "tracestate",
+                "baggage",
+                "sentry-trace",
             ],
             # Retry-After: a rate-limited page must be able to read when to try again.
             expose_headers=["X-Request-Id", "X-Gateway-Cache", "Retry-After"],

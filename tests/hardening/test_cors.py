@@ -54,6 +54,27 @@ def test_a_listed_origin_may_call_and_read_the_answer(
     assert clean_sandbox.state.log.count() == 0  # organizations come from the config
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Apollo Client, for an app that names itself (its client awareness).
+        "apollographql-client-name,apollographql-client-version,authorization,content-type",
+        "authorization,baggage,content-type,sentry-trace,traceparent,tracestate",
+        "apollo-require-preflight,content-type,x-apollo-operation-name,x-request-id",
+    ],
+)
+def test_the_headers_client_libraries_add_pass_the_preflight(
+    serve: Serve, sandbox_settings: Settings, headers: str
+) -> None:
+    """A preflight refused for one header blocks every request of the page, which the
+    client library reports only as "Failed to fetch" (the clients audit)."""
+    gql = serve(_with_origins(sandbox_settings, DASHBOARD))
+    preflight = gql.http.options("/graphql", headers=_preflight(DASHBOARD, headers))
+    assert preflight.status_code == 200, preflight.text
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert set(headers.split(",")) <= {h.strip() for h in allowed.split(",")}
+
+
 def test_only_graphql_is_open_to_other_origins(serve: Serve, sandbox_settings: Settings) -> None:
     """The probes and /metrics (public without a metrics token) stay same-origin."""
     gql = serve(_with_origins(sandbox_settings, DASHBOARD))
