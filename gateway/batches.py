@@ -3,12 +3,13 @@ Apollo Client's BatchHttpLink and Relay's batching network layers send them.
 
 Off unless `[graphql] max_batch_operations` is set, as in Apollo Router and Hive
 Gateway: the whole array waits for its slowest operation, and a proxy sees one
-request where there are several. Each operation is answered as if it had come
-alone, by the same app below the HTTP guard: its own key check, rate count,
-persisted query, whole-response cache, limits, access-log line and metrics. They
-run at once, under the one deadline and cap of their request, and the answer is
-the array of their bodies in the order sent (a client matches them by position).
-An array that is empty or over the limit is refused whole, before any operation.
+request where there are several. Each element, as its bytes were sent, is answered
+as if it had come alone by the same app below the HTTP guard: its own key check,
+rate count, persisted query, whole-response cache, limits, access-log line and
+metrics. They run at once, under the one deadline of their request, each taking a
+place under `server.max_in_flight`; the answer is the array of their bodies in the
+order sent (a client matches them by position). An array that is empty, over the
+limit, or without room under the cap is refused whole, before any operation.
 
 The answer's status is its operations' when they all have the same (401 without a
 key, 429 over the rate), else 200: each operation's outcome is in its own body.
@@ -19,15 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import Code
 from gateway.graph.error_codes import INTERNAL_MESSAGE
 from gateway.http_guard import Split, error_body
-from gateway.observe import REQUEST_ID_HEADER, request_id
+from gateway.observe import OPERATION_ID, REQUEST_ID_HEADER, request_id
 
 log = logging.getLogger("gateway.graphql")
 
@@ -57,9 +60,34 @@ def splitter(max_operations: int) -> Split:
                 f"The batch holds {len(items)} operations, over the limit of {max_operations}"
                 " (graphql.max_batch_operations): send the rest in another request."
             )
-        return Batch(app, [orjson.dumps(item) for item in items]), len(items)
+        return Batch(app, _elements(body)), len(items)
 
     return split
+
+
+# A JSON string (skipped whole) or a structural character.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def _elements(body: bytes) -> list[bytes]:
+    """The bytes of each element of a JSON array known to be valid, as sent: encoding
+    them again could fail where decoding did not (orjson writes 254 levels of nesting
+    and reads 1,024), or change what the operation reads."""
+    elements, depth, start = [], 0, 0
+    for token in _TOKENS.finditer(body):
+        char = token[0][:1]
+        if char in b"[{":
+            depth += 1
+            if depth == 1:
+                start = token.end()
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0:
+                elements.append(body[start : token.start()].strip())
+        elif char == b"," and depth == 1:
+            elements.append(body[start : token.start()].strip())
+            start = token.end()
+    return elements
 
 
 class Batch:
@@ -70,26 +98,25 @@ class Batch:
         self.bodies = bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sent_id = dict(scope["headers"]).get(_ID)
-        batch_id = request_id(sent_id.decode("latin-1") if sent_id is not None else None)
+        batch_id = request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
         answers = await asyncio.gather(
-            *(self._one(scope, body, f"{batch_id[:120]}.{i}") for i, body in enumerate(self.bodies))
+            *(self._one(scope, body, f"{batch_id}.{i}") for i, body in enumerate(self.bodies))
         )
         await _send_all(send, batch_id, answers)
 
     async def _one(self, scope: Scope, body: bytes, operation_id: str) -> _Answer:
+        """Whatever the element holds goes to the app, which answers it (and logs and
+        counts it) as it would the same body alone, its key checked first."""
         answer = _Answer()
-        if not body.startswith(b"{"):
-            answer.refuse(400, "Each operation of a batch must be a JSON object.", Code.BAD_REQUEST)
-            return answer
-        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", _ID)]
-        headers += [(b"content-length", str(len(body)).encode()), (_ID, operation_id.encode())]
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        operation = {**scope, "headers": headers, OPERATION_ID: operation_id}
         try:
-            await self.app({**scope, "headers": headers}, _body_only(body), answer.send)
+            await self.app(operation, _body_only(body), answer.send)
         except Exception:  # a bug: the others' answers stand, its trace goes to the log
             log.exception("unexpected error answering an operation of a batch")
             answer = _Answer()
-            answer.refuse(500, INTERNAL_MESSAGE, Code.INTERNAL)
+            answer.fail()
         return answer
 
 
@@ -108,9 +135,10 @@ class _Answer:
         elif message["type"] == "http.response.body":
             self.body += message.get("body", b"")
 
-    def refuse(self, status: int, message: str, code: Code) -> None:
-        self.status = status  # in the media type of the others' (JSON's, if none)
-        self.body += orjson.dumps(error_body(message, code))
+    def fail(self) -> None:
+        """A bug's answer, in the media type of the others' (JSON's, if none)."""
+        self.status = 500
+        self.body += orjson.dumps(error_body(INTERNAL_MESSAGE, Code.INTERNAL))
 
     def header(self, name: bytes) -> bytes | None:
         return next((v for k, v in self.headers if k.lower() == name), None)

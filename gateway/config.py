@@ -356,6 +356,11 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     clients = _clients(root.array_of_tables("clients"), organizations)
     limits = _limits(root.table("limits"))
     graphql = _graphql(root.table("graphql"))
+    if graphql.max_batch_operations > server.max_in_flight > 0:
+        raise ConfigError(
+            f"graphql.max_batch_operations: {graphql.max_batch_operations} is over "
+            f"server.max_in_flight ({server.max_in_flight}): such a batch could never run"
+        )
     telemetry = _telemetry(root.table("telemetry"))
     security = root.table("security")
     cursor_secret = security.secret("cursor_secret", required=False, min_length=16, header=False)

@@ -36,6 +36,7 @@ from gateway.lifespan import GatewayState
 from gateway.loaders import build_loaders
 from gateway.media_types import JSON, accept_of, answer_type
 from gateway.observe import (
+    OPERATION_ID,
     current_operation,
     executed_cleanly,
     note_client,
@@ -125,7 +126,7 @@ class GraphQLEndpoint:
         try:  # under the request's deadline, opened by the guard when the request arrived
             response = await self.view.run(resolved, context=context)
         except StrawberryHTTPException as exc:
-            return _refusal(exc)
+            return _refusal(exc, batched=OPERATION_ID in request.scope)
         finally:
             context.loaders.release()
         if key is not None and self.responses is not None:
@@ -210,7 +211,7 @@ def _rate_limited(caller: ClientSettings, wait_s: float) -> Response:
     return JSONResponse(body, status_code=429, headers={"Retry-After": str(seconds)})
 
 
-def _refusal(exc: StrawberryHTTPException) -> Response:
+def _refusal(exc: StrawberryHTTPException, *, batched: bool) -> Response:
     """Strawberry's refusals of a request, in the gateway's words and codes. (A GET of a
     mutation never reaches it: the guard, or persisted queries for a hash, answer 405.)"""
     if isinstance(exc.__cause__, CannotGetOperationTypeError):
@@ -224,12 +225,15 @@ def _refusal(exc: StrawberryHTTPException) -> Response:
         )
         return error_response(200, message, Code.GRAPHQL_VALIDATION_FAILED)
     reason = _REASONS.get(exc.reason, exc.reason)
+    if batched and exc.reason == _BATCHING_OFF:  # an array inside a batch's array
+        reason = "Each operation of a batch must be a JSON object: batches do not nest."
     return error_response(exc.status_code, reason, Code.BAD_REQUEST)
 
 
+_BATCHING_OFF = "Batching is not enabled"
 # Strawberry's words that say what is wrong but not what to send instead.
 _REASONS = {
-    "Batching is not enabled": (
+    _BATCHING_OFF: (
         "a JSON array of operations is not served here: send one operation per request "
         "(the loaders batch the upstream calls of one operation), or have the operator "
         "turn batching on (graphql.max_batch_operations)"

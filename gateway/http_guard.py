@@ -224,12 +224,15 @@ class HTTPGuard:
                 self.on_refusal(scope, CLIENT_CLOSED_STATUS, seconds, CLIENT_CLOSED)
             return
         app, operations = self.app, 1
-        batch = self.split(self.app, body) if self.split is not None and body else None
+        batch = self._batch(scope, body)
         if isinstance(batch, str):
             await self._refuse(send, scope, started, 400, batch)
             return
         if batch is not None:
             app, operations = batch
+            if self.in_flight + operations > self.max_in_flight > 0:
+                await self._overloaded(scope, send)  # each of its operations takes a place
+                return
         # Counted from here: a body that drips in holds no place under the cap (review15:
         # three did, with the cap at 3, for the whole deadline); the deadline ends it (408).
         self.in_flight += operations
@@ -237,6 +240,11 @@ class HTTPGuard:
             await run_while_connected(app, scope, replay_body(body, receive), send, listen=receive)
         finally:
             self.in_flight -= operations
+
+    def _batch(self, scope: Scope, body: bytes) -> tuple[ASGIApp, int] | str | None:
+        if self.split is None or scope["method"] != "POST":  # a GET's body means nothing
+            return None
+        return self.split(self.app, body)
 
 
 def runs_on_get(document: str, operation_name: str | None) -> bool:

@@ -45,6 +45,9 @@ from gateway.upstreams.http import EventHooks
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# The scope key of the id the server gives one operation of a batch (gateway.batches):
+# `<the request's id>.<i>`, taken as it is.
+OPERATION_ID = "gateway.operation_id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_LOGGED_NAME = 200
 # Answers to a document that did not parse or validate: its operation name may not be in it.
@@ -175,7 +178,8 @@ class Observability:
 
     async def _observe(self, request: Request, endpoint: Endpoint) -> Response:
         record = RequestRecord(
-            id=request_id(request.headers.get(REQUEST_ID_HEADER)),
+            id=request.scope.get(OPERATION_ID)
+            or request_id(request.headers.get(REQUEST_ID_HEADER)),
             method=request.method,
             started=time.perf_counter(),
         )

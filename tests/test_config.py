@@ -745,3 +745,13 @@ def test_a_relative_manifest_is_read_beside_the_config_file(
     assert settings.graphql.trusted_documents == str(folder / "trusted.json")
     path.write_text(f'[graphql]\ntrusted_documents = "{tmp_path / "abs.json"}"\n')
     assert load_settings(path, env={}).graphql.trusted_documents == str(tmp_path / "abs.json")
+
+
+def test_a_batch_limit_over_the_cap_on_operations_in_flight_is_refused() -> None:
+    """Each operation of a batch takes a place under the cap: a batch over it would be
+    refused 503 on every try."""
+    data = {"server": {"max_in_flight": 4}, "graphql": {"max_batch_operations": 5}}
+    message = config_error(data, {})
+    assert message.startswith("graphql.max_batch_operations: 5 is over server.max_in_flight (4)")
+    data["graphql"]["max_batch_operations"] = 4
+    assert parse_settings(data, {}).graphql.max_batch_operations == 4

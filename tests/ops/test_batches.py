@@ -121,17 +121,46 @@ def test_without_batching_an_array_is_refused_with_the_key_that_allows_it(
     assert clean_sandbox.state.log.entries() == []
 
 
-def test_an_operation_that_is_not_an_object_gets_its_own_error(
-    start_gateway: StartGateway, clean_sandbox: SandboxServer
+def test_an_operation_that_is_not_an_object_gets_its_own_error_after_the_key_check(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
 ) -> None:
+    """Every element goes to the app, which answers it as the same body alone: its key
+    checked first, then the body; logged and counted (the batches audit: refused in the
+    batch's own code, they skipped all three)."""
     gateway = start_gateway(batching(clean_sandbox))
-    answer = post(gateway, [{"query": USAGE}, [{"query": USAGE}], "x", None])
+    answer = post(gateway, [{"query": USAGE}, [{"query": USAGE}], "x", None], {"X-Request-Id": "o"})
     assert answer.status_code == 200
     first, *others = answer.json()
     assert first["data"]["organization"]["usage"]["workspace"]["projects"] >= 0
+    messages = [other["errors"][0]["message"] for other in others]
+    assert messages[0] == "Each operation of a batch must be a JSON object: batches do not nest."
+    assert messages[1:] == ["The request body must be a JSON object."] * 2
     for other in others:
         assert [e["extensions"]["code"] for e in other["errors"]] == ["BAD_REQUEST"]
         assert "data" not in other
+    logged = [r for r in parse_lines(log_stream) if r.get("message") == "graphql request"]
+    assert sorted(r["request_id"] for r in logged) == ["o.0", "o.1", "o.2", "o.3"]
+
+    keyless = gateway.http.post("/graphql", json=[None, 1])
+    assert keyless.status_code == 401
+    assert [a["errors"][0]["extensions"]["code"] for a in keyless.json()] == ["UNAUTHENTICATED"] * 2
+
+
+def test_an_element_nested_deeper_than_json_can_be_written_again_runs_as_alone(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    """Each element goes on as its bytes were sent: orjson reads 1,024 levels and writes
+    254, and re-encoding one of 300 was a plain 500 with a traceback (the batches audit)."""
+    gateway = start_gateway(batching(clean_sandbox))
+    deep: Any = []
+    for _ in range(300):
+        deep = [deep]
+    body = {"query": "query Deep($a: JSON) { __typename }", "variables": {"a": deep}}
+    alone = post(gateway, body)
+    answer = post(gateway, [body, {"query": "{ __typename }"}])
+    assert answer.status_code == 200
+    assert answer.json() == [alone.json(), {"data": {"__typename": "Query"}}]
+    assert "Traceback" not in log_stream.getvalue()
 
 
 def test_a_batch_without_a_key_is_a_401(
@@ -201,7 +230,7 @@ def test_the_cap_on_operations_in_flight_counts_each_of_a_batch(
     """A batch of 2 under a cap of 2 fills it: a request sent while the batch runs is
     refused 503 OVERLOADED, where one under a batch of 1 would run."""
     extra = "[server]\nmax_in_flight = 2\n[upstreams.zylon]\nmax_retries = 0\n"
-    gateway = start_gateway(batching(clean_sandbox, extra))
+    gateway = start_gateway(batching(clean_sandbox, extra, most=2))
     clean_sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=1000))
     url = gateway.server.url
 
@@ -214,6 +243,57 @@ def test_the_cap_on_operations_in_flight_counts_each_of_a_batch(
 
     batch_status, alone_status = asyncio.run(scenario())
     assert (batch_status, alone_status) == (200, 503)
+
+
+def test_a_batch_with_no_room_under_the_cap_is_refused_whole(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    """With one operation in flight under a cap of 2, a batch of 2 would run three: it
+    is refused 503 OVERLOADED, before any of it runs (the batches audit)."""
+    extra = "[server]\nmax_in_flight = 2\n[upstreams.zylon]\nmax_retries = 0\n"
+    gateway = start_gateway(batching(clean_sandbox, extra, most=2))
+    clean_sandbox.state.faults.add(FaultRule(source="zylon", latency_ms=1000))
+    url = gateway.server.url
+
+    async def scenario() -> tuple[httpx.Response, int]:
+        async with httpx.AsyncClient(base_url=url, headers=KEY, timeout=30) as client:
+            alone = asyncio.create_task(client.post("/graphql", json={"query": USAGE}))
+            await until(lambda: bool(clean_sandbox.state.log.entries()))
+            batch = await client.post("/graphql", json=[{"query": TEAMS}] * 2)
+            return batch, (await alone).status_code
+
+    batch, alone_status = asyncio.run(scenario())
+    assert (batch.status_code, alone_status) == (503, 200)
+    assert batch.headers["retry-after"] == "1"
+    assert batch.json()["errors"][0]["extensions"]["code"] == "OVERLOADED"
+    assert clean_sandbox.state.log.count(path_contains="teams") == 0
+
+
+def test_a_get_s_body_is_never_read_as_a_batch(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer
+) -> None:
+    gateway = start_gateway(batching(clean_sandbox))
+    for body in (b"[]", json.dumps([{"query": TEAMS}] * 2).encode()):
+        answer = gateway.http.request(
+            "GET", "/graphql", params={"query": "{ __typename }"}, content=body, headers=KEY
+        )
+        assert answer.status_code == 200
+        assert answer.json() == {"data": {"__typename": "Query"}}
+
+
+def test_the_request_s_id_is_its_first_x_request_id_and_each_operation_s_extends_it(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, log_stream: io.StringIO
+) -> None:
+    """As for a request alone: the first of several headers, kept whole up to 128
+    characters (the batches audit: the last was taken, and long ones were cut)."""
+    gateway = start_gateway(batching(clean_sandbox))
+    long_id = "r" * 128
+    headers = [("Authorization", f"Bearer {DEMO_KEY}"), ("X-Request-Id", long_id)]
+    headers.append(("X-Request-Id", "second"))
+    answer = gateway.http.post("/graphql", json=[{"query": USAGE}] * 2, headers=headers)
+    assert answer.headers["x-request-id"] == long_id
+    logged = [r for r in parse_lines(log_stream) if r.get("message") == "graphql request"]
+    assert sorted(r["request_id"] for r in logged) == [f"{long_id}.0", f"{long_id}.1"]
 
 
 def test_a_client_that_leaves_ends_every_operation_of_its_batch(
