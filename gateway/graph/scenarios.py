@@ -86,7 +86,9 @@ class Scenario:
     metrics: AutomationMetrics = strawberry.field(
         description=(
             "Metrics over the range of the connection that returned this scenario (the last 30 "
-            "days when it was reached through `_entities`)."
+            "days when it was reached through `_entities`). A client cache that keeps one record "
+            "per scenario id mixes the figures of two ranges: keep scenarios unnormalized (the "
+            "README shows how for Apollo Client and Relay)."
         )
     )
 
