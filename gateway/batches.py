@@ -11,8 +11,11 @@ place under `server.max_in_flight`; the answer is the array of their bodies in t
 order sent (a client matches them by position). An array that is empty, over the
 limit, or without room under the cap is refused whole, before any operation.
 
-The answer's status is its operations' when they all have the same (401 without a
-key, 429 over the rate), else 200: each operation's outcome is in its own body.
+The answer's status is 200, each operation's outcome in its own body, unless every
+operation was refused for the whole request's sake: 401 without a key, 429 over the
+rate. A 4xx for operations that each failed on their own (a document that does not
+parse, a persisted query not registered yet) would have a client fail them all
+unread: Apollo Client's link never registers a batch of persisted queries then.
 Its `X-Request-Id` is the request's; operation i is logged as `<id>.<i>`.
 """
 
@@ -37,6 +40,8 @@ log = logging.getLogger("gateway.graphql")
 # Headers an operation's answer gives the whole batch's: what a client must act on.
 _KEPT = (b"content-type", b"www-authenticate", b"cache-control", b"x-content-type-options")
 _ID = REQUEST_ID_HEADER.lower().encode()
+# The statuses of a refusal of the request itself, rather than of its operation.
+_WHOLE = frozenset({401, 429})
 
 
 def splitter(max_operations: int) -> Split:
@@ -163,7 +168,7 @@ def _body_only(body: bytes) -> Receive:
 async def _send_all(send: Send, batch_id: str, answers: list[_Answer]) -> None:
     body = b"[" + b",".join(bytes(a.body) for a in answers) + b"]"
     statuses = {a.status for a in answers}
-    status = statuses.pop() if len(statuses) == 1 else 200
+    status = statuses.pop() if len(statuses) == 1 and statuses <= _WHOLE else 200
     headers = {b"content-type": b"application/json"}
     for name in _KEPT:
         value = next((v for a in answers if (v := a.header(name)) is not None), None)
