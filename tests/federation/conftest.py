@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import selectors
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from gateway.config import Settings, parse_settings
 from gateway.sandbox.server import SandboxServer, config_toml
 from tests.federation.accounts import Accounts, accounts_app
 from tests.federation.expected import default_window, users_by_org
+from tests.npm import installed
 from tests.servers import ThreadedServer
 
 DEMO_KEY = "sandbox-demo-key"
@@ -36,38 +36,10 @@ ROUTER_START_TIMEOUT_S = 30.0
 PLANS = ("free", "team", "enterprise")
 
 
-def _node_modules_current() -> bool:
-    installed = HARNESS / "node_modules" / ".package-lock.json"
-    lock = HARNESS / "package-lock.json"
-    return installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime
-
-
 @pytest.fixture(scope="session")
 def harness() -> Path:
-    """router/ with its npm packages installed: `npm ci` once, when node_modules is stale."""
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not on PATH: the federation tests need Node.js 20+")
-    if not _node_modules_current():
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=HARNESS,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
-    return HARNESS
-
-
-def node(harness: Path, script: str, *args: str) -> dict[str, Any]:
-    """Run a harness script that prints one JSON line; its parsed output."""
-    result = subprocess.run(
-        ["node", script, *args], cwd=harness, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    out: dict[str, Any] = json.loads(result.stdout)
-    return out
+    """router/ with its npm packages installed."""
+    return installed(HARNESS)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 
 from tests.federation.accounts import accounts_schema
-from tests.federation.conftest import AURORA_KEY, node
+from tests.federation.conftest import AURORA_KEY
+from tests.npm import node
 from tests.servers import ThreadedServer
 
 SUBGRAPH = Path(__file__).resolve().parents[2] / "schema" / "subgraph.graphql"
