@@ -112,6 +112,9 @@ def build_schema(
             auto_camel_case=True, name_converter=CachedNames(), scalar_map=SCALARS
         ),
         execution_context_class=ShortPathExecutor,
+        # The oldest that has all it uses (`@key`): composers refuse versions newer
+        # than they know, and the Guild's (Hive Gateway, Mesh compose) stops at 2.9.
+        federation_version="2.0",
     )
     plan_short_paths(schema._schema)
     lean_resolvers(schema)

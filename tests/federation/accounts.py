@@ -66,7 +66,11 @@ class Query:
 
 
 def accounts_schema() -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(query=Query, config=StrawberryConfig(auto_camel_case=True))
+    return strawberry.federation.Schema(
+        query=Query,
+        config=StrawberryConfig(auto_camel_case=True),
+        federation_version="2.9",  # the newest the Guild's composer knows
+    )
 
 
 class _AccountsView(GraphQL[Accounts, None]):
