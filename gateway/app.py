@@ -20,12 +20,18 @@ from gateway.clock import Clock, utc_now
 from gateway.compression import Compression
 from gateway.config import Settings
 from gateway.cors import cors
-from gateway.endpoint import CHALLENGE, EveryMethod, GraphQLEndpoint, authorization
+from gateway.endpoint import (
+    CHALLENGE,
+    EveryMethod,
+    GraphQLEndpoint,
+    authorization,
+    known_caller,
+)
 from gateway.errors import Code
 from gateway.graph.schema import build_schema
 from gateway.graph.view import GraphQLView
 from gateway.graphiql import graphiql_static_app
-from gateway.http_guard import HTTPGuard, error_response
+from gateway.http_guard import HTTPGuard, Split, error_response
 from gateway.lifespan import GatewayState, open_state
 from gateway.metrics import exposition, worker_stopped
 from gateway.observe import Observability, OperationObserver
@@ -34,6 +40,11 @@ from gateway.response_cache import ResponseCache, response_ttl
 
 GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS = "/graphiql-static"
+
+
+def _batches(settings: Settings) -> Split | None:
+    most = settings.graphql.max_batch_operations
+    return splitter(most, known_caller) if most else None
 
 
 def create_app(
@@ -118,7 +129,7 @@ def create_app(
         html_page=settings.graphql.graphiql,
         on_refusal=observability.refused,
         max_in_flight=settings.server.max_in_flight,
-        split=splitter(batching) if (batching := settings.graphql.max_batch_operations) else None,
+        split=_batches(settings),
     )
     middleware = [guard]
     if settings.server.compression:

@@ -59,6 +59,13 @@ def authorization(request: Request) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+def known_caller(scope: Scope) -> bool:
+    """Whether a request carries the API key of a configured client."""
+    request = Request(scope)
+    state: GatewayState = request.state.gateway
+    return state.auth.client(authorization(request)) is not None
+
+
 class GraphQLEndpoint:
     def __init__(
         self,

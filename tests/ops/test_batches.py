@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from gateway import batches
 from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.hardening.conftest import until
@@ -349,3 +350,28 @@ def test_under_the_spec_s_media_type_each_operation_s_status_stays_in_its_body(
     assert unknown.status_code == 200
     codes = [a["errors"][0]["extensions"]["code"] for a in unknown.json()]
     assert codes == ["PERSISTED_QUERY_NOT_FOUND"] * 2
+
+
+def test_a_batch_s_operations_are_looked_for_only_under_a_known_key(
+    start_gateway: StartGateway, clean_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding each operation's bytes costs a walk of the body; without a known key each
+    is answered 401 before its body is read, and the walk is skipped (review16: a
+    keyless megabyte held the worker's loop for 300 ms)."""
+    walks: list[int] = []
+    found = batches._elements
+
+    def counted(body: bytes) -> list[bytes]:
+        walks.append(len(body))
+        return found(body)
+
+    monkeypatch.setattr(batches, "_elements", counted)
+    gateway = start_gateway(batching(clean_sandbox))
+    keyless = gateway.http.post("/graphql", json=[{"query": USAGE}] * 3)
+    assert keyless.status_code == 401
+    assert [a["errors"][0]["extensions"]["code"] for a in keyless.json()] == ["UNAUTHENTICATED"] * 3
+    wrong = post(gateway, [{"query": USAGE}] * 2, {"Authorization": "Bearer not-a-key"})
+    assert wrong.status_code == 401
+    assert walks == []
+    assert post(gateway, [{"query": USAGE}] * 2).status_code == 200
+    assert len(walks) == 1
