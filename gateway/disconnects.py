@@ -13,7 +13,9 @@ their end in tasks of their own and are stored for the next caller (the
 reload), as is a stale entry's refresh.
 
 The access log and the metrics show such a request as status 499 (nginx's
-"client closed request") with the outcome CLIENT_CLOSED_REQUEST.
+"client closed request") with the outcome CLIENT_CLOSED_REQUEST. An answer whose
+connection closed under it (a pipelined request whose client shut its side) is
+dropped without a traceback.
 """
 
 from __future__ import annotations
@@ -34,10 +36,18 @@ LISTEN_AFTER_S = 0.02
 
 
 class _Departure:
-    __slots__ = ("gone",)
+    __slots__ = ("closed", "gone")
 
     def __init__(self) -> None:
         self.gone = False
+        self.closed = False  # the connection closed under the answer
+
+
+def _closed_under(exc: RuntimeError) -> bool:
+    """uvloop's refusal to write to a closed transport. uvicorn tells only the last
+    request of a pipeline that its client shut its side, and writes an earlier one's
+    answer anyway (with asyncio's own loop the write is dropped with a warning)."""
+    return "handler is closed" in str(exc)
 
 
 _DEPARTURE: ContextVar[_Departure | None] = ContextVar("gateway_departure", default=None)
@@ -62,7 +72,14 @@ async def run_while_connected(
     async def sending(message: Message) -> None:
         nonlocal answering
         answering = True  # from here on the answer is the server's to finish or drop
-        await send(message)
+        if departure.closed:
+            return
+        try:
+            await send(message)
+        except RuntimeError as exc:
+            if not _closed_under(exc):
+                raise
+            departure.closed = True  # nobody is left to read the rest either
 
     async def watch() -> None:
         # After the body, uvicorn's next message is the disconnect: the client's, or
