@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,3 +59,13 @@ def wait_ready(
             if time.monotonic() > deadline:
                 raise AssertionError(f"{url} never answered")
             time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Terminate a server process, and kill it if it is not gone within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -27,6 +27,7 @@ from gateway.sandbox.server import SandboxServer, config_toml
 from tests.federation.accounts import Accounts, accounts_app
 from tests.federation.expected import default_window, users_by_org
 from tests.npm import installed
+from tests.processes import stop
 from tests.servers import ThreadedServer
 
 DEMO_KEY = "sandbox-demo-key"
@@ -159,11 +160,6 @@ def router(
         with httpx.Client(base_url=url, timeout=30) as http:
             yield Router(http, recorder)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         assert process.stdout is not None
         process.stdout.close()

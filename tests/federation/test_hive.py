@@ -22,7 +22,7 @@ from gateway.sandbox.faults import FaultRule
 from gateway.sandbox.server import SandboxServer
 from tests.federation.conftest import DEMO_KEY, Recorder
 from tests.npm import installed, node
-from tests.processes import free_port, wait_ready
+from tests.processes import free_port, stop, wait_ready
 from tests.servers import ThreadedServer
 
 HIVE = Path(__file__).resolve().parent / "hive"
@@ -57,12 +57,7 @@ def hive(
         clean_sandbox.state.log.clear()
         yield f"http://127.0.0.1:{port}/graphql"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def _run(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:

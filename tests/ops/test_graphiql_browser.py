@@ -20,7 +20,7 @@ import pytest
 
 from gateway.graphiql import graphiql_assets_available
 from gateway.sandbox.data import generate
-from tests.processes import free_port
+from tests.processes import free_port, stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -68,12 +68,7 @@ def served(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield f"{base}/graphql"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def expected_figures() -> dict[str, int]:
