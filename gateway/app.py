@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 
 from gateway.batches import splitter
 from gateway.clock import Clock, utc_now
+from gateway.closed_answers import ClosedAnswers
 from gateway.compression import Compression
 from gateway.config import Settings
 from gateway.cors import cors
@@ -136,6 +137,7 @@ def create_app(
         middleware.insert(0, Middleware(Compression))
     if settings.server.cors_origins:
         middleware.insert(0, cors(GRAPHQL_PATH, settings.server.cors_origins))
+    middleware.insert(0, Middleware(ClosedAnswers))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.router.redirect_slashes = False  # see _slash_redirect
     return app

@@ -13,9 +13,7 @@ their end in tasks of their own and are stored for the next caller (the
 reload), as is a stale entry's refresh.
 
 The access log and the metrics show such a request as status 499 (nginx's
-"client closed request") with the outcome CLIENT_CLOSED_REQUEST. An answer whose
-connection closed under it (a pipelined request whose client shut its side) is
-dropped without a traceback.
+"client closed request") with the outcome CLIENT_CLOSED_REQUEST.
 """
 
 from __future__ import annotations
@@ -36,18 +34,10 @@ LISTEN_AFTER_S = 0.02
 
 
 class _Departure:
-    __slots__ = ("closed", "gone")
+    __slots__ = ("gone",)
 
     def __init__(self) -> None:
         self.gone = False
-        self.closed = False  # the connection closed under the answer
-
-
-def _closed_under(exc: RuntimeError) -> bool:
-    """uvloop's refusal to write to a closed transport. uvicorn tells only the last
-    request of a pipeline that its client shut its side, and writes an earlier one's
-    answer anyway (with asyncio's own loop the write is dropped with a warning)."""
-    return "handler is closed" in str(exc)
 
 
 _DEPARTURE: ContextVar[_Departure | None] = ContextVar("gateway_departure", default=None)
@@ -72,14 +62,7 @@ async def run_while_connected(
     async def sending(message: Message) -> None:
         nonlocal answering
         answering = True  # from here on the answer is the server's to finish or drop
-        if departure.closed:
-            return
-        try:
-            await send(message)
-        except RuntimeError as exc:
-            if not _closed_under(exc):
-                raise
-            departure.closed = True  # nobody is left to read the rest either
+        await send(message)
 
     async def watch() -> None:
         # After the body, uvicorn's next message is the disconnect: the client's, or

@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from gateway.closed_answers import IncompleteAnswerFilter
+
 ACCESS_LOGGER = "gateway.access"
 _CHATTY = ("httpx", "httpcore")
 REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
@@ -132,6 +134,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if json_lines else HumanFormatter())
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(IncompleteAnswerFilter())
     handler.set_name("gateway")
     root = logging.getLogger()
     for old in list(root.handlers):
