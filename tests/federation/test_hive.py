@@ -112,3 +112,32 @@ def test_the_dashboard_through_hive_is_the_gateway_s_without_extra_errors(
     direct = _run(f"{gateway.url}/graphql", dashboard, {"org": "aurora"})
     assert "errors" not in routed
     assert routed["data"] == direct["data"]
+
+
+def test_an_error_hive_passes_hides_no_other_with_the_same_message(
+    hive: str, gateway: ThreadedServer
+) -> None:
+    """`automation` is null beside its NOT_LINKED (Hive passes that one), `teams` empty
+    beside its own, worded the same: the plugin matched them by message and code, and
+    dropped the second (review17)."""
+    query = '{ organization(id: "cygnus") { teams { id } usage { automation { errors } } } }'
+    direct = _run(f"{gateway.url}/graphql", query)
+    routed = _run(hive, query)
+    assert routed["data"] == direct["data"]
+    assert (
+        _errors(routed)
+        == _errors(direct)
+        == [
+            (("organization", "teams"), "NOT_LINKED", "MAKE"),
+            (("organization", "usage", "automation"), "NOT_LINKED", "MAKE"),
+        ]
+    )
+
+
+def test_an_error_hive_passes_at_the_root_field_s_name_is_not_repeated(hive: str) -> None:
+    """Beside a null field (`makeZone`), Hive passes the `teams` error itself, at the
+    root field's name rather than the client's alias: the plugin counts it as passed."""
+    query = '{ c: organization(id: "cygnus") { makeZone teams { id } } }'
+    routed = _run(hive, query)
+    assert routed["data"] == {"c": {"makeZone": None, "teams": []}}
+    assert [e["extensions"]["code"] for e in routed["errors"]] == ["NOT_LINKED"]

@@ -58,16 +58,19 @@ export function useKeepSubgraphErrors(subgraphs: string[]): GatewayPlugin {
       };
     },
     // 3. Append the kept errors the final result lacks. Each error Hive passed on
-    //    answers for one kept error: matched by message, code and path, then by
-    //    message and code alone (Hive may report one at another null's path).
+    //    answers for one kept error: matched by message, code and path, then with
+    //    the path's first key aside (Hive reports some at the root field's name, not
+    //    the client's alias). Not by message and code alone: one organization's
+    //    NOT_LINKED errors share their message, and the one Hive passed (at a null)
+    //    hid the one it dropped (review17).
     onExecute({ args }) {
       return {
         onExecuteDone({ result, setResult }) {
           const mine = kept.get(args.contextValue);
           if (!mine || Symbol.asyncIterator in result) return; // not for @defer/@stream
           const passed = [...(result.errors ?? [])];
-          const sig = (e: any, withPath: boolean) =>
-            JSON.stringify([e.message, e.extensions?.code, withPath && e.path]);
+          const sig = (e: any, wholePath: boolean) =>
+            JSON.stringify([e.message, e.extensions?.code, wholePath ? e.path : e.path?.slice(1)]);
           const take = (k: GraphQLError, withPath: boolean) => {
             const i = passed.findIndex((p) => sig(p, withPath) === sig(k, withPath));
             return i >= 0 && passed.splice(i, 1).length > 0;
